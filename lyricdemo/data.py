@@ -1,0 +1,124 @@
+"""From a file to training and validation ids: the data half of the flow, in one call.
+
+    file -> RawText -> clean -> split lines -> tokenize -> Vocab (train only) -> ids
+
+``DataConfig`` says how; ``load_dataset`` does it and returns a ``Dataset`` that the
+Trainer, the n-gram baselines and the statistics all read.  The vocabulary is built
+from the training lines only, so validation text is truly unseen: its tokens that
+training never saw (or saw fewer than ``min_freq`` times) become ``<unk>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from .corpus import (CLEANERS, DEFAULT_MAX_BYTES, RawText, clean_lines, default_corpus_path, read_corpus_file,
+                     split_lines)
+from .errors import LyricdemoError
+from .tokenizers import NEWLINE_MODES, TOKENIZERS, Tokenizer, flatten, get_tokenizer, tokenize_lines
+from .vocab import RESERVED_CHOICES, Vocab
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How text becomes ids.  Stored in every checkpoint, so a model knows its data."""
+
+    source: str | None = None      # a .txt/.zip path; None = the d2l corpus in data/
+    clean: str = "lyrics"          # none | d2l | lyrics  (corpus.CLEANERS)
+    tokenizer: str = "char"        # char | word
+    newline: str = "token"         # token | space      (tokenizers.NEWLINE_MODES)
+    min_freq: int = 1              # rarer training tokens become <unk>
+    reserved_tokens: tuple[str, ...] = ()
+    val_fraction: float = 0.1      # the last 10% of the lines are held out
+    max_tokens: int = 0            # > 0: keep only the first N training tokens (d2l used 10,000)
+
+    def __post_init__(self):
+        if self.clean not in CLEANERS:
+            raise LyricdemoError(f"Unknown cleaning preset {self.clean!r}; choose one of {sorted(CLEANERS)}.")
+        if self.tokenizer not in TOKENIZERS:
+            raise LyricdemoError(f"Unknown tokenizer {self.tokenizer!r}; choose 'char' or 'word'.")
+        if self.newline not in NEWLINE_MODES:
+            raise LyricdemoError(f"Unknown newline mode {self.newline!r}; choose one of {NEWLINE_MODES}.")
+        if isinstance(self.min_freq, bool) or not isinstance(self.min_freq, int) or not 1 <= self.min_freq <= 1_000_000:
+            raise LyricdemoError(f"min_freq must be a whole number from 1 to 1,000,000; got {self.min_freq!r}.")
+        bad = [t for t in self.reserved_tokens if t not in RESERVED_CHOICES]
+        if bad:
+            raise LyricdemoError(f"Reserved tokens must be among {RESERVED_CHOICES}; got {bad}.")
+        if not isinstance(self.val_fraction, (int, float)) or not 0.0 <= self.val_fraction <= 0.5:
+            raise LyricdemoError(f"The validation fraction must be between 0 and 0.5; got {self.val_fraction!r}.")
+        if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) or self.max_tokens < 0:
+            raise LyricdemoError(f"max_tokens must be a whole number >= 0 (0 = all); got {self.max_tokens!r}.")
+        object.__setattr__(self, "reserved_tokens", tuple(self.reserved_tokens))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["reserved_tokens"] = list(self.reserved_tokens)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DataConfig:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if "reserved_tokens" in known:
+            known["reserved_tokens"] = tuple(known["reserved_tokens"])
+        return cls(**known)
+
+
+@dataclass
+class Dataset:
+    """Everything downstream needs, made once from a ``DataConfig``."""
+
+    config: DataConfig
+    raw: RawText
+    tokenizer: Tokenizer
+    vocab: Vocab
+    train_lines: list[str]
+    val_lines: list[str]
+    train_tokens: list[str]
+    val_tokens: list[str]
+    train_ids: torch.Tensor = field(repr=False)   # (N_train,) long
+    val_ids: torch.Tensor = field(repr=False)     # (N_val,) long
+
+    @property
+    def corpus_sha256(self) -> str:
+        return self.raw.sha256
+
+    @property
+    def train_text(self) -> str:
+        return self.tokenizer.detokenize(self.train_tokens)
+
+    @property
+    def val_unk_rate(self) -> float:
+        if not len(self.val_ids):
+            return 0.0
+        return float((self.val_ids == self.vocab.unk).float().mean())
+
+
+def load_raw(config: DataConfig, max_bytes: int = DEFAULT_MAX_BYTES) -> RawText:
+    path = Path(config.source) if config.source else default_corpus_path()
+    return read_corpus_file(path, max_bytes=max_bytes)
+
+
+def load_dataset(config: DataConfig = DataConfig(), raw: RawText | None = None,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> Dataset:
+    """Read (unless ``raw`` is given), clean, split, tokenize and index the text."""
+    raw = raw if raw is not None else load_raw(config, max_bytes)
+    lines = clean_lines(raw.text.split("\n"), config.clean)
+    if not any(ln.strip() for ln in lines):
+        raise LyricdemoError(f"After cleaning with {config.clean!r}, {raw.name!r} has no text left.")
+    train_lines, val_lines = split_lines(lines, config.val_fraction)
+    tok = get_tokenizer(config.tokenizer)
+    train_tokens = flatten(tokenize_lines(train_lines, tok, config.newline))
+    if config.max_tokens:
+        train_tokens = train_tokens[: config.max_tokens]
+    val_tokens = flatten(tokenize_lines(val_lines, tok, config.newline))
+    vocab = Vocab(train_tokens, min_freq=config.min_freq, reserved_tokens=config.reserved_tokens)
+    return Dataset(
+        config=config, raw=raw, tokenizer=tok, vocab=vocab,
+        train_lines=train_lines, val_lines=val_lines,
+        train_tokens=train_tokens, val_tokens=val_tokens,
+        train_ids=torch.tensor(vocab.encode(train_tokens), dtype=torch.long),
+        val_ids=torch.tensor(vocab.encode(val_tokens), dtype=torch.long),
+    )
