@@ -52,6 +52,18 @@ class RawText:
     sha256: str
     size_bytes: int
 
+    def lines(self) -> list[str]:
+        """The lines of the text (a final line break does not start an empty line)."""
+        return text_lines(self.text)
+
+
+def text_lines(text: str) -> list[str]:
+    """Split on ``\n`` only (``str.splitlines`` also splits on form feeds, U+2028 ...)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
 
 def default_corpus_path() -> Path:
     """Where the d2l corpus lives when it is present: ``data/jaychou_lyrics.txt.zip``."""
@@ -106,7 +118,7 @@ def read_corpus_bytes(data: bytes, name: str = "upload", max_bytes: int = DEFAUL
 def _check_size(size: int, max_bytes: int, name: str) -> None:
     if size > max_bytes:
         raise LyricdemoError(
-            f"{name!r} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB. "
+            f"{name!r} is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.1f} MB. "
             "Lyrics corpora are small: split the file or upload a part of it."
         )
     if size == 0:
@@ -134,8 +146,8 @@ def _read_zip_member(data: bytes, name: str, max_bytes: int) -> tuple[str, bytes
     info = infos[0]
     if info.file_size > max_bytes:
         raise LyricdemoError(
-            f"{info.filename!r} inside {name!r} unpacks to {info.file_size / 1e6:.1f} MB; "
-            f"the limit is {max_bytes / 1e6:.1f} MB."
+            f"{info.filename!r} inside {name!r} unpacks to {info.file_size / 2**20:.1f} MB; "
+            f"the limit is {max_bytes / 2**20:.1f} MB."
         )
     try:
         with zf.open(info) as f:  # the declared size can lie: read at most max_bytes + 1
@@ -144,7 +156,7 @@ def _read_zip_member(data: bytes, name: str, max_bytes: int) -> tuple[str, bytes
         raise LyricdemoError(f"Cannot unpack {info.filename!r} from {name!r} ({e}).") from None
     if len(payload) > max_bytes:
         raise LyricdemoError(
-            f"{info.filename!r} inside {name!r} unpacks to more than {max_bytes / 1e6:.1f} MB "
+            f"{info.filename!r} inside {name!r} unpacks to more than {max_bytes / 2**20:.1f} MB "
             "(the zip claims less): refused."
         )
     return info.filename, payload

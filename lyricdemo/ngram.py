@@ -37,7 +37,7 @@ ORDER_NAMES = {1: "unigram", 2: "bigram", 3: "trigram"}
 def _discount(counts: Sequence[int]) -> float:
     cc = Counter(counts)
     n1, n2 = cc.get(1, 0), cc.get(2, 0)
-    if n1 == 0:
+    if n1 == 0 or n2 == 0:  # degenerate counts-of-counts (tiny or repetitive text)
         return 0.5
     return float(min(max(n1 / (n1 + 2 * n2), 0.05), 0.95))
 
