@@ -1,0 +1,17 @@
+"""Recurrent language models: torch.nn and scratch cells behind one interface.
+
+    from lyricdemo.models import ModelConfig, build_model
+    model = build_model(ModelConfig(vocab_size=len(vocab), kind="lstm", embed_dim=128))
+    logits, state = model(ids)                   # ids (B, T) -> logits (B, T, V)
+    twin = model.with_impl("scratch")            # same weights, gates exposed
+    logits, state, gates = twin.forward_with_gates(ids)
+"""
+
+from .lm import BIDIRECTIONAL_WARNING, IMPLS, ModelConfig, RNNLM, build_model
+from .scratch import CELL_KINDS, ScratchRNN
+from .state import detach_state, index_state, map_state, state_to
+
+__all__ = [
+    "BIDIRECTIONAL_WARNING", "CELL_KINDS", "IMPLS", "ModelConfig", "RNNLM", "ScratchRNN", "build_model",
+    "detach_state", "index_state", "map_state", "state_to",
+]

@@ -1,0 +1,362 @@
+"""The recurrent language model: ids -> input vectors -> recurrent layers -> logits.
+
+    ids (B, T) --one-hot | embedding--> (B, T, I) --dropout_embed--> rnn --> (B, T, D*H)
+        --dropout_out--> [proj (B, T, E)] --> decoder | adaptive softmax --> logits (B, T, V)
+
+``ModelConfig`` says which model; it is a frozen, validated dataclass that goes into
+every checkpoint (``to_dict``/``from_dict``).  ``RNNLM`` answers the calls every
+model in lyricdemo answers, the n-gram baselines included: ``forward(ids, state) ->
+(logits, state)`` and ``init_state(batch)``.
+
+The recurrent module is either torch's fused ``nn.RNN/GRU/LSTM`` (``impl="torch"``,
+fast, for training) or ``ScratchRNN`` (``impl="scratch"``, the cells written out,
+gates exposed).  Both sit under the name ``rnn`` with the same parameter names, so
+one state dict loads into either; ``model.with_impl("scratch")`` makes the twin.
+
+Initialisation: torch's defaults (recurrent weights and biases uniform in
++-1/sqrt(H), ``nn.Linear`` likewise), with two choices of our own:
+
+* one-hot input (``embed_dim=0``, d2l's model) is built in the weights' dtype, so
+  ``W_ih x`` is one column of ``W_ih``: pre-activations of size ~1/sqrt(3H);
+* an untied embedding keeps torch's N(0, 1), whose vectors give the first layer
+  pre-activations of size ~sqrt(E/(3H)), about 0.4 for E=128, H=256: alive, not
+  saturated;
+* a tied embedding is also the decoder, and N(0, 1) rows would start the softmax
+  far from uniform (loss several nats above log V).  It is drawn uniform in
+  +-0.1 with a zero decoder bias (pytorch/examples word_language_model): as an
+  input that is about as strong as d2l's one-hot, as an output the first
+  prediction is close to uniform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import LyricdemoError
+from .scratch import CELL_KINDS, CELLS, ScratchRNN, check_hidden
+
+IMPLS = ("torch", "scratch")
+ADAPTIVE_DIV = 4     # nn.AdaptiveLogSoftmaxWithLoss: tail cluster i is projected to F // 4**(i+1) dims
+KIND_NAMES = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
+
+BIDIRECTIONAL_WARNING = (
+    "This model is bidirectional: its backward direction reads the characters that come "
+    "after each position, i.e. the very characters it is asked to predict. Its training "
+    "perplexity falls to about 1 without learning to write, and its generations "
+    "degenerate (d2l's bidirectional GRU prints 分开始开始开始...). Use it to see why "
+    "a language model must only look back, not to generate.\n"
+    "这是一个双向模型：反向的那一半会读到每个位置之后的字，"
+    "也就是它要预测的字本身。所以训练困惑度会降到约 1，却没有学会写歌词，"
+    "生成的文本会退化（d2l 的双向 GRU 输出“分开始开始开始……”）。"
+    "它用来说明语言模型为什么只能往回看，"
+    "不适合用来生成。"
+)
+
+# The torch.nn module for each kind of cell; ScratchRNN takes the kind as its mode.
+TORCH_RNNS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+RNN_BUILDERS = {
+    "torch": lambda kind, *args, **kw: TORCH_RNNS[kind](*args, batch_first=True, **kw),
+    "scratch": lambda kind, *args, **kw: ScratchRNN(kind, *args, **kw),
+}
+
+
+def _whole(name: str, v, lo: int, hi: int, why: str = "") -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise LyricdemoError(f"{name} must be a whole number from {lo} to {hi:,}{why}; got {v!r}.")
+
+
+def _fraction(name: str, v, hi: float = 0.95) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= hi:
+        raise LyricdemoError(f"{name} is a dropout probability and must be between 0 and {hi}; got {v!r}.")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which recurrent language model.  Stored in every checkpoint.
+
+    The defaults are d2l's model (one-hot input, one GRU layer of 256 units).
+    """
+
+    vocab_size: int                          # V, from the Vocab
+    kind: str = "gru"                        # rnn | gru | lstm
+    impl: str = "torch"                      # torch (fused, fast) | scratch (cells written out)
+    embed_dim: int = 0                       # 0: one-hot input (d2l); else nn.Embedding(V, embed_dim)
+    hidden_size: int = 256                   # H
+    num_layers: int = 1                      # L
+    dropout_embed: float = 0.0               # on the input vectors
+    dropout_rnn: float = 0.0                 # between recurrent layers (needs num_layers > 1)
+    dropout_out: float = 0.0                 # on the recurrent output, before the decoder
+    tie_weights: bool = False                # decoder weight = embedding matrix
+    bidirectional: bool = False              # D = 2: reads the future (see BIDIRECTIONAL_WARNING)
+    adaptive_cutoffs: tuple[int, ...] = ()   # non-empty: nn.AdaptiveLogSoftmaxWithLoss output
+
+    def __post_init__(self):
+        if self.kind not in CELL_KINDS:
+            raise LyricdemoError(f"Unknown recurrent cell {self.kind!r}; choose one of {CELL_KINDS}.")
+        if self.impl not in IMPLS:
+            raise LyricdemoError(f"Unknown implementation {self.impl!r}; choose one of {IMPLS}.")
+        _whole("vocab_size", self.vocab_size, 2, 10_000_000, " (a language model needs two tokens to choose from)")
+        _whole("embed_dim", self.embed_dim, 0, 4096, " (0 means one-hot input)")
+        _whole("hidden_size", self.hidden_size, 1, 4096)
+        _whole("num_layers", self.num_layers, 1, 8)
+        for name in ("dropout_embed", "dropout_rnn", "dropout_out"):
+            _fraction(name, getattr(self, name))
+        for name in ("tie_weights", "bidirectional"):
+            if not isinstance(getattr(self, name), bool):
+                raise LyricdemoError(f"{name} must be True or False; got {getattr(self, name)!r}.")
+        if self.tie_weights and self.embed_dim == 0:
+            raise LyricdemoError("tie_weights shares the embedding matrix with the decoder, so it needs an "
+                                 "embedding (embed_dim > 0); one-hot input has no matrix to share.")
+        cutoffs = self.adaptive_cutoffs
+        if isinstance(cutoffs, (str, bytes)) or not isinstance(cutoffs, (tuple, list)):
+            raise LyricdemoError(f"adaptive_cutoffs must be a list of token ranks; got {cutoffs!r}.")
+        cutoffs = tuple(cutoffs)
+        if cutoffs:
+            for c in cutoffs:
+                _whole("Each adaptive cutoff", c, 1, self.vocab_size - 1, " (below the vocabulary size)")
+            if list(cutoffs) != sorted(set(cutoffs)):
+                raise LyricdemoError(f"adaptive_cutoffs must be strictly increasing; got {list(cutoffs)}.")
+            width = self.rnn_output_size
+            if width // ADAPTIVE_DIV ** len(cutoffs) < 1:
+                raise LyricdemoError(
+                    f"With {len(cutoffs)} adaptive cutoffs the last tail cluster is projected to "
+                    f"{width} // {ADAPTIVE_DIV}**{len(cutoffs)} = 0 dimensions and could never learn; "
+                    f"use fewer cutoffs or a larger hidden size.")
+            if self.tie_weights:
+                raise LyricdemoError("tie_weights and adaptive_cutoffs do not go together: the adaptive "
+                                     "softmax has its own head and tail matrices, not one decoder to tie.")
+        object.__setattr__(self, "adaptive_cutoffs", cutoffs)
+
+    # -- derived sizes -----------------------------------------------------------------------
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def input_size(self) -> int:
+        """Width of the vectors the recurrent layers read: V for one-hot, else embed_dim."""
+        return self.embed_dim or self.vocab_size
+
+    @property
+    def rnn_output_size(self) -> int:
+        return self.hidden_size * self.num_directions
+
+    @property
+    def uses_proj(self) -> bool:
+        """Tying needs the decoder input to be embed_dim wide; a projection bridges D*H to E."""
+        return self.tie_weights and self.embed_dim != self.rnn_output_size
+
+    @property
+    def decoder_input_size(self) -> int:
+        return self.embed_dim if self.tie_weights else self.rnn_output_size
+
+    def warnings(self) -> list[str]:
+        """What a trainer should tell the user about this configuration before it starts."""
+        notes = []
+        if self.bidirectional:
+            notes.append(BIDIRECTIONAL_WARNING)
+        if self.dropout_rnn and self.num_layers == 1:
+            notes.append("dropout_rnn acts between recurrent layers; with one layer it does nothing. "
+                         "dropout_rnn 只作用于层与层之间，单层模型中不起作用。")
+        return notes
+
+    # -- JSON --------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["adaptive_cutoffs"] = list(self.adaptive_cutoffs)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        if not isinstance(d, dict):
+            raise LyricdemoError(f"A model config must be a JSON object; got {type(d).__name__}.")
+        if "vocab_size" not in d:
+            raise LyricdemoError("The model config has no vocab_size.")
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if "adaptive_cutoffs" in known and isinstance(known["adaptive_cutoffs"], list):
+            known["adaptive_cutoffs"] = tuple(known["adaptive_cutoffs"])
+        return cls(**known)
+
+
+def _count(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f}M"
+    if n >= 1_000:
+        return f"{n / 1e3:.1f}K"
+    return str(n)
+
+
+class RNNLM(nn.Module):
+    """Recurrent language model over token ids; see the module docstring for the layout.
+
+    Submodules: ``embedding`` (None for one-hot input), ``drop_embed``, ``rnn``,
+    ``drop_out``, ``proj`` (None unless tying needs it), and either ``decoder``
+    (``nn.Linear``) or ``adaptive`` (``nn.AdaptiveLogSoftmaxWithLoss``); the other is None.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if not isinstance(config, ModelConfig):
+            raise LyricdemoError(f"RNNLM needs a ModelConfig; got {type(config).__name__}.")
+        self.config = c = config
+        self.embedding = nn.Embedding(c.vocab_size, c.embed_dim) if c.embed_dim else None
+        self.drop_embed = nn.Dropout(c.dropout_embed)
+        self.rnn = RNN_BUILDERS[c.impl](c.kind, c.input_size, c.hidden_size, c.num_layers,
+                                        # with one layer torch warns that dropout does nothing
+                                        dropout=c.dropout_rnn if c.num_layers > 1 else 0.0,
+                                        bidirectional=c.bidirectional)
+        self.drop_out = nn.Dropout(c.dropout_out)
+        self.proj = nn.Linear(c.rnn_output_size, c.embed_dim) if c.uses_proj else None
+        if c.adaptive_cutoffs:
+            self.decoder = None
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(c.rnn_output_size, c.vocab_size,
+                                                          list(c.adaptive_cutoffs), div_value=ADAPTIVE_DIV)
+        else:
+            self.decoder = nn.Linear(c.decoder_input_size, c.vocab_size)
+            self.adaptive = None
+        if c.tie_weights:
+            nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+            nn.init.zeros_(self.decoder.bias)
+            self.decoder.weight = self.embedding.weight          # (V, E), one Parameter
+
+    # -- facts -------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.rnn.weight_hh_l0.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.rnn.weight_hh_l0.dtype
+
+    @property
+    def bidirectional(self) -> bool:
+        """True when the model reads the future (see BIDIRECTIONAL_WARNING)."""
+        return self.config.bidirectional
+
+    def num_parameters(self) -> int:
+        """Trainable numbers; a tied matrix counts once."""
+        return sum(p.numel() for p in self.parameters())
+
+    def describe(self) -> str:
+        """One line, e.g. ``GRU 2x256, embedding 128, tied, 1.1M params``."""
+        c = self.config
+        parts = [f"{KIND_NAMES[c.kind]} {c.num_layers}x{c.hidden_size}" + (" bidirectional" if c.bidirectional else ""),
+                 f"embedding {c.embed_dim}" if c.embed_dim else f"one-hot {c.vocab_size}"]
+        if c.tie_weights:
+            parts.append("tied")
+        if c.adaptive_cutoffs:
+            parts.append("adaptive softmax " + "/".join(map(str, c.adaptive_cutoffs)))
+        if c.impl == "scratch":
+            parts.append("scratch cells")
+        parts.append(f"{_count(self.num_parameters())} params")
+        return ", ".join(parts)
+
+    # -- state -------------------------------------------------------------------------------
+    def init_state(self, batch_size: int = 1, device: torch.device | str | None = None):
+        """Zeros: ``(L*D, B, H)``, or a tuple ``(h, c)`` of two such for an LSTM."""
+        _whole("batch_size", batch_size, 1, 1_000_000)
+        c = self.config
+        shape = (c.num_layers * c.num_directions, batch_size, c.hidden_size)
+        device = self.device if device is None else device
+        parts = tuple(torch.zeros(shape, dtype=self.dtype, device=device) for _ in CELLS[c.kind].states)
+        return parts[0] if len(parts) == 1 else parts
+
+    # -- the forward pass --------------------------------------------------------------------
+    def _check_ids(self, ids, name: str = "ids") -> torch.Tensor:
+        ids = torch.as_tensor(ids, device=self.device)
+        if ids.dim() == 1:
+            ids = ids.unsqueeze(0)                                 # (T,) -> (1, T)
+        if ids.dim() != 2 or ids.shape[1] == 0 or ids.shape[0] == 0:
+            raise LyricdemoError(f"{name} must be token ids of shape (batch, time) with at least one token; "
+                                 f"got shape {tuple(ids.shape)}.")
+        if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+            raise LyricdemoError(f"{name} must be whole-number token ids; got dtype {ids.dtype}.")
+        lo, hi = torch.aminmax(ids)
+        if lo < 0 or hi >= self.config.vocab_size:
+            raise LyricdemoError(f"A token id in {name} is outside the vocabulary 0..{self.config.vocab_size - 1} "
+                                 f"(found {int(lo)}..{int(hi)}).")
+        return ids.long()
+
+    def _features(self, ids: torch.Tensor, state, with_gates: bool = False):
+        """ids (B, T) -> (features for the output layer (B, T, F), state, gates or None)."""
+        c = self.config
+        if state is not None:
+            check_hidden(c.kind, state, (c.num_layers * c.num_directions, ids.shape[0], c.hidden_size))
+        if self.embedding is None:
+            x = F.one_hot(ids, c.vocab_size).to(self.dtype)        # (B, T, V)
+        else:
+            x = self.embedding(ids)                                # (B, T, E)
+        x = self.drop_embed(x)
+        gates = None
+        if with_gates:
+            y, state, gates = self.rnn.forward_with_gates(x, state)
+        else:
+            y, state = self.rnn(x, state)                          # (B, T, D*H)
+        y = self.drop_out(y)
+        if self.proj is not None:
+            y = self.proj(y)                                       # (B, T, E)
+        return y, state, gates
+
+    def _logits(self, y: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) -> (B, T, V); the adaptive softmax gives full log-probabilities."""
+        if self.adaptive is not None:
+            B, T, F_ = y.shape
+            return self.adaptive.log_prob(y.reshape(B * T, F_)).view(B, T, -1)
+        return self.decoder(y)
+
+    def forward(self, ids: torch.Tensor, state=None):
+        """ids (B, T) long, state None | from ``init_state`` or a previous call
+        -> (logits (B, T, V), state).  With ``adaptive_cutoffs`` the logits are
+        log-probabilities (which softmax leaves unchanged)."""
+        ids = self._check_ids(ids)
+        y, state, _ = self._features(ids, state)
+        return self._logits(y), state
+
+    def loss(self, ids: torch.Tensor, targets: torch.Tensor, state=None):
+        """Mean cross-entropy (nats per token) of predicting ``targets`` (B, T) after
+        reading ``ids`` (B, T) -> (scalar loss, state).  The adaptive softmax computes
+        it without the full (B*T, V) distribution, which is where it saves time."""
+        ids = self._check_ids(ids)
+        targets = self._check_ids(targets, "targets")
+        if targets.shape != ids.shape:
+            raise LyricdemoError(f"targets {tuple(targets.shape)} must have the shape of ids {tuple(ids.shape)}.")
+        y, state, _ = self._features(ids, state)
+        flat_y, flat_t = y.reshape(-1, y.shape[-1]), targets.reshape(-1)          # (B*T, F), (B*T,)
+        if self.adaptive is not None:
+            return self.adaptive(flat_y, flat_t).loss, state
+        return F.cross_entropy(self.decoder(flat_y), flat_t), state
+
+    def forward_with_gates(self, ids: torch.Tensor, state=None):
+        """(logits (B, T, V), state, gates): ``gates[name]`` is (L, D, B, T, H), as in
+        ``ScratchRNN.forward_with_gates``.  Only the scratch cells expose gates."""
+        if self.config.impl != "scratch":
+            raise LyricdemoError("The fused torch.nn recurrent layers do not expose their gates; "
+                                 "use model.with_impl('scratch') for a twin with the same weights.")
+        ids = self._check_ids(ids)
+        y, state, gates = self._features(ids, state, with_gates=True)
+        return self._logits(y), state, gates
+
+    # -- twins -------------------------------------------------------------------------------
+    def with_impl(self, impl: str) -> RNNLM:
+        """A new model with the given implementation (``"torch"`` or ``"scratch"``) and
+        this one's weights, device, dtype and train/eval mode.  The global random
+        generator is left as it was (building the twin draws initial weights)."""
+        config = replace(self.config, impl=impl)
+        with torch.random.fork_rng(devices=[]):
+            twin = RNNLM(config)
+        twin.to(device=self.device, dtype=self.dtype)
+        twin.load_state_dict(self.state_dict())
+        twin.train(self.training)
+        return twin
+
+
+def build_model(config: ModelConfig | dict) -> RNNLM:
+    """The model a config (or its ``to_dict()``) describes, freshly initialised."""
+    if isinstance(config, dict):
+        config = ModelConfig.from_dict(config)
+    return RNNLM(config)
+
