@@ -8,6 +8,7 @@ never as a traceback.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from .errors import LyricdemoError
@@ -75,7 +76,156 @@ def cmd_fetch(args) -> int:
     return 0
 
 
-COMMANDS = {}
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from .train import TrainConfig
+
+    t = TrainConfig()
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default="gru", choices=["rnn", "gru", "lstm"], help="recurrent cell")
+    g.add_argument("--impl", default="torch", choices=["torch", "scratch"], help="fused torch.nn or cells written out")
+    g.add_argument("--embed", type=int, default=128, help="embedding size (0 = one-hot input, as d2l)")
+    g.add_argument("--hidden", type=int, default=256, help="hidden units per layer")
+    g.add_argument("--layers", type=int, default=1, help="recurrent layers")
+    g.add_argument("--dropout-embed", type=float, default=0.0)
+    g.add_argument("--dropout-rnn", type=float, default=0.0, help="between recurrent layers")
+    g.add_argument("--dropout-out", type=float, default=0.0, help="before the output layer")
+    g.add_argument("--tie", action="store_true", help="share the embedding matrix with the output layer")
+    g.add_argument("--bidirectional", action="store_true", help="reads the future: a lesson, not a generator")
+    g.add_argument("--adaptive", type=int, nargs="*", default=[], help="adaptive softmax cutoffs, e.g. 400 1200")
+    g = p.add_argument_group("training")
+    g.add_argument("--sampling", default=t.sampling, choices=["random", "sequential"])
+    g.add_argument("--batch", type=int, default=t.batch_size)
+    g.add_argument("--steps", type=int, default=t.num_steps, help="time steps per row (BPTT length)")
+    g.add_argument("--optimizer", default=t.optimizer, choices=["sgd", "adam", "adamw"])
+    g.add_argument("--lr", type=float, default=t.lr)
+    g.add_argument("--weight-decay", type=float, default=t.weight_decay)
+    g.add_argument("--schedule", default=t.lr_schedule, choices=["constant", "cosine"])
+    g.add_argument("--no-clip", action="store_true", help="turn gradient clipping off (to see explosions)")
+    g.add_argument("--clip", type=float, default=t.clip_theta, help="clip the global gradient norm to this")
+    g.add_argument("--epochs", type=float, default=0, help="budget in epochs (0 = none)")
+    g.add_argument("--max-steps", type=int, default=0, help="budget in optimizer steps (0 = none)")
+    g.add_argument("--minutes", type=float, default=1.0, help="budget in minutes (0 = none)")
+    g.add_argument("--eval-every", type=int, default=t.eval_every, help="steps between evaluations")
+    g.add_argument("--patience", type=int, default=0, help="early stopping after N evaluations without gain")
+    g.add_argument("--keep-last", action="store_true", help="end with the last weights, not the best")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    g.add_argument("--prefix", action="append", help="sample prefix (repeatable; default 分开, 不分开)")
+    g.add_argument("--sample-length", type=int, default=t.sample_length)
+    g = p.add_argument_group("output")
+    g.add_argument("--out", default=None, help="save the checkpoint folder here, e.g. checkpoints/my-gru")
+    g.add_argument("--fp16", action="store_true", help="store the weights as float16 (half the size)")
+    g.add_argument("--resumable", action="store_true", help="also store optimizer and RNG state (exact resume)")
+    g.add_argument("--resume", default=None, help="continue the run saved in this checkpoint folder")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _model_config(args, vocab_size: int):
+    from .models import ModelConfig
+
+    return ModelConfig(vocab_size=vocab_size, kind=args.model, impl=args.impl, embed_dim=args.embed,
+                       hidden_size=args.hidden, num_layers=args.layers, dropout_embed=args.dropout_embed,
+                       dropout_rnn=args.dropout_rnn, dropout_out=args.dropout_out, tie_weights=args.tie,
+                       bidirectional=args.bidirectional, adaptive_cutoffs=tuple(args.adaptive))
+
+
+def _train_config(args):
+    from .train import TrainConfig
+
+    kw = {}
+    if args.prefix:
+        kw["sample_prefixes"] = tuple(args.prefix)
+    return TrainConfig(sampling=args.sampling, batch_size=args.batch, num_steps=args.steps, optimizer=args.optimizer,
+                       lr=args.lr, weight_decay=args.weight_decay, lr_schedule=args.schedule, clip=not args.no_clip,
+                       clip_theta=args.clip, epochs=args.epochs, max_steps=args.max_steps,
+                       max_seconds=args.minutes * 60, eval_every=args.eval_every, early_stopping=args.patience,
+                       keep_best=not args.keep_last, seed=args.seed, sample_length=args.sample_length,
+                       device=args.device, **kw)
+
+
+def cmd_train(args) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from .checkpoint import resume_trainer, save_from_training
+    from .data import load_dataset
+    from .train import Trainer, new_model
+
+    ds = load_dataset(_data_config(args))
+    tcfg = _train_config(args)
+    if args.resume:
+        trainer = resume_trainer(args.resume, ds, tcfg)
+    else:
+        trainer = Trainer(new_model(_model_config(args, len(ds.vocab)), seed=args.seed), ds, tcfg)
+    total, unit = _bar_total(tcfg, trainer)
+    bar = None if args.quiet else tqdm(total=total, unit=unit, dynamic_ncols=True, disable=None,
+                                       bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} {unit} [{elapsed}] {postfix}")
+    write = bar.write if bar is not None else print
+    done = None
+    baselines = {}
+    try:
+        for ev in trainer.run():
+            if ev.kind == "started":
+                write(f"model: {ev.model} on {ev.device}; {ev.train_tokens:,} training tokens, "
+                      f"{ev.val_tokens:,} validation tokens, {ev.batches_per_epoch} batches per epoch")
+            elif ev.kind == "baselines":
+                baselines = ev.perplexities
+                write("n-gram baselines (validation perplexity): "
+                      + ", ".join(f"{k} {v:.1f}" for k, v in ev.perplexities.items()))
+            elif ev.kind == "warning":
+                write(f"warning: {ev.message}")
+            elif ev.kind == "progress":
+                if bar is not None:
+                    bar.n = min(ev.step if unit == "steps" else int(ev.elapsed), total)
+                    bar.set_postfix_str(f"loss {ev.loss:.3f} | {ev.tokens_per_s:,.0f} tok/s | |g| {ev.grad_norm:.2f}")
+            elif ev.kind == "evaluation":
+                val = f"{ev.val_ppl:8.1f}" if ev.val_ppl is not None else "       -"
+                write(f"step {ev.step:6d}  epoch {ev.epoch:6.2f}  train ppl {ev.train_ppl:8.1f}  "
+                      f"(eval mode {ev.train_eval_ppl:7.1f})  validation ppl {val}  [{ev.elapsed:6.1f} s]")
+            elif ev.kind == "sample":
+                write(f"  {ev.text!r}")
+            elif ev.kind == "failed":
+                write(f"FAILED: {ev.message}")
+                return 1
+            elif ev.kind == "done":
+                done = ev
+    except KeyboardInterrupt:
+        write("stopped by the user; the model keeps its best weights so far")
+    finally:
+        if bar is not None:
+            bar.close()
+    model = trainer.model
+    print("\nsummary")
+    print(f"  model            {model.describe()}")
+    if done:
+        print(f"  stopped by       {done.reason} after {done.step:,} steps ({done.epoch:.2f} epochs), {done.elapsed:.1f} s")
+        print(f"  tokens/s         {done.tokens_per_s:,.0f} (training steps only)")
+    hist = trainer.history
+    if hist:
+        last = hist[-1]
+        print(f"  train ppl        {last['train_ppl']:.2f} (batches)  {last['train_eval_ppl']:.2f} (eval mode)")
+        if trainer.best_val_ppl is not None:
+            print(f"  validation ppl   best {trainer.best_val_ppl:.2f}, last {last['val_ppl']:.2f}; kept: "
+                  f"{done.kept if done else 'best'} weights")
+    for k, v in (baselines or trainer.baselines or {}).items():
+        print(f"  {k:<16} {v:.2f} (validation)")
+    if args.out:
+        command = "python -m lyricdemo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        path = save_from_training(args.out, trainer, ds, dtype="float16" if args.fp16 else "float32",
+                                  resume=args.resumable, extra={"command": command})
+        print(f"  saved            {path}")
+    return 0
+
+
+def _bar_total(tcfg, trainer) -> tuple[int, str]:
+    """The progress bar counts steps under a step/epoch budget, else seconds."""
+    if tcfg.max_steps:
+        return tcfg.max_steps, "steps"
+    if tcfg.epochs:
+        return int(tcfg.epochs * trainer.batches_per_epoch()), "steps"
+    return int(tcfg.max_seconds), "s"
+
+
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,8 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", action="append", help="a mirror URL to try (repeatable)")
     p.set_defaults(func=cmd_fetch)
 
-    for name, (register, _) in COMMANDS.items():
-        register(sub)
+    p = sub.add_parser("train", help="train a model; prints evaluations, saves a checkpoint")
+    _add_data_args(p)
+    _add_train_args(p)
+    p.set_defaults(func=cmd_train)
     return parser
 
 

@@ -1,0 +1,620 @@
+"""Training as a generator of events.
+
+``Trainer(model, dataset, config).run()`` yields typed records — ``Started``,
+``Baselines``, ``Progress``, ``Evaluation``, ``Sample``, ``Warning``, ``Done``,
+``Failed`` — and does nothing else: no printing, no plotting.  The CLI prints them,
+the app streams them into a chart, the tests assert on them.
+
+What it does, per step (seed 000's ``train_epoch``, made honest and stoppable)::
+
+    state <- fresh zeros (random sampling)  |  previous state, detached (sequential)
+    loss, state <- model.loss(X, Y, state)
+    backward; grad norm (before clipping) -> clip to theta (optional) -> optimizer step
+
+Every ``eval_every`` steps it measures the validation perplexity on held-out lines
+(and, for comparison, the perplexity of an equally long slice of the *training*
+text in eval mode: when that one nears 1 while validation climbs, the model is
+reciting its training lyrics).
+
+Stopping: a budget in epochs, steps and/or seconds; early stopping on validation
+perplexity (patience in evaluations); ``stop()`` or closing the generator (the app's
+Stop button) — the loop checks between steps, so it ends within one step.  With
+``keep_best`` the model ends with the weights of its best validation perplexity.
+A NaN/inf loss or gradient ends the run with ``Failed`` and the last good weights.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+
+from .batches import SAMPLING, batch_iter, num_batches
+from .data import Dataset
+from .errors import LyricdemoError
+from .models.state import detach_state
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine")
+
+
+def _num(name: str, v, lo: float, hi: float, *, whole: bool = False, lo_open: bool = False) -> None:
+    ok_type = isinstance(v, int) if whole else isinstance(v, (int, float))
+    if isinstance(v, bool) or not ok_type or (not whole and not math.isfinite(v)):
+        kind = "a whole number" if whole else "a finite number"
+        raise LyricdemoError(f"{name} must be {kind}; got {v!r}.")
+    if v < lo or v > hi or (lo_open and v == lo):
+        raise LyricdemoError(f"{name} must be {'>' if lo_open else '>='} {lo} and <= {hi}; got {v!r}.")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train.  Validated on construction; stored in every checkpoint."""
+
+    sampling: str = "random"            # random (state reset per batch) | sequential (state carried)
+    batch_size: int = 32
+    num_steps: int = 35                 # T: tokens per row per batch (truncated BPTT length)
+    optimizer: str = "adam"             # sgd | adam | adamw
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"       # constant | cosine (to 5% of lr over the budget)
+    clip: bool = True                   # clip the global gradient norm ...
+    clip_theta: float = 1.0             # ... to this
+    epochs: float = 0                   # budgets: 0 = no limit of that kind; at least one is needed
+    max_steps: int = 0
+    max_seconds: float = 60.0
+    eval_every: int = 50                # steps between evaluations (0: once per epoch)
+    early_stopping: int = 0             # patience in evaluations without improvement (0: off)
+    keep_best: bool = True              # end with the weights of the best validation perplexity
+    seed: int = 0
+    sample_prefixes: tuple[str, ...] = ("分开", "不分开")
+    sample_length: int = 50
+    sample_every: int = 1               # evaluations between samples (0: only at the end)
+    device: str = "auto"                # auto | cpu | cuda
+
+    def __post_init__(self):
+        if self.sampling not in SAMPLING:
+            raise LyricdemoError(f"Unknown sampling {self.sampling!r}; choose one of {SAMPLING}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise LyricdemoError(f"Unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.")
+        if self.lr_schedule not in SCHEDULES:
+            raise LyricdemoError(f"Unknown learning-rate schedule {self.lr_schedule!r}; choose one of {SCHEDULES}.")
+        _num("batch_size", self.batch_size, 1, 4096, whole=True)
+        _num("num_steps", self.num_steps, 1, 2048, whole=True)
+        _num("lr", self.lr, 0, 1000, lo_open=True)
+        _num("weight_decay", self.weight_decay, 0, 10)
+        _num("clip_theta", self.clip_theta, 0, 1e6, lo_open=True)
+        _num("epochs", self.epochs, 0, 1e6)
+        _num("max_steps", self.max_steps, 0, 10**9, whole=True)
+        _num("max_seconds", self.max_seconds, 0, 7 * 24 * 3600)
+        _num("eval_every", self.eval_every, 0, 10**9, whole=True)
+        _num("early_stopping", self.early_stopping, 0, 10**6, whole=True)
+        _num("seed", self.seed, 0, 2**32 - 1, whole=True)
+        _num("sample_length", self.sample_length, 0, 2000, whole=True)
+        _num("sample_every", self.sample_every, 0, 10**6, whole=True)
+        if not (self.epochs or self.max_steps or self.max_seconds):
+            raise LyricdemoError("Give a budget: epochs, max_steps or max_seconds (all are 0).")
+        for name in ("clip", "keep_best"):
+            if not isinstance(getattr(self, name), bool):
+                raise LyricdemoError(f"{name} must be True or False; got {getattr(self, name)!r}.")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise LyricdemoError(f"device must be auto, cpu or cuda; got {self.device!r}.")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise LyricdemoError("device 'cuda' was asked for, but no CUDA device is available.")
+        prefixes = self.sample_prefixes
+        if isinstance(prefixes, str) or not all(isinstance(p, str) for p in prefixes) or len(prefixes) > 8:
+            raise LyricdemoError("sample_prefixes must be a list of at most 8 strings.")
+        object.__setattr__(self, "sample_prefixes", tuple(prefixes))
+
+    def resolved_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["sample_prefixes"] = list(self.sample_prefixes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if "sample_prefixes" in known:
+            known["sample_prefixes"] = tuple(known["sample_prefixes"])
+        return cls(**known)
+
+
+# ----------------------------------------------------------------------------- events
+@dataclass
+class Event:
+    """Base of every record ``Trainer.run`` yields; ``kind`` names it for JSON/UI use."""
+
+    kind: str = field(init=False, default="")
+
+    def __post_init__(self):
+        self.kind = type(self).__name__.lower()
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class Started(Event):
+    model: str                  # one line: "GRU 1x256, embedding 128, 0.9M params"
+    parameters: int
+    device: str
+    train_tokens: int
+    val_tokens: int
+    batches_per_epoch: int
+
+
+@dataclass
+class Baselines(Event):
+    perplexities: dict          # {"unigram": ..., "bigram": ..., "trigram": ...} on validation
+
+
+@dataclass
+class Progress(Event):
+    step: int
+    epoch: float                # fractional: 2.5 = half way through the third epoch
+    loss: float                 # this batch's mean cross-entropy (nats)
+    lr: float
+    grad_norm: float            # global norm before clipping
+    tokens_per_s: float         # training throughput so far (evaluation time excluded)
+    elapsed: float
+    eta: float | None           # seconds left under the budget, when it can be told
+
+
+@dataclass
+class Evaluation(Event):
+    step: int
+    epoch: float
+    train_ppl: float            # running perplexity of the training batches since the last evaluation
+    train_eval_ppl: float | None  # a training slice as long as the validation text, eval mode
+    val_ppl: float | None       # held-out lines; None without validation text
+    best_val_ppl: float | None
+    elapsed: float
+
+
+@dataclass
+class Sample(Event):
+    step: int
+    prefix: str
+    text: str
+
+
+@dataclass
+class Warning(Event):  # noqa: A001 (the event's name in the UI)
+    message: str
+
+
+@dataclass
+class Done(Event):
+    reason: str                 # budget | epochs | steps | early_stopping | stopped
+    step: int
+    epoch: float
+    elapsed: float
+    tokens_per_s: float
+    best_val_ppl: float | None
+    final_val_ppl: float | None
+    kept: str                   # which weights the model holds now: "best" | "last"
+
+
+@dataclass
+class Failed(Event):
+    step: int
+    message: str
+
+
+# ----------------------------------------------------------------------------- evaluation
+def _exp(x: float) -> float:
+    """exp that says inf instead of raising (a diverged model's perplexity)."""
+    return math.exp(x) if x < 709 else float("inf")
+
+
+@torch.inference_mode()
+def perplexity(model, ids: torch.Tensor, chunk: int = 512) -> float:
+    """exp(mean NLL of ids[1:] given everything before), one stream from a zero state.
+
+    The same targets as ``NGramLM.perplexity``, so the numbers compare directly."""
+    if len(ids) < 2:
+        raise LyricdemoError("At least two tokens are needed to measure perplexity.")
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        ids = ids.to(device)
+        state, nll, n = model.init_state(1, device), 0.0, 0
+        for i in range(0, len(ids) - 1, chunk):
+            x = ids[i:i + chunk].unsqueeze(0)                 # (1, t)
+            y = ids[i + 1:i + 1 + chunk].unsqueeze(0)         # (1, t')
+            x = x[:, : y.shape[1]]
+            loss, state = model.loss(x, y, state)
+            nll += float(loss) * y.numel()
+            n += y.numel()
+        return _exp(nll / n)
+    finally:
+        model.train(was_training)
+
+
+# ----------------------------------------------------------------------------- trainer
+def new_model(config, seed: int = 0):
+    """Build a model from a ``ModelConfig`` with a seeded initialisation (reproducible)."""
+    from .models import build_model
+
+    torch.manual_seed(seed)
+    return build_model(config)
+
+
+class Trainer:
+    """Trains ``model`` on ``dataset`` under ``config``; see the module docstring."""
+
+    def __init__(self, model, dataset: Dataset, config: TrainConfig = TrainConfig(),
+                 baselines: dict | None = None):
+        if model.config.vocab_size != len(dataset.vocab):
+            raise LyricdemoError(f"The model expects a vocabulary of {model.config.vocab_size} tokens, "
+                                 f"the data has {len(dataset.vocab)}.")
+        self.model, self.dataset, self.config = model, dataset, config
+        self.device = config.resolved_device()
+        self.model.to(self.device)
+        self.baselines = baselines
+        self.step = 0
+        self.epoch = 0                   # completed epochs
+        self.batch_in_epoch = 0          # batches done in the current epoch
+        self.history: list[dict] = []    # evaluation records (as dicts), for checkpoints and charts
+        self.best_val_ppl: float | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.bad_evals = 0
+        self.train_seconds = 0.0         # time spent in training steps (throughput excludes evaluation)
+        self.tokens_seen = 0
+        self.carried = None              # the hidden state carried across batches (sequential sampling)
+        self.last_state: dict[str, torch.Tensor] | None = None  # the last weights, once best ones replaced them
+        self._stop = False
+        self._epoch_seed: int | None = None  # seeds the current epoch's batch order
+        torch.manual_seed(config.seed)
+        self.rng = random.Random(config.seed)
+        self.optimizer = self._make_optimizer()
+        self._last_good = [p.detach().clone() for p in model.parameters()]
+
+    # -- setup ---------------------------------------------------------------------------
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        c, params = self.config, self.model.parameters()
+        if c.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=c.lr, weight_decay=c.weight_decay)
+        if c.optimizer == "adam":
+            return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+        return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
+
+    @property
+    def pair_mode(self) -> bool:
+        """The toy task (seed 002): one fixed input sequence and its target sequence."""
+        return getattr(self.dataset, "train_targets", None) is not None
+
+    def batches_per_epoch(self) -> int:
+        if self.pair_mode:
+            return 1
+        c = self.config
+        return num_batches(len(self.dataset.train_ids), c.batch_size, c.num_steps, c.sampling)
+
+    def stop(self) -> None:
+        """Ask the run to end after the current step (thread-safe enough: one flag)."""
+        self._stop = True
+
+    def _epoch_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.pair_mode:
+            return iter([(self.dataset.train_ids.unsqueeze(0), self.dataset.train_targets.unsqueeze(0))])
+        c = self.config
+        if self._epoch_seed is None:
+            self._epoch_seed = self.rng.getrandbits(63)
+        it = batch_iter(self.dataset.train_ids, c.batch_size, c.num_steps, c.sampling, random.Random(self._epoch_seed))
+        for _ in range(self.batch_in_epoch):         # resuming mid-epoch: skip what was done
+            next(it, None)
+        return it
+
+    def _lr_at(self, progress: float) -> float:
+        c = self.config
+        if c.lr_schedule == "cosine":
+            return c.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+        return c.lr
+
+    def _progress(self, elapsed: float) -> float:
+        """Share of the budget used (the tightest of the budgets), for schedule and ETA."""
+        c, bpe = self.config, max(self.batches_per_epoch(), 1)
+        parts = []
+        if c.max_seconds:
+            parts.append(elapsed / c.max_seconds)
+        if c.max_steps:
+            parts.append(self.step / c.max_steps)
+        if c.epochs:
+            parts.append((self.epoch + self.batch_in_epoch / bpe) / c.epochs)
+        return max(parts) if parts else 0.0
+
+    def _budget_reason(self, elapsed: float) -> str | None:
+        c = self.config
+        if c.max_steps and self.step >= c.max_steps:
+            return "steps"
+        if c.epochs and self.epoch + self.batch_in_epoch / max(self.batches_per_epoch(), 1) >= c.epochs - 1e-9:
+            return "epochs"
+        if c.max_seconds and elapsed >= c.max_seconds:
+            return "budget"
+        return None
+
+    # -- one step ---------------------------------------------------------------------------
+    def _train_step(self, X: torch.Tensor, Y: torch.Tensor, lr: float) -> tuple[float, float]:
+        """One optimizer step; returns (loss, grad norm before clipping).  Raises
+        FloatingPointError on a non-finite loss or gradient (weights untouched)."""
+        c, model = self.config, self.model
+        X, Y = X.to(self.device), Y.to(self.device)
+        if c.sampling == "random" or self.carried is None or self.pair_mode:
+            state = model.init_state(X.shape[0], self.device)
+        else:
+            state = detach_state(self.carried)       # keep the state, cut the graph (truncated BPTT)
+        loss, state = model.loss(X, Y, state)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in model.parameters() if p.grad is not None]
+        # one pass computes the norm; with clipping off max_norm=inf only measures it
+        norm = float(torch.nn.utils.clip_grad_norm_(params, c.clip_theta if c.clip else float("inf")))
+        loss_v = loss.item()
+        if not (math.isfinite(loss_v) and math.isfinite(norm)):
+            raise FloatingPointError(f"loss {loss_v}, gradient norm {norm}")
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        for keep, p in zip(self._last_good, model.parameters()):
+            keep.copy_(p.detach())
+        self.optimizer.step()
+        self.carried = state
+        return loss_v, norm
+
+    def _restore_last_good(self) -> None:
+        with torch.no_grad():
+            for keep, p in zip(self._last_good, self.model.parameters()):
+                p.copy_(keep)
+
+    def _weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+
+    # -- evaluation and samples ----------------------------------------------------------------
+    def _evaluate(self, running_nll: float, running_n: int, elapsed: float) -> Evaluation:
+        ds = self.dataset
+        val = perplexity(self.model, ds.val_ids) if len(ds.val_ids) >= 2 else None
+        n = max(len(ds.val_ids), 512)
+        train_eval = perplexity(self.model, ds.train_ids[:n]) if len(ds.train_ids) >= 2 else None
+        if val is not None and (self.best_val_ppl is None or val < self.best_val_ppl):
+            self.best_val_ppl, self.bad_evals = val, 0
+            if self.config.keep_best:
+                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        elif val is not None:
+            self.bad_evals += 1
+        ev = Evaluation(step=self.step, epoch=self._epoch_float(),
+                        train_ppl=_exp(running_nll / running_n) if running_n else float("nan"),
+                        train_eval_ppl=train_eval, val_ppl=val, best_val_ppl=self.best_val_ppl, elapsed=elapsed)
+        self.history.append(ev.to_dict())
+        return ev
+
+    def _epoch_float(self) -> float:
+        return self.epoch + self.batch_in_epoch / max(self.batches_per_epoch(), 1)
+
+    def samples(self) -> list[Sample]:
+        """Greedy continuations of the sample prefixes (as d2l's predict_ch)."""
+        if self.pair_mode:
+            with torch.inference_mode():
+                was = self.model.training
+                self.model.eval()
+                logits, _ = self.model(self.dataset.train_ids.unsqueeze(0).to(self.device))
+                self.model.train(was)
+            text = self.dataset.vocab.decode(logits.argmax(-1)[0].tolist())
+            return [Sample(step=self.step, prefix=self.dataset.tokenizer.detokenize(self.dataset.train_tokens),
+                           text=text)]
+        c = self.config
+        if not c.sample_length:
+            return []
+        from .generate import DecodeConfig, generate
+
+        out = []
+        for prefix in c.sample_prefixes:
+            g = generate(self.model, self.dataset.vocab, self.dataset.tokenizer, prefix,
+                         DecodeConfig(strategy="greedy", length=c.sample_length))
+            out.append(Sample(step=self.step, prefix=prefix, text=g.text))
+        return out
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self) -> Iterator[Event]:
+        """Train until a budget, early stopping, ``stop()`` or ``close()``; yield events."""
+        c, ds, model = self.config, self.dataset, self.model
+        bpe = self.batches_per_epoch()          # raises a clear error if the text is too short
+        if not self.pair_mode:
+            batch_iter(ds.train_ids, c.batch_size, c.num_steps, c.sampling)   # size check, at once
+        yield Started(model=model.describe(), parameters=model.num_parameters(), device=str(self.device),
+                      train_tokens=len(ds.train_ids), val_tokens=len(ds.val_ids), batches_per_epoch=bpe)
+        for message in model.config.warnings():
+            yield Warning(message=message)
+        if self.baselines is None and not self.pair_mode and len(ds.val_ids) >= 2:
+            from .ngram import baseline_perplexities
+
+            self.baselines = baseline_perplexities(ds.train_ids, ds.val_ids, len(ds.vocab))
+        if self.baselines:
+            yield Baselines(perplexities=dict(self.baselines))
+
+        model.train()
+        t_start = time.perf_counter() - self.train_seconds   # resumed runs continue the clock
+        eval_every = c.eval_every or bpe
+        running_nll, running_n = 0.0, 0
+        finished = False
+        try:
+            while True:
+                batches = self._epoch_batches()
+                for X, Y in batches:
+                    elapsed = time.perf_counter() - t_start
+                    reason = "stopped" if self._stop else self._budget_reason(elapsed)
+                    if reason:
+                        break
+                    lr = self._lr_at(self._progress(elapsed))
+                    t0 = time.perf_counter()
+                    try:
+                        loss, norm = self._train_step(X, Y, lr)
+                    except FloatingPointError as e:
+                        self._restore_last_good()
+                        finished = True
+                        yield Failed(step=self.step + 1, message=self._divergence_message(str(e)))
+                        return
+                    self.train_seconds += time.perf_counter() - t0
+                    self.step += 1
+                    self.batch_in_epoch += 1
+                    self.tokens_seen += X.numel()
+                    running_nll += loss * X.numel()
+                    running_n += X.numel()
+                    elapsed = time.perf_counter() - t_start
+                    tps = self.tokens_seen / max(self.train_seconds, 1e-9)
+                    yield Progress(step=self.step, epoch=self._epoch_float(), loss=loss, lr=lr, grad_norm=norm,
+                                   tokens_per_s=tps, elapsed=elapsed, eta=self._eta(elapsed))
+                    if self.step % eval_every == 0:
+                        if not self._weights_finite():
+                            self._restore_last_good()
+                            finished = True
+                            yield Failed(step=self.step, message=self._divergence_message("weights became inf/NaN"))
+                            return
+                        ev = self._evaluate(running_nll, running_n, time.perf_counter() - t_start)
+                        running_nll, running_n = 0.0, 0
+                        yield ev
+                        if not all(math.isfinite(v) for v in (ev.val_ppl, ev.train_eval_ppl) if v is not None):
+                            self._restore_last_good()
+                            finished = True
+                            yield Failed(step=self.step, message=self._divergence_message("perplexity overflowed"))
+                            return
+                        if c.sample_every and (len(self.history) % c.sample_every == 0):
+                            yield from self.samples()
+                        if c.early_stopping and self.bad_evals >= c.early_stopping:
+                            reason = "early_stopping"
+                            break
+                else:
+                    self.epoch += 1                  # the epoch ran out of batches
+                    self.batch_in_epoch = 0
+                    self._epoch_seed = None
+                    self.carried = None              # sequential: a new epoch starts from zeros
+                    continue
+                break
+            if running_n:                             # a last evaluation for the steps since the last one
+                yield self._evaluate(running_nll, running_n, time.perf_counter() - t_start)
+            kept = self._finish()
+            finished = True
+            yield from self.samples()
+            final = self.history[-1]["val_ppl"] if self.history else None
+            yield Done(reason=reason, step=self.step, epoch=self._epoch_float(),
+                       elapsed=time.perf_counter() - t_start,
+                       tokens_per_s=self.tokens_seen / max(self.train_seconds, 1e-9),
+                       best_val_ppl=self.best_val_ppl, final_val_ppl=final, kept=kept)
+        finally:
+            if not finished:           # closed from outside (the Stop button): still a usable model
+                self._finish()
+            model.eval()
+
+    def _finish(self) -> str:
+        """Hand over the best weights (``keep_best``); the last ones stay kept for a resume."""
+        if self.config.keep_best and self.best_state is not None:
+            self.last_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.model.load_state_dict(self.best_state)
+            return "best"
+        return "last"
+
+    def _eta(self, elapsed: float) -> float | None:
+        p = self._progress(elapsed)
+        if p <= 0:
+            return None
+        return max(elapsed / p - elapsed, 0.0)
+
+    def _divergence_message(self, what: str) -> str:
+        c = self.config
+        why = []
+        if not c.clip:
+            why.append("gradient clipping is off")
+        if (c.lr >= 1 and c.optimizer != "sgd") or c.lr >= 10:
+            why.append(f"the learning rate ({c.lr:g}) is very high")
+        cause = (" because " + " and ".join(why)) if why else ""
+        return (f"Training diverged at step {self.step + 1} ({what}): the gradients exploded{cause}. "
+                "Turn clipping on or lower the learning rate. The model keeps its last good weights. "
+                "训练发散（梯度爆炸）：请打开梯度裁剪或调低学习率；模型保留了最后一组正常的参数。")
+
+    # -- resume -----------------------------------------------------------------------------
+    def state_for_resume(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """(tensors, JSON-safe dict) that let ``restore_for_resume`` continue this run exactly."""
+        tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
+        opt = self.optimizer.state_dict()
+        for pid, st in opt["state"].items():
+            for k, v in st.items():
+                if isinstance(v, torch.Tensor):
+                    tensors[f"opt.{pid}.{k}"] = v.detach().cpu().contiguous()
+        if self.best_state is not None:
+            for k, v in self.best_state.items():
+                tensors[f"best.{k}"] = v.detach().cpu().contiguous()
+        last = self.last_state if self.last_state is not None else self.model.state_dict()
+        for k, v in last.items():
+            if not (self.model.config.tie_weights and k == "decoder.weight"):
+                tensors[f"last.{k}"] = v.detach().cpu().contiguous()
+        carried = self.carried
+        if carried is not None:
+            parts = carried if isinstance(carried, tuple) else (carried,)
+            for i, t in enumerate(parts):
+                tensors[f"carried.{i}"] = t.detach().cpu().contiguous()
+        meta = {
+            "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+            "epoch_seed": self._epoch_seed,
+            "rng_state": _rng_state_to_json(self.rng.getstate()),
+            "best_val_ppl": self.best_val_ppl, "bad_evals": self.bad_evals,
+            "train_seconds": self.train_seconds, "tokens_seen": self.tokens_seen,
+            "history": self.history,
+            "optimizer": {"param_groups": opt["param_groups"],
+                          "scalars": {str(pid): {k: v for k, v in st.items() if not isinstance(v, torch.Tensor)}
+                                      for pid, st in opt["state"].items()}},
+            "carried_parts": 0 if carried is None else (len(carried) if isinstance(carried, tuple) else 1),
+            "carried_tuple": isinstance(carried, tuple),
+        }
+        return tensors, meta
+
+    def restore_for_resume(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        try:
+            self.step, self.epoch = int(meta["step"]), int(meta["epoch"])
+            self.batch_in_epoch = int(meta["batch_in_epoch"])
+            self._epoch_seed = meta["epoch_seed"]
+            self.rng.setstate(_rng_state_from_json(meta["rng_state"]))
+            self.best_val_ppl, self.bad_evals = meta["best_val_ppl"], int(meta["bad_evals"])
+            self.train_seconds, self.tokens_seen = float(meta["train_seconds"]), int(meta["tokens_seen"])
+            self.history = list(meta["history"])
+            state = {}
+            for pid, scalars in meta["optimizer"]["scalars"].items():
+                state[int(pid)] = dict(scalars)
+            for k, v in tensors.items():
+                if k.startswith("opt."):
+                    _, pid, name = k.split(".", 2)
+                    state.setdefault(int(pid), {})[name] = v.to(self.device)
+            self.optimizer.load_state_dict({"state": state, "param_groups": meta["optimizer"]["param_groups"]})
+            best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+            self.best_state = best or None
+            last = {k[5:]: v.to(self.device) for k, v in tensors.items() if k.startswith("last.")}
+            if last:                                   # the weights the run stopped with, not the best
+                with torch.no_grad():
+                    self.model.load_state_dict(last, strict=not self.model.config.tie_weights)
+            parts = [tensors[f"carried.{i}"].to(self.device) for i in range(int(meta["carried_parts"]))]
+            self.carried = (tuple(parts) if meta["carried_tuple"] else parts[0]) if parts else None
+            torch.set_rng_state(tensors["rng.torch"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as e:
+            raise LyricdemoError(f"The saved training state cannot be resumed ({e!r}).") from None
+        self._last_good = [p.detach().clone() for p in self.model.parameters()]
+
+
+def _rng_state_to_json(state) -> list | None:
+    if state is None:
+        return None
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _rng_state_from_json(data: Sequence | None):
+    if data is None:
+        return None
+    version, internal, gauss = data
+    return (version, tuple(internal), gauss)
