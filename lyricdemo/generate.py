@@ -1,0 +1,844 @@
+"""Decoding: from a prefix to new text, one token at a time.
+
+The flow of one generation::
+
+    prefix --prepare_prefix--> ids --warm-up (one forward over the prefix)--> state, logits
+           --> step: logits -> processors -> choose a token -> forward(token) -> ... (length times)
+
+Seed 000's ``predict_ch`` fed the prefix one character at a time ("预热期", the
+warm-up) and then took the argmax at every step.  Here the warm-up is one forward
+call over the whole prefix (the recurrence is the same, the call overhead is not),
+and the choice of the next token is one of three strategies:
+
+- ``greedy``: the most likely token (seed 000, seed 004);
+- ``sample``: draw from the distribution, reshaped by temperature, top-k, top-p
+  (nucleus) and a repetition penalty, with a seeded ``torch.Generator`` so a seed
+  gives the same text every time and never touches the global RNG;
+- ``beam``: keep the ``beam_width`` best partial texts, scored by their total
+  log-probability divided by ``length ** length_norm``.
+
+The processors, in the order they act on the logits of one step::
+
+    logits -> repetition penalty -> mask <unk>/<pad>/<bos> -> / temperature -> top-k -> top-p -> softmax -> draw
+
+Every model answers the same two calls (makemore's rule, see ``NGramLM.forward``)::
+
+    model.init_state(batch_size) -> state
+    model(ids (B, T) long, state) -> (logits (B, T, V), state)
+
+and nothing else of the model is used, so one decoder serves the scratch cells,
+their ``torch.nn`` twins and the n-gram baselines.
+
+What every step reports (``Step``) is read from the model's *raw* distribution,
+``softmax(logits)`` over the whole vocabulary before any penalty, mask, temperature
+or filter: the probability of the chosen token, the top alternatives and the
+entropy say what the model believes, not what the decoding knobs made of it.  The
+probability under the reshaped distribution that sampling drew from is
+``Step.decode_prob``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .errors import LyricdemoError
+from .tokenizers import Tokenizer, get_tokenizer
+from .vocab import UNK, Vocab
+
+STRATEGIES = ("greedy", "sample", "beam")
+UNKNOWN_MODES = ("unk", "strict")
+MAX_LENGTH = 2000                 # new tokens per generation; LYRICDEMO_MAX_LENGTH overrides it
+MAX_LENGTH_ENV = "LYRICDEMO_MAX_LENGTH"
+MAX_PREFIX_TOKENS = 2000
+MAX_PREFIX_CHARS = 20_000         # checked before tokenizing, so a huge paste costs nothing
+GREEDY_BELOW = 1e-4               # a temperature below this is greedy decoding
+EOS = "<eos>"
+NEVER_EMITTED = (UNK, "<pad>", "<bos>")
+LN2 = math.log(2.0)
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def max_length() -> int:
+    """The largest ``length`` a ``DecodeConfig`` accepts: ``$LYRICDEMO_MAX_LENGTH``, else 2000.
+
+    Read at each call (not cached in a global), so a deployment can lower it without
+    a code change and tests can set it with ``monkeypatch.setenv``."""
+    raw = os.environ.get(MAX_LENGTH_ENV)
+    if raw is None or not raw.strip():
+        return MAX_LENGTH
+    try:
+        value = int(raw)
+    except ValueError:
+        raise LyricdemoError(f"{MAX_LENGTH_ENV} must be a whole number; got {raw!r}.") from None
+    if not 1 <= value <= 1_000_000:
+        raise LyricdemoError(f"{MAX_LENGTH_ENV} must be between 1 and 1,000,000; got {value}.")
+    return value
+
+
+# ----------------------------------------------------------------------------- config
+def _whole(name: str, value: Any, lo: int, hi: int) -> int:
+    """A whole number in [lo, hi].  Integral floats (a UI slider's ``50.0``) are accepted."""
+    if isinstance(value, bool):
+        raise LyricdemoError(f"{name} must be a whole number; got {value!r}.")
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        try:
+            if hasattr(value, "__index__"):        # numpy integers
+                value = int(value.__index__())
+            else:
+                raise TypeError
+        except TypeError:
+            raise LyricdemoError(f"{name} must be a whole number from {lo:,} to {hi:,}; got {value!r}.") from None
+    if not lo <= value <= hi:
+        raise LyricdemoError(f"{name} must be a whole number from {lo:,} to {hi:,}; got {value!r}.")
+    return value
+
+
+def _real(name: str, value: Any, lo: float, hi: float, lo_open: bool = False) -> float:
+    """A finite real number in [lo, hi] (or (lo, hi] when ``lo_open``)."""
+    if isinstance(value, bool):
+        raise LyricdemoError(f"{name} must be a number; got {value!r}.")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise LyricdemoError(f"{name} must be a number; got {value!r}.") from None
+    interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
+    if not math.isfinite(x):
+        raise LyricdemoError(f"{name} must be a finite number in {interval}; got {value!r}.")
+    if x < lo or (lo_open and x == lo) or x > hi:
+        raise LyricdemoError(f"{name} must be in {interval}; got {value!r}.")
+    return x
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """How to choose the new tokens.  The CLI and the UI both build one; every field
+    is checked here, so a bad value fails with a message naming it, before any work.
+
+    ``temperature``, ``top_k`` and ``top_p`` act only when sampling; the repetition
+    penalty acts in every strategy (it changes the scores greedy and beam rank by).
+    """
+
+    strategy: str = "sample"          # greedy | sample | beam
+    length: int = 100                 # new tokens, 1 .. max_length()
+    temperature: float = 1.0          # 0 <= T <= 100; T < 1e-4 is greedy
+    top_k: int = 0                    # keep the k most likely tokens; 0 = off
+    top_p: float = 1.0                # keep the smallest set with mass >= p; 1 = off
+    repetition_penalty: float = 1.0   # >= 1; CTRL-style, on tokens already in the text; 1 = off
+    beam_width: int = 4               # 1 .. 64
+    length_norm: float = 1.0          # beam score = log-prob / length ** alpha; 1 = mean log-prob
+    num_candidates: int = 1           # beam: best n beams; sample: n independent samples (1 .. 16)
+    seed: int | None = 0              # None: a fresh seed, reported in Generation.seed
+    unknown: str = "unk"              # unk: map unknown prefix tokens to <unk>; strict: refuse
+    alternatives: int = 5             # top-k alternatives reported per step (0 .. 50)
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise LyricdemoError(f"strategy must be one of {STRATEGIES}; got {self.strategy!r}.")
+        if self.unknown not in UNKNOWN_MODES:
+            raise LyricdemoError(f"unknown must be one of {UNKNOWN_MODES}; got {self.unknown!r}.")
+        fixed = {
+            "length": _whole("length", self.length, 1, max_length()),
+            "temperature": _real("temperature", self.temperature, 0.0, 100.0),
+            "top_k": _whole("top_k", self.top_k, 0, 1_000_000),
+            "top_p": _real("top_p", self.top_p, 0.0, 1.0, lo_open=True),
+            "repetition_penalty": _real("repetition_penalty", self.repetition_penalty, 1.0, 10.0),
+            "beam_width": _whole("beam_width", self.beam_width, 1, 64),
+            "length_norm": _real("length_norm", self.length_norm, 0.0, 5.0),
+            "num_candidates": _whole("num_candidates", self.num_candidates, 1, 16),
+            "alternatives": _whole("alternatives", self.alternatives, 0, 50),
+            "seed": None if self.seed is None else _whole("seed", self.seed, 0, 2**64 - 1),
+        }
+        for k, v in fixed.items():
+            object.__setattr__(self, k, v)
+
+    @property
+    def effective_strategy(self) -> str:
+        """``greedy`` when sampling at a temperature below 1e-4 (the limit T -> 0 is the argmax)."""
+        if self.strategy == "sample" and self.temperature < GREEDY_BELOW:
+            return "greedy"
+        return self.strategy
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DecodeConfig:
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise LyricdemoError(f"Unknown decoding option(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}.")
+        return cls(**d)
+
+
+# ----------------------------------------------------------------------------- prefix
+@dataclass(frozen=True)
+class UnknownToken:
+    """A prefix token the vocabulary lacks, and where it is: ``prefix[start:end]``."""
+
+    token: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class PrefixReport:
+    """What the model will read before it writes.
+
+    ``ids`` are fed to the model in the warm-up; when the prefix is empty they hold one
+    line-start token (``"\\n"``, else ``" "``), which is context only and not part of
+    the text (``line_start`` is then True).
+    """
+
+    prefix: str                              # as given
+    tokens: tuple[str, ...]                  # its tokens (a line break as the vocab writes it)
+    ids: tuple[int, ...]                     # what the model reads (unknown -> <unk>)
+    unknown: tuple[UnknownToken, ...] = ()
+    line_start: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        """The warnings as one readable line ("" when all is well)."""
+        return " ".join(self.warnings)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["message"] = self.message
+        return d
+
+
+def _show(tokens: Sequence[UnknownToken], limit: int = 10) -> str:
+    shown = ", ".join(f"{u.token!r} at {u.start}" for u in tokens[:limit])
+    more = len(tokens) - limit
+    return shown + (f" (and {more} more)" if more > 0 else "")
+
+
+def _line_break_token(vocab: Vocab) -> str | None:
+    """How this model writes a line break: ``"\\n"`` (newline="token"), ``" "`` (newline="space")."""
+    for t in ("\n", " "):
+        if t in vocab:
+            return t
+    return None
+
+
+def _tokenizer(tokenizer: Tokenizer | str) -> Tokenizer:
+    return get_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
+
+
+def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
+                   unknown: str = "unk") -> PrefixReport:
+    """Tokenize ``prefix`` as the model's training text was, and find what the model does not know.
+
+    Lines are tokenized one at a time (a tokenizer never sees a line break), and each
+    line break (``\\n``, ``\\r\\n`` or ``\\r``) becomes the vocab's line-break token.
+    Tokens outside the vocabulary -- a rare character, an emoji, a control character --
+    are listed with their character positions; with ``unknown="unk"`` they become
+    ``<unk>`` and a warning says so (never silently), with ``"strict"`` they are refused.
+    An empty prefix starts at the beginning of a line.
+    """
+    if prefix is None:
+        prefix = ""
+    if not isinstance(prefix, str):
+        raise LyricdemoError(f"The prefix must be text; got {type(prefix).__name__}.")
+    if unknown not in UNKNOWN_MODES:
+        raise LyricdemoError(f"unknown must be one of {UNKNOWN_MODES}; got {unknown!r}.")
+    if len(prefix) > MAX_PREFIX_CHARS:
+        raise LyricdemoError(f"前缀太长 / The prefix is too long: {len(prefix):,} characters "
+                             f"(at most {MAX_PREFIX_CHARS:,}). Use its last lines.")
+    if len(vocab) == 0:
+        raise LyricdemoError("The vocabulary is empty.")
+    tok = _tokenizer(tokenizer)
+    brk = _line_break_token(vocab)
+    warnings: list[str] = []
+
+    if not prefix:
+        start = brk if brk is not None else ("<bos>" if "<bos>" in vocab else UNK)
+        if start == UNK:
+            warnings.append("词表没有换行符，从 <unk> 开始 / The vocabulary has no line break; "
+                            "generation starts from <unk>.")
+        return PrefixReport(prefix="", tokens=(), ids=(vocab[start],), line_start=True, warnings=tuple(warnings))
+
+    tokens: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    breaks = list(_LINE_BREAK.finditer(prefix))
+    for m in [*breaks, None]:
+        end = m.start() if m is not None else len(prefix)
+        offset = pos
+        for t in (tok.tokenize(prefix[pos:end]) if end > pos else []):
+            tokens.append(t)
+            spans.append((offset, offset + len(t)))
+            offset += len(t)
+        if m is not None:
+            tokens.append(brk if brk is not None else "\n")
+            spans.append((m.start(), m.end()))
+            pos = m.end()
+    if len(tokens) > MAX_PREFIX_TOKENS:
+        raise LyricdemoError(f"前缀太长 / The prefix is too long: {len(tokens):,} tokens "
+                             f"(at most {MAX_PREFIX_TOKENS:,}). Use its last lines.")
+    if breaks and brk == " ":
+        warnings.append("换行按本模型的训练方式写成空格 / Line breaks become spaces, as in this model's training text.")
+
+    unknown_tokens = tuple(UnknownToken(t, s, e) for t, (s, e) in zip(tokens, spans) if t not in vocab)
+    if unknown_tokens:
+        n = len(unknown_tokens)
+        if unknown == "strict":
+            raise LyricdemoError(f"前缀中有 {n} 个词表外的词元（严格模式）/ The prefix has {n} token(s) "
+                                 f"this model does not know (strict mode): {_show(unknown_tokens)}.")
+        warnings.append(f"前缀中有 {n} 个词表外的词元，已替换为 <unk> / {n} prefix token(s) are not in "
+                        f"the vocabulary and were replaced by <unk>: {_show(unknown_tokens)}.")
+    return PrefixReport(prefix=prefix, tokens=tuple(tokens), ids=tuple(vocab.encode(tokens)),
+                        unknown=unknown_tokens, warnings=tuple(warnings))
+
+
+# ----------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class Step:
+    """One new token and what the model thought when it chose it.
+
+    ``prob``, ``log_prob``, ``alternatives`` and ``entropy`` come from the model's raw
+    distribution ``softmax(logits)`` over the whole vocabulary (no penalty, mask,
+    temperature or filter; ``<unk>`` may appear among the alternatives although it is
+    never emitted).  ``decode_prob`` is the token's probability under the reshaped
+    distribution that sampling drew from; 1.0 for greedy, None for beam search.
+    """
+
+    position: int                                  # 0-based, within its candidate's continuation
+    token: str
+    id: int
+    prob: float
+    log_prob: float
+    entropy: float                                 # nats
+    alternatives: tuple[tuple[str, float], ...]    # the most likely tokens, most likely first
+    decode_prob: float | None = None
+    candidate: int = 0                             # which candidate this step belongs to
+
+    @property
+    def entropy_bits(self) -> float:
+        return self.entropy / LN2
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["alternatives"] = [list(a) for a in self.alternatives]
+        d["entropy_bits"] = self.entropy_bits
+        return d
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One finished continuation.
+
+    ``log_prob`` is the model's raw log-probability of its tokens (and of ``<eos>``
+    when that ended it); ``mean_log_prob`` divides by that count.  ``score`` ranked it:
+    the mean log-prob for samples, ``log_prob / length ** length_norm`` for beams.
+    ``index`` is its number in the stream (``Step.candidate``).
+    """
+
+    continuation: str
+    ids: tuple[int, ...]
+    log_prob: float
+    mean_log_prob: float
+    score: float
+    stop_reason: str                               # "length" | "eos"
+    steps: tuple[Step, ...] = field(repr=False)
+    index: int = 0
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(-self.mean_log_prob)
+
+    def to_dict(self) -> dict:
+        return {
+            "continuation": self.continuation, "ids": list(self.ids), "log_prob": self.log_prob,
+            "mean_log_prob": self.mean_log_prob, "perplexity": self.perplexity, "score": self.score,
+            "stop_reason": self.stop_reason, "index": self.index,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The result of one call: the best candidate's text and steps, every candidate, timings.
+
+    Times count only the decoder's own work (warm-up included), not the time a
+    consumer of ``stream`` spent between tokens.
+    """
+
+    prefix: PrefixReport
+    text: str                                      # prefix + best continuation
+    continuation: str                              # the best continuation alone
+    steps: tuple[Step, ...] = field(repr=False)    # the best candidate's steps
+    candidates: tuple[Candidate, ...] = field(repr=False)   # best first
+    config: DecodeConfig = field(repr=False)
+    strategy: str = "sample"                       # the strategy that ran (see effective_strategy)
+    seed: int | None = None                        # the seed sampling used (None for greedy/beam)
+    time_to_first_token_s: float = 0.0
+    elapsed_s: float = 0.0
+    tokens_per_s: float = 0.0                      # decoding positions / elapsed_s (warm-up included)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def chars_per_s(self) -> float:
+        return len(self.continuation) / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def summary(self) -> str:
+        best = self.candidates[0]
+        return (f"{self.strategy}: {len(best.ids)} 词元 / tokens, 平均对数概率 / mean log-prob "
+                f"{best.mean_log_prob:.3f} (ppl {best.perplexity:.2f}), {self.tokens_per_s:.0f} tokens/s, "
+                f"首词元 / first token {self.time_to_first_token_s * 1000:.1f} ms")
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text, "continuation": self.continuation, "strategy": self.strategy, "seed": self.seed,
+            "prefix": self.prefix.to_dict(), "config": self.config.to_dict(),
+            "candidates": [c.to_dict() for c in self.candidates],
+            "time_to_first_token_s": self.time_to_first_token_s, "elapsed_s": self.elapsed_s,
+            "tokens_per_s": self.tokens_per_s, "chars_per_s": self.chars_per_s, "notes": list(self.notes),
+        }
+
+
+# ----------------------------------------------------------------------------- tensor helpers
+def _index_state(state: Any, idx: torch.Tensor) -> Any:
+    """Pick (reorder, duplicate) batch rows of a state: row b of the result is row ``idx[b]``.
+
+    A tensor state has its batch on dim 1 (``(L, B, H)``, as ``nn.RNN/GRU/LSTM``), or on
+    dim 0 when it is 2-D (``(B, H)``, a single scratch layer); a tuple holds such
+    states (LSTM's ``(h, c)``); a list holds one item per row (the n-gram state).
+    (``lyricdemo.models`` will offer ``index_state``; this is its stand-in.)
+    """
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        if state.dim() >= 3:
+            return state.index_select(1, idx.to(state.device))
+        if state.dim() == 2:
+            return state.index_select(0, idx.to(state.device))
+        raise TypeError(f"Cannot find the batch dimension of a state tensor of shape {tuple(state.shape)}.")
+    if isinstance(state, tuple):
+        return tuple(_index_state(s, idx) for s in state)
+    if isinstance(state, list):
+        return [state[i] for i in idx.tolist()]
+    raise TypeError(f"Cannot index a model state of type {type(state).__name__}.")
+
+
+def _device(model: Any) -> torch.device:
+    if isinstance(model, nn.Module):
+        for p in model.parameters():
+            return p.device
+        for b in model.buffers():
+            return b.device
+    return torch.device("cpu")
+
+
+def _penalize(logits: torch.Tensor, present: torch.Tensor, penalty: float) -> torch.Tensor:
+    """CTRL's repetition penalty (Keskar et al. 2019): a token already in the text gets its
+    logit divided by ``penalty`` when positive, multiplied when negative -- both lower it."""
+    return torch.where(present, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
+
+
+def _top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the k largest logits of each row (ties at the k-th are kept too); (B, V) -> (B, V)."""
+    if k <= 0 or k >= logits.shape[-1]:
+        return logits
+    kth = logits.topk(k, dim=-1).values[..., -1:]                 # (B, 1)
+    return logits.masked_fill(logits < kth, -math.inf)
+
+
+def _top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Nucleus filter (Holtzman et al. 2020): keep the smallest set of most likely tokens
+    whose probability mass is at least ``p``; (B, V) -> (B, V).
+
+    A token is dropped when the tokens ranked above it already hold mass >= p, so the
+    kept mass is >= p and dropping the last kept token would go below p.
+    """
+    if p >= 1.0:
+        return logits
+    probs, order = F.softmax(logits, dim=-1).sort(dim=-1, descending=True)   # (B, V)
+    before = probs.cumsum(dim=-1) - probs                                     # mass ranked above
+    drop_sorted = before >= p
+    drop_sorted[..., 0] = False
+    drop = drop_sorted.scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, -math.inf)
+
+
+def _check_logits(logits: torch.Tensor) -> None:
+    """A diverged model (NaN/inf weights) must stop with a reason, not crash while sampling.
+
+    One reduction: a row's max is NaN if the row has a NaN, +inf if it has +inf, and
+    -inf if every logit is -inf; otherwise it is finite."""
+    if not bool(torch.isfinite(logits.amax(dim=-1)).all()):
+        raise LyricdemoError("模型输出了 NaN/inf / The model's outputs are NaN or infinite (did training "
+                             "diverge?); it cannot generate text.")
+
+
+def _belief(raw: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Entropy (B,) in nats and the k most likely tokens (B, k) of raw log-probabilities (B, V)."""
+    p = raw.exp()
+    entropy = -(p * raw.nan_to_num(neginf=0.0)).sum(dim=-1)          # 0 * log 0 = 0
+    if k:
+        top_p, top_i = p.topk(min(k, p.shape[-1]), dim=-1)
+    else:
+        top_p = top_i = raw.new_zeros(raw.shape[0], 0)
+    return entropy, top_i, top_p
+
+
+def _draw(probs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """One token per row of ``probs`` (B, V), by inverting the cumulative distribution.
+
+    Same law as ``torch.multinomial`` and several times faster for one draw.  The sum
+    runs in float64 and ``u`` stays strictly below the total, so the token found is
+    always one of positive probability (a filtered token is never drawn)."""
+    cdf = probs.double().cumsum(dim=-1)                                # (B, V)
+    total = cdf[:, -1:]
+    u = torch.rand(total.shape, generator=gen, dtype=torch.float64, device=probs.device) * total
+    u = torch.minimum(u, torch.nextafter(total, torch.zeros_like(total)))
+    return torch.searchsorted(cdf, u, right=True).squeeze(1)         # (B,)
+
+
+def _top_stable(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the k largest values of a 1-D tensor, largest first, ties to the lower
+    index -- exactly ``sort(descending, stable)[:k]`` (so beam width 1 is ``argmax``), but
+    sorting only the values that tie with or beat the k-th largest."""
+    k = min(k, x.numel())
+    kth = x.topk(k).values[-1]
+    cand = (x >= kth).nonzero().squeeze(1)                             # ascending indices
+    return cand[x[cand].sort(descending=True, stable=True).indices[:k]]
+
+
+# ----------------------------------------------------------------------------- streaming
+class GenerationStream(Iterator[Step]):
+    """An iterator of ``Step`` records; ``result()`` gives the ``Generation`` at the end.
+
+    Greedy and sampling yield each token as soon as it is chosen.  With
+    ``num_candidates = n > 1`` the n samples advance together, and each position
+    yields one step per unfinished sample, tagged ``Step.candidate`` (0 .. n-1)::
+
+        (pos 0, cand 0), (pos 0, cand 1), ..., (pos 1, cand 0), (pos 1, cand 1), ...
+
+    Beam search cannot stream honestly: until the search ends, any partial beam may
+    still fall out of the beam, so a token shown early could be taken back.  It
+    therefore runs the whole search first (its time to first token is the search
+    time) and then yields the steps of the finished candidates in the same
+    interleaved order, ``Step.candidate`` being the rank (0 = best).
+
+    The model is put in eval mode while the stream runs and restored when it ends or
+    is closed; each step runs under ``torch.inference_mode`` (only while the stream
+    works, never while it is paused at a ``yield``).
+    """
+
+    def __init__(self, model: Any, vocab: Vocab, tokenizer: Tokenizer | str, prefix: str | None = "",
+                 config: DecodeConfig | None = None):
+        config = DecodeConfig() if config is None else config
+        if not isinstance(config, DecodeConfig):
+            raise LyricdemoError(f"config must be a DecodeConfig; got {type(config).__name__}.")
+        self.model, self.vocab, self.config = model, vocab, config
+        self.tokenizer = _tokenizer(tokenizer)
+        self.prefix = prepare_prefix(prefix, vocab, self.tokenizer, config.unknown)
+        self._forbidden_ids = [vocab[t] for t in NEVER_EMITTED if t in vocab]
+        if len(self._forbidden_ids) >= len(vocab) - (EOS in vocab):
+            raise LyricdemoError("The vocabulary has no token that can be generated (only special tokens).")
+        self._eos = vocab[EOS] if EOS in vocab else None
+        self._result: Generation | None = None
+        self._busy = 0.0                     # seconds of the decoder's own work
+        self._first: float | None = None
+        self._positions = 0
+        self._gen = self._run()
+
+    def __iter__(self) -> GenerationStream:
+        return self
+
+    def __next__(self) -> Step:
+        return next(self._gen)
+
+    def close(self) -> None:
+        """Stop early: restores the model's mode; ``result()`` is then unavailable."""
+        self._gen.close()
+
+    def result(self) -> Generation:
+        """Run to the end (if not already there) and return the ``Generation``."""
+        for _ in self:
+            pass
+        if self._result is None:
+            raise LyricdemoError("The generation was stopped before it finished.")
+        return self._result
+
+    # -- the driver ------------------------------------------------------------------
+    def _run(self) -> Iterator[Step]:
+        model = self.model
+        was_training = model.training if isinstance(model, nn.Module) else None
+        if was_training:
+            model.eval()
+        try:
+            t = time.perf_counter()
+            if self.config.effective_strategy == "beam":
+                inner = self._beam()
+            else:
+                inner = self._sample()
+            candidates: list[Candidate] | None = None
+            while True:
+                try:
+                    step = next(inner)
+                except StopIteration as stop:
+                    candidates = stop.value
+                    break
+                now = time.perf_counter()
+                self._busy += now - t
+                if self._first is None:
+                    self._first = self._busy
+                yield step
+                t = time.perf_counter()
+            self._busy += time.perf_counter() - t
+            self._result = self._finish(candidates)
+        finally:
+            if was_training:
+                model.train(True)
+
+    def _finish(self, candidates: list[Candidate]) -> Generation:
+        cfg = self.config
+        strategy = cfg.effective_strategy
+        notes = []
+        if cfg.strategy == "sample" and strategy == "greedy":
+            notes.append(f"温度低于 {GREEDY_BELOW:g}，按贪心解码 / A temperature below {GREEDY_BELOW:g} "
+                         "is greedy decoding.")
+        if strategy == "greedy" and cfg.num_candidates > 1:
+            notes.append("贪心解码只有一个结果 / Greedy decoding has exactly one candidate.")
+        if strategy == "beam" and len(candidates) < cfg.num_candidates:
+            notes.append(f"束搜索只给出 {len(candidates)} 个候选 / Beam search found {len(candidates)} "
+                         f"candidate(s) (at most beam_width = {cfg.beam_width}).")
+        best = candidates[0]
+        busy = self._busy
+        return Generation(
+            prefix=self.prefix, text=self.prefix.prefix + best.continuation, continuation=best.continuation,
+            steps=best.steps, candidates=tuple(candidates), config=cfg, strategy=strategy,
+            seed=self._seed if strategy == "sample" else None,
+            time_to_first_token_s=self._first if self._first is not None else busy, elapsed_s=busy,
+            tokens_per_s=self._positions / busy if busy > 0 else 0.0,
+            notes=tuple(notes) + self.prefix.warnings,
+        )
+
+    def _warm_up(self) -> tuple[torch.Tensor, Any]:
+        """One forward over the whole prefix: the state after it and the logits (1, V) of the next token."""
+        ids = torch.tensor([self.prefix.ids], dtype=torch.long, device=self._dev)     # (1, T0)
+        logits, state = self.model(ids, self.model.init_state(1))                   # (1, T0, V)
+        if logits.dim() != 3 or logits.shape[-1] != len(self.vocab):
+            raise LyricdemoError(f"The model predicts {logits.shape[-1]} tokens but the vocabulary has "
+                                 f"{len(self.vocab)}: they do not belong together.")
+        logits = logits[:, -1].float()                                               # (1, V)
+        _check_logits(logits)
+        return logits, state
+
+    def _make_candidate(self, index: int, ids: list[int], steps: list[Step], eos_logp: float | None,
+                        score: float | None) -> Candidate:
+        log_prob = sum(s.log_prob for s in steps) + (eos_logp or 0.0)
+        n = max(len(steps) + (eos_logp is not None), 1)
+        mean = log_prob / n
+        return Candidate(
+            continuation=self.tokenizer.detokenize(self.vocab.idx_to_token[i] for i in ids), ids=tuple(ids),
+            log_prob=log_prob, mean_log_prob=mean, score=mean if score is None else score,
+            stop_reason="eos" if eos_logp is not None else "length", steps=tuple(steps), index=index)
+
+    # -- greedy and sampling ---------------------------------------------------------
+    def _sample(self) -> Iterator[Step]:
+        cfg, vocab = self.config, self.vocab
+        greedy = cfg.effective_strategy == "greedy"
+        B = 1 if greedy else cfg.num_candidates
+        k_alt, eos = cfg.alternatives, self._eos
+        penalty = cfg.repetition_penalty
+        self._dev = dev = _device(self.model)
+        gen = torch.Generator(device=dev)
+        # a fresh seed comes from the OS (not torch's or Python's global RNG), small enough to read out
+        self._seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
+        gen.manual_seed(self._seed)
+        with torch.inference_mode():
+            forbidden = torch.tensor(self._forbidden_ids, dtype=torch.long, device=dev)
+            logits, state = self._warm_up()                                   # (1, V)
+            V = logits.shape[-1]
+            if B > 1:
+                rows = torch.zeros(B, dtype=torch.long, device=dev)
+                state, logits = _index_state(state, rows), logits.expand(B, V)
+            present = None
+            if penalty != 1.0:
+                present = torch.zeros(B, V, dtype=torch.bool, device=dev)     # (B, V) tokens in the text
+                if not self.prefix.line_start:
+                    present[:, list(self.prefix.ids)] = True
+
+        ids: list[list[int]] = [[] for _ in range(B)]
+        steps: list[list[Step]] = [[] for _ in range(B)]
+        eos_logp: list[float | None] = [None] * B
+        done = [False] * B
+        for t in range(cfg.length):
+            with torch.inference_mode():
+                raw = F.log_softmax(logits, dim=-1)                           # (B, V) the model's belief
+                work = logits if present is None else _penalize(logits, present, penalty)
+                work = work.index_fill(1, forbidden, -math.inf)
+                if greedy:
+                    nxt = work.argmax(dim=-1)                                 # (B,)
+                    dprob = [1.0] * B
+                else:
+                    if cfg.temperature != 1.0:
+                        work = work / cfg.temperature
+                    work = _top_p(_top_k(work, cfg.top_k), cfg.top_p)
+                    probs = F.softmax(work, dim=-1)                           # (B, V)
+                    nxt = _draw(probs, gen)
+                    dprob = probs.gather(1, nxt[:, None]).squeeze(1).tolist()
+                tok_logp = raw.gather(1, nxt[:, None]).squeeze(1).tolist()
+                entropy, alt_i, alt_p = (x.tolist() for x in _belief(raw, k_alt))
+                chosen = nxt.tolist()
+            self._positions += 1
+            for b in range(B):
+                if done[b]:
+                    continue
+                i = chosen[b]
+                if i == eos:
+                    done[b], eos_logp[b] = True, tok_logp[b]
+                    continue
+                step = Step(position=t, token=vocab.idx_to_token[i], id=i, prob=math.exp(tok_logp[b]),
+                            log_prob=tok_logp[b], entropy=entropy[b],
+                            alternatives=tuple((vocab.idx_to_token[a], p) for a, p in zip(alt_i[b], alt_p[b])),
+                            decode_prob=dprob[b], candidate=b)
+                ids[b].append(i)
+                steps[b].append(step)
+                yield step
+            if all(done) or t == cfg.length - 1:
+                break
+            with torch.inference_mode():
+                if present is not None:
+                    present.scatter_(1, nxt[:, None], True)
+                out, state = self.model(nxt[:, None], state)                  # (B, 1, V)
+                logits = out[:, -1].float()
+                _check_logits(logits)
+
+        cands = [self._make_candidate(b, ids[b], steps[b], eos_logp[b], None) for b in range(B)]
+        return sorted(cands, key=lambda c: -c.mean_log_prob)                 # stable: ties keep sample order
+
+    # -- beam search -----------------------------------------------------------------
+    def _beam(self) -> Iterator[Step]:
+        """Beam search, then a replay of the finished candidates' steps (see the class docstring).
+
+        Each beam row is a partial text with a total score (its search log-probability);
+        rows are ranked by ``score / length ** alpha``.  A row that emitted ``<eos>`` is
+        finished: it stays in the beam unchanged (its one continuation is itself) and
+        keeps competing with longer rows by its normalised score.  The history keeps,
+        per step and row, the parent row, the token and what the model believed; the
+        candidates are read back from it at the end.
+        """
+        cfg, vocab = self.config, self.vocab
+        W, alpha, k_alt, eos = cfg.beam_width, cfg.length_norm, cfg.alternatives, self._eos
+        penalty = cfg.repetition_penalty
+        self._dev = dev = _device(self.model)
+        self._seed = None
+        hist: list[tuple[torch.Tensor, ...]] = []
+        with torch.inference_mode():
+            forbidden = torch.tensor(self._forbidden_ids, dtype=torch.long, device=dev)
+            logits, state = self._warm_up()                                   # (1, V)
+            V = logits.shape[-1]
+            rows0 = torch.zeros(W, dtype=torch.long, device=dev)
+            state, logits = _index_state(state, rows0), logits.expand(W, V)    # W copies of the prefix
+            score = torch.full((W,), -math.inf, device=dev)
+            score[0] = 0.0                                                     # only row 0 is live at first
+            length = torch.zeros(W, device=dev)
+            finished = torch.zeros(W, dtype=torch.bool, device=dev)
+            arange = torch.arange(W, device=dev)
+            present = None
+            if penalty != 1.0:
+                present = torch.zeros(W, V, dtype=torch.bool, device=dev)
+                if not self.prefix.line_start:
+                    present[:, list(self.prefix.ids)] = True
+
+            for t in range(cfg.length):
+                raw = F.log_softmax(logits, dim=-1)                            # (W, V)
+                search = raw if present is None else F.log_softmax(_penalize(logits, present, penalty), dim=-1)
+                total = score[:, None] + search.index_fill(1, forbidden, -math.inf)   # (W, V)
+                new_len = torch.full((W,), float(t + 1), device=dev)
+                if eos is not None and bool(finished.any()):
+                    total[finished] = -math.inf
+                    total[finished, eos] = score[finished]                     # a finished row stays as it is
+                    new_len = torch.where(finished, length, new_len)
+                key = total / new_len[:, None] ** alpha if alpha else total
+                # among equal keys the lower row, then the lower token id, wins (as argmax)
+                top = _top_stable(key.flatten(), W)                                  # (W,)
+                parent, tok = top // V, top % V
+                stay = finished[parent]
+                ends = tok == (-1 if eos is None else eos)
+                kind = torch.where(stay, 2, torch.where(ends, 1, 0))           # 0 token, 1 <eos>, 2 stay
+                entropy, alt_i, alt_p = _belief(raw, k_alt)                    # (W,), (W, k), (W, k)
+                hist.append((parent, tok, kind, raw[parent, tok], entropy[parent], alt_i[parent], alt_p[parent]))
+                score = total.flatten()[top]
+                length = new_len[parent]
+                finished = stay | (kind == 1)
+                self._positions += 1
+                if bool((finished | ~torch.isfinite(score)).all()) or t == cfg.length - 1:
+                    break
+                state = _index_state(state, parent)
+                if present is not None:
+                    present = present[parent]
+                    present[arange, tok] = True
+                out, state = self.model(tok[:, None], state)                   # (W, 1, V)
+                logits = out[:, -1].float()
+                _check_logits(logits)
+
+            live = torch.isfinite(score)
+            final_key = torch.where(live, score / length.clamp(min=1) ** alpha, -math.inf)
+            ranked = final_key.sort(descending=True, stable=True).indices[: int(live.sum())]
+            ranked = ranked[: cfg.num_candidates].tolist()
+            final_key = final_key.tolist()
+            H = [torch.stack(cols).tolist() for cols in zip(*hist)]            # each (T, W) or (T, W, k)
+
+        parents, toks, kinds, logps, ents, alt_is, alt_ps = H
+        cands: list[Candidate] = []
+        for rank, row in enumerate(ranked):
+            rev: list[tuple[int, int]] = []                                    # (t, row at t), last first
+            r = row
+            for t in range(len(parents) - 1, -1, -1):
+                rev.append((t, r))
+                r = parents[t][r]
+            ids, steps, eos_logp = [], [], None
+            for t, r in reversed(rev):
+                if kinds[t][r] == 1:
+                    eos_logp = logps[t][r]
+                elif kinds[t][r] == 0:
+                    i = toks[t][r]
+                    ids.append(i)
+                    steps.append(Step(position=len(steps), token=vocab.idx_to_token[i], id=i,
+                                      prob=math.exp(logps[t][r]), log_prob=logps[t][r], entropy=ents[t][r],
+                                      alternatives=tuple((vocab.idx_to_token[a], p)
+                                                         for a, p in zip(alt_is[t][r], alt_ps[t][r])),
+                                      decode_prob=None, candidate=rank))
+            cands.append(self._make_candidate(rank, ids, steps, eos_logp, final_key[row]))
+
+        longest = max((len(c.steps) for c in cands), default=0)
+        for pos in range(longest):
+            for c in cands:
+                if pos < len(c.steps):
+                    yield c.steps[pos]
+        return cands
+
+
+def stream(model: Any, vocab: Vocab, tokenizer: Tokenizer | str, prefix: str | None = "",
+           config: DecodeConfig | None = None) -> GenerationStream:
+    """Generate token by token: iterate for ``Step`` records, then call ``.result()``.
+
+    The prefix is checked at once (a ``LyricdemoError`` is raised here, not at the
+    first ``next``).  See ``GenerationStream`` for what greedy, sampling and beam
+    search yield.
+    """
+    return GenerationStream(model, vocab, tokenizer, prefix, config)
+
+
+def generate(model: Any, vocab: Vocab, tokenizer: Tokenizer | str, prefix: str | None = "",
+             config: DecodeConfig | None = None) -> Generation:
+    """Generate all at once: the ``Generation`` with text, candidates, steps and timings."""
+    return stream(model, vocab, tokenizer, prefix, config).result()
