@@ -86,6 +86,7 @@ class Dataset:
     val_tokens: list[str]
     train_ids: torch.Tensor = field(repr=False)   # (N_train,) long
     val_ids: torch.Tensor = field(repr=False)     # (N_val,) long
+    train_targets: torch.Tensor | None = field(default=None, repr=False)  # toy task only: Y for X = train_ids
 
     @property
     def corpus_sha256(self) -> str:
@@ -128,3 +129,18 @@ def load_dataset(config: DataConfig = DataConfig(), raw: RawText | None = None,
         train_ids=torch.tensor(vocab.encode(train_tokens), dtype=torch.long),
         val_ids=torch.tensor(vocab.encode(val_tokens), dtype=torch.long),
     )
+
+
+def toy_dataset(inputs: str = "hello", targets: str = "ohlol") -> Dataset:
+    """Seed 002's toy task: learn to map each character of ``inputs`` to the character
+    at the same place in ``targets`` ("hello" -> "ohlol").  Not a language model: the
+    trainer sees one fixed batch (X, Y) and every step is visible."""
+    if not inputs or len(inputs) != len(targets) or len(inputs) > 64:
+        raise LyricdemoError("The toy task needs an input and a target of the same length (1 to 64 characters).")
+    tok = get_tokenizer("char")
+    vocab = Vocab(sorted(set(inputs) | set(targets)))
+    raw = RawText(name="toy", text=f"{inputs}\n{targets}\n", sha256="", size_bytes=len(inputs) + len(targets) + 2)
+    return Dataset(config=DataConfig(clean="none", min_freq=1, val_fraction=0.0), raw=raw, tokenizer=tok,
+                   vocab=vocab, train_lines=[inputs], val_lines=[], train_tokens=list(inputs), val_tokens=[],
+                   train_ids=torch.tensor(vocab.encode(list(inputs))), val_ids=torch.tensor([], dtype=torch.long),
+                   train_targets=torch.tensor(vocab.encode(list(targets))))

@@ -382,8 +382,11 @@ class Trainer:
     def _evaluate(self, running_nll: float, running_n: int, elapsed: float) -> Evaluation:
         ds = self.dataset
         val = perplexity(self.model, ds.val_ids) if len(ds.val_ids) >= 2 else None
-        n = max(len(ds.val_ids), 512)
-        train_eval = perplexity(self.model, ds.train_ids[:n]) if len(ds.train_ids) >= 2 else None
+        if self.pair_mode:
+            train_eval = self._pair_perplexity()
+        else:
+            n = max(len(ds.val_ids), 512)
+            train_eval = perplexity(self.model, ds.train_ids[:n]) if len(ds.train_ids) >= 2 else None
         if val is not None and (self.best_val_ppl is None or val < self.best_val_ppl):
             self.best_val_ppl, self.bad_evals = val, 0
             if self.config.keep_best:
@@ -395,6 +398,15 @@ class Trainer:
                         train_eval_ppl=train_eval, val_ppl=val, best_val_ppl=self.best_val_ppl, elapsed=elapsed)
         self.history.append(ev.to_dict())
         return ev
+
+    @torch.inference_mode()
+    def _pair_perplexity(self) -> float:
+        was = self.model.training
+        self.model.eval()
+        X, Y = self.dataset.train_ids.unsqueeze(0), self.dataset.train_targets.unsqueeze(0)
+        loss, _ = self.model.loss(X.to(self.device), Y.to(self.device))
+        self.model.train(was)
+        return _exp(float(loss))
 
     def _epoch_float(self) -> float:
         return self.epoch + self.batch_in_epoch / max(self.batches_per_epoch(), 1)
