@@ -117,6 +117,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fp16", action="store_true", help="store the weights as float16 (half the size)")
     g.add_argument("--resumable", action="store_true", help="also store optimizer and RNG state (exact resume)")
     g.add_argument("--resume", default=None, help="continue the run saved in this checkpoint folder")
+    g.add_argument("--card", action="store_true", help="measure the saved checkpoint and write its model card")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -214,6 +215,11 @@ def cmd_train(args) -> int:
         path = save_from_training(args.out, trainer, ds, dtype="float16" if args.fp16 else "float32",
                                   resume=args.resumable, extra={"command": command})
         print(f"  saved            {path}")
+        if args.card:
+            from .card import write_card
+
+            fig = write_card(path, ds, command)
+            print(f"  model card       {path / 'README.md'} (validation perplexity as stored: {fig.val_ppl:.2f})")
     return 0
 
 

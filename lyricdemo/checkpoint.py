@@ -110,6 +110,7 @@ def save_checkpoint(path: str | os.PathLike, model: RNNLM, vocab: Vocab, data_co
         m.setdefault("history", trainer.history)
         m.setdefault("best_val_ppl", trainer.best_val_ppl)
         m.setdefault("steps", trainer.step)
+        m.setdefault("parameters", trainer.model.num_parameters())
         m.setdefault("train_seconds", round(trainer.train_seconds, 3))
         m.setdefault("tokens_per_s", round(trainer.tokens_seen / max(trainer.train_seconds, 1e-9), 1))
         if trainer.baselines:
