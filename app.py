@@ -1,24 +1,25 @@
-"""lyricdemo: the Gradio app. Builds the Blocks and launches; nothing else."""
+"""lyricdemo: the Gradio app. Builds the Blocks and launches; nothing else.
+
+    python app.py            # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
+"""
 
 import os
+import time
 
+T0 = time.perf_counter()
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio builds any Blocks
 
-import gradio as gr  # noqa: E402
-
-from lyricdemo.corpus import have_default_corpus, missing_corpus_message  # noqa: E402
-
-
-def build() -> gr.Blocks:
-    with gr.Blocks(title="lyricdemo") as demo:
-        gr.Markdown("# lyricdemo — 歌词 RNN 教学演示\nThe four tabs arrive with the app issue.")
-        if not have_default_corpus():
-            gr.Markdown(missing_corpus_message())
-    return demo
-
+from lyricdemo.ui import build_app, launch_kwargs, queue_kwargs, warm_up  # noqa: E402
 
 if __name__ == "__main__":
-    build().queue().launch(
+    demo = build_app()
+    built = time.perf_counter() - T0
+    demo.queue(**queue_kwargs()).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        prevent_thread_lock=True,
+        **launch_kwargs(),
     )
+    print(f"lyricdemo: built in {built:.1f} s, serving after {time.perf_counter() - T0:.1f} s", flush=True)
+    warm_up()
+    demo.block_thread()

@@ -1,0 +1,74 @@
+"""The model picker: shipped checkpoints (shared, loaded lazily) plus this session's models.
+
+Keys are ``"shipped:<folder>"`` and ``"session:<run number>"``; the pickers show labels
+and send keys, and every endpoint that takes a model checks the key here (the API can
+send anything).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..checkpoint import Checkpoint
+from ..corpus import RawText
+from ..errors import LyricdemoError
+from ..novelty import CorpusIndex
+from . import resources
+from .labels import T
+from .session import Session
+
+
+@dataclass
+class ModelEntry:
+    key: str
+    label: str
+    checkpoint: Checkpoint
+    raw: RawText | None = None          # the corpus the model saw, when it is here
+    corpus_text: str | None = None      # or its literal training text (the toy task)
+
+    def corpus_index(self) -> CorpusIndex | None:
+        """The memorization index of the model's training text, or None when that text is not here."""
+        if self.corpus_text is not None:
+            return CorpusIndex(self.corpus_text)
+        if self.raw is None:
+            return None
+        return resources.corpus_index(self.raw, self.checkpoint.data_config)
+
+
+def choices(session: Session | None) -> list[tuple[str, str]]:
+    """(label, key) of every model this session can use: shipped first, then its own (newest last)."""
+    out = [(m.label, m.key) for m in resources.shipped_models()]
+    if session is not None:
+        out += [(m.label, m.key) for m in session.models.values()]
+    return out
+
+
+def default_key(session: Session | None, current: str | None = None) -> str | None:
+    """Keep the current choice when it still exists; else the newest session model, else the first shipped."""
+    keys = [k for _, k in choices(session)]
+    if current in keys:
+        return current
+    if session is not None and session.models:
+        return next(reversed(session.models))
+    return keys[0] if keys else None
+
+
+def get(session: Session | None, key) -> ModelEntry:
+    """The model behind a picker key, ready to use (shipped weights are loaded on first use)."""
+    if not isinstance(key, str) or not key:
+        raise LyricdemoError(T["no_model"] if not choices(session) else
+                             "Choose a model first. / 请先选择一个模型。")
+    if key.startswith("session:") and session is not None and key in session.models:
+        m = session.models[key]
+        return ModelEntry(key=m.key, label=m.label, checkpoint=m.checkpoint, raw=m.raw, corpus_text=m.corpus_text)
+    if key.startswith("shipped:"):
+        for s in resources.shipped_models():
+            if s.key == key:
+                ckpt = resources.load_shipped(s.folder)
+                raws = [session.upload] if session is not None and session.upload is not None else []
+                return ModelEntry(key=key, label=s.label, checkpoint=ckpt,
+                                  raw=resources.corpus_for(ckpt.meta.get("corpus", {}), raws))
+    known = ", ".join(k for _, k in choices(session)) or "none"
+    hint = " Models trained in a session exist only in that session. / 训练的模型只属于当时的会话。" \
+        if key.startswith("session:") else ""
+    raise LyricdemoError(f"Unknown model {key!r}; available: {known}.{hint}")

@@ -1,0 +1,209 @@
+"""Things every session reads and nobody changes: the corpus, prepared datasets and their
+statistics, n-gram baselines, memorization indexes, shipped checkpoints, and the limits
+read from the environment.
+
+Each is made once and kept in a small LRU cache keyed by *content* (a corpus's sha256
+and the data settings), so two students who analyse the same corpus share one copy,
+and memory stays bounded.  Cached objects are treated as read-only: models are used in
+eval mode under ``torch.inference_mode`` and datasets are only read by the Trainer.
+Per-user things (uploads, trained models) are never here; they live in ``Session``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import SHIPPED_DIR, Checkpoint, list_checkpoints, load_checkpoint
+from ..corpus import RawText, default_corpus_path, have_default_corpus, read_corpus_file
+from ..data import DataConfig, Dataset, load_dataset
+from ..errors import LyricdemoError
+from ..models.lm import KIND_NAMES
+from ..novelty import CorpusIndex
+from ..stats import CorpusStats, compare_tokenizers, corpus_stats
+from .validate import env_int
+
+
+# ----------------------------------------------------------------------------- limits
+def max_upload_bytes() -> int:
+    """``LYRICDEMO_MAX_UPLOAD_MB`` (default 20) in bytes: uploads and corpus files are refused above it."""
+    return env_int("LYRICDEMO_MAX_UPLOAD_MB", 20, 1, 1024) * 1024 * 1024
+
+
+def max_train_seconds() -> int:
+    """``LYRICDEMO_MAX_TRAIN_SECONDS`` (default 300): the longest time budget a run may ask for."""
+    return env_int("LYRICDEMO_MAX_TRAIN_SECONDS", 300, 5, 24 * 3600)
+
+
+def max_training() -> int:
+    """``LYRICDEMO_MAX_TRAINING`` (default 2): training runs at the same time, over all users."""
+    return env_int("LYRICDEMO_MAX_TRAINING", 2, 1, 64)
+
+
+def max_session_models() -> int:
+    """``LYRICDEMO_MAX_SESSION_MODELS`` (default 4): trained models a session keeps (oldest evicted)."""
+    return env_int("LYRICDEMO_MAX_SESSION_MODELS", 4, 1, 64)
+
+
+def checkpoints_dir() -> Path:
+    """``LYRICDEMO_CHECKPOINTS``, else the repository's ``checkpoints/``."""
+    env = os.environ.get("LYRICDEMO_CHECKPOINTS", "").strip()
+    return Path(env) if env else SHIPPED_DIR
+
+
+# ----------------------------------------------------------------------------- a tiny LRU
+class LRU:
+    """A thread-safe least-recently-used cache of made-once values."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key, make: Callable[[], Any]):
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = make()                       # outside the lock: a slow make never blocks other keys
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+_RAW = LRU(2)
+_DATASETS = LRU(8)
+_STATS = LRU(16)
+_COMPARE = LRU(4)
+_BASELINES = LRU(16)
+_INDEXES = LRU(4)
+_CHECKPOINTS = LRU(int(os.environ.get("LYRICDEMO_MODEL_CACHE", "6") or 6))
+
+
+def clear_caches() -> None:
+    for c in (_RAW, _DATASETS, _STATS, _COMPARE, _BASELINES, _INDEXES, _CHECKPOINTS):
+        c.clear()
+
+
+# ----------------------------------------------------------------------------- corpus and data
+def d2l_corpus() -> RawText:
+    """The d2l corpus in data/ (read once per file version), or a clear message how to get it."""
+    path = default_corpus_path()
+    if not path.is_file():
+        from ..corpus import missing_corpus_message
+
+        raise LyricdemoError(missing_corpus_message())
+    st = path.stat()
+    return _RAW.get_or_make((str(path), st.st_mtime_ns, st.st_size),
+                            lambda: read_corpus_file(path, max_bytes=max_upload_bytes()))
+
+
+def corpus_available() -> bool:
+    return have_default_corpus()
+
+
+def _key(raw: RawText, config: DataConfig) -> tuple:
+    return raw.sha256 or raw.name, replace(config, source=None)     # DataConfig is frozen: hashable
+
+
+def dataset(raw: RawText, config: DataConfig) -> Dataset:
+    """``load_dataset(config, raw)``, cached by the text's sha256 and the settings."""
+    config = replace(config, source=None)
+    return _DATASETS.get_or_make(_key(raw, config), lambda: load_dataset(config, raw=raw))
+
+
+def stats(raw: RawText, config: DataConfig) -> CorpusStats:
+    return _STATS.get_or_make(_key(raw, config), lambda: corpus_stats(dataset(raw, config), top=100, rare=60))
+
+
+def compare(raw: RawText, config: DataConfig) -> dict[str, CorpusStats]:
+    return _COMPARE.get_or_make(_key(raw, replace(config, tokenizer="char")),
+                                lambda: compare_tokenizers(raw, replace(config, source=None)))
+
+
+def baselines(raw: RawText, config: DataConfig) -> dict[str, float] | None:
+    """The n-gram baselines' validation perplexities (what the Trainer would compute, once)."""
+    from ..ngram import baseline_perplexities
+
+    def make():
+        ds = dataset(raw, config)
+        if len(ds.val_ids) < 2:
+            return None
+        return baseline_perplexities(ds.train_ids, ds.val_ids, len(ds.vocab))
+    return _BASELINES.get_or_make(_key(raw, config), make)
+
+
+def corpus_index(raw: RawText, config: DataConfig) -> CorpusIndex:
+    """The memorization index of the *training* text this data config makes of ``raw``."""
+    return _INDEXES.get_or_make(_key(raw, config), lambda: CorpusIndex(dataset(raw, config).train_text))
+
+
+# ----------------------------------------------------------------------------- shipped models
+@dataclass(frozen=True)
+class ShippedModel:
+    key: str            # "shipped:<folder>"
+    label: str
+    folder: Path
+    meta: dict
+
+
+def shipped_models() -> list[ShippedModel]:
+    """The readable checkpoints in ``checkpoints_dir()`` (their JSON only; weights load lazily)."""
+    out = []
+    for folder, meta in list_checkpoints(checkpoints_dir()):
+        out.append(ShippedModel(key=f"shipped:{folder.name}", label=shipped_label(folder.name, meta),
+                                folder=folder, meta=meta))
+    return out
+
+
+def shipped_label(name: str, meta: dict) -> str:
+    m = meta.get("model", {}) or {}
+    d = meta.get("data", {}) or {}
+    kind = KIND_NAMES.get(m.get("kind"), str(m.get("kind", "?")).upper())
+    best = (meta.get("metrics") or {}).get("best_val_ppl")
+    ppl = f", val ppl {best:.0f}" if isinstance(best, (int, float)) else ""
+    return (f"shipped · {name} — {kind} {m.get('num_layers', 1)}×{m.get('hidden_size', '?')}, "
+            f"{d.get('tokenizer', 'char')}{ppl}")
+
+
+def load_shipped(folder: Path) -> Checkpoint:
+    """A shipped checkpoint, loaded once (LRU) and shared read-only by every session."""
+    meta_file = folder / "checkpoint.json"
+    try:
+        stamp = meta_file.stat().st_mtime_ns
+    except OSError:
+        raise LyricdemoError(f"The checkpoint {folder.name!r} is gone.") from None
+    return _CHECKPOINTS.get_or_make((str(folder), stamp), lambda: load_checkpoint(folder))
+
+
+def corpus_for(meta_corpus: dict, session_raws: list[RawText]) -> RawText | None:
+    """The text a checkpoint was trained on, when it is here: the d2l corpus or a session upload."""
+    sha = (meta_corpus or {}).get("sha256")
+    if not sha:
+        return None
+    for raw in session_raws:
+        if raw.sha256 == sha:
+            return raw
+    if corpus_available():
+        try:
+            raw = d2l_corpus()
+        except LyricdemoError:
+            return None
+        if raw.sha256 == sha:
+            return raw
+    return None

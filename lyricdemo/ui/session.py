@@ -1,0 +1,288 @@
+"""What one user has: uploads, training runs, trained models, the last generation.
+
+A ``Session`` lives in a ``gr.State``: Gradio makes one per browser tab (or per
+``gradio_client.Client``) and hands the *same object* to every handler of that
+session, so a handler can change it in place -- which is how a training run that is
+cancelled (Stop, or the tab closed) still registers its model: the run object is in
+the session before training starts, and the generator's ``finally`` finishes it.
+
+Memory is bounded: at most ``max_session_models()`` trained models (the oldest is
+evicted with a note), the chart keeps the last ``MAX_CHART_RUNS`` runs, and each
+curve keeps at most ``MAX_POINTS`` points.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..checkpoint import Checkpoint, pack_checkpoint, save_from_training
+from ..corpus import RawText
+from ..data import Dataset
+from ..models.lm import KIND_NAMES
+from ..plots import RunCurves
+from ..train import Baselines, Done, Evaluation, Failed, Progress, Sample, Started, Trainer, Warning
+from .resources import max_session_models
+
+MAX_CHART_RUNS = 8
+MAX_POINTS = 1200          # per curve; beyond it every other point is dropped and the stride doubles
+EMA = 0.1                  # smoothing of the per-batch loss drawn on the chart
+
+_LOCK = threading.RLock()  # guards session changes made from worker threads and the event loop
+
+
+class BoundedCurve:
+    """(x, y) points of a long curve, thinned to at most ``cap`` points as it grows."""
+
+    def __init__(self, cap: int = MAX_POINTS):
+        self.cap, self.stride, self._n = cap, 1, 0
+        self.xs: list = []
+        self.ts: list = []
+        self.ys: list = []
+
+    def add(self, x, t, y) -> None:
+        self._n += 1
+        if (self._n - 1) % self.stride:
+            return
+        self.xs.append(x)
+        self.ts.append(t)
+        self.ys.append(y)
+        if len(self.xs) > self.cap:
+            self.xs, self.ts, self.ys = self.xs[::2], self.ts[::2], self.ys[::2]
+            self.stride *= 2
+
+
+@dataclass
+class SessionModel:
+    """A model trained in this session, ready for the Generate and Look-inside tabs.
+
+    Until ``ensure_saved`` runs it keeps its ``trainer`` (whose history and metrics go
+    into the checkpoint); saving writes the checkpoint folder and its zip into the
+    session's work folder and lets the trainer (and its optimizer state) go."""
+
+    key: str
+    label: str
+    checkpoint: Checkpoint
+    raw: RawText | None = None             # the corpus it saw (for the memorization meter)
+    corpus_text: str | None = None         # the toy task's text, which is not a corpus file
+    trainer: Trainer | None = field(default=None, repr=False)
+    dataset: Dataset | None = field(default=None, repr=False)
+    zip_path: Path | None = None
+    folder: Path | None = None
+
+    def ensure_saved(self, workdir: Path) -> Path:
+        """The checkpoint as a zip (written once): ``checkpoint.save_from_training`` + ``pack_checkpoint``."""
+        with _LOCK:
+            if self.zip_path is not None and self.zip_path.is_file():
+                return self.zip_path
+            slug = self.key.replace(":", "-")
+            folder = workdir / slug / "checkpoint"
+            if self.trainer is not None and self.dataset is not None:
+                save_from_training(folder, self.trainer, self.dataset, extra={"app_label": self.label})
+            else:
+                from ..checkpoint import save_checkpoint
+
+                save_checkpoint(folder, self.checkpoint.model, self.checkpoint.vocab, self.checkpoint.data_config,
+                                train_config=self.checkpoint.train_config, metrics=self.checkpoint.metrics)
+            zip_path = workdir / slug / f"lyricdemo-{slug}.zip"
+            zip_path.write_bytes(pack_checkpoint(folder))
+            self.folder, self.zip_path = folder, zip_path
+            self.trainer = self.dataset = None       # the optimizer state is no longer needed
+            return zip_path
+
+    def delete_files(self) -> None:
+        if self.zip_path is not None:
+            shutil.rmtree(self.zip_path.parent, ignore_errors=True)
+
+
+@dataclass
+class TrainingRun:
+    """One run of the Trainer in this session: its trainer while it runs, and what the chart draws."""
+
+    number: int
+    label: str
+    trainer: Trainer | None = field(repr=False)
+    dataset: Dataset | None = field(repr=False)
+    raw: RawText | None = field(default=None, repr=False)
+    corpus_text: str | None = field(default=None, repr=False)
+    clip_theta: float | None = None
+    curves: RunCurves = field(default_factory=lambda: RunCurves(label=""))
+    grad: BoundedCurve = field(default_factory=BoundedCurve)
+    batch: BoundedCurve = field(default_factory=BoundedCurve)
+    started: Started | None = None
+    progress: Progress | None = None
+    last_eval: Evaluation | None = None
+    baselines: dict | None = None
+    samples: dict = field(default_factory=dict)           # prefix -> latest text
+    warnings: list = field(default_factory=list)
+    outcome: Done | Failed | None = None
+    model_key: str | None = None
+    finished: threading.Event = field(default_factory=threading.Event, repr=False)
+    ended_at: float | None = None
+    _ema: float | None = None
+
+    def __post_init__(self):
+        self.curves.label = self.label
+
+    def record(self, ev) -> bool:
+        """Take one Trainer event into the run's data; True when the UI should show it at once."""
+        if isinstance(ev, Progress):
+            self.progress = ev
+            self._ema = ev.loss if self._ema is None else (1 - EMA) * self._ema + EMA * ev.loss
+            self.grad.add(ev.step, ev.elapsed, ev.grad_norm)
+            self.batch.add(ev.step, ev.elapsed, math.exp(min(self._ema, 700)))
+            return False
+        if isinstance(ev, Evaluation):
+            self.last_eval = ev
+            c = self.curves
+            c.eval_steps.append(ev.step)
+            c.eval_seconds.append(ev.elapsed)
+            c.train_ppl.append(ev.train_ppl)
+            c.val_ppl.append(ev.val_ppl)
+            return True
+        if isinstance(ev, Sample):
+            self.samples[ev.prefix] = ev.text
+            return False
+        if isinstance(ev, Started):
+            self.started = ev
+            return True
+        if isinstance(ev, Baselines):
+            self.baselines = dict(ev.perplexities)
+            return True
+        if isinstance(ev, Warning):
+            self.warnings.append(ev.message)
+            return True
+        if isinstance(ev, (Done, Failed)):
+            self.outcome = ev
+            return True
+        return False
+
+    def chart_curves(self) -> RunCurves:
+        """The curves with the per-batch line filled in (only the current run draws it)."""
+        c = self.curves
+        c.batch_steps, c.batch_seconds, c.batch_ppl = self.batch.xs, self.batch.ts, self.batch.ys
+        return c
+
+    @property
+    def running(self) -> bool:
+        return not self.finished.is_set()
+
+
+class Session:
+    """Everything that belongs to one user of the app (see the module docstring)."""
+
+    def __init__(self):
+        self.models: OrderedDict[str, SessionModel] = OrderedDict()
+        self.runs: list[TrainingRun] = []
+        self.upload: RawText | None = None            # the corpus uploaded in tab 1
+        self.analyzed: Dataset | None = None          # tab 1's last dataset (for token <-> id lookup)
+        self.generation = None                        # (Generation, MemorizationReport | None) of tab 3
+        self.notes: list[str] = []
+        self._next_run = 1
+        self._workdir: str | None = None
+
+    # -- files -----------------------------------------------------------------------
+    def workdir(self) -> Path:
+        """A private temp folder for this session's checkpoints (deleted with the session)."""
+        with _LOCK:
+            if self._workdir is None or not Path(self._workdir).is_dir():
+                self._workdir = tempfile.mkdtemp(prefix="lyricdemo-session-")
+            return Path(self._workdir)
+
+    def close(self) -> None:
+        """Delete the session's files (Gradio calls this when the session ends)."""
+        with _LOCK:
+            if self._workdir:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
+            self.models.clear()
+            self.runs.clear()
+
+    # -- runs --------------------------------------------------------------------------
+    def start_run(self, trainer: Trainer, dataset: Dataset, raw: RawText | None, corpus_text: str | None,
+                  describe: str, clip_theta: float | None) -> TrainingRun:
+        with _LOCK:
+            number = self._next_run
+            self._next_run += 1
+            run = TrainingRun(number=number, label=f"#{number} {describe}", trainer=trainer, dataset=dataset,
+                              raw=raw, corpus_text=corpus_text, clip_theta=clip_theta)
+            self.runs.append(run)
+            # keep the chart readable and memory bounded: drop the oldest finished runs
+            while len(self.runs) > MAX_CHART_RUNS:
+                old = next((r for r in self.runs if not r.running), None)
+                if old is None:
+                    break
+                self.runs.remove(old)
+            return run
+
+    def chart_runs(self) -> list[TrainingRun]:
+        return list(self.runs)
+
+    def clear_chart(self) -> None:
+        with _LOCK:
+            self.runs = [r for r in self.runs if r.running]
+
+    def latest_run(self) -> TrainingRun | None:
+        return self.runs[-1] if self.runs else None
+
+    def finish_run(self, run: TrainingRun) -> SessionModel | None:
+        """Register the run's model (idempotent; cheap -- no file is written here, because on
+        Stop this runs in Gradio's event loop as the generator closes)."""
+        with _LOCK:
+            if run.finished.is_set():
+                return self.models.get(run.model_key) if run.model_key else None
+            try:
+                trainer, ds = run.trainer, run.dataset
+                if trainer is None or ds is None or trainer.step == 0:
+                    return None
+                entry = self._register(run, trainer, ds)
+                run.model_key = entry.key
+                return entry
+            finally:
+                run.trainer = run.dataset = None
+                run.ended_at = time.monotonic()
+                run.finished.set()
+
+    def _register(self, run: TrainingRun, trainer: Trainer, ds: Dataset) -> SessionModel:
+        model = trainer.model
+        model.eval()
+        best = trainer.best_val_ppl
+        outcome = run.outcome
+        how = ("diverged" if isinstance(outcome, Failed) else
+               "stopped" if outcome is None or getattr(outcome, "reason", "") == "stopped" else "done")
+        c = model.config
+        desc = f"{KIND_NAMES[c.kind]} {c.num_layers}×{c.hidden_size} {ds.config.tokenizer}"
+        if run.corpus_text is not None:
+            desc += " toy"
+        ppl = f" · val ppl {best:.1f}" if best is not None and math.isfinite(best) else ""
+        key = f"session:{run.number}"
+        label = f"trained here · #{run.number} {desc}{ppl} ({how}, {trainer.step} steps)"
+        meta = {"name": key, "metrics": {"best_val_ppl": best, "steps": trainer.step, "history": trainer.history,
+                                         "baselines": trainer.baselines},
+                "corpus": {"name": ds.raw.name, "sha256": ds.corpus_sha256}}
+        ckpt = Checkpoint(name=label, model=model, vocab=ds.vocab, data_config=ds.config,
+                          train_config=trainer.config, meta=meta, path=None)
+        entry = SessionModel(key=key, label=label, checkpoint=ckpt, raw=run.raw, corpus_text=run.corpus_text,
+                             trainer=trainer, dataset=ds)
+        self.models[key] = entry
+        limit = max_session_models()
+        while len(self.models) > limit:
+            _, old = self.models.popitem(last=False)
+            old.delete_files()
+            self.notes.append(f"Removed {old.label} to keep at most {limit} trained models in this session. / "
+                              f"为节省内存，已移除最早的模型（每个会话最多 {limit} 个）。")
+        return entry
+
+    def model_for_run(self, run: TrainingRun) -> SessionModel | None:
+        return self.models.get(run.model_key) if run.model_key else None
+
+    def pop_notes(self) -> list[str]:
+        with _LOCK:
+            notes, self.notes = self.notes, []
+            return notes

@@ -1,0 +1,187 @@
+"""Tab 3 — Generate / 生成歌词.
+
+    prefix --prepare_prefix--> ids (unknown tokens shown, with the reason) --stream--> text, token by token
+           --> memorization meter (copied spans, longest copy) and the per-step probability view
+
+``/generate`` streams the text (at most ~20 page updates a second) and ends with the
+meter and the charts; ``/step_view`` redraws the per-step view of the session's last
+generation without generating again.
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import gradio as gr
+
+from .. import plots
+from ..generate import MAX_PREFIX_CHARS, STRATEGIES, UNKNOWN_MODES, DecodeConfig, max_length, stream
+from ..models import BIDIRECTIONAL_WARNING
+from . import registry
+from .labels import T, kw
+from .session import Session
+from .validate import choice, real, text, user_errors, whole
+from .widgets import esc, memorization_html, prefix_html
+
+STREAM_INTERVAL = 0.05
+UI_MAX_LENGTH = 500
+
+
+def _decode_config(length, strategy, temperature, top_k, top_p, repetition_penalty, beam_width, seed, unknown):
+    return DecodeConfig(
+        strategy=choice("strategy", strategy, STRATEGIES),
+        length=whole("length", length, 1, max_length()),
+        temperature=real("temperature", temperature, 0.0, 100.0),
+        top_k=whole("top_k", top_k, 0, 1_000_000),
+        top_p=real("top_p", top_p, 0.0, 1.0, lo_open=True),
+        repetition_penalty=real("repetition_penalty", repetition_penalty, 1.0, 10.0),
+        beam_width=whole("beam_width", beam_width, 1, 64),
+        seed=whole("gen_seed", seed, 0, 2**63 - 1),
+        unknown=choice("unknown", unknown, UNKNOWN_MODES),
+        alternatives=10,
+    )
+
+
+def model_info(session: Session, model: str | None) -> str:
+    """One paragraph about the chosen model (and the bidirectional lesson when it applies)."""
+    if not registry.choices(session):
+        return T["no_model"]
+    if not model:
+        return "Choose a model. / 请选择模型。"
+    try:
+        entry = registry.get(session, model)
+    except Exception as e:                       # a broken checkpoint: say so, do not crash the page
+        return f"⚠ {esc(str(e))}"
+    ck = entry.checkpoint
+    meter = ("the memorization meter compares with its training text" if entry.raw is not None or
+             entry.corpus_text is not None else
+             "its training corpus is not here, so the memorization meter is off")
+    md = (f"**{esc(entry.label)}** — {esc(ck.model.describe())}; {ck.data_config.tokenizer} tokens, "
+          f"vocabulary {len(ck.vocab):,}; {meter}. / 模型信息。")
+    if ck.model.config.bidirectional:
+        md += "\n\n⚠ " + BIDIRECTIONAL_WARNING
+    return md
+
+
+def _step_view(gen, step: int):
+    steps = gen.steps
+    if not steps:
+        return plots.alternatives_chart([], "", 0), plots.entropy_chart([], [], [])
+    i = min(max(step, 1), len(steps)) - 1
+    s = steps[i]
+    alt = plots.alternatives_chart(s.alternatives, s.token, i, s.entropy_bits)
+    ent = plots.entropy_chart([x.token for x in steps], [x.entropy_bits for x in steps], [x.prob for x in steps], i)
+    return alt, ent
+
+
+@user_errors
+def generate(session: Session, model: str = "", prefix: str = "分开", length: float = 100, strategy: str = "sample",
+             temperature: float = 1.0, top_k: float = 0, top_p: float = 1.0, repetition_penalty: float = 1.0,
+             beam_width: float = 4, seed: float = 0, unknown: str = "unk"):
+    """Stream generated text: (text, prefix report, memorization meter, step slider, top-k chart,
+    entropy chart, result JSON)."""
+    prefix = text("prefix", prefix, MAX_PREFIX_CHARS)
+    cfg = _decode_config(length, strategy, temperature, top_k, top_p, repetition_penalty, beam_width, seed, unknown)
+    entry = registry.get(session, model)
+    ck = entry.checkpoint
+    s = stream(ck.model, ck.vocab, ck.tokenizer, prefix, cfg)      # checks the prefix (strict mode refuses here)
+    report_html = prefix_html(s.prefix, ck.vocab)
+    skip = gr.skip()
+    waiting = '<div class="ld-note">generating … / 生成中 …</div>'
+    yield (prefix, report_html, waiting, skip, skip, skip, skip)
+    pieces, last = [], time.monotonic()
+    try:
+        for step in s:
+            if step.candidate:
+                continue
+            pieces.append(step.token)
+            now = time.monotonic()
+            if now - last >= STREAM_INTERVAL:
+                last = now
+                yield (prefix + ck.tokenizer.detokenize(pieces), skip, skip, skip, skip, skip, skip)
+        gen = s.result()
+    finally:
+        s.close()
+    index = entry.corpus_index()
+    report = index.check(gen.text) if index is not None else None
+    session.generation = (gen, report)
+    meter = memorization_html(gen.text, len(gen.prefix.prefix), report,
+                              "this model's training corpus is not on this machine")
+    alt, ent = _step_view(gen, 1)
+    info = {
+        "model": entry.key, "text": gen.text, "continuation": gen.continuation, "strategy": gen.strategy,
+        "seed": gen.seed, "tokens": len(gen.steps), "tokens_per_s": round(gen.tokens_per_s, 1),
+        "time_to_first_token_s": round(gen.time_to_first_token_s, 4),
+        "unknown": [{"token": u.token, "start": u.start, "end": u.end} for u in gen.prefix.unknown],
+        "notes": list(gen.notes), "summary": gen.summary(),
+        "memorization": None if report is None else {
+            "longest_length": report.longest_length, "copied_share": report.copied_share,
+            "ngram_share": {str(k): v for k, v in report.ngram_share.items()}, "summary": report.summary(),
+            "spans": [[a, b] for a, b in report.highlight_ranges()]},
+    }
+    slider = gr.update(maximum=max(len(gen.steps), 1), value=1)
+    yield (gen.text, report_html, meter, slider, alt, ent, info)
+
+
+@user_errors
+def step_view(session: Session, step: float = 1):
+    """The top-k alternatives and entropy at one step of the session's last generation."""
+    if session.generation is None:
+        from ..errors import LyricdemoError
+
+        raise LyricdemoError("Generate a text first. / 请先生成文本。")
+    gen, _ = session.generation
+    i = whole("step", step, 1, max(len(gen.steps), 1))
+    return _step_view(gen, i)
+
+
+def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
+    with gr.Row():
+        with gr.Column(scale=2, min_width=320):
+            with gr.Row():
+                model = gr.Dropdown(choices=registry.choices(None), value=registry.default_key(None), scale=4,
+                                    allow_custom_value=True, elem_id="gen-model", **kw("model"))
+                refresh = gr.Button("↻", scale=0, min_width=48, elem_id="gen-refresh")
+            about = gr.Markdown(elem_id="gen-model-info")
+            prefix = gr.Textbox(value="分开", lines=2, elem_id="gen-prefix", **kw("prefix"))
+            length = gr.Slider(1, UI_MAX_LENGTH, value=100, step=1, elem_id="gen-length", **kw("length"))
+            strategy = gr.Radio([("greedy / 贪心", "greedy"), ("sample / 采样", "sample"), ("beam / 束搜索", "beam")],
+                                value="sample", elem_id="gen-strategy", **kw("strategy"))
+            with gr.Accordion("Decoding options / 解码选项", open=True):
+                temperature = gr.Slider(0, 3, value=1.0, step=0.05, elem_id="gen-temperature", **kw("temperature"))
+                with gr.Row():
+                    top_k = gr.Slider(0, 100, value=0, step=1, **kw("top_k"))
+                    top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, **kw("top_p"))
+                with gr.Row():
+                    rep = gr.Slider(1.0, 3.0, value=1.0, step=0.05, **kw("repetition_penalty"))
+                    beam = gr.Slider(1, 16, value=4, step=1, **kw("beam_width"))
+                with gr.Row():
+                    seed = gr.Number(value=0, precision=0, minimum=0, elem_id="gen-seed", **kw("gen_seed"))
+                    unknown = gr.Radio(list(UNKNOWN_MODES), value="unk", **kw("unknown"))
+            go = gr.Button(T["generate"], variant="primary", elem_id="gen-go")
+        with gr.Column(scale=3, min_width=420):
+            out = gr.Textbox(label="Generated text / 生成的歌词", lines=8, interactive=False, elem_id="gen-out",
+                             buttons=["copy"])
+            report = gr.HTML(label="Prefix as the model reads it / 模型读到的前缀", elem_id="gen-prefix-report")
+            meter = gr.HTML(label="Memorization meter / 照抄检测", elem_id="gen-meter")
+    with gr.Row():
+        with gr.Column(scale=2):
+            step = gr.Slider(1, UI_MAX_LENGTH, value=1, step=1, elem_id="gen-step", **kw("step"))
+            alt_plot = gr.Plot(label="Top-10 alternatives / 前 10 个候选", elem_id="gen-alternatives")
+        with gr.Column(scale=3):
+            ent_plot = gr.Plot(label="Entropy / 熵", elem_id="gen-entropy")
+    with gr.Accordion("Result as JSON / 结果（JSON）", open=False):
+        info = gr.JSON(elem_id="gen-json")
+    with gr.Accordion("Available models / 可用模型", open=False):
+        models_json = gr.JSON(elem_id="gen-models-json")
+
+    go.click(generate, [session, model, prefix, length, strategy, temperature, top_k, top_p, rep, beam, seed, unknown],
+             [out, report, meter, step, alt_plot, ent_plot, info], api_name="generate", concurrency_limit=4,
+             concurrency_id="infer", show_progress="minimal")
+    step.release(step_view, [session, step], [alt_plot, ent_plot], api_name="step_view")
+    model.change(model_info, [session, model], about, api_visibility="private", queue=False)
+    demo.load(model_info, [session, model], about, api_visibility="private")
+    return SimpleNamespace(model=model, refresh=refresh, about=about, prefix=prefix, length=length, go=go, out=out,
+                           report=report, meter=meter, step=step, alt_plot=alt_plot, ent_plot=ent_plot, info=info,
+                           models_json=models_json, strategy=strategy)

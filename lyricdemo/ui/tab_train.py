@@ -1,0 +1,481 @@
+"""Tab 2 — Train live / 实时训练.
+
+Every knob of the Trainer, presets that fill them in one click, Start and Stop, and a
+chart that streams train and validation perplexity (log scale) beside the n-gram
+baselines while earlier runs of the session stay on it for comparison.
+
+How a run flows::
+
+    Start --> train(): check every knob --> Dataset (cached) --> Trainer
+          --> session.start_run()  (the run is in the session *before* training starts)
+          --> for event in trainer.run(): record it; yield to the page at most 4x a second
+              and at every evaluation (building a figure costs ~10 ms; training never waits)
+          --> finally: session.finish_run()  -- also when Stop or a closed tab closes the generator
+          --> Done: the checkpoint is saved and zipped; the model joins the pickers of tabs 3 and 4.
+
+    Stop  --> cancels the train event (Gradio closes the generator at its next yield) and runs
+              stop(): the trainer is asked to stop, the run's end is awaited, its model saved.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from types import SimpleNamespace
+
+import gradio as gr
+
+from .. import plots
+from ..corpus import CLEANERS
+from ..data import DataConfig, toy_dataset
+from ..errors import LyricdemoError
+from ..models import BIDIRECTIONAL_WARNING, ModelConfig
+from ..models.lm import KIND_NAMES
+from ..presets import PRESETS
+from ..tokenizers import NEWLINE_MODES, TOKENIZERS
+from ..train import OPTIMIZERS, Done, Failed, TrainConfig, Trainer, new_model
+from . import registry, resources
+from .labels import T, kw
+from .session import Session, TrainingRun
+from .validate import choice, flag, real, user_errors, whole
+
+DATA_SOURCES = ("d2l", "upload", "toy")
+INPUTS = ("one-hot", "embedding")
+X_AXES = ("step", "seconds")
+UI_INTERVAL = float(os.environ.get("LYRICDEMO_UI_INTERVAL", "0.25") or 0.25)   # seconds between page updates
+MIN_URGENT_INTERVAL = 0.1      # evaluations come at most this often to the page
+MAX_OUTPUT_ELEMENTS = 40_000_000   # batch x steps x vocabulary: the logits of one batch (~160 MB float32)
+MAX_PARAMETERS = 30_000_000
+TOY_SECONDS = 30
+
+# The knobs, in the order /train takes them (after the session).
+KNOBS = ("data", "tokenizer", "clean", "newline", "min_freq", "max_tokens",
+         "kind", "impl", "input_kind", "embed_dim", "hidden_size", "num_layers", "dropout", "dropout_embed",
+         "bidirectional", "sampling", "optimizer", "log10_lr", "clip", "clip_theta", "batch_size", "num_steps",
+         "max_steps", "max_seconds", "eval_every", "keep_best", "seed")
+
+PRESET_NOTES = {
+    "classroom": "GRU 256 with a 128-d embedding and dropout, Adam: converges visibly in under a minute on 2 CPU "
+                 "cores. / 一分钟内就能看到收敛。",
+    "d2l": "Seed 000's settings: first 10,000 characters, one-hot input, GRU 256, SGD lr 1, sequential sampling. "
+           "Watch the validation perplexity climb while the training one falls: the model recites. / "
+           "d2l 原设置：注意验证困惑度会上升——模型在背歌词。",
+    "toy": "Seed 002: learn hello → ohlol with 4 hidden units; every step is visible. / "
+           "玩具任务：4 个隐藏单元学会 hello → ohlol。",
+}
+
+
+# ----------------------------------------------------------------------------- presets
+def default_values() -> dict:
+    """The knobs' starting values: the classroom preset (or the toy task when no corpus is here)."""
+    return preset_values("classroom" if resources.corpus_available() else "toy")
+
+
+def preset_values(name: str) -> dict:
+    """Knob values of a preset from ``presets.PRESETS`` (plain data) -- everything it does not set is reset."""
+    if name not in PRESETS:
+        raise LyricdemoError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+    p = PRESETS[name]
+    d, m, t = DataConfig(), p.get("model", {}), TrainConfig()
+    data = {**d.to_dict(), **p.get("data", {})}
+    tr = {**t.to_dict(), **p.get("train", {})}
+    cap = resources.max_train_seconds()
+    seconds = tr.get("max_seconds") or TOY_SECONDS
+    return {
+        "data": "toy" if "toy" in p else ("d2l" if resources.corpus_available() else "upload"),
+        "tokenizer": data["tokenizer"], "clean": data["clean"], "newline": data["newline"],
+        "min_freq": data["min_freq"], "max_tokens": data["max_tokens"],
+        "kind": m.get("kind", "gru"), "impl": m.get("impl", "torch"),
+        "input_kind": "embedding" if m.get("embed_dim", 0) else "one-hot",
+        "embed_dim": m.get("embed_dim") or 128, "hidden_size": m.get("hidden_size", 256),
+        "num_layers": m.get("num_layers", 1), "dropout": max(m.get("dropout_out", 0.0), m.get("dropout_rnn", 0.0)),
+        "dropout_embed": m.get("dropout_embed", 0.0), "bidirectional": bool(m.get("bidirectional", False)),
+        "sampling": tr["sampling"], "optimizer": tr["optimizer"], "log10_lr": round(math.log10(tr["lr"]), 2),
+        "clip": tr["clip"], "clip_theta": tr["clip_theta"], "batch_size": tr["batch_size"],
+        "num_steps": tr["num_steps"], "max_steps": tr["max_steps"], "max_seconds": min(seconds, cap),
+        "eval_every": tr["eval_every"] or 25, "keep_best": tr["keep_best"], "seed": tr["seed"],
+    }
+
+
+def apply_preset(name: str):
+    v = preset_values(name)
+    return (*[v[k] for k in KNOBS], f"**{PRESETS[name]['label']}** — {PRESET_NOTES.get(name, '')}")
+
+
+# ----------------------------------------------------------------------------- configs from knobs
+def build_configs(session: Session, data, tokenizer, clean, newline, min_freq, max_tokens, kind, impl, input_kind,
+                  embed_dim, hidden_size, num_layers, dropout, dropout_embed, bidirectional, sampling, optimizer,
+                  log10_lr, clip, clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every, keep_best,
+                  seed):
+    """Check every knob and make (dataset, raw, corpus_text, ModelConfig, TrainConfig). Raises LyricdemoError."""
+    data = choice("data", data, DATA_SOURCES)
+    cap = resources.max_train_seconds()
+    input_kind = choice("input", input_kind, INPUTS)
+    layers = whole("layers", num_layers, 1, 4)
+    p_drop = real("dropout", dropout, 0.0, 0.8)
+    model_kw = dict(
+        kind=choice("kind", kind, tuple(KIND_NAMES)), impl=choice("impl", impl, ("torch", "scratch")),
+        embed_dim=whole("embed_dim", embed_dim, 1, 512) if input_kind == "embedding" else 0,
+        hidden_size=whole("hidden", hidden_size, 1, 1024), num_layers=layers,
+        dropout_out=p_drop, dropout_rnn=p_drop if layers > 1 else 0.0,
+        dropout_embed=real("dropout_embed", dropout_embed, 0.0, 0.8),
+        bidirectional=flag("bidirectional", bidirectional))
+    lr = 10 ** real("log_lr", log10_lr, -5.0, 1.0)
+    train_kw = dict(
+        sampling=choice("sampling", sampling, ("random", "sequential")),
+        optimizer=choice("optimizer", optimizer, OPTIMIZERS), lr=float(f"{lr:.4g}"),
+        clip=flag("clip", clip), clip_theta=real("clip_theta", clip_theta, 0.01, 100.0),
+        batch_size=whole("batch_size", batch_size, 1, 512), num_steps=whole("num_steps", num_steps, 1, 200),
+        max_steps=whole("max_steps", max_steps, 0, 1_000_000),
+        max_seconds=real("max_seconds", max_seconds, 1.0, float(cap)),
+        eval_every=whole("eval_every", eval_every, 1, 100_000), keep_best=flag("keep_best", keep_best),
+        seed=whole("seed", seed, 0, 2**31 - 1))
+    if data == "toy":
+        ds, raw = toy_dataset(), None
+        corpus_text = ds.tokenizer.detokenize(ds.train_tokens)
+        train_kw.update(sample_every=1)
+    else:
+        cfg = DataConfig(clean=choice("clean", clean, tuple(CLEANERS)),
+                         tokenizer=choice("tokenizer", tokenizer, tuple(TOKENIZERS)),
+                         newline=choice("newline", newline, NEWLINE_MODES),
+                         min_freq=whole("min_freq", min_freq, 1, 1000),
+                         max_tokens=whole("max_tokens", max_tokens, 0, 10_000_000))
+        if data == "d2l":
+            raw = resources.d2l_corpus()
+        elif session.upload is not None:
+            raw = session.upload
+        else:
+            raise LyricdemoError("No uploaded corpus in this session: upload a file in tab 1 (and press Analyze), "
+                                 "or choose the d2l corpus or the toy task. / 请先在第 1 页上传语料。")
+        ds = resources.dataset(raw, cfg)
+        corpus_text = None
+        if data == "upload":
+            firsts = [ln[:2] for ln in ds.train_lines if ln.strip()][:2]
+            train_kw.update(sample_prefixes=tuple(firsts) or ("",))
+    V = len(ds.vocab)
+    out_elems = train_kw["batch_size"] * train_kw["num_steps"] * V
+    if out_elems > MAX_OUTPUT_ELEMENTS:
+        raise LyricdemoError(
+            f"One batch would need {out_elems * 4 / 2**20:,.0f} MB for its {V:,}-token output layer "
+            f"(batch {train_kw['batch_size']} × {train_kw['num_steps']} steps × {V:,}); lower the batch size or "
+            "the time steps. / 批量太大：请减小批量大小或时间步数。")
+    mcfg = ModelConfig(vocab_size=V, **model_kw)
+    tcfg = TrainConfig(**train_kw)
+    return ds, raw, corpus_text, mcfg, tcfg
+
+
+def describe(mcfg: ModelConfig, ds) -> str:
+    parts = [f"{KIND_NAMES[mcfg.kind]} {mcfg.num_layers}×{mcfg.hidden_size}",
+             ds.config.tokenizer if ds.train_targets is None else "toy"]
+    if mcfg.bidirectional:
+        parts.append("bi")
+    if mcfg.impl == "scratch":
+        parts.append("scratch")
+    if not mcfg.embed_dim:
+        parts.append("one-hot")
+    return " ".join(parts)
+
+
+# ----------------------------------------------------------------------------- what the page shows
+def _fmt_s(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "–"
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
+def _ppl(x) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{x:,.1f}"
+
+
+def status_markdown(run: TrainingRun | None) -> str:
+    """One or two lines: where the run is, how fast, how good, and what it means."""
+    if run is None:
+        n = resources.max_training()
+        return ("Ready. Pick a preset or set the knobs, then press **Start**. At most "
+                f"{n} run{'s' if n > 1 else ''} train at once on this server; when all are busy yours waits in the "
+                "queue and its position shows here. / 选择预设或调整参数，然后点击“开始训练”；服务器同时最多训练 "
+                f"{n} 个模型，其余的排队（此处显示排队位置）。")
+    p, ev, out = run.progress, run.last_eval, run.outcome
+    lines = []
+    if isinstance(out, Done):
+        why = {"budget": "time budget reached / 到达时间预算", "steps": "step budget reached / 到达步数上限",
+               "epochs": "epochs done / 轮数完成", "early_stopping": "early stopping / 提前停止",
+               "stopped": "stopped / 已停止"}.get(out.reason, out.reason)
+        lines.append(f"✓ **{run.label}: {why}** after {out.step:,} steps ({out.epoch:.2f} epochs, "
+                     f"{_fmt_s(out.elapsed)}) · **{out.tokens_per_s:,.0f} tokens/s** · "
+                     f"best validation perplexity **{_ppl(out.best_val_ppl)}** · weights kept: {out.kept}")
+    elif isinstance(out, Failed):
+        lines.append(f"✗ **{run.label}: {out.message}**")
+    elif not run.running:
+        lines.append(f"■ **{run.label}: stopped / 已停止** after {run.progress.step if p else 0:,} steps")
+    elif p is None:
+        lines.append(f"… **{run.label}**: preparing (n-gram baselines, first batch) … / 准备中 …")
+    else:
+        lines.append(f"▶ **{run.label}** · step **{p.step:,}** · epoch {p.epoch:.2f} · loss {p.loss:.3f} · "
+                     f"**{p.tokens_per_s:,.0f} tokens/s** · ‖g‖ {p.grad_norm:.2f} · lr {p.lr:.2g} · "
+                     f"elapsed {_fmt_s(p.elapsed)} · ETA {_fmt_s(p.eta)}")
+    if ev is not None:
+        bl = run.baselines or {}
+        ref = " · ".join(f"{k} {v:,.0f}" for k, v in bl.items())
+        lines.append(f"perplexity / 困惑度: train {_ppl(ev.train_ppl)} · validation **{_ppl(ev.val_ppl)}** "
+                     f"(best {_ppl(ev.best_val_ppl)})" + (f" · n-gram baselines: {ref}" if ref else ""))
+        te, vp = ev.train_eval_ppl, ev.val_ppl
+        if te is not None and vp is not None and te < 3 and vp > 2 * te:
+            lines.append(f"⚠ Training perplexity {te:.2f} vs validation {vp:.1f}: the model is **reciting its "
+                         "training lyrics**, not learning to write (see the memorization meter in tab 3). / "
+                         "训练困惑度接近 1 而验证困惑度很高：模型在背歌词。")
+    if run.model_key and not run.running:
+        lines.append(f"The model is now in the pickers of tabs 3 and 4 (`{run.model_key}`). / 模型已加入第 3、4 页的模型列表。")
+    return "\n\n".join(lines)
+
+
+def samples_text(run: TrainingRun | None) -> str:
+    if run is None or not run.samples:
+        return ""
+    step = run.progress.step if run.progress else 0
+    return f"step {step}:\n" + "\n".join(f"{p or '∅'} → {t}" for p, t in run.samples.items())
+
+
+def chart(session: Session, x_axis: str = "step") -> "plots.go.Figure":
+    runs = session.chart_runs()
+    current = runs[-1] if runs else None
+    return plots.training_chart([r.chart_curves() for r in runs], current.baselines if current else None,
+                                x="seconds" if x_axis == "seconds" else "step")
+
+
+def grad_chart(run: TrainingRun | None):
+    if run is None:
+        return plots.grad_norm_chart([], [], None)
+    return plots.grad_norm_chart(run.grad.xs, run.grad.ys, run.clip_theta)
+
+
+def _finite(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
+def run_info(run: TrainingRun | None) -> dict:
+    """The run as JSON (for API users and the page's JSON view)."""
+    if run is None:
+        return {}
+    p, ev, out = run.progress, run.last_eval, run.outcome
+    state = ("running" if run.running else "failed" if isinstance(out, Failed) else
+             "done" if isinstance(out, Done) and out.reason != "stopped" else "stopped")
+    return _finite({
+        "run": run.number, "label": run.label, "state": state,
+        "step": p.step if p else 0, "epoch": p.epoch if p else 0.0, "loss": p.loss if p else None,
+        "tokens_per_s": p.tokens_per_s if p else None, "grad_norm": p.grad_norm if p else None,
+        "eta_s": p.eta if p else None, "elapsed_s": p.elapsed if p else None,
+        "evaluations": len(run.curves.eval_steps),
+        "train_ppl": ev.train_ppl if ev else None, "val_ppl": ev.val_ppl if ev else None,
+        "best_val_ppl": ev.best_val_ppl if ev else None, "baselines": run.baselines,
+        "samples": dict(run.samples), "warnings": list(run.warnings),
+        "outcome": out.to_dict() if out is not None else None, "model": run.model_key,
+        "parameters": run.started.parameters if run.started else None,
+        "device": run.started.device if run.started else None,
+    })
+
+
+def warnings_markdown(run: TrainingRun | None, notes: list[str] = ()) -> str:
+    msgs = list(run.warnings if run else []) + list(notes)
+    return "\n\n".join(f"⚠ {m}" for m in msgs)
+
+
+def _picker(session: Session, select: str | None):
+    return gr.update(choices=registry.choices(session), value=registry.default_key(session, select))
+
+
+# ----------------------------------------------------------------------------- the endpoint
+@user_errors
+def train(session: Session, data="d2l", tokenizer="char", clean="d2l", newline="token", min_freq=2, max_tokens=0,
+          kind="gru", impl="torch", input_kind="embedding", embed_dim=128, hidden_size=256, num_layers=1,
+          dropout=0.3, dropout_embed=0.1, bidirectional=False, sampling="random", optimizer="adam",
+          log10_lr=-2.7, clip=True, clip_theta=1.0, batch_size=32, num_steps=35, max_steps=0, max_seconds=45,
+          eval_every=25, keep_best=True, seed=0, x_axis="step"):
+    """Train a model and stream its progress: (status, chart, grad-norm chart, samples, warnings, run JSON,
+    checkpoint download, generate-tab picker, inside-tab picker)."""
+    x_axis = choice("x_axis", x_axis, X_AXES)
+    ds, raw, corpus_text, mcfg, tcfg = build_configs(
+        session, data, tokenizer, clean, newline, min_freq, max_tokens, kind, impl, input_kind, embed_dim,
+        hidden_size, num_layers, dropout, dropout_embed, bidirectional, sampling, optimizer, log10_lr, clip,
+        clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every, keep_best, seed)
+    model = new_model(mcfg, seed=tcfg.seed)
+    if model.num_parameters() > MAX_PARAMETERS:
+        raise LyricdemoError(f"This model has {model.num_parameters():,} parameters; the app trains at most "
+                             f"{MAX_PARAMETERS:,}. Use fewer units or layers. / 模型太大。")
+    bl = resources.baselines(raw, ds.config) if raw is not None else None
+    trainer = Trainer(model, ds, tcfg, baselines=bl)
+    run = session.start_run(trainer, ds, raw, corpus_text, describe(mcfg, ds), tcfg.clip_theta if tcfg.clip else None)
+    skip = gr.skip()
+    events = trainer.run()
+    last = 0.0
+    shown_samples, shown_warnings = "", ""
+    try:                              # from here on, however the generator ends, the run is finished
+        yield (status_markdown(run), chart(session, x_axis), grad_chart(run), "", warnings_markdown(run),
+               run_info(run), None, skip, skip)
+        for ev in events:
+            urgent = run.record(ev)
+            now = time.monotonic()
+            final = isinstance(ev, (Done, Failed))
+            if final or (urgent and now - last >= MIN_URGENT_INTERVAL) or now - last >= UI_INTERVAL:
+                last = now
+                s, w = samples_text(run), warnings_markdown(run)
+                yield (status_markdown(run), chart(session, x_axis), grad_chart(run),
+                       s if s != shown_samples else skip, w if w != shown_warnings else skip, run_info(run),
+                       skip, skip, skip)
+                shown_samples, shown_warnings = s, w
+    finally:
+        events.close()                # the Trainer's own finally hands over a usable model
+        session.finish_run(run)       # ... which joins the session even when we were cancelled
+
+    entry = session.model_for_run(run)
+    download = str(entry.ensure_saved(session.workdir())) if entry is not None else None
+    notes = session.pop_notes()
+    yield (status_markdown(run), chart(session, x_axis), grad_chart(run), samples_text(run),
+           warnings_markdown(run, notes), run_info(run), download,
+           _picker(session, run.model_key), _picker(session, run.model_key))
+
+
+@user_errors
+def stop(session: Session, x_axis="step"):
+    """Stop this session's training (the Stop button also cancels the streaming event) and hand over
+    the model: (status, chart, run JSON, download, generate-tab picker, inside-tab picker)."""
+    x_axis = x_axis if x_axis in X_AXES else "step"
+    run = session.latest_run()
+    skip = gr.skip()
+    if run is None:
+        return ("Nothing is training. / 当前没有训练。", skip, {}, skip, skip, skip)
+    if run.running:
+        trainer = run.trainer
+        if trainer is not None:
+            trainer.stop()           # ends the run within one step, even if nobody closes the generator
+        if not run.finished.wait(timeout=30):
+            return ("Stopping … / 正在停止 …", skip, run_info(run), skip, skip, skip)
+    entry = session.model_for_run(run)
+    download = str(entry.ensure_saved(session.workdir())) if entry is not None else skip
+    return (status_markdown(run), chart(session, x_axis), run_info(run), download,
+            _picker(session, run.model_key), _picker(session, run.model_key))
+
+
+def redraw(session: Session, x_axis="step"):
+    return chart(session, x_axis if x_axis in X_AXES else "step")
+
+
+def clear(session: Session, x_axis="step"):
+    session.clear_chart()
+    return redraw(session, x_axis)
+
+
+def bidirectional_lesson(on) -> dict:
+    return gr.update(value=BIDIRECTIONAL_WARNING if on is True else "", visible=on is True)
+
+
+# ----------------------------------------------------------------------------- layout
+def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
+    v = default_values()
+    cap = resources.max_train_seconds()
+    c = {}
+    with gr.Row(elem_classes=["ld-buttons"]):
+        preset_btns = {name: gr.Button(PRESETS[name]["label"], size="sm", elem_id=f"preset-{name}")
+                       for name in ("classroom", "d2l", "toy")}
+    preset_note = gr.Markdown(f"**{PRESETS['classroom']['label']}** — {PRESET_NOTES['classroom']}"
+                              if v["data"] != "toy" else
+                              "No corpus in data/: the toy task is selected; upload a corpus in tab 1 to train on "
+                              "lyrics. / 未找到语料：已选择玩具任务。", elem_id="preset-note")
+    with gr.Row():
+        with gr.Column(scale=2, min_width=320):
+            with gr.Accordion("Data / 数据", open=False):
+                c["data"] = gr.Radio([("d2l corpus / d2l 语料", "d2l"), ("uploaded in tab 1 / 第 1 页上传", "upload"),
+                                      ("toy hello→ohlol / 玩具任务", "toy")], value=v["data"], elem_id="train-data",
+                                     **kw("data"))
+                c["tokenizer"] = gr.Radio(list(TOKENIZERS), value=v["tokenizer"], elem_id="train-tokenizer",
+                                          **kw("tokenizer"))
+                c["clean"] = gr.Radio(list(CLEANERS), value=v["clean"], **kw("clean"))
+                c["newline"] = gr.Radio(list(NEWLINE_MODES), value=v["newline"], **kw("newline"))
+                c["min_freq"] = gr.Slider(1, 50, value=v["min_freq"], step=1, **kw("min_freq"))
+                c["max_tokens"] = gr.Number(value=v["max_tokens"], precision=0, minimum=0, **kw("max_tokens"))
+            with gr.Group():
+                c["kind"] = gr.Radio([("RNN", "rnn"), ("GRU", "gru"), ("LSTM", "lstm")], value=v["kind"],
+                                     elem_id="train-kind", **kw("kind"))
+                c["impl"] = gr.Radio([("torch.nn", "torch"), ("scratch / 从零实现", "scratch")], value=v["impl"],
+                                     **kw("impl"))
+                c["input_kind"] = gr.Radio([("one-hot / 独热", "one-hot"), ("embedding / 嵌入", "embedding")],
+                                           value=v["input_kind"], **kw("input"))
+                c["embed_dim"] = gr.Slider(1, 512, value=v["embed_dim"], step=1, **kw("embed_dim"))
+                c["hidden_size"] = gr.Slider(1, 1024, value=v["hidden_size"], step=1, elem_id="train-hidden",
+                                             **kw("hidden"))
+                c["num_layers"] = gr.Slider(1, 4, value=v["num_layers"], step=1, **kw("layers"))
+                c["dropout"] = gr.Slider(0, 0.8, value=v["dropout"], step=0.05, **kw("dropout"))
+                c["bidirectional"] = gr.Checkbox(value=v["bidirectional"], elem_id="train-bidirectional",
+                                                 **kw("bidirectional"))
+            lesson = gr.Markdown(visible=False, elem_id="train-bi-lesson")
+        with gr.Column(scale=2, min_width=320):
+            with gr.Group():
+                c["sampling"] = gr.Radio([("random / 随机采样", "random"), ("sequential / 顺序分区", "sequential")],
+                                         value=v["sampling"], **kw("sampling"))
+                c["optimizer"] = gr.Radio(list(OPTIMIZERS), value=v["optimizer"], **kw("optimizer"))
+                c["log10_lr"] = gr.Slider(-5, 1, value=v["log10_lr"], step=0.05, elem_id="train-lr", **kw("log_lr"))
+                lr_md = gr.Markdown(f"learning rate / 学习率 = **{10 ** v['log10_lr']:.2g}**", elem_id="train-lr-value")
+                c["clip"] = gr.Checkbox(value=v["clip"], **kw("clip"))
+                c["clip_theta"] = gr.Slider(0.01, 100, value=v["clip_theta"], step=0.01, **kw("clip_theta"))
+                c["batch_size"] = gr.Slider(1, 512, value=v["batch_size"], step=1, **kw("batch_size"))
+                c["num_steps"] = gr.Slider(1, 200, value=v["num_steps"], step=1, **kw("num_steps"))
+                c["max_seconds"] = gr.Slider(1, cap, value=v["max_seconds"], step=1, elem_id="train-seconds",
+                                             **kw("max_seconds"))
+                c["max_steps"] = gr.Number(value=v["max_steps"], precision=0, minimum=0, elem_id="train-max-steps",
+                                           **kw("max_steps"))
+                c["seed"] = gr.Number(value=v["seed"], precision=0, minimum=0, **kw("seed"))
+            with gr.Accordion("More / 更多", open=False):
+                c["eval_every"] = gr.Slider(1, 500, value=v["eval_every"], step=1, elem_id="train-eval-every",
+                                            **kw("eval_every"))
+                c["dropout_embed"] = gr.Slider(0, 0.8, value=v["dropout_embed"], step=0.05, **kw("dropout_embed"))
+                c["keep_best"] = gr.Checkbox(value=v["keep_best"], label="Keep the best weights / 保留最佳权重",
+                                             info="End with the weights of the best validation perplexity. / "
+                                                  "训练结束时使用验证困惑度最好的权重。")
+        with gr.Column(scale=5, min_width=480):
+            with gr.Row():
+                start = gr.Button(T["start"], variant="primary", elem_id="train-start")
+                stop_btn = gr.Button(T["stop"], variant="stop", elem_id="train-stop")
+            status = gr.Markdown(status_markdown(None), elem_id="train-status")
+            plot = gr.Plot(value=plots.training_chart([], None), label="Perplexity / 困惑度", elem_id="train-chart")
+            with gr.Row():
+                x_axis = gr.Radio([("steps / 步数", "step"), ("seconds / 秒", "seconds")], value="step",
+                                  scale=3, elem_id="train-x-axis", **kw("x_axis"))
+                clear_btn = gr.Button(T["clear"], size="sm", scale=1, elem_id="train-clear")
+            grad_plot = gr.Plot(label="Gradient norm / 梯度范数", elem_id="train-grad")
+            samples = gr.Textbox(label="Latest samples (greedy) / 最新样例（贪心解码）", lines=3, interactive=False,
+                                 elem_id="train-samples")
+            warn = gr.Markdown(elem_id="train-warnings")
+            download = gr.File(label=T["download"], interactive=False, height=90, elem_id="train-download")
+            with gr.Accordion("Run as JSON / 训练记录（JSON）", open=False):
+                info = gr.JSON(elem_id="train-json")
+
+    knobs = [c[k] for k in KNOBS]
+    for name, btn in preset_btns.items():
+        btn.click(lambda n=name: apply_preset(n), None, [*knobs, preset_note], api_visibility="private", queue=False)
+    c["bidirectional"].change(bidirectional_lesson, c["bidirectional"], lesson, api_visibility="private", queue=False)
+    c["log10_lr"].change(None, c["log10_lr"], lr_md,
+                         js="(v) => `learning rate / 学习率 = **${Number(Math.pow(10, v).toPrecision(2))}**`")
+    x_axis.change(redraw, [session, x_axis], plot, api_visibility="private", queue=False)
+    clear_btn.click(clear, [session, x_axis], plot, api_visibility="private", queue=False)
+    return SimpleNamespace(knobs=c, start=start, stop=stop_btn, status=status, plot=plot, grad_plot=grad_plot,
+                           samples=samples, warn=warn, download=download, info=info, x_axis=x_axis,
+                           presets=preset_btns, lesson=lesson)
+
+
+def wire(ui: SimpleNamespace, session: gr.State, pickers: list) -> None:
+    """Start/Stop, wired once the pickers of the other tabs exist (a finished run updates them)."""
+    inputs = [session, *[ui.knobs[k] for k in KNOBS], ui.x_axis]
+    outputs = [ui.status, ui.plot, ui.grad_plot, ui.samples, ui.warn, ui.info, ui.download, *pickers]
+    train_event = ui.start.click(train, inputs, outputs, api_name="train",
+                                 concurrency_limit=resources.max_training(), concurrency_id="train",
+                                 show_progress="full", show_progress_on=[ui.status])
+    ui.stop.click(stop, [session, ui.x_axis], [ui.status, ui.plot, ui.info, ui.download, *pickers],
+                  cancels=[train_event], api_name="stop", concurrency_limit=None)
+

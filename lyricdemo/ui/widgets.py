@@ -1,0 +1,162 @@
+"""Small pieces shared by the tabs: HTML views of tokens and texts, picker updates, CSS.
+
+Every text that reaches HTML here is escaped: uploads and prefixes come from users.
+Styles are inline so the HTML reads the same through the API as on the page.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from ..generate import PrefixReport
+from ..novelty import MemorizationReport
+from ..plots import show_token
+from ..vocab import Vocab
+
+CSS = """
+.ld-note {font-size: 0.95em}
+#train-status, #gen-prefix-report, #gen-meter {min-height: 2.5em}
+.ld-buttons button {min-width: 9em}
+"""
+
+_TOK = ("display:inline-block;margin:1px 1px;padding:0 3px;border:1px solid #9aa5b1;border-radius:3px;"
+        "line-height:1.5;white-space:pre;")
+_BG = ("#eef4fb", "#fdf3e1")
+_UNK = "background:#fde2e1;border-color:#d93025;color:#a50e0e;font-weight:600;"
+_BOX = "font-size:1.05em;line-height:1.9;"
+
+
+def esc(s: str) -> str:
+    return html.escape(s, quote=True)
+
+
+def _unknown_reason(token: str, vocab: Vocab) -> str:
+    n = vocab.freq(token)
+    if n:
+        return (f"seen {n}× in training, fewer than min_freq={vocab.min_freq}: read as <unk> / "
+                f"训练中只出现 {n} 次，少于最小词频 {vocab.min_freq}，按 <unk> 处理")
+    return "never seen in training: read as <unk> / 训练文本中从未出现，按 <unk> 处理"
+
+
+def tokens_html(lines: Sequence[Sequence[str]], vocab: Vocab, first_line: int = 1) -> str:
+    """Tokenized lines with every token in its own box (hover: id and count); unknown tokens red."""
+    rows = []
+    for n, toks in enumerate(lines, first_line):
+        spans = []
+        for i, t in enumerate(toks):
+            if t in vocab:
+                title = f"id {vocab[t]} · count {vocab.freq(t)}"
+                style = _TOK + f"background:{_BG[i % 2]};"
+                shown = show_token(t)
+            else:
+                title = _unknown_reason(t, vocab)
+                style = _TOK + _UNK
+                shown = show_token(t)
+            spans.append(f'<span style="{style}" title="{esc(title)}">{esc(shown)}</span>')
+        rows.append(f'<div><span style="color:#888;font-size:0.8em;display:inline-block;width:3.2em">{n}</span>'
+                    f'{"".join(spans)}</div>')
+    legend = ('<div style="color:#555;font-size:0.85em;margin-top:4px">Each box is one token; hover for its id. '
+              '↵ = line break, ␠ = space; <span style="color:#a50e0e">red = &lt;unk&gt;</span>. / '
+              '每个方框是一个词元，悬停查看编号；红色表示 &lt;unk&gt;。</div>')
+    return f'<div style="{_BOX}">{"".join(rows)}{legend}</div>'
+
+
+def prefix_html(report: PrefixReport, vocab: Vocab) -> str:
+    """The prefix as the model reads it: unknown tokens highlighted red, with the reason."""
+    if not report.prefix:
+        return ('<div class="ld-note">Empty prefix: the model starts at the beginning of a line. / '
+                '前缀为空：从新的一行开始写。</div>')
+    text = report.prefix
+    marks = sorted((u.start, u.end, u.token) for u in report.unknown)
+    out, pos = [], 0
+    for start, end, tok in marks:
+        out.append(esc(text[pos:start]))
+        out.append(f'<mark style="{_UNK}padding:0 2px;border:1px solid #d93025;border-radius:3px" '
+                   f'title="{esc(_unknown_reason(tok, vocab))}">{esc(show_token(tok))}</mark>')
+        pos = end
+    out.append(esc(text[pos:]))
+    body = f'<div style="{_BOX}white-space:pre-wrap">{"".join(out)}</div>'
+    if not report.unknown:
+        return body + ('<div class="ld-note" style="color:#137333">✓ Every prefix token is in the vocabulary. / '
+                       '前缀中的词元都在词表里。</div>')
+    items = "".join(f"<li><b>{esc(show_token(u.token))}</b> (position {u.start}): "
+                    f"{esc(_unknown_reason(u.token, vocab))}</li>" for u in report.unknown[:20])
+    more = len(report.unknown) - 20
+    if more > 0:
+        items += f"<li>… {more} more</li>"
+    return (body + f'<div class="ld-note" style="color:#a50e0e">⚠ {len(report.unknown)} unknown token(s) — '
+            f'the model cannot tell them apart. / {len(report.unknown)} 个未知词元：模型无法区分它们。'
+            f'<ul style="margin:2px 0 0 1.2em">{items}</ul></div>')
+
+
+def memorization_html(text: str, prefix_len: int, report: MemorizationReport | None,
+                      missing_reason: str = "") -> str:
+    """The generated text with the spans copied verbatim from the training text highlighted."""
+    if report is None:
+        return (f'<div class="ld-note">Memorization meter unavailable: {esc(missing_reason)} / '
+                f'无法计算照抄程度。</div>')
+    ranges = report.highlight_ranges()
+    out, pos = [], 0
+
+    def piece(a: int, b: int, mark: bool) -> str:
+        parts = []
+        for i in range(a, b):                 # the prefix is underlined, copies highlighted
+            ch = text[i]
+            shown = "↵<br>" if ch == "\n" else esc(ch)
+            if i < prefix_len:
+                shown = f'<u style="text-decoration-color:#888">{shown}</u>'
+            parts.append(shown)
+        s = "".join(parts)
+        return f'<mark style="background:#ffe08a;padding:0">{s}</mark>' if mark else s
+
+    for a, b in ranges:
+        out.append(piece(pos, a, False))
+        out.append(piece(a, b, True))
+        pos = b
+    out.append(piece(pos, len(text), False))
+    L = report.longest_length
+    level = ("#137333", "mostly new / 基本是新写的") if L < report.threshold else \
+        ("#b06000", "copies some lines / 部分照抄") if report.copied_share < 0.5 else \
+        ("#a50e0e", "mostly recited from the corpus / 大部分是背出来的")
+    meter = (f'<div style="margin:4px 0"><b>Longest verbatim copy / 最长照抄：{L}</b> chars · '
+             f'copied / 照抄占比 {report.copied_share:.0%} · '
+             f'<span style="color:{level[0]};font-weight:600">{level[1]}</span></div>')
+    return (meter + f'<div style="{_BOX}white-space:pre-wrap">{"".join(out)}</div>'
+            f'<div class="ld-note" style="color:#555">{esc(report.summary())} '
+            f'<mark style="background:#ffe08a">Highlighted</mark> = at least {report.threshold} characters found '
+            f'verbatim in the training text; underlined = your prefix. / 高亮：与训练文本完全相同的片段；下划线：前缀。</div>')
+
+
+def _rdbu(v: float, lim: float) -> str:
+    """Blue (negative) - white - red (positive)."""
+    x = max(-1.0, min(1.0, v / lim if lim else 0.0))
+    if x >= 0:
+        r, g, b = 255, int(255 - 160 * x), int(255 - 170 * x)
+    else:
+        r, g, b = int(255 + 170 * x), int(255 + 120 * x), 255
+    return f"rgb({r},{g},{b})"
+
+
+def activation_html(tokens: Sequence[str], values: Sequence[float], unit: int, layer: int) -> str:
+    """The text with each token's background coloured by one unit's activation after reading it."""
+    lim = max((abs(v) for v in values), default=1.0) or 1.0
+    spans = []
+    for t, v in zip(tokens, values):
+        shown = "↵" if t == "\n" else esc(show_token(t) if t.isspace() else t)
+        spans.append(f'<span style="background:{_rdbu(v, lim)};padding:1px 1px;border-radius:2px" '
+                     f'title="{esc(show_token(t))}: {v:+.3f}">{shown}</span>' + ("<br>" if t == "\n" else ""))
+    return (f'<div style="{_BOX}">{"".join(spans)}</div>'
+            f'<div class="ld-note" style="color:#555">Layer {layer}, unit {unit}: '
+            f'<span style="background:{_rdbu(-lim, lim)}">&nbsp;negative / 负&nbsp;</span> '
+            f'<span style="background:{_rdbu(lim, lim)}">&nbsp;positive / 正&nbsp;</span> '
+            f'(max |h| = {lim:.2f}); hover a character for its value. / 悬停查看数值。</div>')
+
+
+def markdown_table(rows: Sequence[tuple[str, str]], head: tuple[str, str] = ("", "")) -> str:
+    """A two-column Markdown table (values escaped for Markdown's pipe)."""
+    def cell(s: str) -> str:
+        return html.escape(str(s), quote=False).replace("|", "\\|").replace("\n", " ")
+    lines = [f"| {cell(head[0])} | {cell(head[1])} |", "|---|---|"]
+    lines += [f"| {cell(a)} | {cell(b)} |" for a, b in rows]
+    return "\n".join(lines)

@@ -1,0 +1,235 @@
+"""The app through its API: gradio_client against `python app.py` on 127.0.0.1.
+
+Every tab's main action is a named endpoint (/tokenize, /train, /generate, /probe); each
+returns sensible results, checks its inputs itself, and /train streams and stops on request.
+The models are whatever the server lists (tiny checkpoints made by conftest, or the real
+shipped ones with LYRICDEMO_TEST_SHIPPED=1).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from conftest import APP_STARTUP, TINY_LYRIC, start_app, stop_app
+
+pytestmark = pytest.mark.slow
+
+SMALL_TRAIN = dict(hidden_size=32, embed_dim=16, batch_size=8, num_steps=16, eval_every=4, max_seconds=60)
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False, analytics_enabled=False)
+
+
+def collect(job, timeout: float = 90.0) -> list:
+    """Wait for a job and return every output it yielded (never an unguarded ``for x in job``)."""
+    deadline = time.monotonic() + timeout
+    while not job.done():
+        assert time.monotonic() < deadline, "job did not finish in time"
+        time.sleep(0.05)
+    job.result()                       # re-raises AppError / QueueError
+    return list(job.outputs())
+
+
+def wait_outputs(job, n: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(job.outputs()) < n:
+        assert not job.done() or len(job.outputs()) >= n, f"job ended after {len(job.outputs())} outputs"
+        assert time.monotonic() < deadline, f"only {len(job.outputs())} outputs"
+        time.sleep(0.05)
+
+
+def models(client) -> list[dict]:
+    return client.predict(api_name="/models")[2]
+
+
+def shipped_key(client) -> str:
+    keys = [m["key"] for m in models(client) if m["key"].startswith("shipped:")]
+    if not keys:
+        pytest.skip("no shipped checkpoint")
+    return keys[0]
+
+
+def test_startup_and_named_endpoints(client):
+    api = client.view_api(print_info=False, return_format="dict")
+    names = set(api["named_endpoints"])
+    assert {"/tokenize", "/train", "/generate", "/probe", "/stop", "/models", "/lookup"} <= names, names
+    assert all("Session" not in n for n in names)             # the session store is not an endpoint
+    assert APP_STARTUP["app"] < 60
+
+
+@pytest.mark.corpus
+def test_tokenize_d2l_corpus(client, corpus_path):
+    out = client.predict(tokenizer="char", min_freq=2, top_n=20, api_name="/tokenize")
+    notice, summary, view, top, zipf, coverage, rare, compare, stats = out
+    assert "jaychou" in notice and "vocabulary size" in summary
+    assert 1500 < stats["vocab_size"] < 3000 and stats["tokens"] > 50_000
+    assert len(stats["top_tokens"]) == 20 and stats["top_tokens"][0][1] >= stats["top_tokens"][-1][1]
+    assert view.count("<span") > 20 and "title=\"id " in view        # token boxes with their ids
+    for fig in (top, zipf, coverage):
+        assert fig["type"] == "plotly" and json.loads(fig["plot"])["data"]
+    zipf_fig = json.loads(zipf["plot"])
+    assert zipf_fig["layout"]["xaxis"]["type"] == "log" and len(zipf_fig["data"]) == 3
+    assert compare["headers"][1:] == ["char / 字", "word / 词 (jieba)"]
+    word = client.predict(tokenizer="word", api_name="/tokenize")[8]
+    assert word["config"]["tokenizer"] == "word" and word["tokens"] < stats["tokens"]
+    assert "id **" in client.predict("爱", api_name="/lookup")
+
+
+def test_tokenize_upload_and_lookup(client, tmp_path):
+    f = tmp_path / "my-lyrics.txt"
+    f.write_text(TINY_LYRIC, encoding="utf-8")
+    stats = client.predict(source="upload", upload=handle_file(str(f)), min_freq=1, api_name="/tokenize")[8]
+    assert stats["corpus"] == "my-lyrics.txt" and stats["vocab_size"] < 60
+    assert "→ id" in client.predict("月", api_name="/lookup")
+    assert "id **1**" in client.predict("1", api_name="/lookup")
+    assert "not in the vocabulary" in client.predict("龘", api_name="/lookup")
+
+
+def test_tokenize_refuses_bad_input(client, tmp_path):
+    gbk = tmp_path / "gbk.txt"
+    gbk.write_bytes("月光洒在小河上\n风吹过我的窗\n".encode("gb18030"))
+    with pytest.raises(AppError, match="not UTF-8"):
+        client.predict(source="upload", upload=handle_file(str(gbk)), api_name="/tokenize")
+    with pytest.raises(AppError):
+        client.predict(min_freq=0, api_name="/tokenize")
+    with pytest.raises(AppError):
+        client.predict(tokenizer="bpe", api_name="/tokenize")
+    with pytest.raises(AppError, match="lookup|Token or id"):
+        client.predict("x" * 500, api_name="/lookup")
+
+
+def test_generate_streams_and_flags_unknown_characters(client):
+    key = shipped_key(client)
+    job = client.submit(model=key, prefix="分开龘", length=60, strategy="sample", seed=3, api_name="/generate")
+    outs = collect(job)
+    assert len(outs) >= 2                                    # the text streams in, then the analysis
+    text, report, meter, step, alt, ent, info = outs[-1]
+    assert text.startswith("分开龘") and len(text) > 3
+    assert info["tokens"] == 60 and info["unknown"] == [{"token": "龘", "start": 2, "end": 3}]
+    assert "<mark" in report and "龘" in report and "never seen" in report
+    assert alt["type"] == "plotly" and ent["type"] == "plotly"
+    assert "Longest verbatim copy" in meter or "unavailable" in meter
+    again = collect(client.submit(model=key, prefix="分开龘", length=60, strategy="sample", seed=3,
+                                  api_name="/generate"))[-1][0]
+    assert again == text                                     # a seed gives the same text
+    alt2, _ = client.predict(5, api_name="/step_view")
+    assert "Step 5" in json.loads(alt2["plot"])["layout"]["title"]["text"]
+
+
+def test_generate_checks_its_inputs(client):
+    key = shipped_key(client)
+    with pytest.raises(AppError, match="Unknown model"):
+        client.predict(model="shipped:nope", api_name="/generate")
+    with pytest.raises(AppError, match="strict|词表外"):
+        client.predict(model=key, prefix="龘", unknown="strict", api_name="/generate")
+    with pytest.raises(AppError):
+        client.predict(model=key, length=0, api_name="/generate")
+    with pytest.raises(AppError):
+        client.predict(model=key, strategy="magic", api_name="/generate")
+    with pytest.raises(AppError):
+        client.predict(model=key, prefix="x" * 30_000, api_name="/generate")
+
+
+def test_probe_returns_hidden_states(client):
+    key = shipped_key(client)
+    out = client.predict(model=key, text="分开\n不分开", layer=1, unit=2, api_name="/probe")
+    summary, heat, colored, trace, data = out[:5]
+    T, W = data["shape"]
+    assert data["tokens"] == ["分", "开", "\n", "不", "分", "开"] or T == len(data["tokens"])
+    assert len(data["activations"]) == T and data["unit"] == 2
+    assert all(-1.0 <= a <= 1.0 for a in data["activations"]) or data["model"].endswith("lstm")
+    fig = json.loads(heat["plot"])
+    assert fig["data"][0]["type"] == "heatmap"
+    assert colored.count("<span") >= T
+    with pytest.raises(AppError, match="Unit|单元|maximum"):
+        client.predict(model=key, text="分开", unit=W + 5, api_name="/probe")
+    with pytest.raises(AppError):
+        client.predict(model=key, text="   ", api_name="/probe")
+
+
+def test_train_streams_and_stops_on_request(client):
+    """A run streams several updates; cancelling it (the Stop button's cancel) ends it, and its model
+    is still registered in the session, ready to generate."""
+    before = {m["key"] for m in models(client)}
+    kw = dict(data="d2l", **SMALL_TRAIN) if _corpus_here() else \
+        dict(data="toy", max_steps=100_000, max_seconds=60, eval_every=1)
+    job = client.submit(**kw, api_name="/train")
+    wait_outputs(job, 4)
+    first = job.outputs()[1][5]
+    assert first["state"] == "running"
+    assert job.cancel()
+    time.sleep(1.0)
+    n = len(job.outputs())
+    time.sleep(1.0)
+    assert len(job.outputs()) == n                           # nothing more arrives
+    new = [m for m in models(client) if m["key"] not in before]
+    assert len(new) == 1 and new[0]["key"].startswith("session:") and "stopped" in new[0]["label"]
+    text = client.predict(model=new[0]["key"], prefix="", length=10, api_name="/generate")[0]
+    assert isinstance(text, str)
+    # the slot is free again: a toy run finishes at once
+    t0 = time.monotonic()
+    outs = collect(client.submit(data="toy", kind="rnn", input_kind="one-hot", hidden_size=4, batch_size=1,
+                                 num_steps=5, log10_lr=-1, max_steps=15, max_seconds=30, eval_every=1,
+                                 api_name="/train"), timeout=60)
+    assert time.monotonic() - t0 < 30
+    info = outs[-1][5]
+    assert info["state"] == "done" and info["step"] == 15 and info["samples"]
+    zip_path = outs[-1][6]
+    with zipfile.ZipFile(zip_path) as z:
+        names = {Path(n).name for n in z.namelist()}
+    assert {"checkpoint.json", "model.safetensors"} <= names
+
+
+def test_stop_endpoint_ends_a_run_gracefully(client):
+    job = client.submit(data="toy", max_steps=1_000_000, max_seconds=60, eval_every=50, api_name="/train")
+    wait_outputs(job, 3)
+    status = client.predict(api_name="/stop")[0]
+    assert "stopped" in status
+    outs = collect(job, timeout=30)
+    assert outs[-1][5]["state"] == "stopped" and outs[-1][5]["model"]
+
+
+def test_train_checks_its_inputs(client):
+    with pytest.raises(AppError):
+        client.predict(max_seconds=100_000, api_name="/train")       # above the cap
+    if _corpus_here():
+        with pytest.raises(AppError, match="output layer"):
+            client.predict(data="d2l", batch_size=512, num_steps=200, api_name="/train")
+    with pytest.raises(AppError):
+        client.predict(kind="transformer", api_name="/train")
+    with pytest.raises(AppError, match="No uploaded corpus|toy"):
+        Client(client.src, verbose=False).predict(data="upload", api_name="/train")
+
+
+def _corpus_here() -> bool:
+    from conftest import CORPUS
+
+    return CORPUS.is_file()
+
+
+def test_starts_without_corpus(tmp_path, checkpoints_dir):
+    """No corpus in data/: the app starts, says how to get it, and generation still works."""
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    url, proc, log, _ = start_app(tmp_path, "app-no-corpus", {"LYRICDEMO_DATA_DIR": str(empty),
+                                                              "LYRICDEMO_CHECKPOINTS": str(checkpoints_dir)})
+    try:
+        c = Client(url, verbose=False)
+        with pytest.raises(AppError, match="jaychou_lyrics.txt.zip"):
+            c.predict(source="d2l", api_name="/tokenize")
+        keys = [m["key"] for m in c.predict(api_name="/models")[2]]
+        if keys:
+            assert c.predict(model=keys[0], prefix="我", length=5, api_name="/generate")[0].startswith("我")
+        info = collect(c.submit(data="toy", max_steps=5, max_seconds=20, eval_every=1, api_name="/train"))[-1][5]
+        assert info["state"] == "done"
+    finally:
+        stop_app(proc, log)

@@ -1,0 +1,115 @@
+"""plots.py: every figure is valid plotly (rebuilt *with* validation), shows what it claims, and
+stays small however long the data."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from lyricdemo import plots
+
+
+def validated(fig: go.Figure) -> go.Figure:
+    """plots.py builds figures without validation (speed); rebuild with it: a bad property raises."""
+    return go.Figure(fig.to_dict())
+
+
+def test_show_token():
+    assert plots.show_token("\n") == "↵" and plots.show_token(" ") == "␠" and plots.show_token("爱") == "爱"
+    assert plots.show_token("a b") == "a␠b"
+
+
+def test_round_drops_non_finite_and_keeps_significant_digits():
+    assert plots._r(None) is None and plots._r(float("nan")) is None and plots._r(float("inf")) is None
+    assert plots._r(123.456789) == 123.5 and plots._r(0.000123456) == 0.0001235 and plots._r(0) == 0.0
+
+
+def test_decimate_and_log_spaced_bound_the_points():
+    xs = list(range(10_000))
+    dx, dy = plots.decimate(xs, [x * 2 for x in xs], 100)
+    assert len(dx) <= 100 and dx[0] == 0 and dx[-1] == 9_999 and dy[-1] == 19_998
+    assert plots.decimate([1, 2], [3, 4], 100) == ([1, 2], [3, 4])
+    ranks, vals = plots.log_spaced(list(range(50_000, 0, -1)), 300)
+    assert len(ranks) <= 300 and ranks[0] == 1 and ranks[-1] == 50_000
+    assert all(a < b for a, b in zip(ranks, ranks[1:])) and vals[0] == 50_000
+    assert plots.log_spaced([]) == ([], [])
+
+
+def test_top_tokens_chart_keeps_every_bar():
+    fig = validated(plots.top_tokens_chart([("\n", 50), (" ", 40), ("爱", 30), ("\u3000", 20)]))
+    bar = fig.data[0]
+    assert list(bar.y) == [50, 40, 30, 20] and len(set(bar.x)) == 4 and bar.x[0] == "↵"
+
+
+def test_zipf_and_coverage():
+    zipf = {1: list(range(5000, 0, -1)), 2: list(range(900, 0, -1)), 3: [3, 2, 1, 1]}
+    fig = validated(plots.zipf_chart(zipf, max_points=200))
+    assert len(fig.data) == 3 and fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    assert all(len(t.x) <= 200 for t in fig.data)
+    cov = validated(plots.coverage_chart([(1, 0.1), (10, 0.5), (100, 0.9), (1000, 1.0)], {0.5: 10, 0.9: 100}))
+    assert cov.data[0].y[-1] == 100 and len(cov.layout.annotations) == 2
+
+
+def test_training_chart_runs_baselines_and_axes():
+    old = plots.RunCurves("#1 RNN", eval_steps=[10, 20], eval_seconds=[1.0, 2.0], train_ppl=[500, 300],
+                          val_ppl=[520, 400])
+    cur = plots.RunCurves("#2 GRU", eval_steps=[10], eval_seconds=[0.5], train_ppl=[400], val_ppl=[None],
+                          batch_steps=[1, 2, 3], batch_seconds=[0.1, 0.2, 0.3], batch_ppl=[2000.0, 1500.0, 900.0])
+    fig = validated(plots.training_chart([old, cur], {"unigram": 410.0, "bigram": 267.0, "trigram": float("nan")}))
+    names = [t.name for t in fig.data]
+    assert any("#1 RNN" in n and "validation" in n for n in names)
+    assert any("#2 GRU" in n and "batches" in n for n in names)          # only the current run draws batches
+    assert not any("#1 RNN" in n and "batches" in n for n in names)
+    assert not any("#2 GRU" in n and "validation" in n for n in names)   # no validation point yet
+    assert fig.layout.yaxis.type == "log"
+    assert len(fig.layout.shapes) == 2                                    # NaN baseline dropped
+    assert {s.y0 for s in fig.layout.shapes} == {410.0, 267.0}
+    by_time = validated(plots.training_chart([old], None, x="seconds"))
+    assert list(by_time.data[0].x) == [1.0, 2.0]
+    empty = validated(plots.training_chart([], None))
+    assert not empty.data and "Start" in empty.layout.annotations[0].text
+
+
+def test_training_chart_payload_stays_small():
+    n = 1200
+    run = plots.RunCurves("#1", eval_steps=list(range(0, 5000, 25)), eval_seconds=[i * 0.1 for i in range(200)],
+                          train_ppl=[300 + math.sin(i) for i in range(200)], val_ppl=[320.0] * 200,
+                          batch_steps=list(range(n)), batch_seconds=[i * 0.01 for i in range(n)],
+                          batch_ppl=[1000 / (1 + i) + math.pi for i in range(n)])
+    size = len(plots.training_chart([run] * 8, {"bigram": 267.0}).to_json())
+    assert size < 250_000, size
+
+
+def test_grad_norm_chart_shows_the_clip_threshold():
+    fig = validated(plots.grad_norm_chart([1, 2, 3], [0.5, 2.0, 1.2], 1.0))
+    assert fig.layout.shapes[0].y0 == 1.0 and fig.layout.yaxis.type == "log"
+    assert not validated(plots.grad_norm_chart([1], [0.5], None)).layout.shapes
+
+
+def test_alternatives_and_entropy_charts():
+    fig = validated(plots.alternatives_chart([("爱", 0.5), ("\n", 0.3), ("你", 0.1)], "\n", 4, 1.2))
+    bar = fig.data[0]
+    assert list(bar.y) == ["你", "↵", "爱"] and list(bar.x) == [0.1, 0.3, 0.5]    # most likely on top
+    assert bar.marker.color[1] != bar.marker.color[0]                            # the chosen one stands out
+    assert "Step 5" in fig.layout.title.text
+    ent = validated(plots.entropy_chart(["爱", "你"], [3.0, 1.5], [0.2, 0.7], selected=1))
+    assert len(ent.data) == 2 and ent.layout.shapes[0].x0 == 1.5
+
+
+def test_hidden_heatmap_units_by_time():
+    h = np.linspace(-1, 1, 5 * 7, dtype=np.float32).reshape(5, 7)          # (T=5, H=7)
+    raw = plots.hidden_heatmap(h, ["分", "开", "\n", "不", "分"])
+    fig = validated(raw)
+    z = np.asarray(raw.data[0].z)          # (to_dict sends numpy arrays base64-encoded, as the browser gets them)
+    assert z.shape == (7, 5)                                                # units x time
+    assert list(fig.layout.xaxis.ticktext) == ["分", "开", "↵", "不", "分"]
+    assert fig.data[0].zmin == -1.0 and fig.data[0].zmax == 1.0
+    json.loads(fig.to_json())                                               # serialisable
+    with pytest.raises(ValueError):
+        plots.hidden_heatmap(np.zeros(3), ["a", "b", "c"])
+    line = validated(plots.unit_trace_chart([0.1, -0.2], ["a", "b"], 3))
+    assert "Unit 3" in line.layout.title.text

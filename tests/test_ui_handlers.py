@@ -1,0 +1,347 @@
+"""The UI's handlers as plain functions (no server): input checks, sessions, the Stop path, the
+model picker, the corpus-absent path, HTML escaping."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import zipfile
+
+import gradio as gr
+import pytest
+
+from conftest import make_tiny_checkpoints
+from lyricdemo import corpus as corpus_mod
+from lyricdemo.checkpoint import load_checkpoint, unpack_checkpoint
+from lyricdemo.corpus import read_corpus_bytes
+from lyricdemo.errors import LyricdemoError
+from lyricdemo.generate import prepare_prefix
+from lyricdemo.presets import PRESETS
+from lyricdemo.ui import build_app, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab, validate
+from lyricdemo.ui.session import BoundedCurve, Session
+from lyricdemo.ui.widgets import markdown_table, prefix_html, tokens_html
+from lyricdemo.vocab import Vocab
+
+QUICK = dict(data="upload", min_freq=1, hidden_size=16, embed_dim=8, batch_size=2, num_steps=4, eval_every=3,
+             max_seconds=30)
+
+
+@pytest.fixture
+def session(small_text) -> Session:
+    s = Session()
+    s.upload = read_corpus_bytes(small_text.encode(), "small.txt")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    text = tmp_path / "t.txt"
+    text.write_text("\n".join(["月光洒在小河上", "风吹过我的窗", "我想你在远方"] * 4) + "\n", encoding="utf-8")
+    root = make_tiny_checkpoints(tmp_path / "ckpts", text)
+    monkeypatch.setenv("LYRICDEMO_CHECKPOINTS", str(root))
+    return root
+
+
+def run_to_end(gen) -> list:
+    return list(gen)
+
+
+def train_quick(session, **kw):
+    return run_to_end(tab_train.train(session, **{**QUICK, **kw}))
+
+
+# ----------------------------------------------------------------------------- validation
+@pytest.mark.parametrize("bad", [None, True, "3", 2.5, float("nan"), float("inf"), 10**12, -1, [3]])
+def test_whole_refuses_what_is_not_a_whole_number_in_range(bad):
+    with pytest.raises(LyricdemoError, match="Hidden size"):
+        validate.whole("hidden", bad, 1, 1024)
+
+
+def test_whole_and_real_accept_slider_values():
+    assert validate.whole("hidden", 32.0, 1, 1024) == 32
+    assert validate.real("dropout", 0, 0.0, 0.8) == 0.0
+    for bad in (float("nan"), float("-inf"), "0.1", None, False, 0.9):
+        with pytest.raises(LyricdemoError, match="Dropout"):
+            validate.real("dropout", bad, 0.0, 0.8)
+    with pytest.raises(LyricdemoError):
+        validate.real("top_p", 0.0, 0.0, 1.0, lo_open=True)
+
+
+def test_choice_text_subset_and_flag():
+    assert validate.choice("kind", "gru", ("rnn", "gru")) == "gru"
+    for bad in ("GRU", None, 1):
+        with pytest.raises(LyricdemoError, match="Model"):
+            validate.choice("kind", bad, ("rnn", "gru"))
+    assert validate.text("prefix", None, 10) == ""
+    with pytest.raises(LyricdemoError, match="too long"):
+        validate.text("prefix", "x" * 11, 10)
+    with pytest.raises(LyricdemoError):
+        validate.text("prefix", 5, 10)
+    assert validate.subset("reserved", ["<eos>", "<pad>"], ("<pad>", "<bos>", "<eos>")) == ("<pad>", "<eos>")
+    with pytest.raises(LyricdemoError):
+        validate.subset("reserved", "<pad>", ("<pad>",))
+    with pytest.raises(LyricdemoError):
+        validate.flag("clip", "yes")
+
+
+def test_env_limits(monkeypatch):
+    monkeypatch.setenv("LYRICDEMO_MAX_SESSION_MODELS", "2")
+    assert resources.max_session_models() == 2
+    monkeypatch.setenv("LYRICDEMO_MAX_TRAIN_SECONDS", "many")
+    with pytest.raises(LyricdemoError, match="LYRICDEMO_MAX_TRAIN_SECONDS"):
+        resources.max_train_seconds()
+
+
+def test_user_errors_become_gr_errors_for_functions_and_generators():
+    @validate.user_errors
+    def f(x):
+        raise LyricdemoError("bad x")
+
+    @validate.user_errors
+    def g(x):
+        yield 1
+        raise LyricdemoError("bad y")
+
+    with pytest.raises(gr.Error, match="bad x"):
+        f(1)
+    it = g(1)
+    assert next(it) == 1
+    with pytest.raises(gr.Error, match="bad y"):
+        next(it)
+    assert list(inspect.signature(g).parameters) == ["x"]          # Gradio reads the API names from here
+
+
+# ----------------------------------------------------------------------------- tab 2: knobs
+def test_knobs_match_the_train_endpoint():
+    params = list(inspect.signature(tab_train.train).parameters)
+    assert params == ["session", *tab_train.KNOBS, "x_axis"]
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_makes_valid_configs(name, session):
+    v = tab_train.preset_values(name)
+    if v["data"] == "d2l" and not resources.corpus_available():
+        pytest.skip("needs the corpus")
+    ds, raw, text, mcfg, tcfg = tab_train.build_configs(session, **v)
+    assert tcfg.max_seconds <= resources.max_train_seconds()
+    if name == "toy":
+        assert ds.train_targets is not None and mcfg.hidden_size == 4 and tcfg.max_steps == 15 and text == "hello"
+    if name == "d2l":
+        assert mcfg.embed_dim == 0 and tcfg.optimizer == "sgd" and math.isclose(tcfg.lr, 1.0) and not tcfg.keep_best
+    assert len(tab_train.apply_preset(name)) == len(tab_train.KNOBS) + 1
+
+
+def test_build_configs_refuses_bad_knobs(session, monkeypatch):
+    base = tab_train.preset_values("classroom") | {"data": "upload", "min_freq": 1}
+    for change, match in [({"data": "wiki"}, "Training data"), ({"log10_lr": float("nan")}, "Learning rate"),
+                          ({"hidden_size": 0}, "Hidden size"), ({"num_layers": 9}, "Layers"),
+                          ({"max_seconds": 10_000}, "Time budget"), ({"batch_size": 2.5}, "Batch size"),
+                          ({"clip": "on"}, "Clip"), ({"seed": -3}, "Seed"), ({"kind": "transformer"}, "Model")]:
+        with pytest.raises(LyricdemoError, match=match):
+            tab_train.build_configs(session, **(base | change))
+    with pytest.raises(LyricdemoError, match="No uploaded corpus"):
+        tab_train.build_configs(Session(), **base)
+    monkeypatch.setenv("LYRICDEMO_MAX_TRAIN_SECONDS", "10")
+    with pytest.raises(LyricdemoError, match="Time budget"):
+        tab_train.build_configs(session, **(base | {"max_seconds": 11}))
+
+
+@pytest.mark.corpus
+def test_the_output_layer_memory_guard(session, corpus_path):
+    v = tab_train.preset_values("classroom") | {"data": "d2l", "batch_size": 512, "num_steps": 200}
+    with pytest.raises(LyricdemoError, match="output layer"):
+        tab_train.build_configs(session, **v)
+
+
+# ----------------------------------------------------------------------------- tab 2: runs
+def test_a_finished_run_streams_registers_and_saves(session):
+    outs = train_quick(session, max_steps=6)
+    assert len(outs) >= 3
+    status, fig, grad, samples, warn, info, download, pick_gen, pick_inside = outs[-1]
+    assert info["state"] == "done" and info["step"] == 6 and info["model"] == "session:1"
+    assert "✓" in status and "session:1" in status
+    assert pick_gen["value"] == "session:1" and ("trained here · #1" in pick_gen["choices"][0][0])
+    with zipfile.ZipFile(download) as z:
+        assert {"checkpoint.json", "model.safetensors"} <= {n.split("/")[-1] for n in z.namelist()}
+    ck = load_checkpoint(unpack_checkpoint(open(download, "rb").read(), session.workdir()))
+    assert ck.meta["metrics"]["steps"] == 6 and len(ck.vocab) == len(session.models["session:1"].checkpoint.vocab)
+    assert session.models["session:1"].trainer is None                     # optimizer state let go
+
+
+def test_closing_the_stream_still_registers_the_model(session):
+    """The Stop button (and a closed tab) close the generator: the model must still join the session."""
+    gen = tab_train.train(session, **{**QUICK, "max_steps": 0, "max_seconds": 60, "eval_every": 1000})
+    for _ in range(4):
+        next(gen)
+    run = session.latest_run()
+    assert run.running and run.trainer is not None
+    gen.close()
+    assert not run.running and run.model_key == "session:1"
+    entry = session.models["session:1"]
+    assert "stopped" in entry.label and not entry.checkpoint.model.training
+    out = list(tab_generate.generate(session, "session:1", "月光", 5, "greedy"))[-1]
+    assert out[0].startswith("月光")
+    status, fig, info, download, pick, _ = tab_train.stop(session)          # what the Stop click shows next
+    assert "stopped" in status and str(download).endswith(".zip") and info["state"] == "stopped"
+
+
+def test_stop_asks_a_running_trainer_to_stop(session):
+    gen = tab_train.train(session, **{**QUICK, "max_steps": 0, "max_seconds": 60, "eval_every": 1000})
+    next(gen)
+    next(gen)
+    session.latest_run().trainer.stop()
+    outs = list(gen)
+    assert outs[-1][5]["state"] == "stopped" and outs[-1][5]["outcome"]["reason"] == "stopped"
+    assert tab_train.stop(Session())[0].startswith("Nothing is training")
+
+
+def test_session_keeps_at_most_n_models(session, monkeypatch):
+    monkeypatch.setenv("LYRICDEMO_MAX_SESSION_MODELS", "2")
+    zips = []
+    for _ in range(3):
+        zips.append(train_quick(session, max_steps=2)[-1][6])
+    assert list(session.models) == ["session:2", "session:3"]
+    assert not __import__("os").path.exists(zips[0])                        # the evicted model's files are gone
+    notes = train_quick(session, max_steps=2)[-1][4]
+    assert "Removed" in notes
+
+
+def test_bounded_curve_thins_itself():
+    c = BoundedCurve(cap=100)
+    for i in range(10_000):
+        c.add(i, i / 10, float(i))
+    assert len(c.xs) <= 101 and c.xs[0] == 0 and c.xs == sorted(c.xs)
+
+
+def test_divergence_is_reported_not_crashed(session):
+    outs = train_quick(session, optimizer="sgd", log10_lr=1.0, clip=False, max_steps=12, eval_every=4)
+    info = outs[-1][5]
+    assert info["state"] in ("failed", "done")                # a tiny model may survive lr 10; it must not crash
+    if info["state"] == "failed":
+        assert "diverged" in outs[-1][0]
+
+
+# ----------------------------------------------------------------------------- tab 1
+def test_tokenize_an_upload_and_look_up(session, tmp_path):
+    f = tmp_path / "mine.txt"
+    f.write_text("月光洒在小河上\n风吹过我的窗\n月光洒在小河上\n我想你<script>\n", encoding="utf-8")
+    out = tab_vocab.tokenize(session, "upload", str(f), "none", "char", "token", 1, ["<eos>"], 10, 1)
+    notice, summary, view, top, zipf, cov, rare, compare, stats = out
+    assert stats["corpus"] == "mine.txt" and stats["config"]["reserved_tokens"] == ["<eos>"]
+    assert "<script>" not in view and "&lt;" in view                       # user text is escaped
+    assert "&lt;unk&gt;" in summary
+    assert "→ id" in tab_vocab.lookup(session, "月")
+    assert "id **0**" in tab_vocab.lookup(session, "0") or "<unk>" in tab_vocab.lookup(session, "0")
+    assert "not in the vocabulary" in tab_vocab.lookup(session, "龘")
+    assert "→ id" in tab_vocab.lookup(session, "\\n")
+    with pytest.raises(gr.Error, match="Ids run"):
+        tab_vocab.lookup(session, "99999")
+    with pytest.raises(gr.Error, match="Analyze"):
+        tab_vocab.lookup(Session(), "月")
+    with pytest.raises(gr.Error, match="Show lines from"):
+        tab_vocab.tokenize(session, "upload", str(f), "none", "char", "token", 1, [], 10, 99)
+
+
+def test_tokenize_refuses_bad_files_and_values(session, tmp_path):
+    png = tmp_path / "x.txt"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 50)
+    with pytest.raises(gr.Error, match="PNG"):
+        tab_vocab.tokenize(session, "upload", str(png))
+    with pytest.raises(gr.Error, match="Minimum frequency"):
+        tab_vocab.tokenize(session, "upload", None, min_freq=float("nan"))
+    with pytest.raises(gr.Error, match="Reserved"):
+        tab_vocab.tokenize(session, "upload", None, reserved=["<mask>"])
+    with pytest.raises(gr.Error, match="Upload"):
+        tab_vocab.tokenize(Session(), "upload", None)
+
+
+def test_without_the_corpus_the_app_says_how_to_get_it(session, tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus_mod, "DATA_DIR", tmp_path / "empty")
+    assert not resources.corpus_available()
+    out = tab_vocab.on_load(Session(), "d2l", None, "d2l", "char", "token", 2, [], 30, 1)
+    assert "jaychou_lyrics.txt.zip" in out[0]
+    with pytest.raises(gr.Error, match="data/"):
+        tab_vocab.tokenize(Session(), "d2l")
+    assert tab_train.default_values()["data"] == "toy"
+    outs = list(tab_train.train(Session(), **tab_train.preset_values("toy")))
+    assert outs[-1][5]["state"] == "done" and outs[-1][5]["step"] == 15
+    build_app()                                                              # the page builds without a corpus
+
+
+# ----------------------------------------------------------------------------- tabs 3 and 4, the picker
+def test_registry_lists_shipped_and_session_models(session, shipped):
+    keys = [k for _, k in registry.choices(session)]
+    assert keys == ["shipped:tiny-gru", "shipped:tiny-lstm", "shipped:tiny-rnn"]
+    assert registry.default_key(session) == "shipped:tiny-gru"
+    train_quick(session, max_steps=2)
+    assert registry.default_key(session) == "session:1"
+    assert registry.default_key(session, "shipped:tiny-rnn") == "shipped:tiny-rnn"
+    a = registry.get(session, "shipped:tiny-lstm").checkpoint
+    assert a is registry.get(session, "shipped:tiny-lstm").checkpoint       # loaded once, shared
+    for bad in ("shipped:nope", "session:9", "", None, 3):
+        with pytest.raises(LyricdemoError):
+            registry.get(session, bad)
+    with pytest.raises(LyricdemoError, match="only in that session"):
+        registry.get(Session(), "session:1")
+
+
+def test_generate_streams_highlights_unknowns_and_measures_copies(session, shipped):
+    outs = list(tab_generate.generate(session, "shipped:tiny-gru", "月光龘", 40, "sample", seed=1))
+    assert len(outs) >= 2
+    text, report, meter, step, alt, ent, info = outs[-1]
+    assert text.startswith("月光龘") and info["tokens"] == 40
+    assert "<mark" in report and "never seen" in report and info["unknown"][0]["token"] == "龘"
+    assert "unavailable" in meter or "Longest verbatim copy" in meter
+    alt2, ent2 = tab_generate.step_view(session, 3)
+    assert "Step 3" in alt2.layout.title.text
+    with pytest.raises(gr.Error, match="strict"):
+        list(tab_generate.generate(session, "shipped:tiny-gru", "龘", 5, "greedy", unknown="strict"))
+    with pytest.raises(gr.Error, match="Temperature"):
+        list(tab_generate.generate(session, "shipped:tiny-gru", "月", 5, "sample", temperature=float("inf")))
+    with pytest.raises(gr.Error, match="Length"):
+        list(tab_generate.generate(session, "shipped:tiny-gru", "月", 10**9))
+    with pytest.raises(gr.Error, match="Generate a text first"):
+        tab_generate.step_view(Session(), 1)
+    beam = list(tab_generate.generate(session, "shipped:tiny-lstm", "", 8, "beam", beam_width=3))[-1]
+    assert beam[6]["strategy"] == "beam"
+
+
+def test_memorization_meter_on_a_session_model(session):
+    train_quick(session, max_steps=3)
+    text = list(tab_generate.generate(session, "session:1", "月光洒在小河上\n风吹过我的窗", 5, "greedy"))[-1]
+    meter = text[2]
+    assert "Longest verbatim copy" in meter and "<mark" in meter                # the prefix itself is a copy
+
+
+def test_probe_handler(session, shipped):
+    summary, heat, colored, trace, data, layer, unit = tab_inside.probe(session, "shipped:tiny-gru", "月光\n风", 2, 5)
+    assert data["shape"] == [4, 24] and data["layer"] == 2 and len(data["activations"]) == 4
+    assert layer["maximum"] == 2 and unit["maximum"] == 23 and "<span" in colored
+    one = tab_inside.probe(session, "shipped:tiny-rnn", "月光", 1, 0)
+    assert one[5]["interactive"] is False                                     # one layer: nothing to choose
+    with pytest.raises(gr.Error, match="Layer"):
+        tab_inside.probe(session, "shipped:tiny-rnn", "月光", 2, 0)
+    with pytest.raises(gr.Error, match="Unit"):
+        tab_inside.probe(session, "shipped:tiny-gru", "月光", 1, 24)
+    with pytest.raises(gr.Error):
+        tab_inside.probe(session, "shipped:tiny-gru", "", 1, 0)
+    long = tab_inside.probe(session, "shipped:tiny-gru", "月光" * 400, 1, 0)
+    assert long[4]["truncated"] and "first 300 tokens" in long[0]
+
+
+def test_model_info_and_the_empty_registry(session, tmp_path, monkeypatch):
+    monkeypatch.setenv("LYRICDEMO_CHECKPOINTS", str(tmp_path / "none"))
+    assert "No model yet" in tab_generate.model_info(Session(), None)
+    with pytest.raises(LyricdemoError, match="No model yet"):
+        registry.get(Session(), None)
+
+
+# ----------------------------------------------------------------------------- widgets
+def test_html_views_escape_user_text():
+    v = Vocab(list("ab<"))
+    html = tokens_html([["a", "<", "x", "\n"]], v)
+    assert "&lt;" in html and "<script" not in html and "never seen" in html
+    rep = prefix_html(prepare_prefix("a<script>", v, "char"), v)
+    assert "<script>" not in rep and "&lt;" in rep and "<mark" in rep
+    assert "| a \\| b |" in markdown_table([("a | b", "<x>")]) and "&lt;x&gt;" in markdown_table([("a", "<x>")])
