@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from .errors import LyricdemoError
 
@@ -232,6 +233,114 @@ def _bar_total(tcfg, trainer) -> tuple[int, str]:
     return int(tcfg.max_seconds), "s"
 
 
+def _add_generate_args(p: argparse.ArgumentParser) -> None:
+    from .generate import STRATEGIES, DecodeConfig
+
+    d = DecodeConfig()
+    p.add_argument("--checkpoint", required=True,
+                   help="a checkpoint folder, or the name of one under checkpoints/ (e.g. gru-char)")
+    p.add_argument("--prefix", default="分开", help="the text to continue ('' starts a new line)")
+    p.add_argument("--length", type=int, default=d.length, help="new tokens to generate")
+    p.add_argument("--strategy", default=d.strategy, choices=STRATEGIES, help="how to choose each token")
+    p.add_argument("--temperature", type=float, default=d.temperature, help="sampling: < 1 bolder, > 1 wilder")
+    p.add_argument("--top-k", type=int, default=d.top_k, help="sampling: keep the k most likely tokens (0 = off)")
+    p.add_argument("--top-p", type=float, default=d.top_p, help="sampling: keep the smallest set with mass p (1 = off)")
+    p.add_argument("--repetition-penalty", type=float, default=d.repetition_penalty,
+                   help="> 1 lowers tokens already in the text (1 = off)")
+    p.add_argument("--beam-width", type=int, default=d.beam_width, help="beam search: partial texts kept")
+    p.add_argument("--candidates", type=int, default=d.num_candidates, help="texts to show (beam: best n; sample: n)")
+    p.add_argument("--seed", type=_seed, default=d.seed, help="sampling seed, or 'random' for a fresh one")
+    p.add_argument("--strict", action="store_true", help="refuse prefix characters the model does not know")
+
+
+def _seed(value: str):
+    if value.strip().lower() in ("random", "none"):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number or 'random'; got {value!r}") from None
+
+
+def _resolve_checkpoint(name: str):
+    """A folder as given, else a bare name under the repository's ``checkpoints/``."""
+    from .checkpoint import SHIPPED_DIR, list_checkpoints
+
+    path = Path(name)
+    if path.is_dir():
+        return path
+    if path.name == name and (SHIPPED_DIR / name).is_dir():
+        return SHIPPED_DIR / name
+    shipped = [folder.name for folder, _ in list_checkpoints(SHIPPED_DIR)]
+    known = f" Checkpoints in {SHIPPED_DIR}: {', '.join(shipped)}." if shipped else ""
+    raise LyricdemoError(f"No checkpoint folder at {name!r} (nor {SHIPPED_DIR / path.name}).{known}")
+
+
+def _training_text(ckpt) -> tuple[str | None, str]:
+    """(the checkpoint's training text, a description) or (None, why it cannot be had).
+
+    The checkpoint records its DataConfig and the sha256 of the corpus file it saw;
+    the text is rebuilt from the file only when that file is here with the same
+    sha256, so the meter never measures against a different text than the model's."""
+    from .corpus import default_corpus_path
+    from .data import DataConfig, load_dataset, load_raw
+
+    sha = (ckpt.meta.get("corpus") or {}).get("sha256")
+    if not sha:
+        return None, "the checkpoint does not record which corpus it was trained on"
+    cfg: DataConfig = ckpt.data_config
+    path = Path(cfg.source) if cfg.source else default_corpus_path()
+    if not path.is_file():
+        hint = " (python -m lyricdemo fetch gets the d2l corpus)" if not cfg.source else ""
+        return None, f"its training corpus {str(path)!r} is not here{hint}"
+    try:
+        raw = load_raw(cfg)
+    except LyricdemoError as e:
+        return None, f"its training corpus cannot be read: {e}"
+    if raw.sha256 != sha:
+        return None, (f"{str(path)!r} is not the file this model was trained on "
+                      f"(sha256 {raw.sha256[:12]}..., the checkpoint says {sha[:12]}...)")
+    text = load_dataset(cfg, raw=raw).train_text
+    return text, f"its training text ({raw.name}, {len(text):,} chars)"
+
+
+def cmd_generate(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .generate import DecodeConfig, generate
+    from .novelty import CorpusIndex
+
+    config = DecodeConfig(strategy=args.strategy, length=args.length, temperature=args.temperature,
+                          top_k=args.top_k, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
+                          beam_width=args.beam_width, num_candidates=args.candidates, seed=args.seed,
+                          unknown="strict" if args.strict else "unk")
+    ckpt = load_checkpoint(_resolve_checkpoint(args.checkpoint))
+    g = generate(ckpt.model, ckpt.vocab, ckpt.tokenizer, args.prefix, config)
+    print(f"model: {ckpt.describe()}")
+    if g.prefix.unknown:
+        print(f"unknown: {g.prefix.message}")
+    print()
+    cands = g.candidates
+    if len(cands) == 1:
+        print(g.text)
+    else:
+        for i, c in enumerate(cands, 1):
+            print(f"[{i}] (mean log-prob {c.mean_log_prob:.3f}) {g.prefix.prefix}{c.continuation}")
+    print()
+    print(g.summary() + (f", seed {g.seed}" if g.seed is not None else ""))
+    shown = set(g.prefix.warnings) if g.prefix.unknown else set()     # already printed under "unknown"
+    for note in g.notes:
+        if note not in shown:
+            print(f"note: {note}")
+    text, about = _training_text(ckpt)
+    if text is None:
+        print(f"memorization meter unavailable / 无法检查照抄: {about}.")
+        return 0
+    index = CorpusIndex(text)
+    print(f"memorization of the generated text against {about}:")
+    for i, c in enumerate(cands, 1):
+        label = f"[{i}] " if len(cands) > 1 else "  "
+        print(f"{label}{index.check(c.continuation).summary()}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,6 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     _add_train_args(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("generate", help="continue a prefix with a checkpoint; prints the text and how much "
+                                        "of it is copied from the training text")
+    _add_generate_args(p)
+    p.set_defaults(func=cmd_generate)
     return parser
 
 

@@ -26,8 +26,11 @@ Every model answers the same two calls (makemore's rule, see ``NGramLM.forward``
     model.init_state(batch_size) -> state
     model(ids (B, T) long, state) -> (logits (B, T, V), state)
 
-and nothing else of the model is used, so one decoder serves the scratch cells,
-their ``torch.nn`` twins and the n-gram baselines.
+and nothing else of the model is needed, so one decoder serves the scratch cells,
+their ``torch.nn`` twins and the n-gram baselines.  A model may also offer
+``stepper()`` (``RNNLM`` does): a fast path that computes the same numbers one
+token at a time without the per-call overhead of the fused ``nn.GRU`` at batch 1
+(``lyricdemo/models/stepper.py``); generate uses it when it is there.
 
 What every step reports (``Step``) is read from the model's *raw* distribution,
 ``softmax(logits)`` over the whole vocabulary before any penalty, mask, temperature
@@ -485,14 +488,28 @@ def _check_logits(logits: torch.Tensor) -> None:
 
 
 def _belief(raw: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Entropy (B,) in nats and the k most likely tokens (B, k) of raw log-probabilities (B, V)."""
-    p = raw.exp()
-    entropy = -(p * raw.nan_to_num(neginf=0.0)).sum(dim=-1)          # 0 * log 0 = 0
+    """Entropy (B,) in nats and the k most likely tokens (B, k) of raw log-probabilities (B, V).
+
+    The entropy is one fused dot product ``-sum(p * log p)``, the per-step cost that
+    matters at batch 1.  It is NaN when a log-probability is -inf (``0 * -inf``) and
+    when the logits themselves were NaN/inf (softmax spreads a NaN over the row), so
+    a finite entropy also vouches for the logits; ``_settle`` looks closer only when it is not."""
+    p = raw.exp()                                                     # (B, V)
+    entropy = torch.linalg.vecdot(p, raw).neg_()                      # (B,)
     if k:
-        top_p, top_i = p.topk(min(k, p.shape[-1]), dim=-1)
+        top_p, top_i = p.topk(min(k, p.shape[-1]), dim=-1)            # (B, k)
     else:
         top_p = top_i = raw.new_zeros(raw.shape[0], 0)
     return entropy, top_i, top_p
+
+
+def _settle(logits: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+    """The entropy (B,) when ``_belief``'s was not finite: check the logits, then count 0 * log 0 as 0.
+
+    Non-finite logits (a diverged model) raise, as ``_check_logits`` explains; finite
+    logits with a -inf among them (a token the model rules out) are fine."""
+    _check_logits(logits)
+    return -(raw.exp() * raw.nan_to_num(neginf=0.0)).sum(dim=-1)      # (B,)
 
 
 def _draw(probs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -555,6 +572,7 @@ class GenerationStream(Iterator[Step]):
         self._busy = 0.0                     # seconds of the decoder's own work
         self._first: float | None = None
         self._positions = 0
+        self._step = None                    # how a token is fed after the warm-up (_choose_path)
         self._gen = self._run()
 
     def __iter__(self) -> GenerationStream:
@@ -630,15 +648,50 @@ class GenerationStream(Iterator[Step]):
         )
 
     def _warm_up(self) -> tuple[torch.Tensor, Any]:
-        """One forward over the whole prefix: the state after it and the logits (1, V) of the next token."""
+        """One forward over the whole prefix: the state after it and the logits (1, V) of the next token.
+
+        Also picks how the following tokens are fed (``self._step``, see ``_choose_path``)."""
         ids = torch.tensor([self.prefix.ids], dtype=torch.long, device=self._dev)     # (1, T0)
-        logits, state = self.model(ids, self.model.init_state(1))                   # (1, T0, V)
-        if logits.dim() != 3 or logits.shape[-1] != len(self.vocab):
+        prefill, self._step = self._choose_path()
+        logits, state = prefill(ids, self.model.init_state(1))                      # (1, V)
+        if logits.dim() != 2 or logits.shape[-1] != len(self.vocab):
             raise LyricdemoError(f"The model predicts {logits.shape[-1]} tokens but the vocabulary has "
                                  f"{len(self.vocab)}: they do not belong together.")
-        logits = logits[:, -1].float()                                               # (1, V)
+        logits = logits.float()
         _check_logits(logits)
         return logits, state
+
+    def _choose_path(self):
+        """``(prefill, step)`` for this model::
+
+            prefill(ids (1, T0), state) -> (logits (1, V) after the last prefix token, state)
+            step(ids (B,), state)       -> (logits (B, V), state)
+
+        A model that offers ``stepper()`` (``RNNLM``) gets its fast path: the prefix in
+        one call of the fused recurrent module with only the last position decoded, then
+        one token at a time through a ``Stepper`` -- the same numbers as its forward at a
+        fraction of the per-call cost that dominates batch-1 decoding (see
+        ``lyricdemo/models/stepper.py``).  Any other model (the n-gram baselines, a
+        test's tiny module) answers the plain ``model(ids (B, T), state)``.  The ids
+        of later steps come from the model's own distribution and are not checked again
+        by the fast path."""
+        model = self.model
+        if hasattr(model, "stepper"):
+            stepper = model.stepper()
+            return stepper.prefill, stepper.step
+
+        def prefill(ids: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+            out, state = model(ids, state)                                   # (1, T0, V)
+            if out.dim() != 3:
+                raise LyricdemoError(f"The model's forward must return logits (batch, time, vocab); "
+                                     f"got shape {tuple(out.shape)}.")
+            return out[:, -1], state
+
+        def step(ids: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+            out, state = model(ids.view(-1, 1), state)                       # (B, 1, V)
+            return out[:, -1], state
+
+        return prefill, step
 
     def _make_candidate(self, index: int, ids: list[int], steps: list[Step], eos_logp: float | None,
                         score: float | None) -> Candidate:
@@ -675,6 +728,8 @@ class GenerationStream(Iterator[Step]):
                 if not self.prefix.line_start:
                     present[:, list(self.prefix.ids)] = True
 
+        step_fn = self._step
+        idx_to_token = vocab.idx_to_token
         ids: list[list[int]] = [[] for _ in range(B)]
         steps: list[list[Step]] = [[] for _ in range(B)]
         eos_logp: list[float | None] = [None] * B
@@ -682,6 +737,10 @@ class GenerationStream(Iterator[Step]):
         for t in range(cfg.length):
             with torch.inference_mode():
                 raw = F.log_softmax(logits, dim=-1)                           # (B, V) the model's belief
+                entropy_t, alt_i, alt_p = _belief(raw, k_alt)                 # (B,), (B, k), (B, k)
+                entropy = entropy_t.tolist()
+                if not all(map(math.isfinite, entropy)):                      # NaN/inf logits raise here
+                    entropy = _settle(logits, raw).tolist()
                 work = logits if present is None else _penalize(logits, present, penalty)
                 work = work.index_fill(1, forbidden, -math.inf)
                 if greedy:
@@ -693,10 +752,9 @@ class GenerationStream(Iterator[Step]):
                     work = _top_p(_top_k(work, cfg.top_k), cfg.top_p)
                     probs = F.softmax(work, dim=-1)                           # (B, V)
                     nxt = _draw(probs, gen)
-                    dprob = probs.gather(1, nxt[:, None]).squeeze(1).tolist()
-                tok_logp = raw.gather(1, nxt[:, None]).squeeze(1).tolist()
-                entropy, alt_i, alt_p = (x.tolist() for x in _belief(raw, k_alt))
-                chosen = nxt.tolist()
+                    dprob = probs.gather(1, nxt.view(-1, 1)).view(-1).tolist()
+                tok_logp = raw.gather(1, nxt.view(-1, 1)).view(-1).tolist()
+                chosen, alt_i, alt_p = nxt.tolist(), alt_i.tolist(), alt_p.tolist()
             self._positions += 1
             for b in range(B):
                 if done[b]:
@@ -705,9 +763,9 @@ class GenerationStream(Iterator[Step]):
                 if i == eos:
                     done[b], eos_logp[b] = True, tok_logp[b]
                     continue
-                step = Step(position=t, token=vocab.idx_to_token[i], id=i, prob=math.exp(tok_logp[b]),
+                step = Step(position=t, token=idx_to_token[i], id=i, prob=math.exp(tok_logp[b]),
                             log_prob=tok_logp[b], entropy=entropy[b],
-                            alternatives=tuple((vocab.idx_to_token[a], p) for a, p in zip(alt_i[b], alt_p[b])),
+                            alternatives=tuple(zip([idx_to_token[a] for a in alt_i[b]], alt_p[b])),
                             decode_prob=dprob[b], candidate=b)
                 ids[b].append(i)
                 steps[b].append(step)
@@ -716,10 +774,9 @@ class GenerationStream(Iterator[Step]):
                 break
             with torch.inference_mode():
                 if present is not None:
-                    present.scatter_(1, nxt[:, None], True)
-                out, state = self.model(nxt[:, None], state)                  # (B, 1, V)
-                logits = out[:, -1].float()
-                _check_logits(logits)
+                    present.scatter_(1, nxt.view(-1, 1), True)
+                logits, state = step_fn(nxt, state)                           # (B, V); checked next round
+                logits = logits.float()
 
         cands = [self._make_candidate(b, ids[b], steps[b], eos_logp[b], None) for b in range(B)]
         return sorted(cands, key=lambda c: -c.mean_log_prob)                 # stable: ties keep sample order
@@ -758,8 +815,12 @@ class GenerationStream(Iterator[Step]):
                 if not self.prefix.line_start:
                     present[:, list(self.prefix.ids)] = True
 
+            step_fn = self._step
             for t in range(cfg.length):
                 raw = F.log_softmax(logits, dim=-1)                            # (W, V)
+                entropy, alt_i, alt_p = _belief(raw, k_alt)                    # (W,), (W, k), (W, k)
+                if not math.isfinite(float(entropy.sum())):                    # NaN/inf logits raise here
+                    entropy = _settle(logits, raw)
                 search = raw if present is None else F.log_softmax(_penalize(logits, present, penalty), dim=-1)
                 total = score[:, None] + search.index_fill(1, forbidden, -math.inf)   # (W, V)
                 new_len = torch.full((W,), float(t + 1), device=dev)
@@ -774,7 +835,6 @@ class GenerationStream(Iterator[Step]):
                 stay = finished[parent]
                 ends = tok == (-1 if eos is None else eos)
                 kind = torch.where(stay, 2, torch.where(ends, 1, 0))           # 0 token, 1 <eos>, 2 stay
-                entropy, alt_i, alt_p = _belief(raw, k_alt)                    # (W,), (W, k), (W, k)
                 hist.append((parent, tok, kind, raw[parent, tok], entropy[parent], alt_i[parent], alt_p[parent]))
                 score = total.flatten()[top]
                 length = new_len[parent]
@@ -786,9 +846,8 @@ class GenerationStream(Iterator[Step]):
                 if present is not None:
                     present = present[parent]
                     present[arange, tok] = True
-                out, state = self.model(tok[:, None], state)                   # (W, 1, V)
-                logits = out[:, -1].float()
-                _check_logits(logits)
+                logits, state = step_fn(tok, state)                            # (W, V); checked next round
+                logits = logits.float()
 
             live = torch.isfinite(score)
             final_key = torch.where(live, score / length.clamp(min=1) ** alpha, -math.inf)

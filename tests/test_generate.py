@@ -477,3 +477,92 @@ def test_max_length_from_the_environment(monkeypatch):
     monkeypatch.setenv("LYRICDEMO_MAX_LENGTH", "lots")
     with pytest.raises(LyricdemoError, match="LYRICDEMO_MAX_LENGTH"):
         DecodeConfig()
+
+
+# ----------------------------------------------------------------------------- the fast path (Stepper)
+class PlainForward:
+    """An RNNLM seen only through init_state and forward: generate's slow path, for comparison."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def init_state(self, batch_size):
+        return self.model.init_state(batch_size)
+
+    def __call__(self, ids, state):
+        return self.model(ids, state)
+
+
+def rnnlm(vocab, kind="gru", embed=16, layers=1, seed=0):
+    from lyricdemo.models import ModelConfig, build_model
+
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(vocab_size=len(vocab), kind=kind, embed_dim=embed, hidden_size=24,
+                                   num_layers=layers)).eval()
+
+
+FAST_CONFIGS = [
+    DecodeConfig(strategy="greedy", length=40),
+    DecodeConfig(strategy="greedy", length=40, repetition_penalty=1.5),
+    DecodeConfig(strategy="sample", length=40, seed=11),
+    DecodeConfig(strategy="sample", length=30, temperature=0.8, top_k=5, top_p=0.9, num_candidates=3, seed=4),
+    DecodeConfig(strategy="beam", length=20, beam_width=4, num_candidates=3),
+    DecodeConfig(strategy="beam", length=20, beam_width=3, repetition_penalty=1.3),
+]
+
+
+@pytest.mark.parametrize("kind,embed,layers", [("gru", 16, 1), ("lstm", 0, 2), ("rnn", 16, 2)])
+@pytest.mark.parametrize("cfg", FAST_CONFIGS, ids=lambda c: f"{c.strategy}-{c.num_candidates}-{c.repetition_penalty}")
+def test_the_fast_path_gives_the_same_tokens_as_the_plain_forward(vocab, kind, embed, layers, cfg):
+    model = rnnlm(vocab, kind, embed, layers)
+    calls, forward = [], model.forward
+    model.forward = lambda *a, **kw: calls.append(1) or forward(*a, **kw)       # counts the plain calls
+    fast = generate(model, vocab, "char", "月光", cfg)
+    assert calls == []                                            # prefill and steps never call forward
+    slow = generate(PlainForward(model), vocab, "char", "月光", cfg)
+    assert len(calls) > 1
+    assert [c.ids for c in fast.candidates] == [c.ids for c in slow.candidates]
+    assert fast.text == slow.text and fast.seed == slow.seed
+    for a, b in zip(fast.steps, slow.steps):
+        assert a.id == b.id and [t for t, _ in a.alternatives] == [t for t, _ in b.alternatives]
+        assert a.log_prob == pytest.approx(b.log_prob, abs=1e-5)
+        assert a.entropy == pytest.approx(b.entropy, abs=1e-5)
+
+
+def test_the_fast_path_decodes_in_eval_mode_and_sees_new_weights(vocab):
+    from lyricdemo.models import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(vocab_size=len(vocab), embed_dim=16, hidden_size=24, num_layers=2,
+                                    dropout_rnn=0.5, dropout_out=0.5))
+    model.train()
+    cfg = DecodeConfig(strategy="greedy", length=30)
+    before = generate(model, vocab, "char", "风", cfg)
+    assert model.training                                          # restored
+    model.eval()
+    assert generate(PlainForward(model), vocab, "char", "风", cfg).text == before.text
+    with torch.no_grad():                                          # training moves the weights on
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape) * 0.5)
+    after = generate(model, vocab, "char", "风", cfg)
+    assert after.text == generate(PlainForward(model), vocab, "char", "风", cfg).text
+    assert after.text != before.text
+
+
+def test_a_diverged_rnnlm_is_explained_on_the_fast_path(vocab):
+    model = rnnlm(vocab)
+    with torch.no_grad():
+        model.decoder.bias[3] = math.nan
+    for strategy in ("greedy", "sample", "beam"):
+        with pytest.raises(LyricdemoError, match="NaN"):
+            generate(model, vocab, "char", "月", DecodeConfig(strategy=strategy, length=5))
+
+
+def test_a_token_ruled_out_by_the_model_is_not_an_error(vocab):
+    """A -inf logit is a legal 'never': the entropy counts 0 * log 0 as 0."""
+    logits = torch.randn(len(vocab))
+    logits[[3, 5]] = -math.inf
+    g = generate(Biased(logits), vocab, "char", "月", DecodeConfig(strategy="greedy", length=5))
+    p = F.softmax(logits, dim=-1)
+    want = float(-(p[p > 0] * p[p > 0].log()).sum())
+    assert all(s.entropy == pytest.approx(want, abs=1e-5) for s in g.steps)

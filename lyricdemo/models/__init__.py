@@ -5,13 +5,15 @@
     logits, state = model(ids)                   # ids (B, T) -> logits (B, T, V)
     twin = model.with_impl("scratch")            # same weights, gates exposed
     logits, state, gates = twin.forward_with_gates(ids)
+    logits, state = model.stepper().step(ids[:, -1], state)   # one token, fast: (B,) -> (B, V)
 """
 
 from .lm import BIDIRECTIONAL_WARNING, IMPLS, ModelConfig, RNNLM, build_model
 from .scratch import CELL_KINDS, ScratchRNN
+from .stepper import Stepper
 from .state import detach_state, index_state, map_state, state_to
 
 __all__ = [
-    "BIDIRECTIONAL_WARNING", "CELL_KINDS", "IMPLS", "ModelConfig", "RNNLM", "ScratchRNN", "build_model",
+    "BIDIRECTIONAL_WARNING", "CELL_KINDS", "IMPLS", "ModelConfig", "RNNLM", "ScratchRNN", "Stepper", "build_model",
     "detach_state", "index_state", "map_state", "state_to",
 ]

@@ -38,6 +38,7 @@ from torch import nn
 
 from ..errors import LyricdemoError
 from .scratch import CELL_KINDS, CELLS, ScratchRNN, check_hidden
+from .stepper import Stepper, stepper_for
 
 IMPLS = ("torch", "scratch")
 ADAPTIVE_DIV = 4     # nn.AdaptiveLogSoftmaxWithLoss: tail cluster i is projected to F // 4**(i+1) dims
@@ -339,6 +340,15 @@ class RNNLM(nn.Module):
         ids = self._check_ids(ids)
         y, state, gates = self._features(ids, state, with_gates=True)
         return self._logits(y), state, gates
+
+    def stepper(self) -> Stepper:
+        """The fast one-token path for decoding: ``stepper().step(ids (B,), state) ->
+        (logits (B, V), state)``, equal to ``self(ids[:, None], state)`` in eval mode.
+
+        Cached on the model and rebuilt when a weight changed (an optimizer step, a
+        ``load_state_dict``), because the stepper copies the weights when it is built;
+        see ``models/stepper.py``."""
+        return stepper_for(self)
 
     # -- twins -------------------------------------------------------------------------------
     def with_impl(self, impl: str) -> RNNLM:
