@@ -3,9 +3,9 @@
     from lyricdemo.models import ModelConfig, build_model
     model = build_model(ModelConfig(vocab_size=len(vocab), kind="lstm", embed_dim=128))
     logits, state = model(ids)                   # ids (B, T) -> logits (B, T, V)
+    step_logits, state = model.stepper().step(logits[:, -1].argmax(-1), state)   # one more token, fast: (B, V)
     twin = model.with_impl("scratch")            # same weights, gates exposed
     logits, state, gates = twin.forward_with_gates(ids)
-    logits, state = model.stepper().step(ids[:, -1], state)   # one token, fast: (B,) -> (B, V)
 """
 
 from .lm import BIDIRECTIONAL_WARNING, IMPLS, ModelConfig, RNNLM, build_model
