@@ -165,12 +165,10 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                              buttons=["copy"])
             report = gr.HTML(label="Prefix as the model reads it / 模型读到的前缀", elem_id="gen-prefix-report")
             meter = gr.HTML(label="Memorization meter / 照抄检测", elem_id="gen-meter")
-    with gr.Row():
-        with gr.Column(scale=2):
-            step = gr.Slider(1, UI_MAX_LENGTH, value=1, step=1, elem_id="gen-step", **kw("step"))
-            alt_plot = gr.Plot(label="Top-10 alternatives / 前 10 个候选", elem_id="gen-alternatives")
-        with gr.Column(scale=3):
             ent_plot = gr.Plot(label="Entropy / 熵", elem_id="gen-entropy")
+            with gr.Row():
+                step = gr.Slider(1, UI_MAX_LENGTH, value=1, step=1, scale=1, elem_id="gen-step", **kw("step"))
+                alt_plot = gr.Plot(label="Top-10 alternatives / 前 10 个候选", scale=2, elem_id="gen-alternatives")
     with gr.Accordion("Result as JSON / 结果（JSON）", open=False):
         info = gr.JSON(elem_id="gen-json")
     with gr.Accordion("Available models / 可用模型", open=False):

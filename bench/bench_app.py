@@ -1,0 +1,136 @@
+"""Benchmark: the app's startup time, and training throughput in the app against the CLI.
+
+    python bench/bench_app.py [--reps 3] [--seconds 30] [--skip-startup]
+
+Startup: ``python app.py`` to its first HTTP 200, ``--reps`` times.  Throughput: the
+classroom configuration trained for ``--seconds`` by the CLI (``python -m lyricdemo
+train``) and by the app's ``/train`` endpoint (gradio_client, the chart streaming as
+it would to a page), alternated ``--reps`` times; both report the Trainer's own
+``Done.tokens_per_s`` (training steps only), and the steps done in the budget.  The
+machine is shared: the 1-minute load average is printed beside every measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+from common import REPO, corpus_path, machine
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+CLASSROOM_CLI = ["--model", "gru", "--embed", "128", "--hidden", "256", "--dropout-embed", "0.1",
+                 "--dropout-out", "0.3", "--batch", "32", "--steps", "35", "--optimizer", "adam", "--lr", "0.002",
+                 "--clip", "1.0", "--eval-every", "25", "--seed", "0", "--quiet"]
+CLASSROOM_APP = dict(data="d2l", tokenizer="char", clean="d2l", newline="token", min_freq=2, max_tokens=0,
+                     kind="gru", impl="torch", input_kind="embedding", embed_dim=128, hidden_size=256, num_layers=1,
+                     dropout=0.3, dropout_embed=0.1, bidirectional=False, sampling="random", optimizer="adam",
+                     log10_lr=math.log10(0.002), clip=True, clip_theta=1.0, batch_size=32, num_steps=35,
+                     max_steps=0, eval_every=25, keep_best=True, seed=0)
+
+
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app() -> tuple[subprocess.Popen, str, float]:
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port)}
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return proc, url, time.monotonic() - t0
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() - t0 > 120:
+            raise SystemExit("the app did not start")
+        time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def cli_run(seconds: float) -> tuple[float, int]:
+    out = subprocess.run([sys.executable, "-m", "lyricdemo", "train", *CLASSROOM_CLI, "--minutes", str(seconds / 60)],
+                         cwd=REPO, capture_output=True, text=True, check=True).stdout
+    tps = float(re.search(r"tokens/s\s+([\d,.]+)", out).group(1).replace(",", ""))
+    steps = int(re.search(r"after ([\d,]+) steps", out).group(1).replace(",", ""))
+    return tps, steps
+
+
+def app_run(client, seconds: float) -> tuple[float, int, int]:
+    job = client.submit(**CLASSROOM_APP, max_seconds=seconds, api_name="/train")
+    while not job.done():
+        time.sleep(0.1)
+    job.result()
+    outs = job.outputs()
+    done = outs[-1][5]["outcome"]
+    return done["tokens_per_s"], done["step"], len(outs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--skip-startup", action="store_true")
+    args = ap.parse_args()
+    corpus_path()
+    print("machine:", machine())
+
+    if not args.skip_startup:
+        times = []
+        for _ in range(args.reps):
+            before = load()
+            proc, _, t = start_app()
+            stop(proc)
+            times.append(t)
+            print(f"startup: python app.py -> first HTTP 200 in {t:5.2f} s   (load {before:.2f})")
+        print(f"startup median {statistics.median(times):.2f} s, min {min(times):.2f} s")
+
+    from gradio_client import Client
+
+    proc, url, _ = start_app()
+    try:
+        client = Client(url, verbose=False)
+        app_run(client, 5)                                          # warm-up (caches, first-call costs)
+        cli, app = [], []
+        for r in range(args.reps):
+            before = load()
+            tps, steps = cli_run(args.seconds)
+            cli.append(tps)
+            print(f"rep {r + 1}  CLI {tps:8,.0f} tokens/s  {steps:4d} steps   (load {before:.2f})")
+            before = load()
+            tps, steps, updates = app_run(client, args.seconds)
+            app.append(tps)
+            print(f"rep {r + 1}  app {tps:8,.0f} tokens/s  {steps:4d} steps, {updates} page updates"
+                  f"   (load {before:.2f})")
+        c, a = statistics.median(cli), statistics.median(app)
+        print(f"median: CLI {c:,.0f} tokens/s, app {a:,.0f} tokens/s, app/CLI = {a / c:.3f}")
+    finally:
+        stop(proc)
+
+
+if __name__ == "__main__":
+    main()
