@@ -27,11 +27,13 @@ FONT = "Noto Sans CJK SC, Noto Sans SC, PingFang SC, Microsoft YaHei, sans-serif
 DIVERGING = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#b2182b"]]    # negative blue, 0 white, positive red
 NGRAM_NAMES = {1: "unigram / 一元", 2: "bigram / 二元", 3: "trigram / 三元"}
 
-_SHOWN = {"\n": "↵", " ": "␠", "\u3000": "␣", "\t": "⇥", "\r": "␍"}
+# glyphs that DejaVu Sans and Noto Sans CJK both draw (␠ U+2420 and ␍ are missing: they would be tofu boxes)
+_SHOWN = {"\n": "↵", " ": "␣", "\u3000": "⬚", "\t": "⇥", "\r": "\\r"}
 
 
 def show_token(token: str) -> str:
-    """A token as it can be read on a chart or a page: a line break is ``↵``, a space ``␠``."""
+    """A token as it can be read on a chart or a page: a line break is ``↵``, a space ``␣``,
+    a full-width space ``⬚``."""
     if token in _SHOWN:
         return _SHOWN[token]
     return "".join(_SHOWN.get(ch, ch) for ch in token) if any(ch in _SHOWN for ch in token) else token

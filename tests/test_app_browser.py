@@ -81,6 +81,16 @@ def test_the_four_tabs(page: Page, app_url: str):
 
     # -- 2 train live: streams, then Stop ------------------------------------------------
     tab(page, "tab_train")
+    hidden = page.locator("#train-hidden input[type=number]")
+    page.locator("#preset-toy").click()                                   # presets fill the knobs
+    expect(hidden).to_have_value("4")
+    expect(page.locator("#preset-note")).to_contain_text("hello")
+    page.locator("#preset-classroom").click()
+    expect(hidden).to_have_value("256")
+    page.locator("#train-bidirectional input").check()                    # the lesson of seed 003
+    expect(page.locator("#train-bi-lesson")).to_contain_text("bidirectional")
+    page.locator("#train-bidirectional input").uncheck()
+    expect(page.locator("#train-bi-lesson")).to_be_hidden()
     set_number(page, "train-hidden", 64)
     set_number(page, "train-seconds", 120)
     page.get_by_text("More / 更多", exact=True).click()
@@ -115,6 +125,9 @@ def test_the_four_tabs(page: Page, app_url: str):
     expect(page.locator("#gen-meter")).to_contain_text(re.compile("Longest verbatim copy|unavailable"),
                                                        timeout=15_000)
     page.wait_for_function("() => !!document.querySelector('#gen-entropy .js-plotly-plot')", timeout=15_000)
+    set_number(page, "gen-step", 3)                                         # open up step 3
+    page.wait_for_function("() => { const d = document.querySelector('#gen-alternatives .js-plotly-plot');"
+                           " return !!d && d.layout.title.text.startsWith('Step 3'); }", timeout=15_000)
     shot(page, "3-generate.png")
 
     # -- 4 look inside ----------------------------------------------------------------------

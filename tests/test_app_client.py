@@ -233,3 +233,31 @@ def test_starts_without_corpus(tmp_path, checkpoints_dir):
         assert info["state"] == "done"
     finally:
         stop_app(proc, log)
+
+
+def test_training_has_its_own_concurrency_limit(app_url, client):
+    """LYRICDEMO_MAX_TRAINING=2 on the test server: a third run waits in the queue and sees its
+    position, generation is not blocked, and a cancelled run frees its slot."""
+    from gradio_client.utils import Status
+
+    long_toy = dict(data="toy", max_steps=1_000_000, max_seconds=60, eval_every=50, api_name="/train")
+    users = [Client(app_url, verbose=False) for _ in range(3)]
+    jobs = [u.submit(**long_toy) for u in users[:2]]
+    try:
+        for j in jobs:
+            wait_outputs(j, 1)
+        third = users[2].submit(**long_toy)
+        jobs.append(third)
+        deadline = time.monotonic() + 20
+        while third.status().code != Status.IN_QUEUE:
+            assert time.monotonic() < deadline, third.status()
+            time.sleep(0.05)
+        assert third.status().rank is not None and not third.outputs()
+        t0 = time.monotonic()
+        assert client.predict(model=shipped_key(client), length=5, api_name="/generate")[0]
+        assert time.monotonic() - t0 < 15                                   # generation has its own slots
+        jobs[0].cancel()
+        wait_outputs(third, 1, timeout=20)                                  # the freed slot goes to the third
+    finally:
+        for j in jobs:
+            j.cancel()

@@ -19,8 +19,8 @@ def validated(fig: go.Figure) -> go.Figure:
 
 
 def test_show_token():
-    assert plots.show_token("\n") == "↵" and plots.show_token(" ") == "␠" and plots.show_token("爱") == "爱"
-    assert plots.show_token("a b") == "a␠b"
+    assert plots.show_token("\n") == "↵" and plots.show_token(" ") == "␣" and plots.show_token("爱") == "爱"
+    assert plots.show_token("a b") == "a␣b"
 
 
 def test_round_drops_non_finite_and_keeps_significant_digits():

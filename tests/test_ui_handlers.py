@@ -345,3 +345,18 @@ def test_html_views_escape_user_text():
     rep = prefix_html(prepare_prefix("a<script>", v, "char"), v)
     assert "<script>" not in rep and "&lt;" in rep and "<mark" in rep
     assert "| a \\| b |" in markdown_table([("a | b", "<x>")]) and "&lt;x&gt;" in markdown_table([("a", "<x>")])
+
+
+def test_chart_keeps_earlier_runs_switches_axis_and_clears(session):
+    train_quick(session, max_steps=3, kind="rnn")
+    train_quick(session, max_steps=3, kind="lstm")
+    fig = tab_train.redraw(session, "step")
+    names = " ".join(t.name for t in fig.data)
+    assert "#1 RNN" in names and "#2 LSTM" in names                         # runs raced on one chart
+    assert "seconds" in tab_train.redraw(session, "seconds").layout.xaxis.title.text
+    assert "step" in tab_train.redraw(session, "nonsense").layout.xaxis.title.text
+    assert not tab_train.clear(session, "step").data and session.runs == []
+    assert list(session.models) == ["session:1", "session:2"]               # clearing the chart keeps the models
+    lesson = tab_train.bidirectional_lesson(True)
+    assert lesson["visible"] and "bidirectional" in lesson["value"]
+    assert tab_train.bidirectional_lesson(False)["visible"] is False

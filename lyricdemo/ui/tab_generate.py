@@ -177,7 +177,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     go.click(generate, [session, model, prefix, length, strategy, temperature, top_k, top_p, rep, beam, seed, unknown],
              [out, report, meter, step, alt_plot, ent_plot, info], api_name="generate", concurrency_limit=4,
              concurrency_id="infer", show_progress="minimal")
-    step.release(step_view, [session, step], [alt_plot, ent_plot], api_name="step_view")
+    # .input: the user's drags and typed numbers (not generate()'s own reset); the last one wins
+    step.input(step_view, [session, step], [alt_plot, ent_plot], api_name="step_view", trigger_mode="always_last")
     model.change(model_info, [session, model], about, api_visibility="private", queue=False)
     demo.load(model_info, [session, model], about, api_visibility="private")
     return SimpleNamespace(model=model, refresh=refresh, about=about, prefix=prefix, length=length, go=go, out=out,

@@ -102,8 +102,9 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     ins = [session, model, txt, layer, unit]
     outs = [summary, heat, colored, trace, data, layer, unit]
     go.click(probe, ins, outs, api_name="probe", concurrency_limit=2, concurrency_id="infer")
-    unit.release(probe, ins, outs, api_visibility="private", concurrency_limit=2, concurrency_id="infer")
-    layer.release(probe, ins, outs, api_visibility="private", concurrency_limit=2, concurrency_id="infer")
+    for slider in (unit, layer):          # drags and typed numbers redraw; the last one wins
+        slider.input(probe, ins, outs, api_visibility="private", concurrency_limit=2, concurrency_id="infer",
+                     trigger_mode="always_last", show_progress="hidden")
     model.change(dims, [session, model], [layer, unit], api_visibility="private", queue=False)
     return SimpleNamespace(model=model, refresh=refresh, text=txt, layer=layer, unit=unit, go=go, summary=summary,
                            heat=heat, colored=colored, trace=trace, data=data)

@@ -390,12 +390,13 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                               "lyrics. / 未找到语料：已选择玩具任务。", elem_id="preset-note")
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
-            with gr.Accordion("Data / 数据", open=False):
+            with gr.Group():
                 c["data"] = gr.Radio([("d2l corpus / d2l 语料", "d2l"), ("uploaded in tab 1 / 第 1 页上传", "upload"),
                                       ("toy hello→ohlol / 玩具任务", "toy")], value=v["data"], elem_id="train-data",
                                      **kw("data"))
                 c["tokenizer"] = gr.Radio(list(TOKENIZERS), value=v["tokenizer"], elem_id="train-tokenizer",
                                           **kw("tokenizer"))
+            with gr.Accordion("Data details / 数据细节", open=False):
                 c["clean"] = gr.Radio(list(CLEANERS), value=v["clean"], **kw("clean"))
                 c["newline"] = gr.Radio(list(NEWLINE_MODES), value=v["newline"], **kw("newline"))
                 c["min_freq"] = gr.Slider(1, 50, value=v["min_freq"], step=1, **kw("min_freq"))
@@ -475,7 +476,10 @@ def wire(ui: SimpleNamespace, session: gr.State, pickers: list) -> None:
     outputs = [ui.status, ui.plot, ui.grad_plot, ui.samples, ui.warn, ui.info, ui.download, *pickers]
     train_event = ui.start.click(train, inputs, outputs, api_name="train",
                                  concurrency_limit=resources.max_training(), concurrency_id="train",
-                                 show_progress="full", show_progress_on=[ui.status])
+                                 # "full" on the status line only: the queue position ("queue: 2/3") shows
+                                 # there while the chart updates without a spinner over it
+                                 show_progress="full", show_progress_on=[ui.status],
+                                 time_limit=resources.max_train_seconds() + 120)   # a safety net; the budget rules
     ui.stop.click(stop, [session, ui.x_axis], [ui.status, ui.plot, ui.info, ui.download, *pickers],
                   cancels=[train_event], api_name="stop", concurrency_limit=None)
 

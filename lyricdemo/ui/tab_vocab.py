@@ -135,7 +135,7 @@ def on_load(session: Session, source, upload, clean, tokenizer, newline, min_fre
     return (missing_corpus_message(),) + (gr.skip(),) * 8
 
 
-_ALIASES = {"\\n": "\n", "↵": "\n", "␠": " ", "space": " ", "␣": "\u3000"}
+_ALIASES = {"\\n": "\n", "↵": "\n", "␣": " ", "␠": " ", "space": " ", "⬚": "\u3000"}
 
 
 @user_errors

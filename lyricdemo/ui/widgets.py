@@ -57,7 +57,7 @@ def tokens_html(lines: Sequence[Sequence[str]], vocab: Vocab, first_line: int = 
         rows.append(f'<div><span style="color:#888;font-size:0.8em;display:inline-block;width:3.2em">{n}</span>'
                     f'{"".join(spans)}</div>')
     legend = ('<div style="color:#555;font-size:0.85em;margin-top:4px">Each box is one token; hover for its id. '
-              '↵ = line break, ␠ = space; <span style="color:#a50e0e">red = &lt;unk&gt;</span>. / '
+              '↵ = line break, ␣ = space, ⬚ = full-width space; <span style="color:#a50e0e">red = &lt;unk&gt;</span>. / '
               '每个方框是一个词元，悬停查看编号；红色表示 &lt;unk&gt;。</div>')
     return f'<div style="{_BOX}">{"".join(rows)}{legend}</div>'
 
