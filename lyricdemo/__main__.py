@@ -316,6 +316,10 @@ def cmd_generate(args) -> int:
     ckpt = load_checkpoint(_resolve_checkpoint(args.checkpoint))
     g = generate(ckpt.model, ckpt.vocab, ckpt.tokenizer, args.prefix, config)
     print(f"model: {ckpt.describe()}")
+    if ckpt.model.bidirectional:
+        from .models import BIDIRECTIONAL_WARNING
+
+        print(f"note: {BIDIRECTIONAL_WARNING}")
     if g.prefix.unknown:
         print(f"unknown: {g.prefix.message}")
     print()

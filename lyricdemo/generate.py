@@ -734,8 +734,14 @@ class GenerationStream(Iterator[Step]):
         steps: list[list[Step]] = [[] for _ in range(B)]
         eos_logp: list[float | None] = [None] * B
         done = [False] * B
+        nxt = None
         for t in range(cfg.length):
             with torch.inference_mode():
+                if nxt is not None:                                           # feed last round's tokens
+                    if present is not None:
+                        present.scatter_(1, nxt.view(-1, 1), True)
+                    logits, state = step_fn(nxt, state)                       # (B, V); checked just below
+                    logits = logits.float()
                 raw = F.log_softmax(logits, dim=-1)                           # (B, V) the model's belief
                 entropy_t, alt_i, alt_p = _belief(raw, k_alt)                 # (B,), (B, k), (B, k)
                 entropy = entropy_t.tolist()
@@ -770,13 +776,8 @@ class GenerationStream(Iterator[Step]):
                 ids[b].append(i)
                 steps[b].append(step)
                 yield step
-            if all(done) or t == cfg.length - 1:
+            if all(done):
                 break
-            with torch.inference_mode():
-                if present is not None:
-                    present.scatter_(1, nxt.view(-1, 1), True)
-                logits, state = step_fn(nxt, state)                           # (B, V); checked next round
-                logits = logits.float()
 
         cands = [self._make_candidate(b, ids[b], steps[b], eos_logp[b], None) for b in range(B)]
         return sorted(cands, key=lambda c: -c.mean_log_prob)                 # stable: ties keep sample order

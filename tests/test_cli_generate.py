@@ -125,3 +125,16 @@ def test_bad_values_are_messages(tiny, tmp_path, capsys):
     (broken / "model.safetensors").write_bytes(b"\x80\x04 not weights")
     assert main(["generate", "--checkpoint", str(broken)]) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+def test_a_bidirectional_checkpoint_generates_with_the_warning(tmp_path, capsys):
+    text_file = tmp_path / "bi.txt"
+    text_file.write_text("\n".join(LINES * 4) + "\n", encoding="utf-8")
+    ds = load_dataset(DataConfig(source=str(text_file), min_freq=1))
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(vocab_size=len(ds.vocab), embed_dim=8, hidden_size=16, bidirectional=True))
+    path = save_checkpoint(tmp_path / "bi", model, ds.vocab, ds.config,
+                           corpus={"name": ds.raw.name, "sha256": ds.corpus_sha256})
+    assert main(["generate", "--checkpoint", str(path), "--prefix", "月", "--length", "6", "--strategy", "greedy"]) == 0
+    out = capsys.readouterr().out
+    assert "note: This model is bidirectional" in out and "最长照抄" in out
