@@ -488,19 +488,39 @@ def _check_logits(logits: torch.Tensor) -> None:
 
 
 def _belief(raw: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Entropy (B,) in nats and the k most likely tokens (B, k) of raw log-probabilities (B, V).
+    """Entropy (B,) in nats and the k most likely tokens of raw log-probabilities (B, V):
+    their ids (B, k) and log-probabilities (B, k), most likely first.
 
-    The entropy is one fused dot product ``-sum(p * log p)``, the per-step cost that
-    matters at batch 1.  It is NaN when a log-probability is -inf (``0 * -inf``) and
-    when the logits themselves were NaN/inf (softmax spreads a NaN over the row), so
-    a finite entropy also vouches for the logits; ``_settle`` looks closer only when it is not."""
-    p = raw.exp()                                                     # (B, V)
-    entropy = torch.linalg.vecdot(p, raw).neg_()                      # (B,)
+    The entropy is one fused dot product ``-sum(p * log p)``: at batch 1 the number of
+    calls per step is the cost that matters.  It is NaN when a log-probability is
+    -inf (``0 * -inf``) and when the logits themselves were NaN/inf (softmax spreads
+    a NaN over the row), so a finite entropy also vouches for the logits; ``_settle``
+    looks closer only when it is not."""
+    entropy = torch.linalg.vecdot(raw.exp(), raw).neg_()             # (B,)
     if k:
-        top_p, top_i = p.topk(min(k, p.shape[-1]), dim=-1)            # (B, k)
+        top_lp, top_i = raw.topk(min(k, raw.shape[-1]), dim=-1)      # (B, k)
     else:
-        top_p = top_i = raw.new_zeros(raw.shape[0], 0)
-    return entropy, top_i, top_p
+        top_lp = top_i = raw.new_zeros(raw.shape[0], 0)
+    return entropy, top_i, top_lp
+
+
+def _top_choice(ids: list[int], log_probs: list[float], forbidden: set[int]) -> int | None:
+    """Greedy's choice read off the top of the list (``_belief``'s ids and log-probs of one
+    row, most likely first): the position of the first token that may be emitted, or
+    None when the list cannot decide and the full argmax must.
+
+    It decides exactly as ``argmax`` over the masked logits would: log_softmax keeps
+    the order of the logits (it subtracts one constant), so a token whose log-prob is
+    strictly above the next one's is the unique maximum among the allowed tokens.  A
+    tie (argmax takes the lowest id, topk's order among equals is not defined) or the
+    list running out gives None."""
+    for j, i in enumerate(ids):
+        if i in forbidden:
+            continue
+        if j + 1 >= len(ids) or log_probs[j + 1] == log_probs[j]:
+            return None
+        return j
+    return None
 
 
 def _settle(logits: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
@@ -730,6 +750,11 @@ class GenerationStream(Iterator[Step]):
 
         step_fn = self._step
         idx_to_token = vocab.idx_to_token
+        # greedy without a penalty reads its choice off the top of the list (see _top_choice):
+        # no masked copy, no argmax, no gather -- three calls fewer per token
+        shortcut = greedy and present is None
+        forbidden_set = set(self._forbidden_ids)
+        k_top = max(k_alt, len(forbidden_set) + 1) if shortcut else k_alt
         ids: list[list[int]] = [[] for _ in range(B)]
         steps: list[list[Step]] = [[] for _ in range(B)]
         eos_logp: list[float | None] = [None] * B
@@ -743,24 +768,30 @@ class GenerationStream(Iterator[Step]):
                     logits, state = step_fn(nxt, state)                       # (B, V); checked just below
                     logits = logits.float()
                 raw = F.log_softmax(logits, dim=-1)                           # (B, V) the model's belief
-                entropy_t, alt_i, alt_p = _belief(raw, k_alt)                 # (B,), (B, k), (B, k)
+                entropy_t, top_i_t, top_lp_t = _belief(raw, k_top)            # (B,), (B, k), (B, k)
                 entropy = entropy_t.tolist()
                 if not all(map(math.isfinite, entropy)):                      # NaN/inf logits raise here
                     entropy = _settle(logits, raw).tolist()
-                work = logits if present is None else _penalize(logits, present, penalty)
-                work = work.index_fill(1, forbidden, -math.inf)
-                if greedy:
-                    nxt = work.argmax(dim=-1)                                 # (B,)
-                    dprob = [1.0] * B
+                top_i, top_lp = top_i_t.tolist(), top_lp_t.tolist()
+                j = _top_choice(top_i[0], top_lp[0], forbidden_set) if shortcut else None
+                if j is not None:
+                    nxt = top_i_t[:, j]                                       # (1,)
+                    chosen, tok_logp, dprob = [top_i[0][j]], [top_lp[0][j]], [1.0]
                 else:
-                    if cfg.temperature != 1.0:
-                        work = work / cfg.temperature
-                    work = _top_p(_top_k(work, cfg.top_k), cfg.top_p)
-                    probs = F.softmax(work, dim=-1)                           # (B, V)
-                    nxt = _draw(probs, gen)
-                    dprob = probs.gather(1, nxt.view(-1, 1)).view(-1).tolist()
-                tok_logp = raw.gather(1, nxt.view(-1, 1)).view(-1).tolist()
-                chosen, alt_i, alt_p = nxt.tolist(), alt_i.tolist(), alt_p.tolist()
+                    work = logits if present is None else _penalize(logits, present, penalty)
+                    work = work.index_fill(1, forbidden, -math.inf)
+                    if greedy:
+                        nxt = work.argmax(dim=-1)                             # (B,)
+                        dprob = [1.0] * B
+                    else:
+                        if cfg.temperature != 1.0:
+                            work = work / cfg.temperature
+                        work = _top_p(_top_k(work, cfg.top_k), cfg.top_p)
+                        probs = F.softmax(work, dim=-1)                       # (B, V)
+                        nxt = _draw(probs, gen)
+                        dprob = probs.gather(1, nxt.view(-1, 1)).view(-1).tolist()
+                    tok_logp = raw.gather(1, nxt.view(-1, 1)).view(-1).tolist()
+                    chosen = nxt.tolist()
             self._positions += 1
             for b in range(B):
                 if done[b]:
@@ -771,7 +802,8 @@ class GenerationStream(Iterator[Step]):
                     continue
                 step = Step(position=t, token=idx_to_token[i], id=i, prob=math.exp(tok_logp[b]),
                             log_prob=tok_logp[b], entropy=entropy[b],
-                            alternatives=tuple(zip([idx_to_token[a] for a in alt_i[b]], alt_p[b])),
+                            alternatives=tuple((idx_to_token[a], math.exp(lp))
+                                               for a, lp in zip(top_i[b][:k_alt], top_lp[b][:k_alt])),
                             decode_prob=dprob[b], candidate=b)
                 ids[b].append(i)
                 steps[b].append(step)
@@ -819,7 +851,7 @@ class GenerationStream(Iterator[Step]):
             step_fn = self._step
             for t in range(cfg.length):
                 raw = F.log_softmax(logits, dim=-1)                            # (W, V)
-                entropy, alt_i, alt_p = _belief(raw, k_alt)                    # (W,), (W, k), (W, k)
+                entropy, alt_i, alt_lp = _belief(raw, k_alt)                   # (W,), (W, k), (W, k)
                 if not math.isfinite(float(entropy.sum())):                    # NaN/inf logits raise here
                     entropy = _settle(logits, raw)
                 search = raw if present is None else F.log_softmax(_penalize(logits, present, penalty), dim=-1)
@@ -836,7 +868,7 @@ class GenerationStream(Iterator[Step]):
                 stay = finished[parent]
                 ends = tok == (-1 if eos is None else eos)
                 kind = torch.where(stay, 2, torch.where(ends, 1, 0))           # 0 token, 1 <eos>, 2 stay
-                hist.append((parent, tok, kind, raw[parent, tok], entropy[parent], alt_i[parent], alt_p[parent]))
+                hist.append((parent, tok, kind, raw[parent, tok], entropy[parent], alt_i[parent], alt_lp[parent]))
                 score = total.flatten()[top]
                 length = new_len[parent]
                 finished = stay | (kind == 1)
@@ -857,7 +889,7 @@ class GenerationStream(Iterator[Step]):
             final_key = final_key.tolist()
             H = [torch.stack(cols).tolist() for cols in zip(*hist)]            # each (T, W) or (T, W, k)
 
-        parents, toks, kinds, logps, ents, alt_is, alt_ps = H
+        parents, toks, kinds, logps, ents, alt_is, alt_lps = H
         cands: list[Candidate] = []
         for rank, row in enumerate(ranked):
             rev: list[tuple[int, int]] = []                                    # (t, row at t), last first
@@ -874,8 +906,8 @@ class GenerationStream(Iterator[Step]):
                     ids.append(i)
                     steps.append(Step(position=len(steps), token=vocab.idx_to_token[i], id=i,
                                       prob=math.exp(logps[t][r]), log_prob=logps[t][r], entropy=ents[t][r],
-                                      alternatives=tuple((vocab.idx_to_token[a], p)
-                                                         for a, p in zip(alt_is[t][r], alt_ps[t][r])),
+                                      alternatives=tuple((vocab.idx_to_token[a], math.exp(lp))
+                                                         for a, lp in zip(alt_is[t][r], alt_lps[t][r])),
                                       decode_prob=None, candidate=rank))
             cands.append(self._make_candidate(rank, ids, steps, eos_logp, final_key[row]))
 

@@ -566,3 +566,26 @@ def test_a_token_ruled_out_by_the_model_is_not_an_error(vocab):
     p = F.softmax(logits, dim=-1)
     want = float(-(p[p > 0] * p[p > 0].log()).sum())
     assert all(s.entropy == pytest.approx(want, abs=1e-5) for s in g.steps)
+
+
+def test_greedy_reads_its_choice_off_the_top_list_only_when_it_decides():
+    from lyricdemo.generate import _top_choice
+
+    assert _top_choice([4, 2, 9], [-0.1, -0.5, -0.9], set()) == 0
+    assert _top_choice([0, 2, 9], [-0.1, -0.5, -0.9], {0}) == 1                 # <unk> skipped
+    assert _top_choice([4, 2, 9], [-0.5, -0.5, -0.9], set()) is None             # a tie: argmax decides
+    assert _top_choice([0, 2], [-0.1, -0.5], {0}) is None                        # list ran out
+    assert _top_choice([0, 1], [-0.1, -0.5], {0, 1}) is None
+
+
+@pytest.mark.parametrize("tie_at", [None, (3, 7), (7, 3), (2, 5, 9)])
+def test_greedy_breaks_ties_as_argmax_does(vocab, tie_at):
+    """Equal best logits: the lowest id wins, as in argmax, whichever order topk lists them in."""
+    logits = torch.linspace(-1, 0, len(vocab)).flip(0)               # strictly decreasing: no ties
+    logits[0] = 5.0                                                    # <unk> is best but never emitted
+    if tie_at:
+        logits[list(tie_at)] = 3.0
+    g = generate(Biased(logits), vocab, "char", "月", DecodeConfig(strategy="greedy", length=3))
+    want = int(masked(logits, vocab).argmax())
+    assert [s.id for s in g.steps] == [want] * 3
+    assert g.steps[0].alternatives[0][0] == "<unk>"
