@@ -80,14 +80,15 @@ def cli_run(seconds: float) -> tuple[float, int]:
     return tps, steps
 
 
-def app_run(client, seconds: float) -> tuple[float, int, int]:
+def app_run(client, seconds: float) -> tuple[float, int, int, float, float]:
+    """(tokens/s, steps, page updates, seconds training waited for the page, wall seconds of the run)."""
     job = client.submit(**CLASSROOM_APP, max_seconds=seconds, api_name="/train")
     while not job.done():
         time.sleep(0.1)
     job.result()
-    outs = job.outputs()
-    done = outs[-1][5]["outcome"]
-    return done["tokens_per_s"], done["step"], len(outs)
+    info = job.outputs()[-1][5]
+    done = info["outcome"]
+    return done["tokens_per_s"], done["step"], info["updates"], info["ui_seconds"], done["elapsed"]
 
 
 def main() -> None:
@@ -122,10 +123,10 @@ def main() -> None:
             cli.append(tps)
             print(f"rep {r + 1}  CLI {tps:8,.0f} tokens/s  {steps:4d} steps   (load {before:.2f})")
             before = load()
-            tps, steps, updates = app_run(client, args.seconds)
+            tps, steps, updates, ui, wall = app_run(client, args.seconds)
             app.append(tps)
-            print(f"rep {r + 1}  app {tps:8,.0f} tokens/s  {steps:4d} steps, {updates} page updates"
-                  f"   (load {before:.2f})")
+            print(f"rep {r + 1}  app {tps:8,.0f} tokens/s  {steps:4d} steps, {updates} page updates taking "
+                  f"{ui:.2f} s of {wall:.1f} s ({ui / wall:.1%})   (load {before:.2f})")
         c, a = statistics.median(cli), statistics.median(app)
         print(f"median: CLI {c:,.0f} tokens/s, app {a:,.0f} tokens/s, app/CLI = {a / c:.3f}")
     finally:

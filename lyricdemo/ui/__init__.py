@@ -79,7 +79,7 @@ def build_app() -> gr.Blocks:
         gr.Markdown(header_markdown(), elem_id="ld-header", elem_classes=["ld-note"])
         with gr.Tabs(elem_id="ld-tabs"):
             with gr.Tab(T["tab_vocab"], id="vocab", elem_id="tab-vocab"):
-                vocab = tab_vocab.build(demo, session)
+                tab_vocab.build(demo, session)
             with gr.Tab(T["tab_train"], id="train", elem_id="tab-train"):
                 train = tab_train.build(demo, session)
             with gr.Tab(T["tab_generate"], id="generate", elem_id="tab-generate") as gen_tab:
@@ -93,7 +93,6 @@ def build_app() -> gr.Blocks:
         gen_tab.select(refresh_picker, [session, gen.model], gen.model, api_visibility="private", queue=False)
         inside_tab.select(refresh_picker, [session, inside.model], inside.model, api_visibility="private",
                           queue=False)
-        demo.vocab, demo.train_ui, demo.gen, demo.inside = vocab, train, gen, inside   # for tests
     return demo
 
 

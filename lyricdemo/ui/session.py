@@ -125,6 +125,8 @@ class TrainingRun:
     model_key: str | None = None
     finished: threading.Event = field(default_factory=threading.Event, repr=False)
     ended_at: float | None = None
+    ui_seconds: float = 0.0            # wall time training waited for the page (building + sending updates)
+    updates: int = 0
     _ema: float | None = None
 
     def __post_init__(self):

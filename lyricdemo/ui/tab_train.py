@@ -277,6 +277,7 @@ def run_info(run: TrainingRun | None) -> dict:
         "best_val_ppl": ev.best_val_ppl if ev else None, "baselines": run.baselines,
         "samples": dict(run.samples), "warnings": list(run.warnings),
         "outcome": out.to_dict() if out is not None else None, "model": run.model_key,
+        "ui_seconds": round(run.ui_seconds, 3), "updates": run.updates,
         "parameters": run.started.parameters if run.started else None,
         "device": run.started.device if run.started else None,
     })
@@ -324,12 +325,16 @@ def train(session: Session, data="d2l", tokenizer="char", clean="d2l", newline="
             now = time.monotonic()
             final = isinstance(ev, (Done, Failed))
             if final or (urgent and now - last >= MIN_URGENT_INTERVAL) or now - last >= UI_INTERVAL:
-                last = now
                 s, w = samples_text(run), warnings_markdown(run)
-                yield (status_markdown(run), chart(session, x_axis), grad_chart(run),
-                       s if s != shown_samples else skip, w if w != shown_warnings else skip, run_info(run),
-                       skip, skip, skip)
+                update = (status_markdown(run), chart(session, x_axis), grad_chart(run),
+                          s if s != shown_samples else skip, w if w != shown_warnings else skip, run_info(run),
+                          skip, skip, skip)
                 shown_samples, shown_warnings = s, w
+                t = time.monotonic()
+                yield update                   # Gradio sends it; training waits meanwhile (measured below)
+                last = time.monotonic()
+                run.ui_seconds += last - now
+                run.updates += 1
     finally:
         events.close()                # the Trainer's own finally hands over a usable model
         session.finish_run(run)       # ... which joins the session even when we were cancelled
