@@ -251,6 +251,9 @@ def _add_generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--candidates", type=int, default=d.num_candidates, help="texts to show (beam: best n; sample: n)")
     p.add_argument("--seed", type=_seed, default=d.seed, help="sampling seed, or 'random' for a fresh one")
     p.add_argument("--strict", action="store_true", help="refuse prefix characters the model does not know")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads for this process (1: batch-1 decoding is fastest on one thread, and a "
+                        "second one stalls when the machine is busy; see bench/bench_generate.py)")
 
 
 def _seed(value: str):
@@ -305,10 +308,17 @@ def _training_text(ckpt) -> tuple[str | None, str]:
 
 
 def cmd_generate(args) -> int:
+    """Continue a prefix; print the text(s), unknown prefix characters, the decoder's summary and
+    how much of each continuation is copied verbatim from the model's training text."""
+    import torch
+
     from .checkpoint import load_checkpoint
     from .generate import DecodeConfig, generate
     from .novelty import CorpusIndex
 
+    if not 1 <= args.threads <= 256:
+        raise LyricdemoError(f"--threads must be a whole number from 1 to 256; got {args.threads}.")
+    torch.set_num_threads(args.threads)        # this process only: the CLI is its own app
     config = DecodeConfig(strategy=args.strategy, length=args.length, temperature=args.temperature,
                           top_k=args.top_k, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
                           beam_width=args.beam_width, num_candidates=args.candidates, seed=args.seed,
@@ -340,7 +350,7 @@ def cmd_generate(args) -> int:
         print(f"memorization meter unavailable / 无法检查照抄: {about}.")
         return 0
     index = CorpusIndex(text)
-    print(f"memorization of the generated text against {about}:")
+    print(f"memorization of the generated text (the prefix not counted) against {about}:")
     for i, c in enumerate(cands, 1):
         label = f"[{i}] " if len(cands) > 1 else "  "
         print(f"{label}{index.check(c.continuation).summary()}")

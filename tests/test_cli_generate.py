@@ -36,6 +36,14 @@ def make_checkpoint(root, name="tiny"):
     return path, text_file
 
 
+@pytest.fixture(autouse=True)
+def keep_threads():
+    """``generate`` sets the process's torch threads (--threads, default 1): restore them for other tests."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     return make_checkpoint(tmp_path_factory.mktemp("cli"))[0]
@@ -54,7 +62,7 @@ def test_the_command_prints_the_text_and_the_memorization_summary(tiny):
     text = out.split("\n\n")[1].strip("\n")
     assert text.startswith("月光") and len(text) > 2
     assert "greedy: 20" in out
-    assert "memorization of the generated text against its training text" in out
+    assert "memorization of the generated text (the prefix not counted) against its training text" in out
     assert "最长照抄" in out and "longest verbatim copy" in out
     assert "Traceback" not in r.stderr
 
@@ -85,7 +93,8 @@ def test_several_candidates_are_numbered_each_with_its_meter(tiny, capsys):
 def test_sampling_options_and_a_fresh_seed(tiny, capsys):
     args = ["generate", "--checkpoint", str(tiny), "--prefix", "星", "--length", "10", "--strategy", "sample",
             "--temperature", "0.7", "--top-k", "5", "--top-p", "0.9", "--repetition-penalty", "1.2"]
-    assert main([*args, "--seed", "3"]) == 0
+    assert main([*args, "--seed", "3", "--threads", "2"]) == 0
+    assert torch.get_num_threads() == 2
     first = capsys.readouterr().out
     assert main([*args, "--seed", "3"]) == 0
     assert capsys.readouterr().out.split("\n\n")[1] == first.split("\n\n")[1]      # same seed, same text
@@ -116,6 +125,8 @@ def test_the_meter_says_why_it_is_unavailable(tmp_path, capsys):
 
 
 def test_bad_values_are_messages(tiny, tmp_path, capsys):
+    assert main(["generate", "--checkpoint", str(tiny), "--threads", "0"]) == 2
+    assert "--threads" in capsys.readouterr().err
     assert main(["generate", "--checkpoint", str(tiny), "--length", "0"]) == 2
     assert "length" in capsys.readouterr().err
     assert main(["generate", "--checkpoint", str(tiny), "--top-p", "1.5"]) == 2
