@@ -143,7 +143,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 model = gr.Dropdown(choices=registry.choices(None), value=registry.default_key(None), scale=4,
                                     allow_custom_value=True, elem_id="gen-model", **kw("model"))
                 refresh = gr.Button("↻", scale=0, min_width=48, elem_id="gen-refresh")
-            about = gr.Markdown(elem_id="gen-model-info")
+            about = gr.Markdown(label="About the model / 模型信息", show_label=False, elem_id="gen-model-info")
             prefix = gr.Textbox(value="分开", lines=2, elem_id="gen-prefix", **kw("prefix"))
             length = gr.Slider(1, UI_MAX_LENGTH, value=100, step=1, elem_id="gen-length", **kw("length"))
             strategy = gr.Radio([("greedy / 贪心", "greedy"), ("sample / 采样", "sample"), ("beam / 束搜索", "beam")],
@@ -170,9 +170,9 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 step = gr.Slider(1, UI_MAX_LENGTH, value=1, step=1, scale=1, elem_id="gen-step", **kw("step"))
                 alt_plot = gr.Plot(label="Top-10 alternatives / 前 10 个候选", scale=2, elem_id="gen-alternatives")
     with gr.Accordion("Result as JSON / 结果（JSON）", open=False):
-        info = gr.JSON(elem_id="gen-json")
+        info = gr.JSON(label="Result / 结果", elem_id="gen-json")
     with gr.Accordion("Available models / 可用模型", open=False):
-        models_json = gr.JSON(elem_id="gen-models-json")
+        models_json = gr.JSON(label="Models / 模型列表", elem_id="gen-models-json")
 
     go.click(generate, [session, model, prefix, length, strategy, temperature, top_k, top_p, rep, beam, seed, unknown],
              [out, report, meter, step, alt_plot, ent_plot, info], api_name="generate", concurrency_limit=4,

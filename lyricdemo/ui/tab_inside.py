@@ -91,13 +91,13 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 layer = gr.Slider(1, 4, value=1, step=1, elem_id="probe-layer", **kw("layer"))
                 unit = gr.Slider(0, 255, value=0, step=1, elem_id="probe-unit", **kw("unit"))
             go = gr.Button(T["probe"], variant="primary", elem_id="probe-go")
-            summary = gr.Markdown(elem_id="probe-summary")
+            summary = gr.Markdown(label="Summary / 概要", show_label=False, elem_id="probe-summary")
         with gr.Column(scale=3, min_width=420):
             colored = gr.HTML(label="Text coloured by the unit / 按单元激活着色的文本", elem_id="probe-colored")
             trace = gr.Plot(label="Unit activation / 单元激活", elem_id="probe-trace")
     heat = gr.Plot(label="Hidden state heatmap / 隐状态热力图", elem_id="probe-heatmap")
     with gr.Accordion("Data as JSON / 数据（JSON）", open=False):
-        data = gr.JSON(elem_id="probe-json")
+        data = gr.JSON(label="Data / 数据", elem_id="probe-json")
 
     ins = [session, model, txt, layer, unit]
     outs = [summary, heat, colored, trace, data, layer, unit]

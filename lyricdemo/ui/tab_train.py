@@ -448,7 +448,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
             with gr.Row():
                 start = gr.Button(T["start"], variant="primary", elem_id="train-start")
                 stop_btn = gr.Button(T["stop"], variant="stop", elem_id="train-stop")
-            status = gr.Markdown(status_markdown(None), elem_id="train-status")
+            status = gr.Markdown(status_markdown(None), label="Status / 状态", show_label=False, elem_id="train-status")
             plot = gr.Plot(value=plots.training_chart([], None), label="Perplexity / 困惑度", elem_id="train-chart")
             with gr.Row():
                 x_axis = gr.Radio([("steps / 步数", "step"), ("seconds / 秒", "seconds")], value="step",
@@ -457,10 +457,10 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
             grad_plot = gr.Plot(label="Gradient norm / 梯度范数", elem_id="train-grad")
             samples = gr.Textbox(label="Latest samples (greedy) / 最新样例（贪心解码）", lines=3, interactive=False,
                                  elem_id="train-samples")
-            warn = gr.Markdown(elem_id="train-warnings")
+            warn = gr.Markdown(label="Warnings / 提示", show_label=False, elem_id="train-warnings")
             download = gr.File(label=T["download"], interactive=False, height=90, elem_id="train-download")
             with gr.Accordion("Run as JSON / 训练记录（JSON）", open=False):
-                info = gr.JSON(elem_id="train-json")
+                info = gr.JSON(label="Run / 训练记录", elem_id="train-json")
 
     knobs = [c[k] for k in KNOBS]
     for name, btn in preset_btns.items():

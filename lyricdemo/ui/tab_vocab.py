@@ -182,13 +182,14 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 first_line = gr.Number(value=1, precision=0, minimum=1, elem_id="vocab-first-line", **kw("first_line"))
             analyze = gr.Button(T["analyze"], variant="primary", elem_id="vocab-analyze")
         with gr.Column(scale=2):
-            notice = gr.Markdown(missing_corpus_message() if not have else "", elem_id="vocab-notice")
-            summary = gr.Markdown(elem_id="vocab-summary")
+            notice = gr.Markdown(missing_corpus_message() if not have else "", label="Notice / 说明", show_label=False,
+                                 elem_id="vocab-notice")
+            summary = gr.Markdown(label="Summary / 概要", show_label=False, elem_id="vocab-summary")
             view = gr.HTML(label="Tokenized lines / 分词结果", elem_id="vocab-tokens")
             with gr.Row():
                 query = gr.Textbox(scale=3, elem_id="vocab-lookup", **kw("lookup"))
                 lookup_btn = gr.Button(T["lookup_btn"], scale=1, elem_id="vocab-lookup-btn")
-            lookup_out = gr.Markdown(elem_id="vocab-lookup-out")
+            lookup_out = gr.Markdown(label="Lookup / 查询结果", show_label=False, elem_id="vocab-lookup-out")
     with gr.Row():
         top_plot = gr.Plot(label="Top tokens / 高频词元", elem_id="vocab-top")
     with gr.Row():
@@ -200,7 +201,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
         compare = gr.Dataframe(headers=["", "char / 字", "word / 词 (jieba)"], interactive=False, wrap=True,
                                label="Characters vs. words / 字与词的对比", elem_id="vocab-compare")
     with gr.Accordion("Statistics as JSON / 统计数据（JSON）", open=False):
-        stats_json = gr.JSON(elem_id="vocab-json")
+        stats_json = gr.JSON(label="Statistics / 统计", elem_id="vocab-json")
 
     inputs = [session, source, upload, clean, tokenizer, newline, min_freq, reserved, top_n, first_line]
     outputs = [notice, summary, view, top_plot, zipf_plot, coverage_plot, rare, compare, stats_json]
