@@ -77,6 +77,8 @@ def seq_data_iter_random(corpus: Sequence[int] | torch.Tensor, batch_size: int, 
 
 def _random_batches(data: torch.Tensor, batch_size: int, num_steps: int, rng: random.Random):
     offset = rng.randint(0, num_steps - 1)
+    if ((len(data) - offset - 1) // num_steps) // batch_size < 1:
+        offset = 0  # the corpus is just long enough: skip the offset rather than yield nothing
     data = data[offset:]
     num_subseqs = (len(data) - 1) // num_steps
     starts = list(range(0, num_subseqs * num_steps, num_steps))

@@ -504,6 +504,8 @@ class Trainer:
                             reason = "early_stopping"
                             break
                 else:
+                    if self.batch_in_epoch == 0:     # never spin on an epoch without batches
+                        raise LyricdemoError("The training text gives no full batch; use a smaller batch or fewer steps.")
                     self.epoch += 1                  # the epoch ran out of batches
                     self.batch_in_epoch = 0
                     self._epoch_seed = None
