@@ -116,19 +116,25 @@ def main() -> None:
     try:
         client = Client(url, verbose=False)
         app_run(client, 5)                                          # warm-up (caches, first-call costs)
-        cli, app = [], []
+        cli, app, ratios = [], [], []
         for r in range(args.reps):
-            before = load()
-            tps, steps = cli_run(args.seconds)
-            cli.append(tps)
-            print(f"rep {r + 1}  CLI {tps:8,.0f} tokens/s  {steps:4d} steps   (load {before:.2f})")
-            before = load()
-            tps, steps, updates, ui, wall = app_run(client, args.seconds)
-            app.append(tps)
-            print(f"rep {r + 1}  app {tps:8,.0f} tokens/s  {steps:4d} steps, {updates} page updates taking "
-                  f"{ui:.2f} s of {wall:.1f} s ({ui / wall:.1%})   (load {before:.2f})")
+            pair = {}
+            for who in (("cli", "app") if r % 2 == 0 else ("app", "cli")):    # alternate who goes first
+                before = load()
+                if who == "cli":
+                    tps, steps = cli_run(args.seconds)
+                    cli.append(tps)
+                    print(f"rep {r + 1}  CLI {tps:8,.0f} tokens/s  {steps:4d} steps   (load {before:.2f})")
+                else:
+                    tps, steps, updates, ui, wall = app_run(client, args.seconds)
+                    app.append(tps)
+                    print(f"rep {r + 1}  app {tps:8,.0f} tokens/s  {steps:4d} steps, {updates} page updates "
+                          f"taking {ui:.2f} s of {wall:.1f} s ({ui / wall:.1%})   (load {before:.2f})")
+                pair[who] = tps
+            ratios.append(pair["app"] / pair["cli"])
         c, a = statistics.median(cli), statistics.median(app)
-        print(f"median: CLI {c:,.0f} tokens/s, app {a:,.0f} tokens/s, app/CLI = {a / c:.3f}")
+        print(f"median: CLI {c:,.0f} tokens/s, app {a:,.0f} tokens/s, app/CLI = {a / c:.3f}; "
+              f"per-pair ratios {', '.join(f'{x:.2f}' for x in ratios)} (median {statistics.median(ratios):.3f})")
     finally:
         stop(proc)
 

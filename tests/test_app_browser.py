@@ -3,7 +3,10 @@
 One walk through the four tabs, on the server the API tests use: every tab renders; a short
 training run updates the chart at least three times and Stop stops it; a prefix generates
 text; an unknown character is flagged; the visualizer draws its heatmap.  Each tab is saved
-as a screenshot (tests/screenshots/, shown in the README), and no request may leave 127.0.0.1.
+as a screenshot, and no request may leave 127.0.0.1.
+
+Screenshots go to .cache/screenshots/ (git-ignored), or to tests/screenshots/ -- the ones the
+README shows -- with LYRICDEMO_UPDATE_SCREENSHOTS=1, or wherever LYRICDEMO_SHOT_DIR says.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from lyricdemo.ui.labels import T
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SHOTS = Path(os.environ.get("LYRICDEMO_SHOT_DIR", Path(__file__).parent / "screenshots"))
+HERE = Path(__file__).resolve().parent
+SHOTS = Path(os.environ.get("LYRICDEMO_SHOT_DIR") or (
+    HERE / "screenshots" if os.environ.get("LYRICDEMO_UPDATE_SCREENSHOTS") == "1" else HERE.parent / ".cache" / "screenshots"))
 
 # Remembers every distinct number of points the training chart has drawn: proof it re-rendered.
 CHART_UPDATES = """(minDistinct) => {

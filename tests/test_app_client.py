@@ -114,7 +114,7 @@ def test_generate_streams_and_flags_unknown_characters(client):
     assert len(outs) >= 2                                    # the text streams in, then the analysis
     text, report, meter, step, alt, ent, info = outs[-1]
     assert text.startswith("分开龘") and len(text) > 3
-    assert info["tokens"] == 60 and info["unknown"] == [{"token": "龘", "start": 2, "end": 3}]
+    assert 1 <= info["tokens"] <= 60 and info["unknown"] == [{"token": "龘", "start": 2, "end": 3}]
     assert "<mark" in report and "龘" in report and "never seen" in report
     assert alt["type"] == "plotly" and ent["type"] == "plotly"
     assert "Longest verbatim copy" in meter or "unavailable" in meter
