@@ -1,13 +1,16 @@
 """Benchmark: the app's startup time, and training throughput in the app against the CLI.
 
-    python bench/bench_app.py [--reps 3] [--seconds 30] [--skip-startup]
+    python bench/bench_app.py [--reps 3] [--seconds 30] [--skip-startup] [--threads N]
 
 Startup: ``python app.py`` to its first HTTP 200, ``--reps`` times.  Throughput: the
 classroom configuration trained for ``--seconds`` by the CLI (``python -m lyricdemo
 train``) and by the app's ``/train`` endpoint (gradio_client, the chart streaming as
 it would to a page), alternated ``--reps`` times; both report the Trainer's own
 ``Done.tokens_per_s`` (training steps only), and the steps done in the budget.  The
-machine is shared: the 1-minute load average is printed beside every measurement.
+machine is shared: the 1-minute load average is printed beside every measurement, and
+``--threads 1`` (OMP_NUM_THREADS for both the CLI and the app server) keeps one busy core
+of someone else's from stalling torch's two-thread kernels, which otherwise scatters the
+figures by a factor of five.
 """
 
 from __future__ import annotations
@@ -96,7 +99,10 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--skip-startup", action="store_true")
+    ap.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS for the CLI and the app (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)     # inherited by both subprocesses
     corpus_path()
     print("machine:", machine())
 
