@@ -55,6 +55,11 @@ def _rs(xs: Sequence[float | None], digits: int = 4) -> list[float | None]:
     return [_r(x, digits) for x in xs]
 
 
+# 1-2-5 ticks for the log axes: "1 2 5 10 20 50 100 ..." reads better than plotly's crowded minor digits
+_LOG_TICKS = [m * 10.0 ** e for e in range(-3, 7) for m in (1, 2, 5)]
+LOG_AXIS = dict(type="log", tickmode="array", tickvals=_LOG_TICKS, ticktext=[f"{v:g}" for v in _LOG_TICKS])
+
+
 def _figure(data: list[dict], layout: dict) -> go.Figure:
     base = dict(margin=dict(l=56, r=16, t=48, b=48), font=dict(family=FONT, size=13),
                 template="plotly_white", hovermode="closest")
@@ -196,7 +201,7 @@ def training_chart(runs: Sequence[RunCurves], baselines: Mapping[str, float] | N
     return _figure(data, dict(
         title=dict(text=title or "Perplexity (log scale) / 困惑度（对数坐标）"),
         xaxis=dict(title=dict(text="seconds / 秒" if by_time else "step / 步数", standoff=4), rangemode="tozero"),
-        yaxis=dict(title=dict(text="perplexity / 困惑度"), type="log"),
+        yaxis=dict(title=dict(text="perplexity / 困惑度"), **LOG_AXIS),
         shapes=shapes, annotations=annotations, height=460, margin=dict(l=56, r=16, t=48, b=40),
         legend=dict(orientation="h", y=-0.16, yanchor="top", x=0, font=dict(size=11)),
         uirevision="training"))
@@ -215,7 +220,7 @@ def grad_norm_chart(steps: Sequence[int], norms: Sequence[float], clip_theta: fl
                                 font=dict(size=11)))
     return _figure(data, dict(
         title=dict(text="Gradient norm before clipping / 裁剪前的梯度范数"),
-        xaxis=dict(title=dict(text="step / 步数"), rangemode="tozero"), yaxis=dict(type="log"),
+        xaxis=dict(title=dict(text="step / 步数"), rangemode="tozero"), yaxis=dict(**LOG_AXIS),
         shapes=shapes, annotations=annotations, showlegend=False, height=240,
         margin=dict(l=56, r=16, t=40, b=40), uirevision="grad"))
 

@@ -7,6 +7,8 @@ as a screenshot, and no request may leave 127.0.0.1.
 
 Screenshots go to .cache/screenshots/ (git-ignored), or to tests/screenshots/ -- the ones the
 README shows -- with LYRICDEMO_UPDATE_SCREENSHOTS=1, or wherever LYRICDEMO_SHOT_DIR says.
+LYRICDEMO_SHOWCASE_SECONDS=45 trains the classroom model that long before Stop, so that the
+screenshots show a model that has learned something (the test itself needs only seconds).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ CHART_POINTS = """() => { const d = document.querySelector('#train-chart .js-plo
     let n = 0; if (d && d.data) for (const t of d.data) n += (t.y && t.y.length) || 0; return n; }"""
 VALIDATION_POINTS = """(n) => { const d = document.querySelector('#train-chart .js-plotly-plot');
     return !!d && !!d.data && d.data.some(t => (t.name || '').includes('validation') && t.y.length >= n); }"""
+SHOWCASE = float(os.environ.get("LYRICDEMO_SHOWCASE_SECONDS", "0") or 0)
 HEATMAP = """() => { const d = document.querySelector('#probe-heatmap .js-plotly-plot');
     return !!d && !!d._fullData && d._fullData.length > 0 && d._fullData[0].type === 'heatmap'
            && d._fullData[0].z.length > 0 && d._fullData[0].z[0].length > 0; }"""
@@ -96,15 +99,17 @@ def test_the_four_tabs(page: Page, app_url: str):
     expect(page.locator("#train-bi-lesson")).to_contain_text("bidirectional")
     page.locator("#train-bidirectional input").uncheck()
     expect(page.locator("#train-bi-lesson")).to_be_hidden()
-    set_number(page, "train-hidden", 64)
+    if not SHOWCASE:
+        set_number(page, "train-hidden", 64)                                  # small and quick
     set_number(page, "train-seconds", 120)
     page.get_by_text("More / 更多", exact=True).click()
-    set_number(page, "train-eval-every", 5)
+    set_number(page, "train-eval-every", 25 if SHOWCASE else 5)
     status = page.locator("#train-status")
     page.locator("#train-start").click()
     expect(status).to_contain_text("tokens/s", timeout=60_000)
     page.wait_for_function(CHART_UPDATES, arg=3, polling=50, timeout=60_000)
     page.wait_for_function(VALIDATION_POINTS, arg=2, timeout=60_000)      # two evaluations drawn
+    time.sleep(SHOWCASE)
     sizes = page.evaluate("() => [...window.__chartSizes].sort((a, b) => a - b)")
     assert len(sizes) >= 3, sizes
     page.locator("#train-stop").click()
