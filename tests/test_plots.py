@@ -113,3 +113,55 @@ def test_hidden_heatmap_units_by_time():
         plots.hidden_heatmap(np.zeros(3), ["a", "b", "c"])
     line = validated(plots.unit_trace_chart([0.1, -0.2], ["a", "b"], 3))
     assert "Unit 3" in line.layout.title.text
+
+
+# ----------------------------------------------------------------------------- the visualizer (tab 4)
+TOKS = ["分", "开", "\n", "不", "分", "开"]
+
+
+def test_units_heatmap_orders_marks_and_names_positions():
+    v = np.arange(6 * 4, dtype=np.float32).reshape(6, 4) / 24 - 0.5            # (T=6, W=4)
+    raw = plots.units_heatmap(v, TOKS, order=[3, 0, 1, 2], max_units=3, selected=[0, 4], unit=0)
+    fig = validated(raw)
+    z = np.asarray(raw.data[0].z)
+    assert z.shape == (3, 6) and np.allclose(z[0], v[:, 3])                   # first of the order on top, 3 shown
+    assert list(fig.data[0].x) == ["0:分", "1:开", "2:↵", "3:不", "4:分", "5:开"]   # unique categories per position
+    assert list(fig.layout.xaxis.ticktext) == ["分", "开", "↵", "不", "分", "开"]
+    assert len(fig.layout.shapes) == 3 and "first 3 of 4" in fig.layout.title.text
+    gates = validated(plots.units_heatmap(np.full((6, 2), 0.5), TOKS, diverging=False))
+    assert gates.data[0].zmin == 0 and gates.data[0].zmax == 1
+    long = validated(plots.units_heatmap(np.zeros((300, 2)), ["a"] * 300))
+    assert tuple(long.layout.xaxis.range) == (-0.5, plots.VIEW_TOKENS - 0.5)  # opens on the first tokens
+
+
+def test_probe_figures_are_valid_plotly():
+    rng = np.random.default_rng(0)
+    sat = {"z": rng.random((2, 5, 2)).astype(np.float32) / 2, "r": np.zeros((2, 5, 2), np.float32)}
+    fig = validated(plots.saturation_chart(sat, {"z": "update"}))
+    assert len(fig.data) == 4 and fig.layout.xaxis2.domain[0] > fig.layout.xaxis.domain[1]   # 2 gates x 2 layers
+    assert "no gates" in validated(plots.saturation_chart({})).layout.annotations[0].text
+    top = [["开", "\n"], ["\n", "分"], ["不", "我"], ["分", "不"], ["开", "我"], ["\n", "开"]]
+    strip = validated(plots.prediction_strip(TOKS, top, rng.random((6, 2)), [3.0] * 6, [-1.0] * 5 + [float("nan")]))
+    hits = next(t for t in strip.data if t.type == "scatter" and t.mode == "markers")
+    assert list(hits.x) == ["0:分", "1:开", "2:↵", "3:不", "4:分"]               # the text's next token was in the top 2
+    sal = validated(plots.saliency_chart(TOKS, [0.2, 1.0, 0.5, 0.1, 0, 0], 3, "分"))
+    assert sal.data[0].marker.color[3] != sal.data[0].marker.color[2] and "“分”" in sal.layout.title.text
+    conn = validated(plots.connectivity_chart(np.tril(np.ones((6, 6))), TOKS, TOKS[1:] + ["我"]))
+    assert conn.data[0].y[0] == "0:分 → 开"
+    traj = validated(plots.trajectory_chart(rng.random((6, 2)), TOKS, [0.5, 0.2]))
+    assert "PC1 (50%)" in traj.layout.xaxis.title.text and list(traj.data[1].text)[2] == "↵"
+    grid = plots.text_grid_chart(TOKS, [0.1, -0.2, 0.3, 0.4, 0.5, -0.6], "unit 3", marks=[1])
+    validated(grid)
+    assert np.asarray(grid.data[0].z).shape == (2, 3) and grid.data[0].text[0][1] == "<b>开</b>"   # a row per line
+    rows = [plots.CompareRow("GRU", TOKS, rng.random((6, 3)), [1.0] * 5 + [None]),
+            plots.CompareRow("LSTM", TOKS, rng.random((6, 3)), [2.0] * 5 + [None])]
+    cmp = validated(plots.compare_chart(rows))
+    assert [t.type for t in cmp.data] == ["heatmap", "heatmap", "scatter", "scatter"]
+    assert cmp.layout.xaxis2.matches == "x"
+
+
+def test_figures_page_inlines_plotly_once():
+    fig = plots.trajectory_chart(np.zeros((3, 2)), ["a", "b", "c"])
+    page = plots.figures_page("t <x>", [("one", fig), ("html", "<p>hi</p>"), ("two", fig)])
+    assert page.count("window.PlotlyConfig") == 1 and page.count("Plotly.newPlot") == 2
+    assert "t &lt;x&gt;" in page and "<p>hi</p>" in page and 'src="http' not in page
