@@ -1,98 +1,741 @@
-"""What the visualizer shows: the hidden state of a model while it reads a text.
+"""What the visualizer shows: what a recurrent model does with a text, as plain arrays.
 
-    text --prepare_prefix--> tokens, ids --scratch twin, forward_with_gates--> h per layer (T, D*H)
+    text --read_text--> tokens, ids --scratch twin, one forward pass--> per layer h_t (c_t), gates
+                                                      |--> logits --> top-k next tokens, entropy, log p(next)
+                                                      |--> one backward pass --> saliency of one position
+         states --> PCA --> a 2-D trajectory;  gates --> saturation;  units --> rankings
 
 The fused ``torch.nn`` layers a model trains with do not expose their states step by
-step, so the text is read by the model's scratch twin (``model.with_impl("scratch")``):
-the same weights, the cells written out.  ``h[t]`` is the state *after* reading token
-``t``; for a bidirectional layer the backward half is joined on the right, as in the
-layer's output.
+step, so the text is read by the model's scratch twin (``model.with_impl("scratch")``,
+cached on the model): the same weights, the cells written out.  ``tests/test_probe.py``
+checks that every layer's states equal the fused module's to 1e-5.
 
-This first version returns the hidden states only; gates, saliency and projections
-come later.
+Conventions (T tokens, L layers, D directions, H units per direction, W = D*H):
+
+* ``h[k, t]`` is layer k's state *after* reading token t; for a bidirectional layer the
+  backward half (units H..2H-1) is joined on the right, as in the layer's output, and
+  it has read tokens t..T-1 -- the future.
+* Position t *predicts* token t+1: ``top_ids[t]``, ``entropy_bits[t]`` and the saliency
+  "at t" are about the model's distribution p(x_{t+1} | x_0..x_t).
+
+**Saliency** (Distill's "connectivity", Madsen 2019).  At position t the model is scored
+on one target token: the text's next token x_{t+1}, or, at the end of the text, its own
+most likely choice.  The saliency of input position s is
+
+    sal_t(s) = || d log p(target | x_0..x_t) / d e_s ||_2
+
+where e_s is the vector the first recurrent layer reads at s (the embedding row, or the
+one-hot vector), and the norm runs over that vector.  One backward pass gives the whole
+row s = 0..T-1.  A one-directional model cannot see the future, so sal_t(s) = 0 for
+s > t exactly (measured, not assumed: the gradient is taken through the whole text); a
+bidirectional one can, and its row shows it.  For display a row is divided by its
+maximum (``Saliency.shares``).  ``connectivity`` computes every row at once (T backward
+passes' worth of work in one batched pass), so it is offered for short texts only.
+
+**Units that fire here** (LSTMVis, Strobelt et al.).  Positions are selected by a token
+(every occurrence), line starts, line ends or explicit positions; a unit's score is
+
+    score(u) = mean_{t selected} a_t(u) - mean_{t not selected} a_t(u)
+
+in the activation's own units (h lies in [-1, 1], so scores of units compare directly).
+We keep the plain difference rather than a standardized one: a unit that barely varies
+would get a huge standardized score from a tiny, meaningless difference.  A positive
+score means the unit goes up there and not elsewhere; a negative one, that it goes down
+(units are sign-symmetric: flipping a unit's weights flips its sign).
+
+**Gate saturation** (Karpathy, Johnson & Fei-Fei 2015, fig. 3).  For each sigmoid gate
+(GRU r, z; LSTM i, f, o) and each unit: the share of time steps at which the gate is
+left-saturated (< 0.1, nearly closed) and right-saturated (> 0.9, nearly open).
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .errors import LyricdemoError
-from .generate import UnknownToken, prepare_prefix
+from .generate import MAX_PREFIX_CHARS, UnknownToken, prepare_prefix
+from .models.stepper import weights_key
 from .tokenizers import Tokenizer
 from .vocab import Vocab
 
 MAX_PROBE_TOKENS = 2000
+MAX_CONNECTIVITY_TOKENS = 120     # a (T, T) matrix costs about T single-position saliency passes
+CONNECTIVITY_CHUNK = 12_000_000   # input numbers per batched pass of connectivity (rows x T x I)
+CONNECTIVITY_ROWS = 24            # target rows per batched pass (a one-directional pass stops at its last row)
+DEFAULT_TOP_K = 5
+SATURATION = (0.1, 0.9)           # left- and right-saturation thresholds of a sigmoid gate
+
+# Gates each cell exposes (ScratchRNN's names), the sigmoid ones among them, and what they are.
+GATES = {"rnn": (), "gru": ("r", "z", "n"), "lstm": ("i", "f", "g", "o")}
+SIGMOID_GATES = {"rnn": (), "gru": ("r", "z"), "lstm": ("i", "f", "o")}
+GATE_NAMES = {"r": "reset / 重置门", "z": "update / 更新门", "n": "candidate / 候选状态",
+              "i": "input / 输入门", "f": "forget / 遗忘门", "g": "candidate / 候选记忆", "o": "output / 输出门",
+              "h": "hidden state / 隐状态", "c": "memory cell / 记忆单元"}
+SELECT_BY = ("token", "line starts", "line ends", "positions")
+UNIT_ORDERS = ("variance", "mean", "selection")
+LN2 = math.log(2.0)
+
+
+def _check_model(model) -> None:
+    if not hasattr(model, "with_impl") or not hasattr(model, "config") or not hasattr(model.config, "kind"):
+        raise LyricdemoError("The visualizer needs a recurrent model (RNN, GRU or LSTM), not an n-gram model.")
+
+
+def _whole(name: str, v, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+        raise LyricdemoError(f"{name} must be a whole number from {lo:,} to {hi:,}; got {v!r}.")
+    return int(v)
+
+
+# ----------------------------------------------------------------------------- reading the text
+@dataclass(frozen=True)
+class ReadText:
+    """A text as the model reads it: its tokens, their ids (unknown tokens -> <unk>, listed)."""
+
+    text: str
+    tokens: tuple[str, ...]
+    ids: tuple[int, ...]
+    unknown: tuple[UnknownToken, ...] = ()
+    truncated: bool = False
+
+
+def read_text(vocab: Vocab, tokenizer: Tokenizer | str, text: str, max_tokens: int = MAX_PROBE_TOKENS,
+              truncate: bool = False) -> ReadText:
+    """Tokenize ``text`` as the model's training text was (``generate.prepare_prefix``: line breaks
+    become the model's line-break token, unknown tokens become ``<unk>`` and are listed).
+
+    A text of more than ``max_tokens`` tokens is refused with a message saying how long it is,
+    or, with ``truncate=True``, cut to its first ``max_tokens`` tokens (``truncated`` says so)."""
+    if not isinstance(text, str) or not text.strip():
+        raise LyricdemoError("请输入要读的文本 / Type a text for the model to read.")
+    max_tokens = _whole("max_tokens", max_tokens, 1, MAX_PROBE_TOKENS)
+    cut = text
+    if truncate:
+        # every token is at least one character, so this cut keeps >= max_tokens tokens when the text has
+        # them, and stays under prepare_prefix's own limits (2,000 tokens, 20,000 characters)
+        cut = text[:min(4 * max_tokens, MAX_PREFIX_CHARS)]
+    elif len(text) > MAX_PREFIX_CHARS:
+        raise LyricdemoError(f"文本太长 / The text is too long: {len(text):,} characters; the probe reads at most "
+                             f"{max_tokens:,} tokens. Shorten it, or let the probe read only the beginning.")
+    try:
+        report = prepare_prefix(cut, vocab, tokenizer, unknown="unk")
+    except LyricdemoError:
+        if not truncate:
+            raise LyricdemoError(f"文本太长 / The text is too long: more than {max_tokens:,} tokens; the probe "
+                                 f"reads at most {max_tokens:,}. Shorten it, or let the probe read only the "
+                                 "beginning.") from None
+        report = prepare_prefix(text[:max_tokens], vocab, tokenizer, unknown="unk")
+    tokens, ids = tuple(report.tokens), tuple(report.ids)
+    truncated = len(cut) < len(text) or len(ids) > max_tokens
+    if len(ids) > max_tokens and not truncate:
+        raise LyricdemoError(f"文本太长 / The text is too long: {len(ids):,} tokens; the probe reads at most "
+                             f"{max_tokens:,}. Shorten it, or let the probe read only the beginning.")
+    tokens, ids = tokens[:max_tokens], ids[:max_tokens]
+    end = sum(len(t) for t in tokens)        # the characters read (a line break token stands for 1-2)
+    unknown = tuple(u for u in report.unknown if u.start < end) if truncated else tuple(report.unknown)
+    return ReadText(text=text, tokens=tokens, ids=ids, unknown=unknown, truncated=bool(truncated))
+
+
+# ----------------------------------------------------------------------------- the scratch twin
+def scratch_twin(model):
+    """The model's scratch twin in eval mode with frozen weights, cached on the model and rebuilt
+    when a weight changed (the same key as ``RNNLM.stepper()``)."""
+    _check_model(model)
+    key = weights_key(model)
+    cached = model.__dict__.get("_probe_twin")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    twin = model.with_impl("scratch").eval()
+    for p in twin.parameters():
+        p.requires_grad_(False)      # gradients are only ever taken with respect to the inputs
+    model.__dict__["_probe_twin"] = (key, twin)
+    return twin
+
+
+def _grad_mode(on: bool):
+    """Autograd on (even inside a caller's ``inference_mode``), or inference mode."""
+    if not on:
+        return torch.inference_mode()
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.inference_mode(False))
+    stack.enter_context(torch.enable_grad())
+    return stack
+
+
+def _input_vectors(twin, ids: torch.Tensor) -> torch.Tensor:
+    """ids (B, T) -> the vectors the first recurrent layer reads (B, T, I): embedding rows or one-hot."""
+    if twin.embedding is None:
+        return F.one_hot(ids, twin.config.vocab_size).to(twin.dtype)
+    return twin.embedding(ids)
+
+
+def _features(twin, x: torch.Tensor, record: bool):
+    """x (B, T, I) -> (features (B, T, F) for the output layer, gates dict or {}). Eval mode: no dropout."""
+    if record:
+        y, _, gates = twin.rnn.forward_with_gates(x)
+    else:
+        y, _ = twin.rnn(x)
+        gates = {}
+    if twin.proj is not None:
+        y = twin.proj(y)
+    return y, gates
+
+
+def _log_probs(twin, y: torch.Tensor) -> torch.Tensor:
+    """features (B, T, F) -> log-probabilities (B, T, V) (the adaptive softmax gives them directly)."""
+    return torch.log_softmax(twin._logits(y), dim=-1)
+
+
+def _to_units(g: torch.Tensor) -> np.ndarray:
+    """A recorded gate (L, D, 1, T, H) -> (L, T, D*H) float32, the backward half on the right."""
+    L, D, _, T, H = g.shape
+    return g[:, :, 0].permute(0, 2, 1, 3).reshape(L, T, D * H).detach().float().cpu().numpy()
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass
+class Saliency:
+    """How much each input position drove one prediction (see the module docstring).
+
+    ``norms[s]`` = ||d log p(target | x_0..x_position) / d e_s||_2; zero for s > position
+    in a one-directional model."""
+
+    position: int                 # t: the model has read tokens 0..t
+    target: str                   # the token it is scored on
+    target_id: int
+    in_text: bool                 # True: target is the text's token t+1; False: the model's own top choice
+    logprob: float                # ln p(target | ...)
+    norms: np.ndarray = field(repr=False)       # (T,)
+    reads_future: bool = False    # bidirectional: positions after t count too
+
+    @property
+    def shares(self) -> np.ndarray:
+        """``norms`` divided by their maximum: 1 for the position that mattered most."""
+        m = float(self.norms.max(initial=0.0))
+        return self.norms / m if m > 0 else np.zeros_like(self.norms)
+
+    def to_dict(self, digits: int = 4) -> dict:
+        return {"position": self.position, "target": self.target, "target_id": self.target_id,
+                "in_text": self.in_text, "logprob": _round(self.logprob, digits),
+                "max_norm": _round(float(self.norms.max(initial=0.0)), 8),
+                "shares": _rounded(self.shares, digits), "reads_future": self.reads_future}
 
 
 @dataclass
-class HiddenStates:
-    """The hidden states of every layer while reading ``tokens``.
+class Probe:
+    """Everything the visualizer shows about one model reading one text, as numpy arrays.
 
-    ``layers[k]`` is a float32 array ``(T, D*H)``: row t is layer k's state after token t.
-    ``unknown`` lists the tokens the vocabulary lacks (read as ``<unk>``).
+    ``states["h"]`` (and ``states["c"]`` for an LSTM) and ``gates[name]`` are float32
+    ``(L, T, W)``; ``gates`` holds GRU ``r z n`` or LSTM ``i f g o`` (none for an RNN).
+    ``top_ids``/``top_probs`` are ``(T, k)``, the k most likely next tokens after each
+    position; ``entropy_bits`` is ``(T,)``; ``next_logprob_bits[t]`` is log2 p(x_{t+1}),
+    NaN at the last position.  ``projection`` is ``(L, T, 2)``: each layer's h projected on
+    its first two principal components, which explain ``explained[k]`` of its variance.
+    ``saliency`` is the connectivity of one position (None when not asked for).
+    ``timings`` are seconds spent per part (for the benchmark).
     """
 
     text: str
     tokens: list[str]
     ids: list[int]
-    layers: list[np.ndarray] = field(repr=False)
-    kind: str = "gru"
-    num_directions: int = 1
+    kind: str
+    num_layers: int
+    num_directions: int
+    hidden_size: int
+    states: dict[str, np.ndarray] = field(repr=False)
+    gates: dict[str, np.ndarray] = field(repr=False)
+    top_ids: np.ndarray = field(repr=False)
+    top_tokens: list[list[str]] = field(repr=False)
+    top_probs: np.ndarray = field(repr=False)
+    entropy_bits: np.ndarray = field(repr=False)
+    next_logprob_bits: np.ndarray = field(repr=False)
+    projection: np.ndarray | None = field(default=None, repr=False)
+    explained: np.ndarray | None = field(default=None, repr=False)
+    saliency: Saliency | None = None
     unknown: tuple[UnknownToken, ...] = ()
     truncated: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def num_layers(self) -> int:
-        return len(self.layers)
-
+    # -- facts ---------------------------------------------------------------------------
     @property
     def width(self) -> int:
-        """Units per layer as the heatmap shows them: D*H."""
-        return int(self.layers[0].shape[1]) if self.layers else 0
+        """Units per layer as the views show them: W = D*H."""
+        return self.hidden_size * self.num_directions
 
-    def unit(self, layer: int, unit: int) -> np.ndarray:
-        """Activation (T,) of one unit of one layer along the text."""
-        if not 0 <= layer < self.num_layers:
-            raise LyricdemoError(f"layer must be from 0 to {self.num_layers - 1}; got {layer}.")
-        if not 0 <= unit < self.width:
-            raise LyricdemoError(f"unit must be from 0 to {self.width - 1}; got {unit}.")
-        return self.layers[layer][:, unit]
+    @property
+    def bidirectional(self) -> bool:
+        return self.num_directions == 2
 
-    def most_active_units(self, layer: int, k: int = 5) -> list[int]:
-        """The k units whose activation varies most along the text (the interesting ones to look at)."""
-        var = self.layers[layer].var(axis=0)
-        return [int(i) for i in np.argsort(-var, kind="stable")[:k]]
+    @property
+    def notes(self) -> list[str]:
+        """What a reader of these numbers must know (bidirectional, unknown tokens, truncation)."""
+        out = []
+        if self.bidirectional:
+            H = self.hidden_size
+            out.append(f"Bidirectional: units 0–{H - 1} read forwards, {H}–{2 * H - 1} backwards. The backward "
+                       "half reads the future (the tokens after t), so its predictions peek at the answer. / "
+                       f"双向模型：单元 0–{H - 1} 正向读，{H}–{2 * H - 1} 反向读；反向的一半读到了之后的字，等于偷看答案。")
+        if self.unknown:
+            shown = ", ".join(repr(u.token) for u in self.unknown[:10])
+            out.append(f"{len(self.unknown)} unknown token(s) read as <unk>: {shown}. / 未知词元按 <unk> 读入。")
+        if self.truncated:
+            out.append(f"Only the first {len(self.tokens):,} tokens were read. / 只读了前 {len(self.tokens):,} 个词元。")
+        return out
+
+    def layer(self, k: int) -> int:
+        return _whole("layer", k, 0, self.num_layers - 1)
+
+    def values(self, layer: int, name: str = "h") -> np.ndarray:
+        """(T, W) activations of one layer: a state (``h``, ``c``) or a gate."""
+        k = self.layer(layer)
+        src = self.states if name in self.states else self.gates
+        if name not in src:
+            have = ", ".join([*self.states, *self.gates])
+            raise LyricdemoError(f"A {self.kind.upper()} has no {name!r}; choose one of {have}.")
+        return src[name][k]
+
+    def unit(self, layer: int, unit: int, name: str = "h") -> np.ndarray:
+        """Activation (T,) of one unit along the text."""
+        v = self.values(layer, name)
+        return v[:, _whole("unit", unit, 0, self.width - 1)]
+
+    def positions(self, by: str, value: str = "") -> np.ndarray:
+        return select_positions(self.tokens, by, value)
+
+    def unit_order(self, layer: int, by: str = "variance", positions: Sequence[int] | None = None,
+                   name: str = "h") -> np.ndarray:
+        return unit_order(self.values(layer, name), by, positions)
+
+    def unit_scores(self, layer: int, positions: Sequence[int], name: str = "h") -> np.ndarray:
+        return unit_scores(self.values(layer, name), positions)
+
+    def saturation(self, lo: float = SATURATION[0], hi: float = SATURATION[1]) -> dict[str, np.ndarray]:
+        return gate_saturation(self.gates, self.kind, lo, hi)
+
+    def surprisal_bits(self) -> float | None:
+        """Mean -log2 p(x_{t+1}) over the text (bits per token), None for a one-token text."""
+        v = self.next_logprob_bits[:-1]
+        return float(-v.mean()) if v.size else None
+
+    # -- JSON ----------------------------------------------------------------------------
+    def to_dict(self, arrays: bool = True, layers: Iterable[int] | None = None, digits: int = 4) -> dict:
+        """Plain JSON-safe data (floats rounded to ``digits`` decimals, NaN -> null).
+
+        ``arrays=False`` leaves out the (T, W) arrays of states and gates (the bulk of it);
+        ``layers`` chooses which layers' arrays go in (default all)."""
+        ks = list(range(self.num_layers)) if layers is None else [self.layer(k) for k in layers]
+        sat = self.saturation()
+        d = {
+            "format": "lyricdemo-probe", "version": 1,
+            "model": {"kind": self.kind, "num_layers": self.num_layers, "num_directions": self.num_directions,
+                      "hidden_size": self.hidden_size, "width": self.width},
+            "text": self.text, "tokens": list(self.tokens), "ids": list(self.ids),
+            "truncated": self.truncated, "unknown": [{"token": u.token, "start": u.start} for u in self.unknown],
+            "notes": self.notes,
+            "predictions": {"top_k": int(self.top_ids.shape[1]), "tokens": self.top_tokens,
+                            "ids": self.top_ids.tolist(), "probs": _rounded(self.top_probs, digits),
+                            "entropy_bits": _rounded(self.entropy_bits, digits),
+                            "next_logprob_bits": _rounded(self.next_logprob_bits, digits)},
+            "saliency": self.saliency.to_dict(digits) if self.saliency is not None else None,
+            "projection": None if self.projection is None else {
+                "layers": [{"layer": k, "coords": _rounded(self.projection[k], digits),
+                            "explained": _rounded(self.explained[k], digits)} for k in ks]},
+            "saturation": {"thresholds": list(SATURATION),
+                           "gates": {g: {"left": _rounded(s[ks, :, 0], digits), "right": _rounded(s[ks, :, 1], digits)}
+                                     for g, s in sat.items()}},
+            "layers": ks,
+        }
+        if arrays:
+            d["states"] = {n: _rounded(v[ks], digits) for n, v in self.states.items()}
+            d["gates"] = {n: _rounded(v[ks], digits) for n, v in self.gates.items()}
+        return d
 
 
-def hidden_states(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str,
-                  max_tokens: int = MAX_PROBE_TOKENS) -> HiddenStates:
-    """Read ``text`` with ``model`` (an ``RNNLM``) and return the hidden state of every layer.
+    # -- a page of plots ---------------------------------------------------------------------
+    def to_html(self, layer: int = -1, unit: int | None = None, select_by: str = "line starts",
+                select_value: str = "", title: str | None = None, connectivity: Connectivity | None = None) -> str:
+        """A standalone HTML page of the views (plotly.js inlined: it works offline), for slides and
+        handouts: units over time, the text coloured by one unit, the units that fire at a selection,
+        gate saturation, the prediction strip, the saliency of one position, the trajectory."""
+        from html import escape
 
-    The text is tokenized as the model's training text was (``generate.prepare_prefix``:
-    line breaks become the model's line-break token, unknown tokens become ``<unk>`` and
-    are listed).  Longer texts are cut to the first ``max_tokens`` tokens.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise LyricdemoError("请输入要读的文本 / Type a text for the model to read.")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_PROBE_TOKENS:
-        raise LyricdemoError(f"max_tokens must be a whole number from 1 to {MAX_PROBE_TOKENS}; got {max_tokens!r}.")
-    if not hasattr(model, "with_impl") or not hasattr(model, "config"):
-        raise LyricdemoError("The visualizer needs a recurrent model (RNN, GRU or LSTM), not an n-gram model.")
-    report = prepare_prefix(text, vocab, tokenizer, unknown="unk")
-    tokens, ids = list(report.tokens), list(report.ids)
-    truncated = len(ids) > max_tokens
-    if truncated:
-        tokens, ids = tokens[:max_tokens], ids[:max_tokens]
-    twin = model.with_impl("scratch")
-    twin.eval()
+        from . import plots
+
+        k = self.layer(layer % self.num_layers if isinstance(layer, int) and not isinstance(layer, bool) else layer)
+        h = self.values(k, "h")
+        sel = self.positions(select_by, select_value) if select_by else np.zeros(0, dtype=np.int64)
+        scores = unit_scores(h, sel) if 0 < sel.size < len(self.tokens) else None
+        order = unit_order(h, "selection", sel) if scores is not None else unit_order(h, "variance")
+        u = int(order[0]) if unit is None else _whole("unit", unit, 0, self.width - 1)
+        kind = self.kind.upper()
+        head = (f"<p>{escape(kind)} · {self.num_layers} layer(s) × {self.hidden_size} units"
+                f"{' × 2 directions' if self.bidirectional else ''} · {len(self.tokens)} tokens"
+                + (f" · mean surprisal {self.surprisal_bits():.2f} bits/token" if self.surprisal_bits() is not None
+                   else "") + "</p>" + "".join(f"<p>{escape(n)}</p>" for n in self.notes))
+        sections: list[tuple[str, object]] = [
+            (f"Units over time, layer {k + 1} / 第 {k + 1} 层单元",
+             plots.units_heatmap(h, self.tokens, order, selected=sel.tolist(), unit=u,
+                                 title=f"h, layer {k + 1}, units sorted by {'selection' if scores is not None else 'variance'}")),
+            (f"The text coloured by unit {u} / 按第 {u} 号单元着色",
+             plots.text_grid_chart(self.tokens, h[:, u], f"unit {u}, layer {k + 1}", marks=sel.tolist())),
+        ]
+        if scores is not None:
+            top = np.argsort(-scores, kind="stable")[:8]
+            low = np.argsort(scores, kind="stable")[:8]
+            rows = "".join(f"<tr><td>{int(a)}</td><td>{scores[a]:+.3f}</td><td>{int(b)}</td><td>{scores[b]:+.3f}</td></tr>"
+                           for a, b in zip(top, low))
+            sections.append((f"Units that fire at {select_by} {escape(select_value)} ({sel.size} positions) / 在选中位置激活的单元",
+                             "<table><tr><th>up here / 升高</th><th>score</th><th>down here / 降低</th><th>score</th></tr>"
+                             f"{rows}</table><p>score = mean at the selected positions − mean elsewhere.</p>"))
+        sections += [
+            ("Gate saturation / 门饱和度", plots.saturation_chart(self.saturation(), GATE_NAMES, *SATURATION)),
+            ("Predictions / 预测", plots.prediction_strip(self.tokens, self.top_tokens, self.top_probs,
+                                                        self.entropy_bits, self.next_logprob_bits.tolist())),
+        ]
+        if self.saliency is not None:
+            s = self.saliency
+            sections.append((f"Connectivity of position {s.position} / 第 {s.position} 个位置的连接性",
+                             plots.saliency_chart(self.tokens, s.shares, s.position, s.target, s.in_text,
+                                                  s.reads_future)))
+            sections.append(("", plots.text_grid_chart(self.tokens, s.shares, "saliency, shaded / 显著性着色",
+                                                       diverging=False, marks=[s.position])))
+        if connectivity is not None:
+            sections.append(("Connectivity matrix / 连接性矩阵",
+                             plots.connectivity_chart(connectivity.shares, connectivity.tokens, connectivity.targets)))
+        if self.projection is not None:
+            sections.append((f"State trajectory, layer {k + 1} / 状态轨迹",
+                             plots.trajectory_chart(self.projection[k], self.tokens, self.explained[k])))
+        return plots.figures_page(title or f"lyricdemo · inside a {kind} / 模型内部", sections, head)
+
+def _round(x: float, digits: int) -> float | None:
+    return round(float(x), digits) if math.isfinite(x) else None
+
+
+def _rounded(a: np.ndarray, digits: int) -> list:
+    """np array -> nested lists of floats rounded to ``digits`` decimals; NaN/inf -> None."""
+    a = np.asarray(a, dtype=np.float64)
+    r = np.round(a, digits)
+    if np.isfinite(r).all():
+        return r.tolist()
+    obj = r.astype(object)
+    obj[~np.isfinite(r)] = None
+    return obj.tolist()
+
+
+# ----------------------------------------------------------------------------- the probe
+def probe(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str, *, max_tokens: int = MAX_PROBE_TOKENS,
+          truncate: bool = False, top_k: int = DEFAULT_TOP_K, saliency_at: int | str | None = "auto",
+          project: bool = True) -> Probe:
+    """Read ``text`` with ``model`` (an ``RNNLM``) and return what the visualizer shows.
+
+    One forward pass of the scratch twin gives every layer's states and gates and the
+    next-token distributions; with ``saliency_at`` (a position, ``"auto"`` = the last one that
+    predicts a token of the text, or None) one backward pass from that position gives its
+    saliency; ``project`` adds each layer's 2-D PCA trajectory.
+
+    Texts longer than ``max_tokens`` (default 2,000) tokens are refused with a clear message,
+    or cut to their beginning with ``truncate=True``."""
+    _check_model(model)
+    top_k = _whole("top_k", top_k, 1, 50)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    rt = read_text(vocab, tokenizer, text, max_tokens, truncate)
+    twin = scratch_twin(model)
+    c = twin.config
+    T = len(rt.ids)
+    pos = _saliency_position(saliency_at, T)
+    timings["read"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    ids = torch.tensor([rt.ids], dtype=torch.long, device=twin.device)              # (1, T)
+    with _grad_mode(pos is not None):
+        x = _input_vectors(twin, ids)                                                 # (1, T, I)
+        if pos is not None:
+            x = x.detach().requires_grad_(True)
+        y, rec = _features(twin, x, record=True)                                      # (1, T, F)
+    states = {name: _to_units(rec[name]) for name in ("h", "c") if name in rec}
+    gates = {name: _to_units(rec[name]) for name in GATES[c.kind]}
+    timings["states"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
     with torch.inference_mode():
-        x = torch.tensor([ids], dtype=torch.long, device=twin.device)          # (1, T)
-        _, _, gates = twin.forward_with_gates(x)
-        h = gates["h"][:, :, 0].float().cpu()                                   # (L, D, T, H)
-    layers = [torch.cat(list(h[k]), dim=-1).numpy() for k in range(h.shape[0])]   # each (T, D*H)
-    unknown = tuple(u for u in report.unknown if u.start < sum(len(t) for t in tokens)) if truncated else report.unknown
-    return HiddenStates(text=text, tokens=tokens, ids=ids, layers=layers, kind=model.config.kind,
-                        num_directions=model.config.num_directions, unknown=unknown, truncated=truncated)
+        logp = _log_probs(twin, y.detach())[0].float()                               # (T, V)
+        k = min(top_k, logp.shape[-1])
+        top_lp, top_i = logp.topk(k, dim=-1)                                          # (T, k)
+        entropy = -(logp.exp() * logp).sum(-1) / LN2                                  # (T,) bits
+        nxt = torch.full((T,), float("nan"))
+        if T > 1:
+            nxt[:-1] = logp[:-1].gather(1, ids[0, 1:, None]).squeeze(1) / LN2
+    top_ids = top_i.cpu().numpy()
+    top_tokens = [vocab.to_tokens(row) for row in top_ids.tolist()]
+    timings["distributions"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    sal = None
+    if pos is not None:
+        with _grad_mode(True):
+            sal = _saliency_from(twin, vocab, rt, x, y, logp[pos], pos)
+    timings["saliency"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    proj = expl = None
+    if project:
+        pairs = [pca_2d(h) for h in states["h"]]
+        proj = np.stack([p for p, _ in pairs])
+        expl = np.stack([e for _, e in pairs])
+    timings["projection"] = time.perf_counter() - t0
+
+    return Probe(text=rt.text, tokens=list(rt.tokens), ids=list(rt.ids), kind=c.kind, num_layers=c.num_layers,
+                 num_directions=c.num_directions, hidden_size=c.hidden_size, states=states, gates=gates,
+                 top_ids=top_ids, top_tokens=top_tokens, top_probs=top_lp.exp().cpu().numpy(),
+                 entropy_bits=entropy.cpu().numpy(), next_logprob_bits=nxt.numpy(), projection=proj, explained=expl,
+                 saliency=sal, unknown=rt.unknown, truncated=rt.truncated, timings=timings)
+
+
+def _saliency_position(at, T: int) -> int | None:
+    if at is None:
+        return None
+    if at == "auto":
+        return max(T - 2, 0)          # the last position whose next token is in the text
+    if isinstance(at, bool) or not isinstance(at, (int, np.integer)) or not -T <= at < T:
+        raise LyricdemoError(f"The saliency position must be a whole number from 0 to {T - 1} "
+                             f"(the text has {T} tokens); got {at!r}.")
+    return int(at) % T
+
+
+def _target(ids: Sequence[int], logp_t: torch.Tensor, t: int) -> tuple[int, bool]:
+    """The token position t is scored on: the text's next one, or at the end the model's top choice."""
+    if t + 1 < len(ids):
+        return int(ids[t + 1]), True
+    return int(logp_t.argmax()), False
+
+
+def _saliency_from(twin, vocab: Vocab, rt: ReadText, x: torch.Tensor, y: torch.Tensor, logp_t: torch.Tensor,
+                   t: int) -> Saliency:
+    """One backward pass from log p(target at t) to the input vectors x (1, T, I) (which require grad);
+    ``logp_t`` (V,) is the distribution at t (it names the target at the end of the text)."""
+    target, in_text = _target(rt.ids, logp_t, t)
+    lp = _log_probs(twin, y[:, t:t + 1])[0, 0, target]              # only row t goes through the decoder
+    (grad,) = torch.autograd.grad(lp, x)
+    norms = grad[0].norm(dim=-1).float().cpu().numpy()              # (T,)
+    bidi = twin.config.bidirectional
+    return Saliency(position=t, target=vocab.to_tokens(target), target_id=target, in_text=in_text,
+                    logprob=float(lp.detach()), norms=norms, reads_future=bidi)
+
+
+def saliency(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str, position: int | str = "auto", *,
+             max_tokens: int = MAX_PROBE_TOKENS, truncate: bool = False) -> Saliency:
+    """The saliency of one position alone (the tab's position slider): one forward and one backward
+    pass.  A one-directional model reads only tokens 0..position for it (the rest cannot matter);
+    a bidirectional one reads the whole text."""
+    _check_model(model)
+    rt = read_text(vocab, tokenizer, text, max_tokens, truncate)
+    twin = scratch_twin(model)
+    T = len(rt.ids)
+    t = _saliency_position(position, T)
+    n = T if twin.config.bidirectional else t + 1
+    ids = torch.tensor([rt.ids[:n]], dtype=torch.long, device=twin.device)
+    with _grad_mode(True):
+        x = _input_vectors(twin, ids).detach().requires_grad_(True)
+        y, _ = _features(twin, x, record=False)
+        with torch.no_grad():
+            logp_t = _log_probs(twin, y[:, t:t + 1].detach())[0]    # (1, V)
+        sal = _saliency_from(twin, vocab, rt, x, y, logp_t[0], t)
+    if n < T:
+        sal.norms = np.concatenate([sal.norms, np.zeros(T - n, dtype=sal.norms.dtype)])
+    return sal
+
+
+@dataclass
+class Connectivity:
+    """Every position's saliency at once: ``matrix[t, s]`` = sal_t(s) (see the module docstring)."""
+
+    tokens: list[str]
+    targets: list[str]            # what row t was scored on
+    matrix: np.ndarray = field(repr=False)      # (T, T)
+    reads_future: bool = False
+
+    @property
+    def shares(self) -> np.ndarray:
+        """Each row divided by its maximum."""
+        m = self.matrix.max(axis=1, keepdims=True)
+        return np.divide(self.matrix, m, out=np.zeros_like(self.matrix), where=m > 0)
+
+
+def connectivity(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str,
+                 max_tokens: int = MAX_CONNECTIVITY_TOKENS) -> Connectivity:
+    """The full (T, T) saliency matrix of a short text, in one batched pass.
+
+    The batched trick: the text is copied into T rows; row t is scored only on its own
+    position's target, so summing the T log-probabilities and taking one gradient gives
+    row t's saliency in row t of the input gradient.  That is T times the work of one
+    position (batched, so far faster than T passes), hence the limit
+    (``MAX_CONNECTIVITY_TOKENS``)."""
+    _check_model(model)
+    max_tokens = _whole("max_tokens", max_tokens, 1, MAX_PROBE_TOKENS)
+    rt = read_text(vocab, tokenizer, text, MAX_PROBE_TOKENS)
+    T = len(rt.ids)
+    if T > max_tokens:
+        raise LyricdemoError(f"The full connectivity matrix needs one backward pass per position, so it is "
+                             f"computed for texts of at most {max_tokens} tokens; this one has {T}. Choose one "
+                             f"position instead, or shorten the text. / 完整矩阵只适用于 {max_tokens} 个词元以内的文本。")
+    twin = scratch_twin(model)
+    ids = torch.tensor([rt.ids], dtype=torch.long, device=twin.device)
+    bidi = twin.config.bidirectional
+    chunk = max(1, min(CONNECTIVITY_ROWS, CONNECTIVITY_CHUNK // max(T * twin.rnn.input_size, 1)))
+    matrix = np.zeros((T, T), dtype=np.float32)
+    targets: list[int] = []
+    with _grad_mode(True):
+        base = _input_vectors(twin, ids).detach()                                          # (1, T, I)
+        for r0 in range(0, T, chunk):
+            rows = torch.arange(r0, min(r0 + chunk, T))
+            n = T if bidi else int(rows[-1]) + 1          # one direction: rows up to t need tokens 0..t only
+            x = base[:, :n].expand(len(rows), -1, -1).clone().requires_grad_(True)         # (rows, n, I)
+            y, _ = _features(twin, x, record=False)                                        # (rows, n, F)
+            own = y[torch.arange(len(rows)), rows][:, None]                                # (rows, 1, F): row t at t
+            logp = _log_probs(twin, own)[:, 0]                                             # (rows, V)
+            tg = [_target(rt.ids, logp[i].detach(), int(t))[0] for i, t in enumerate(rows)]
+            (grad,) = torch.autograd.grad(logp[torch.arange(len(rows)), torch.tensor(tg)].sum(), x)
+            matrix[rows.numpy(), :n] = grad.norm(dim=-1).float().cpu().numpy()
+            targets += tg
+    return Connectivity(tokens=list(rt.tokens), targets=vocab.to_tokens(targets), matrix=matrix,
+                        reads_future=twin.config.bidirectional)
+
+
+# ----------------------------------------------------------------------------- analyses on the arrays
+def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project the rows of ``x`` (T, W) on their first two principal components.
+
+    Returns (coords (T, 2), explained (2,): each component's share of the variance).  Signs are
+    fixed so that the first position has a non-positive coordinate (a stable picture)."""
+    x = np.asarray(x, dtype=np.float64)
+    T = x.shape[0]
+    xc = x - x.mean(axis=0, keepdims=True)
+    coords = np.zeros((T, 2))
+    explained = np.zeros(2)
+    total = float((xc ** 2).sum())
+    if T < 2 or total <= 1e-20:
+        return coords.astype(np.float32), explained.astype(np.float32)
+    if T > x.shape[1]:                       # eigenvectors of the (W, W) covariance: cheaper than an SVD
+        w, v = np.linalg.eigh(xc.T @ xc)
+        order = np.argsort(w)[::-1][:2]
+        comps, var = v[:, order], np.clip(w[order], 0, None)
+    else:
+        _, s, vt = np.linalg.svd(xc, full_matrices=False)
+        comps, var = vt[:2].T, s[:2] ** 2
+    n = comps.shape[1]
+    coords[:, :n] = xc @ comps
+    explained[:n] = var / total
+    for j in range(n):
+        if coords[0, j] > 0:
+            coords[:, j] *= -1
+    return coords.astype(np.float32), explained.astype(np.float32)
+
+
+def gate_saturation(gates: dict[str, np.ndarray], kind: str, lo: float = SATURATION[0],
+                    hi: float = SATURATION[1]) -> dict[str, np.ndarray]:
+    """For each sigmoid gate: (L, W, 2) -- per layer and unit, the share of time steps below ``lo``
+    (left-saturated) and above ``hi`` (right-saturated).  Empty for an RNN (no gates)."""
+    out = {}
+    for name in SIGMOID_GATES.get(kind, ()):
+        g = gates[name]                                          # (L, T, W)
+        out[name] = np.stack([(g < lo).mean(axis=1), (g > hi).mean(axis=1)], axis=-1).astype(np.float32)
+    return out
+
+
+def _line_break(tok: str) -> bool:
+    return tok == "\n"
+
+
+def select_positions(tokens: Sequence[str], by: str, value: str = "") -> np.ndarray:
+    """Positions (sorted int array) selected in a token list.
+
+    ``by``: ``"token"`` -- every occurrence of ``value`` (for a word-level model, a single
+    character also matches every word containing it; ``\\n`` or ``↵`` is the line break);
+    ``"line starts"`` -- the first token of every line; ``"line ends"`` -- every line break;
+    ``"positions"`` -- explicit positions such as ``"0, 5, 9-12"``."""
+    T = len(tokens)
+    if by not in SELECT_BY:
+        raise LyricdemoError(f"Select positions by one of {', '.join(SELECT_BY)}; got {by!r}.")
+    value = "" if value is None else value
+    if not isinstance(value, str):
+        raise LyricdemoError(f"The selection must be text; got {type(value).__name__}.")
+    if by == "line starts":
+        pos = [t for t in range(T) if t == 0 or _line_break(tokens[t - 1])]
+    elif by == "line ends":
+        pos = [t for t in range(T) if _line_break(tokens[t])]
+        if not pos:
+            raise LyricdemoError("The text has no line break. / 文本中没有换行。")
+    elif by == "token":
+        want = value.strip() or value
+        want = {"\\n": "\n", "↵": "\n", "␣": " "}.get(want, want)
+        if not want:
+            raise LyricdemoError("Type the character (or word) to select, e.g. 我. / 请输入要选择的字或词，例如“我”。")
+        pos = [t for t in range(T) if tokens[t] == want]
+        if not pos and len(want) == 1:
+            pos = [t for t in range(T) if want in tokens[t]]
+        if not pos:
+            raise LyricdemoError(f"“{want}” does not occur in the text. / 文本中没有“{want}”。")
+    else:
+        pos = _parse_positions(value, T)
+    return np.asarray(pos, dtype=np.int64)
+
+
+def _parse_positions(spec: str, T: int) -> list[int]:
+    out: set[int] = set()
+    parts = [p.strip() for p in spec.replace("，", ",").replace("–", "-").split(",") if p.strip()]
+    if not parts or len(parts) > 10_000:
+        raise LyricdemoError("Type positions such as 0, 5, 9-12. / 请输入位置，例如 0, 5, 9-12。")
+    for p in parts:
+        a, sep, b = p.partition("-")
+        try:
+            lo, hi = (int(a), int(b)) if sep else (int(p), int(p))
+        except ValueError:
+            raise LyricdemoError(f"{p!r} is not a position or a range like 9-12. / 位置格式不对。") from None
+        if not 0 <= lo <= hi < T:
+            raise LyricdemoError(f"Positions run from 0 to {T - 1} (the text has {T} tokens); got {p!r}.")
+        out.update(range(lo, hi + 1))
+    return sorted(out)
+
+
+def unit_scores(values: np.ndarray, positions: Sequence[int]) -> np.ndarray:
+    """score(u) = mean of unit u over the selected positions minus its mean elsewhere: (W,).
+    See the module docstring for why the difference is not standardized."""
+    values = np.asarray(values)
+    T = values.shape[0]
+    mask = np.zeros(T, dtype=bool)
+    pos = np.asarray(positions, dtype=np.int64)
+    if pos.size == 0:
+        raise LyricdemoError("No position is selected. / 没有选中任何位置。")
+    if pos.min() < 0 or pos.max() >= T:
+        raise LyricdemoError(f"Positions run from 0 to {T - 1}.")
+    mask[pos] = True
+    if mask.all():
+        raise LyricdemoError("Every position is selected, so there is no 'elsewhere' to compare with. / "
+                             "所有位置都被选中了，无从比较。")
+    return (values[mask].mean(axis=0) - values[~mask].mean(axis=0)).astype(np.float32)
+
+
+def unit_order(values: np.ndarray, by: str = "variance", positions: Sequence[int] | None = None) -> np.ndarray:
+    """Unit indices (W,) in display order: ``"variance"`` (most varying first), ``"mean"``
+    (most positive first) or ``"selection"`` (highest score at ``positions`` first)."""
+    values = np.asarray(values)
+    if by == "variance":
+        key = -values.var(axis=0)
+    elif by == "mean":
+        key = -values.mean(axis=0)
+    elif by == "selection":
+        if positions is None:
+            raise LyricdemoError("Sorting by the selection needs selected positions. / 按选择排序需要先选位置。")
+        key = -unit_scores(values, positions)
+    else:
+        raise LyricdemoError(f"Sort units by one of {', '.join(UNIT_ORDERS)}; got {by!r}.")
+    return np.argsort(key, kind="stable")

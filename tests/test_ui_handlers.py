@@ -315,9 +315,11 @@ def test_memorization_meter_on_a_session_model(session):
 
 
 def test_probe_handler(session, shipped):
-    summary, heat, colored, trace, data, layer, unit = tab_inside.probe(session, "shipped:tiny-gru", "月光\n风", 2, 5)
+    out = tab_inside.probe(session, "shipped:tiny-gru", "月光\n风", 2, 5)
+    summary, heat, colored, trace, data, layer, unit = out[:7]
     assert data["shape"] == [4, 24] and data["layer"] == 2 and len(data["activations"]) == 4
     assert layer["maximum"] == 2 and unit["maximum"] == 23 and "<span" in colored
+    assert out[12]["maximum"] == 3 and out[12]["value"] == 2                     # saliency position: the last in-text one
     one = tab_inside.probe(session, "shipped:tiny-rnn", "月光", 1, 0)
     assert one[5]["interactive"] is False                                     # one layer: nothing to choose
     with pytest.raises(gr.Error, match="Layer"):
@@ -326,8 +328,10 @@ def test_probe_handler(session, shipped):
         tab_inside.probe(session, "shipped:tiny-gru", "月光", 1, 24)
     with pytest.raises(gr.Error):
         tab_inside.probe(session, "shipped:tiny-gru", "", 1, 0)
-    long = tab_inside.probe(session, "shipped:tiny-gru", "月光" * 400, 1, 0)
-    assert long[4]["truncated"] and "first 300 tokens" in long[0]
+    with pytest.raises(gr.Error, match="Sort units"):
+        tab_inside.probe(session, "shipped:tiny-gru", "月光", 1, 0, "loudness")
+    long = tab_inside.probe(session, "shipped:tiny-gru", "月光" * 600, 1, 0)
+    assert long[4]["truncated"] and "first 1,000 tokens" in long[0]
 
 
 def test_model_info_and_the_empty_registry(session, tmp_path, monkeypatch):

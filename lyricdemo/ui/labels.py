@@ -98,6 +98,20 @@ CONTROLS: dict[str, tuple[str, str]] = {
     "probe_text": ("Text to read / 要读的文本", "The model reads this and we watch its hidden state. / 模型读这段文字，我们观察它的隐状态。"),
     "layer": ("Layer / 层", ""),
     "unit": ("Unit / 单元", "Colour the text by this unit's activation. / 按这个单元的激活给文字上色。"),
+    "sort_units": ("Sort units by / 单元排序",
+                   "variance: the busiest first · mean: most positive first · selection: those that fire at the "
+                   "selected positions first. / 方差：变化最大的在前 · 均值：最正的在前 · 选中位置：在选中处激活的在前。"),
+    "select_by": ("Select positions by / 按什么选位置",
+                  "Every occurrence of a character or word, every line start or end, or positions like 0, 5, 9-12. / "
+                  "某个字或词的每次出现、每个行首或行尾，或者像 0, 5, 9-12 这样的位置。"),
+    "select_value": ("Character, word or positions / 字、词或位置",
+                     "e.g. 我 · 你 · ↵ · 0, 5, 9-12 (not needed for line starts and ends). / 例如 我、你、0, 5, 9-12。"),
+    "position": ("Position / 位置",
+                 "The model has read up to here and predicts the next token: which earlier tokens did it use? / "
+                 "模型读到这里并预测下一个词元：它用了前面的哪些词元？"),
+    "export_format": ("Export as / 导出格式",
+                      "HTML: a page of these plots that works offline (slides, handouts) · JSON: every number. / "
+                      "HTML：可离线打开的图表网页 · JSON：全部数据。"),
 }
 
 
@@ -131,6 +145,31 @@ T: dict[str, str] = {
     "clear": "Clear chart / 清空图表",
     "generate": "Generate / 生成",
     "probe": "Look inside / 查看",
+    "find_units": "Find units that fire here / 找出在这里激活的单元",
+    "full_matrix": "Full connectivity matrix (short texts) / 完整连接性矩阵（短文本）",
+    "full_matrix_btn": "Compute every position / 计算所有位置",
+    "compare_btn": "Compare RNN · GRU · LSTM on this text / 在这段文本上比较三种模型",
+    "export_section": "Data and export / 数据与导出",
+    "export_btn": "Export / 导出",
+    # section headings of tab 4: a title, then one line of help
+    "sec_units": ("Units over time / 单元随时间的变化\nEach row is one unit of the layer, each column a token read; "
+                  "red positive, blue negative. Hover for the character, unit and value. / "
+                  "每行一个单元，每列一个读入的词元；红正蓝负。"),
+    "sec_find": ("Find units that fire here / 找出在这里激活的单元\nSelect positions (every 我, every line start ...) "
+                 "and rank the units that are high there and low elsewhere, as LSTMVis does. / "
+                 "选择位置（每个“我”、每个行首……），找出在那里高、在别处低的单元。"),
+    "sec_predictions": ("Predictions / 预测\nAfter each token: the five likeliest next tokens (the text's real next "
+                        "token boxed), the entropy of the guess and the surprisal of the real one. / "
+                        "每个词元之后：最可能的五个下一个词元（方框为实际的下一个）、熵与意外度。"),
+    "sec_connectivity": ("Connectivity / 连接性（显著性）\nChoose a position: earlier tokens are shaded by how much they "
+                         "changed the prediction made there (gradient norm, Distill 2019). / "
+                         "选择一个位置：前面的词元按它们对该处预测的影响着色。"),
+    "sec_saturation": ("Gate saturation / 门饱和度\nPer unit: how often each gate is nearly closed (<0.1) or open "
+                       "(>0.9) on this text (Karpathy et al. 2015). / 每个单元的门几乎关闭或完全打开的时间比例。"),
+    "sec_trajectory": ("State trajectory / 状态轨迹\nThe hidden state's path in 2-D (its first two principal "
+                       "components), one point per token. / 隐状态在二维主成分平面上的轨迹，每个词元一个点。"),
+    "sec_compare": ("RNN · GRU · LSTM side by side / 三种模型对比\nThe shipped models (or this session's) read the "
+                    "same text: their busiest units and how surprised each is. / 预训练模型读同一段文本：最活跃的单元和各自的意外度。"),
     "refresh": "Refresh models / 刷新模型列表",
     "download": "Download checkpoint (.zip) / 下载检查点",
     "no_model": ("No model yet: no shipped checkpoint is installed and none was trained in this session. "

@@ -1,64 +1,203 @@
-"""Tab 4 — Look inside / 隐状态可视化 (first version).
+"""Tab 4 — Look inside / 隐状态可视化: what a recurrent network does with a text.
 
-    text --probe.hidden_states (the scratch twin of the model)--> h (T, D*H) per layer
-         --> heatmap (units × tokens) and the text coloured by one unit
+    text --probe.probe (the model's scratch twin: one forward, one backward pass)-->
+         units over time (sortable) · the text coloured by one unit · units that fire at a selection
+         · gate saturation · the prediction strip · connectivity (saliency) · the 2-D trajectory
+    the same text --every available cell kind--> RNN, GRU and LSTM stacked on one chart
 
-``/probe`` is the tab's endpoint.
+Endpoints: ``/probe`` (everything shown by default), ``/probe_unit`` (one unit's views),
+``/probe_units`` (the heatmap re-sorted and the units ranked at a selection),
+``/probe_saliency`` (one position's connectivity), ``/probe_connectivity`` (the full matrix,
+short texts), ``/probe_compare`` (RNN · GRU · LSTM), ``/probe_export`` (JSON or a standalone
+HTML page, as ``python -m lyricdemo probe`` writes).  Every handler reads the text again: the
+probe of a page-sized text takes a fraction of a second, and nothing goes stale between views.
 """
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import gradio as gr
+import numpy as np
 
 from .. import plots
-from ..probe import hidden_states
-from . import registry
+from ..errors import LyricdemoError
+from ..probe import (GATE_NAMES, MAX_CONNECTIVITY_TOKENS, SATURATION, SELECT_BY, UNIT_ORDERS, Probe, connectivity,
+                     probe as run_probe, saliency as run_saliency, select_positions, unit_order, unit_scores)
+from . import registry, resources
 from .labels import T, kw
 from .session import Session
+from .validate import choice, user_errors, whole
 from .validate import text as check_text
-from .validate import user_errors, whole
-from .widgets import activation_html, esc
+from .widgets import esc
 
-UI_MAX_TOKENS = 300
-DEFAULT_TEXT = "分开\n不分开\n我想你在远方"
+UI_MAX_TOKENS = 1000          # longer texts are read up to here (and the page says so)
+MAX_TEXT_CHARS = 20_000
+HEATMAP_UNITS = 256           # units drawn in the heatmap (the first of the chosen order)
+RANKED = 8                    # units listed per direction by "find units that fire here"
+KINDS = ("rnn", "gru", "lstm")
+MAX_LAYERS, MAX_UNITS = 8, 2 * 4096      # what a ModelConfig allows: layers, units of a bidirectional layer
+DEFAULT_TEXT = "分开\n不分开\n我想你在远方\n月光洒在小河上\n风吹过我的窗\n我想你在远方"
+SORT_CHOICES = [("variance / 方差", "variance"), ("mean / 均值", "mean"), ("selection / 选中位置", "selection")]
+SORT_ZH = {"variance": "方差", "mean": "均值", "selection": "选中位置"}
+SELECT_CHOICES = [("character or word / 字或词", "token"), ("line starts / 行首", "line starts"),
+                  ("line ends / 行尾", "line ends"), ("positions / 位置", "positions")]
+EXPORT_FORMATS = ("html", "json")
 
 
-@user_errors
-def probe(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer: float = 1, unit: float = 0):
-    """Hidden states of ``model`` reading ``text``: (summary, heatmap, coloured text, unit chart, data JSON,
-    layer slider, unit slider)."""
-    txt = check_text("probe_text", text, 20_000, allow_empty=False)
+# ----------------------------------------------------------------------------- reading
+def _read(session: Session, model, text, **opts) -> tuple[registry.ModelEntry, Probe]:
+    txt = check_text("probe_text", text, MAX_TEXT_CHARS, allow_empty=False)
     entry = registry.get(session, model)
     ck = entry.checkpoint
-    hs = hidden_states(ck.model, ck.vocab, ck.tokenizer, txt, max_tokens=UI_MAX_TOKENS)
-    k = whole("layer", layer, 1, hs.num_layers)
-    u = whole("unit", unit, 0, hs.width - 1)
-    h = hs.layers[k - 1]                                           # (T, D*H)
-    values = [float(x) for x in h[:, u]]
-    busy = hs.most_active_units(k - 1, 8)
-    notes = []
-    if hs.truncated:
-        notes.append(f"Only the first {UI_MAX_TOKENS} tokens are shown. / 只显示前 {UI_MAX_TOKENS} 个词元。")
-    if hs.unknown:
-        shown = ", ".join(esc(plots.show_token(x.token)) for x in hs.unknown[:10])
-        notes.append(f"Unknown tokens read as &lt;unk&gt; / 未知词元: {shown}")
-    if hs.num_directions == 2:
-        notes.append(f"Bidirectional: units 0–{hs.width // 2 - 1} read forwards, {hs.width // 2}–{hs.width - 1} "
-                     "backwards. / 双向模型：前一半单元正向读，后一半反向读。")
-    summary = (f"**{esc(entry.label)}** reads {len(hs.tokens)} tokens; layer {k} of {hs.num_layers} has "
-               f"{hs.width} units. Most active units on this text / 本文本上最活跃的单元: "
-               f"{', '.join(map(str, busy))}." + "".join(f"\n\n{n}" for n in notes))
-    title = f"Hidden state h_t, layer {k} ({hs.kind.upper()}) / 第 {k} 层隐状态"
-    heat = plots.hidden_heatmap(h, hs.tokens, title=title)
-    colored = activation_html(hs.tokens, values, u, k)
-    trace = plots.unit_trace_chart(values, hs.tokens, u)
-    data = {"model": entry.key, "tokens": hs.tokens, "layer": k, "unit": u, "num_layers": hs.num_layers,
-            "shape": [len(hs.tokens), hs.width], "activations": [round(v, 5) for v in values],
-            "most_active_units": busy, "truncated": hs.truncated,
-            "unknown": [{"token": x.token, "start": x.start} for x in hs.unknown]}
-    return (summary, heat, colored, trace, data, _layer_slider(hs.num_layers, k), _unit_slider(hs.width, u))
+    p = run_probe(ck.model, ck.vocab, ck.tokenizer, txt, max_tokens=UI_MAX_TOKENS, truncate=True, **opts)
+    return entry, p
+
+
+def _layer(p: Probe, layer) -> int:
+    return whole("layer", layer, 1, p.num_layers) - 1
+
+
+def _unit(p: Probe, unit) -> int:
+    return whole("unit", unit, 0, p.width - 1)
+
+
+def _selection(p: Probe, select_by, select_value) -> np.ndarray:
+    by = choice("select_by", select_by, SELECT_BY)
+    value = check_text("select_value", select_value, 2_000)
+    return select_positions(p.tokens, by, value)
+
+
+# ----------------------------------------------------------------------------- HTML views
+def _rdbu(x: float) -> str:
+    """x in [-1, 1] -> blue (negative), white, red (positive)."""
+    x = max(-1.0, min(1.0, x))
+    if x >= 0:
+        return f"rgb(255,{int(255 - 160 * x)},{int(255 - 170 * x)})"
+    return f"rgb({int(255 + 170 * x)},{int(255 + 120 * x)},255)"
+
+
+def _orange(x: float) -> str:
+    """x in [0, 1] -> white to orange (saliency)."""
+    x = max(0.0, min(1.0, x))
+    return f"rgb(255,{int(255 - 130 * x)},{int(255 - 255 * x)})"
+
+
+def shaded_html(tokens, values, colour, titles, marks=(), current: int | None = None, dim_after: int | None = None) -> str:
+    """The text with each token's background shaded (``colour(value)``); ``marks`` underlined,
+    ``current`` boxed, tokens after ``dim_after`` greyed (what a one-directional model has not read)."""
+    marks = set(int(m) for m in marks)
+    spans = []
+    for t, (tok, v) in enumerate(zip(tokens, values)):
+        shown = "↵" if tok == "\n" else esc(plots.show_token(tok) if tok.isspace() else tok)
+        style = f"background:{colour(v)};padding:1px 1px;border-radius:2px;"
+        if t in marks:
+            style += "text-decoration:underline 2px #d55e00;text-underline-offset:3px;"
+        if t == current:
+            style += "outline:2px solid #000;"
+        if dim_after is not None and t > dim_after:
+            style += "color:#aaa;"
+        spans.append(f'<span style="{style}" title="{esc(titles[t])}">{shown}</span>' + ("<br>" if tok == "\n" else ""))
+    return f'<div style="font-size:1.15em;line-height:1.9">{"".join(spans)}</div>'
+
+
+def unit_html(p: Probe, k: int, u: int, marks=()) -> str:
+    """Karpathy's view: the text coloured by one unit's activation after each token."""
+    v = p.values(k, "h")[:, u]
+    lim = float(np.abs(v).max(initial=0.0)) or 1.0
+    titles = [f"{t}:{plots.show_token(tok)} h={x:+.3f}" for t, (tok, x) in enumerate(zip(p.tokens, v))]
+    body = shaded_html(p.tokens, [x / lim for x in v], _rdbu, titles, marks)
+    return (body + f'<div class="ld-note" style="color:#555">Layer {k + 1}, unit {u}: '
+            f'<span style="background:{_rdbu(-1)}">&nbsp;negative / 负&nbsp;</span> '
+            f'<span style="background:{_rdbu(1)}">&nbsp;positive / 正&nbsp;</span> (max |h| = {lim:.2f})'
+            + ("; <u style=\"text-decoration-color:#d55e00\">underlined</u> = selected / 下划线：选中的位置"
+               if len(marks) else "") + ". Hover a character for its value. / 悬停查看数值。</div>")
+
+
+_TD = "padding:1px 8px;border:none;border-bottom:1px solid #eee;"
+
+
+def ranking_html(p: Probe, scores: np.ndarray, sel: np.ndarray, how: str) -> str:
+    """The units that go up (and down) at the selected positions, with their scores."""
+    up = np.argsort(-scores, kind="stable")[:RANKED]
+    down = np.argsort(scores, kind="stable")[:RANKED]
+
+    def rows(idx, sign):
+        out = []
+        for u in idx:
+            s = float(scores[u])
+            w = int(min(abs(s), 1.0) * 80)
+            col = "#b2182b" if s > 0 else "#2166ac"
+            out.append(f"<tr><td style='{_TD}text-align:right'><b>unit {int(u)}</b></td>"
+                       f"<td style='{_TD}font-family:monospace'>{s:+.3f}</td><td style='{_TD}width:90px'>"
+                       f"<div style='width:{w}px;height:10px;background:{col}'></div></td></tr>")
+        return "".join(out)
+
+    tab = "style='border-collapse:collapse;margin:0;font-size:0.92em;width:auto'"
+    table = ("<div style='display:flex;gap:32px;flex-wrap:wrap'>"
+             f"<table {tab}><tr><th colspan=3 style='{_TD}'>up here / 在这里升高</th></tr>{rows(up, 1)}</table>"
+             f"<table {tab}><tr><th colspan=3 style='{_TD}'>down here / 在这里降低</th></tr>{rows(down, -1)}</table>"
+             "</div>")
+    shown = ", ".join(f"{t}:{esc(plots.show_token(p.tokens[t]))}" for t in sel[:12]) + (" …" if sel.size > 12 else "")
+    return (f"<div class='ld-note'><b>{sel.size}</b> selected position(s) ({esc(how)}): {shown}</div>{table}"
+            "<div class='ld-note' style='color:#555'>score = mean activation at the selected positions − mean "
+            "elsewhere (h lies in −1…1); “Find” also moves the unit slider to the top unit. / 得分 = 选中位置的"
+            "平均激活 − 其他位置的平均激活。</div>")
+
+
+def saliency_html(p: Probe) -> str:
+    s = p.saliency
+    shares = s.shares
+    titles = [f"{t}:{plots.show_token(tok)} saliency {x:.3f}" for t, (tok, x) in enumerate(zip(p.tokens, shares))]
+    body = shaded_html(p.tokens, shares, _orange, titles, current=s.position,
+                       dim_after=None if s.reads_future else s.position)
+    what = (f"the next token “{esc(plots.show_token(s.target))}” (p = {np.exp(s.logprob):.3f})" if s.in_text else
+            f"its own top choice “{esc(plots.show_token(s.target))}” (the text ends here)")
+    future = (" This model is bidirectional: the characters <i>after</i> the box are shaded too — it reads the "
+              "answer. / 双向模型：方框之后的字也有颜色，它偷看了答案。" if s.reads_future else "")
+    return (f"<div class='ld-note'>After reading position <b>{s.position}</b> (boxed), the model predicts {what}. "
+            f"Darker = that input changed the prediction more (‖∂ log p / ∂ input‖, scaled to the largest)."
+            f"{future} / 颜色越深，这个输入对预测的影响越大。</div>{body}")
+
+
+def _summary(entry: registry.ModelEntry, p: Probe, k: int, seconds: float) -> str:
+    bits = p.surprisal_bits()
+    ppl = f" Mean surprisal / 平均意外度 **{bits:.2f} bits/token** (perplexity {2 ** bits:.1f})." if bits else ""
+    kind = p.kind.upper()
+    gates = (", ".join(f"{g} ({GATE_NAMES[g].split(' / ')[0]})" for g in p.gates) or "no gates / 无门")
+    head = (f"**{esc(entry.label)}** reads {len(p.tokens)} tokens: {kind}, {p.num_layers} layer(s) of {p.width} "
+            f"units; showing layer {k + 1}. Gates: {gates}.{ppl} ({seconds * 1000:.0f} ms)")
+    return head + "".join(f"\n\n{esc(n)}" for n in p.notes)
+
+
+def _unit_views(p: Probe, k: int, u: int, marks=()):
+    return unit_html(p, k, u, marks), plots.unit_trace_chart(p.values(k, "h")[:, u].tolist(), p.tokens, u)
+
+
+def _units_views(p: Probe, k: int, sort_by: str, sel: np.ndarray, how: str):
+    """(heatmap, ranking html, ranking data) for layer k sorted ``sort_by``."""
+    h = p.values(k, "h")
+    scores = unit_scores(h, sel) if 0 < sel.size < len(p.tokens) else None
+    if sort_by == "selection" and scores is None:
+        sort_by = "variance"
+    order = unit_order(h, sort_by, sel if sort_by == "selection" else None)
+    title = f"Units over time: h, layer {k + 1}, sorted by {sort_by} / 第 {k + 1} 层单元（按{SORT_ZH[sort_by]}排序）"
+    heat = plots.units_heatmap(h, p.tokens, order, title=title, max_units=HEATMAP_UNITS, selected=sel.tolist())
+    if scores is None:
+        html = ("<div class='ld-note'>Select some positions, but not all, to rank the units. / "
+                "请选择部分位置来给单元排名。</div>")
+        data = {"positions": sel.tolist(), "order": order.tolist(), "scores": None}
+    else:
+        html = ranking_html(p, scores, sel, how)
+        data = {"positions": sel.tolist(), "order": order.tolist(), "scores": [round(float(s), 4) for s in scores],
+                "top_up": np.argsort(-scores, kind="stable")[:RANKED].tolist(),
+                "top_down": np.argsort(scores, kind="stable")[:RANKED].tolist()}
+    return heat, html, data, scores
+
+
+def _position_slider(T: int, value: int):
+    return gr.update(maximum=max(T - 1, 1), value=value, interactive=T > 1)
 
 
 def _layer_slider(num_layers: int, value: int = 1):
@@ -70,6 +209,177 @@ def _unit_slider(width: int, value: int = 0):
     return gr.update(maximum=max(width - 1, 1), value=value)
 
 
+# ----------------------------------------------------------------------------- handlers
+@user_errors
+def probe(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer: float = 1, unit: float = 0,
+          sort_by: str = "variance", select_by: str = "line starts", select_value: str = ""):
+    """Everything tab 4 shows by default: (summary, heatmap, text coloured by the unit, the unit's
+    trace, data JSON, layer slider, unit slider, ranking of units at the selection, gate saturation,
+    prediction strip, saliency text, saliency chart, position slider, trajectory)."""
+    t0 = time.perf_counter()
+    sort_by = choice("sort_units", sort_by, UNIT_ORDERS)
+    entry, p = _read(session, model, text)
+    k, u = _layer(p, layer), _unit(p, unit)
+    sel = _selection(p, select_by, select_value)
+    heat, ranking, rank_data, _ = _units_views(p, k, sort_by, sel, select_by)
+    colored, trace = _unit_views(p, k, u, sel)
+    s = p.saliency
+    sat = plots.saturation_chart(p.saturation(), GATE_NAMES, *SATURATION)
+    strip = plots.prediction_strip(p.tokens, p.top_tokens, p.top_probs, p.entropy_bits, p.next_logprob_bits.tolist())
+    sal_fig = plots.saliency_chart(p.tokens, s.shares, s.position, s.target, s.in_text, s.reads_future)
+    traj = plots.trajectory_chart(p.projection[k], p.tokens, p.explained[k],
+                                  title=f"State trajectory (PCA), layer {k + 1} / 第 {k + 1} 层状态轨迹（主成分）")
+    seconds = time.perf_counter() - t0
+    data = {"model": entry.key, **p.to_dict(arrays=False, layers=[k]), "layer": k + 1, "unit": u,
+            "shape": [len(p.tokens), p.width], "activations": [round(float(x), 4) for x in p.values(k)[:, u]],
+            "units": rank_data, "seconds": round(seconds, 3)}
+    return (_summary(entry, p, k, seconds), heat, colored, trace, data,
+            _layer_slider(p.num_layers, k + 1), _unit_slider(p.width, u), ranking, sat, strip,
+            saliency_html(p), sal_fig, _position_slider(len(p.tokens), s.position), traj)
+
+
+@user_errors
+def unit_view(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer: float = 1, unit: float = 0,
+              select_by: str = "line starts", select_value: str = ""):
+    """One unit: (text coloured by it, its trace, its activations as data)."""
+    _, p = _read(session, model, text, saliency_at=None, project=False)
+    k, u = _layer(p, layer), _unit(p, unit)
+    try:
+        sel = _selection(p, select_by, select_value)
+    except LyricdemoError:               # the unit's view does not depend on a selection typed half-way
+        sel = np.zeros(0, dtype=np.int64)
+    colored, trace = _unit_views(p, k, u, sel)
+    return colored, trace, {"layer": k + 1, "unit": u, "tokens": p.tokens,
+                            "activations": [round(float(x), 4) for x in p.values(k)[:, u]]}
+
+
+@user_errors
+def units_view(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer: float = 1,
+               sort_by: str = "variance", select_by: str = "line starts", select_value: str = ""):
+    """The heatmap sorted ``sort_by`` and the units ranked at the selection: (heatmap, ranking, data)."""
+    sort_by = choice("sort_units", sort_by, UNIT_ORDERS)
+    _, p = _read(session, model, text, saliency_at=None, project=False)
+    k = _layer(p, layer)
+    heat, html, data, _ = _units_views(p, k, sort_by, _selection(p, select_by, select_value), select_by)
+    return heat, html, data
+
+
+@user_errors
+def find_units(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer: float = 1,
+               select_by: str = "line starts", select_value: str = ""):
+    """"Find units that fire here": sort by the selection and move the unit slider to the top unit."""
+    _, p = _read(session, model, text, saliency_at=None, project=False)
+    k = _layer(p, layer)
+    sel = _selection(p, select_by, select_value)
+    heat, html, data, scores = _units_views(p, k, "selection", sel, select_by)
+    if scores is None:
+        return heat, html, data, gr.skip(), gr.skip()
+    top = int(np.argmax(scores))
+    return heat, html, data, gr.update(value="selection"), gr.update(value=top)
+
+
+@user_errors
+def saliency_view(session: Session, model: str = "", text: str = DEFAULT_TEXT, position: float = 0):
+    """Connectivity of one position: (shaded text, bar chart, data)."""
+    txt = check_text("probe_text", text, MAX_TEXT_CHARS, allow_empty=False)
+    entry = registry.get(session, model)
+    ck = entry.checkpoint
+    pos = whole("position", position, 0, UI_MAX_TOKENS - 1)
+    _, p = _read(session, model, txt, saliency_at=None, project=False, top_k=1)
+    if pos >= len(p.tokens):
+        raise gr.Error(f"Position must be from 0 to {len(p.tokens) - 1} (the text has {len(p.tokens)} tokens); "
+                       f"got {pos}. / 位置超出范围。", print_exception=False)
+    p.saliency = run_saliency(ck.model, ck.vocab, ck.tokenizer, txt, pos, max_tokens=UI_MAX_TOKENS, truncate=True)
+    s = p.saliency
+    return (saliency_html(p), plots.saliency_chart(p.tokens, s.shares, s.position, s.target, s.in_text,
+                                                   s.reads_future), s.to_dict())
+
+
+@user_errors
+def connectivity_view(session: Session, model: str = "", text: str = DEFAULT_TEXT):
+    """The full connectivity matrix (texts up to MAX_CONNECTIVITY_TOKENS tokens)."""
+    txt = check_text("probe_text", text, MAX_TEXT_CHARS, allow_empty=False)
+    ck = registry.get(session, model).checkpoint
+    c = connectivity(ck.model, ck.vocab, ck.tokenizer, txt, max_tokens=MAX_CONNECTIVITY_TOKENS)
+    return plots.connectivity_chart(c.shares, c.tokens, c.targets)
+
+
+def _compare_models(session: Session) -> list[registry.ModelEntry]:
+    """One model per cell kind: the first shipped checkpoint of that kind, else this session's newest."""
+    found: dict[str, str] = {}
+    for m in resources.shipped_models():
+        kind = (m.meta.get("model") or {}).get("kind")
+        if kind in KINDS and kind not in found:
+            found[kind] = m.key
+    for m in reversed(list(session.models.values())):
+        kind = m.checkpoint.model.config.kind
+        if kind not in found:
+            found[kind] = m.key
+    return [registry.get(session, found[k]) for k in KINDS if k in found]
+
+
+@user_errors
+def compare(session: Session, text: str = DEFAULT_TEXT):
+    """RNN, GRU and LSTM (whichever are available) on the same text: (note, chart, data)."""
+    txt = check_text("probe_text", text, MAX_TEXT_CHARS, allow_empty=False)
+    entries = _compare_models(session)
+    if not entries:
+        raise gr.Error(T["no_model"], print_exception=False)
+    rows, table, data = [], [], []
+    for e in entries:
+        ck = e.checkpoint
+        p = run_probe(ck.model, ck.vocab, ck.tokenizer, txt, max_tokens=UI_MAX_TOKENS, truncate=True,
+                      saliency_at=None, project=False, top_k=1)
+        h = p.values(p.num_layers - 1, "h")
+        order = unit_order(h, "variance")[:24]
+        surprisal = [None if not np.isfinite(x) else -float(x) for x in p.next_logprob_bits]
+        rows.append(plots.CompareRow(label=e.label, tokens=p.tokens, values=h[:, order],
+                                     surprisal=surprisal, unit_ids=order.tolist()))
+        sat = p.saturation()
+        share = (float(np.mean([s.mean(axis=(0, 1)).sum() for s in sat.values()])) if sat else None)
+        bits = p.surprisal_bits()
+        table.append(f"| {p.kind.upper()} | {esc(e.label)} | {bits:.2f} |" if bits is not None else
+                     f"| {p.kind.upper()} | {esc(e.label)} | – |")
+        table[-1] += f" {float(p.entropy_bits.mean()):.2f} | " + (f"{share:.0%} |" if share is not None else "– |")
+        data.append({"model": e.key, "kind": p.kind, "tokens": len(p.tokens), "surprisal_bits": bits,
+                     "mean_entropy_bits": round(float(p.entropy_bits.mean()), 4), "saturated_share": share})
+    kinds = [p_["kind"] for p_ in data]
+    missing = [k.upper() for k in KINDS if k not in kinds]
+    note = ("| cell | model | surprisal, bits/token | entropy, bits | gates saturated |\n|---|---|---|---|---|\n"
+            + "\n".join(table))
+    if missing:
+        note += (f"\n\nOnly {', '.join(k.upper() for k in kinds)} available: no {' or '.join(missing)} checkpoint is "
+                 f"installed or trained in this session. / 只有 {len(kinds)} 种模型可比较。")
+    note += ("\n\nSurprisal −log₂ p(next token): lower means the model expected the text. Saturated = the share of "
+             "sigmoid-gate values below 0.1 or above 0.9. / 意外度越低，模型越能预料到这段文字。")
+    return note, plots.compare_chart(rows), data
+
+
+@user_errors
+def export(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer: float = 1, unit: float = 0,
+           select_by: str = "line starts", select_value: str = "", fmt: str = "html"):
+    """The probe's data as a file: a standalone HTML page of the plots, or the full JSON (every layer's
+    states and gates), as ``python -m lyricdemo probe`` writes them."""
+    import json
+
+    fmt = choice("export_format", fmt, EXPORT_FORMATS)
+    entry, p = _read(session, model, text)
+    k, u = _layer(p, layer), _unit(p, unit)
+    by = choice("select_by", select_by, SELECT_BY)
+    value = check_text("select_value", select_value, 2_000)
+    folder = session.workdir() / "probe"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"lyricdemo-probe-{p.kind}-{int(time.time() * 1000) % 10**9}.{fmt}"
+    if fmt == "html":
+        path.write_text(p.to_html(layer=k, unit=u, select_by=by, select_value=value,
+                                  title=f"lyricdemo · {entry.label}"), encoding="utf-8")
+    else:
+        d = p.to_dict()
+        d["model"].update(key=entry.key, label=entry.label)
+        path.write_text(json.dumps(d, ensure_ascii=False, allow_nan=False, separators=(",", ":")), encoding="utf-8")
+    return str(path)
+
+
 def dims(session: Session, model: str | None):
     """Slider ranges for the chosen model (layers, units)."""
     try:
@@ -79,6 +389,12 @@ def dims(session: Session, model: str | None):
     return _layer_slider(c.num_layers), _unit_slider(c.hidden_size * c.num_directions)
 
 
+# ----------------------------------------------------------------------------- layout
+def _section(key: str):
+    title, help_line = T[key].split("\n", 1) if "\n" in T[key] else (T[key], "")
+    return gr.Markdown(f"### {title}\n<span class='ld-note' style='color:#555'>{help_line}</span>")
+
+
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
@@ -86,25 +402,85 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 model = gr.Dropdown(choices=registry.choices(None), value=registry.default_key(None), scale=4,
                                     allow_custom_value=True, elem_id="probe-model", **kw("model"))
                 refresh = gr.Button("↻", scale=0, min_width=48, elem_id="probe-refresh")
-            txt = gr.Textbox(value=DEFAULT_TEXT, lines=4, elem_id="probe-text", **kw("probe_text"))
+            txt = gr.Textbox(value=DEFAULT_TEXT, lines=5, max_lines=12, elem_id="probe-text", **kw("probe_text"))
             with gr.Row():
-                layer = gr.Slider(1, 4, value=1, step=1, elem_id="probe-layer", **kw("layer"))
-                unit = gr.Slider(0, 255, value=0, step=1, elem_id="probe-unit", **kw("unit"))
+                # wide ranges here (Gradio checks API calls against them); the page narrows them to the model
+                layer = gr.Slider(1, MAX_LAYERS, value=1, step=1, elem_id="probe-layer", **kw("layer"))
+                unit = gr.Slider(0, MAX_UNITS - 1, value=0, step=1, elem_id="probe-unit", **kw("unit"))
+            sort_by = gr.Radio(SORT_CHOICES, value="variance", elem_id="probe-sort", **kw("sort_units"))
             go = gr.Button(T["probe"], variant="primary", elem_id="probe-go")
             summary = gr.Markdown(label="Summary / 概要", show_label=False, elem_id="probe-summary")
         with gr.Column(scale=3, min_width=420):
             colored = gr.HTML(label="Text coloured by the unit / 按单元激活着色的文本", elem_id="probe-colored")
             trace = gr.Plot(label="Unit activation / 单元激活", elem_id="probe-trace")
-    heat = gr.Plot(label="Hidden state heatmap / 隐状态热力图", elem_id="probe-heatmap")
-    with gr.Accordion("Data as JSON / 数据（JSON）", open=False):
-        data = gr.JSON(label="Data / 数据", elem_id="probe-json")
+    _section("sec_units")
+    heat = gr.Plot(label="Units over time / 单元随时间变化", elem_id="probe-heatmap")
 
-    ins = [session, model, txt, layer, unit]
-    outs = [summary, heat, colored, trace, data, layer, unit]
-    go.click(probe, ins, outs, api_name="probe", concurrency_limit=2, concurrency_id="infer")
-    for slider in (unit, layer):          # drags and typed numbers redraw; the last one wins
-        slider.input(probe, ins, outs, api_visibility="private", concurrency_limit=2, concurrency_id="infer",
-                     trigger_mode="always_last", show_progress="hidden")
+    _section("sec_find")
+    with gr.Row():
+        select_by = gr.Radio(SELECT_CHOICES, value="line starts", scale=3, elem_id="probe-select-by",
+                             **kw("select_by"))
+        select_value = gr.Textbox(value="", scale=2, elem_id="probe-select", **kw("select_value"))
+        find = gr.Button(T["find_units"], scale=1, elem_id="probe-find")
+    ranking = gr.HTML(elem_id="probe-ranking")
+
+    _section("sec_predictions")
+    strip = gr.Plot(label="Predictions / 预测", elem_id="probe-strip")
+
+    _section("sec_connectivity")
+    position = gr.Slider(0, UI_MAX_TOKENS - 1, value=0, step=1, elem_id="probe-position", **kw("position"))
+    sal_html = gr.HTML(elem_id="probe-saliency")
+    sal_fig = gr.Plot(label="Saliency / 显著性", elem_id="probe-saliency-chart")
+    with gr.Accordion(T["full_matrix"], open=False):
+        conn_go = gr.Button(T["full_matrix_btn"], elem_id="probe-conn-go")
+        conn = gr.Plot(label="Connectivity matrix / 连接性矩阵", elem_id="probe-connectivity")
+
+    with gr.Row():
+        with gr.Column():
+            _section("sec_saturation")
+            sat = gr.Plot(label="Gate saturation / 门饱和度", elem_id="probe-saturation")
+        with gr.Column():
+            _section("sec_trajectory")
+            traj = gr.Plot(label="Trajectory / 轨迹", elem_id="probe-trajectory")
+
+    _section("sec_compare")
+    cmp_go = gr.Button(T["compare_btn"], elem_id="probe-compare-go")
+    cmp_note = gr.Markdown(elem_id="probe-compare-note")
+    cmp_fig = gr.Plot(label="RNN · GRU · LSTM", elem_id="probe-compare")
+
+    with gr.Accordion(T["export_section"], open=False):
+        with gr.Row():
+            fmt = gr.Radio([("HTML page / 网页", "html"), ("JSON data / 数据", "json")], value="html",
+                           elem_id="probe-export-format", **kw("export_format"))
+            export_go = gr.Button(T["export_btn"], elem_id="probe-export-go")
+        export_file = gr.File(label="File / 文件", elem_id="probe-export-file")
+        data = gr.JSON(label="Data / 数据", elem_id="probe-json")
+        unit_data = gr.JSON(visible=False)
+        units_data = gr.JSON(visible=False)
+        sal_data = gr.JSON(visible=False)
+        cmp_data = gr.JSON(visible=False)
+
+    infer = dict(concurrency_limit=2, concurrency_id="infer")
+    quiet = dict(infer, trigger_mode="always_last", show_progress="hidden")
+    ins = [session, model, txt, layer, unit, sort_by, select_by, select_value]
+    outs = [summary, heat, colored, trace, data, layer, unit, ranking, sat, strip, sal_html, sal_fig, position, traj]
+    go.click(probe, ins, outs, api_name="probe", **infer)
+    layer.input(probe, ins, outs, api_visibility="private", **quiet)
+    unit.input(unit_view, [session, model, txt, layer, unit, select_by, select_value], [colored, trace, unit_data],
+               api_name="probe_unit", **quiet)
+    sort_by.input(units_view, [session, model, txt, layer, sort_by, select_by, select_value],
+                  [heat, ranking, units_data], api_name="probe_units", **quiet)
+    find.click(find_units, [session, model, txt, layer, select_by, select_value],
+               [heat, ranking, units_data, sort_by, unit], api_visibility="private", **infer).success(
+        unit_view, [session, model, txt, layer, unit, select_by, select_value], [colored, trace, unit_data],
+        api_visibility="private", **infer)
+    position.input(saliency_view, [session, model, txt, position], [sal_html, sal_fig, sal_data],
+                   api_name="probe_saliency", **quiet)
+    conn_go.click(connectivity_view, [session, model, txt], conn, api_name="probe_connectivity", **infer)
+    cmp_go.click(compare, [session, txt], [cmp_note, cmp_fig, cmp_data], api_name="probe_compare", **infer)
+    export_go.click(export, [session, model, txt, layer, unit, select_by, select_value, fmt], export_file,
+                    api_name="probe_export", **infer)
     model.change(dims, [session, model], [layer, unit], api_visibility="private", queue=False)
+    demo.load(dims, [session, model], [layer, unit], api_visibility="private", queue=False)
     return SimpleNamespace(model=model, refresh=refresh, text=txt, layer=layer, unit=unit, go=go, summary=summary,
-                           heat=heat, colored=colored, trace=trace, data=data)
+                           heat=heat, colored=colored, trace=trace, data=data, position=position)
