@@ -2,7 +2,8 @@
 
 One walk through the four tabs, on the server the API tests use: every tab renders; a short
 training run updates the chart at least three times and Stop stops it; a prefix generates
-text; an unknown character is flagged; the visualizer draws its heatmap.  Each tab is saved
+text; an unknown character is flagged; the visualizer draws its heatmap and every other default view,
+follows a change of unit and shows the connectivity of a chosen position.  Each tab is saved
 as a screenshot, and no request may leave 127.0.0.1.
 
 Screenshots go to .cache/screenshots/ (git-ignored), or to tests/screenshots/ -- the ones the
@@ -146,6 +147,13 @@ def test_the_four_tabs(page: Page, app_url: str):
     page.wait_for_function(HEATMAP, timeout=30_000)
     expect(page.locator("#probe-summary")).to_contain_text("units", timeout=15_000)
     assert page.locator("#probe-colored span[title]").count() >= 5
+    for view in ("strip", "saliency-chart", "saturation", "trajectory"):                 # every default view drew
+        page.wait_for_function(f"() => !!document.querySelector('#probe-{view} .js-plotly-plot')", timeout=15_000)
+    set_number(page, "probe-unit", 7)                                                     # another unit
+    expect(page.locator("#probe-colored")).to_contain_text("unit 7", timeout=15_000)
+    set_number(page, "probe-position", 4)                                                 # connectivity of position 4
+    expect(page.locator("#probe-saliency")).to_contain_text("position 4", timeout=15_000)
+    assert page.locator("#probe-saliency span[style*='outline']").count() == 1           # the position, boxed
     shot(page, "4-look-inside.png")
 
     assert not outside, f"the page tried to reach the internet: {outside}"

@@ -62,6 +62,8 @@ def test_startup_and_named_endpoints(client):
     api = client.view_api(print_info=False, return_format="dict")
     names = set(api["named_endpoints"])
     assert {"/tokenize", "/train", "/generate", "/probe", "/stop", "/models", "/lookup"} <= names, names
+    assert {"/probe_unit", "/probe_units", "/probe_saliency", "/probe_connectivity", "/probe_compare",
+            "/probe_export"} <= names, names
     assert all("Session" not in n for n in names)             # the session store is not an endpoint
     assert APP_STARTUP["app"] < 60
 
@@ -146,7 +148,7 @@ def test_probe_returns_hidden_states(client):
     T, W = data["shape"]
     assert data["tokens"] == ["分", "开", "\n", "不", "分", "开"] or T == len(data["tokens"])
     assert len(data["activations"]) == T and data["unit"] == 2
-    assert all(-1.0 <= a <= 1.0 for a in data["activations"]) or data["model"].endswith("lstm")
+    assert all(-1.0 <= a <= 1.0 for a in data["activations"])                       # h = o * tanh(c) or tanh(...)
     fig = json.loads(heat["plot"])
     assert fig["data"][0]["type"] == "heatmap"
     assert colored.count("<span") >= T
@@ -154,6 +156,51 @@ def test_probe_returns_hidden_states(client):
         client.predict(model=key, text="分开", unit=W + 5, api_name="/probe")
     with pytest.raises(AppError):
         client.predict(model=key, text="   ", api_name="/probe")
+
+
+def test_probe_shows_every_view_and_its_sub_views(client):
+    """/probe answers every default view; the sub-view endpoints redraw one part; all check their inputs."""
+    chars = [m["key"] for m in models(client) if m["key"].startswith("shipped:") and ", char" in m["label"]]
+    if not chars:
+        pytest.skip("no shipped character-level checkpoint")
+    key = chars[0]
+    text = "月光洒在小河上\n风吹过我的窗\n我想你在远方"
+    out = client.predict(model=key, text=text, select_by="token", select_value="我", api_name="/probe")
+    data, ranking, sat, strip, sal_html, sal_fig, position, traj = out[4], *out[7:14]
+    T = len(data["tokens"])
+    assert data["units"]["positions"] == [11, 15] and len(data["units"]["top_up"]) == 8 and "up here" in ranking
+    assert len(data["predictions"]["tokens"]) == T and len(data["predictions"]["tokens"][0]) == 5
+    assert data["saliency"]["position"] == T - 2 and data["saliency"]["shares"][-1] == 0.0
+    assert len(data["projection"]["layers"][0]["coords"]) == T and "states" not in data         # compact
+    assert position["value"] == T - 2 and position["maximum"] == T - 1 and "boxed" in sal_html
+    for fig, kind in ((strip, "heatmap"), (sal_fig, "bar"), (traj, "scatter")):
+        assert any(t["type"] == kind for t in json.loads(fig["plot"])["data"])
+    json.loads(sat["plot"])
+    colored, trace, unit = client.predict(model=key, text=text, layer=1, unit=3, api_name="/probe_unit")
+    assert unit["unit"] == 3 and len(unit["activations"]) == T and "unit 3" in colored
+    heat, ranking, units = client.predict(model=key, text=text, sort_by="selection", select_by="line starts",
+                                          api_name="/probe_units")
+    assert units["positions"] == [0, 8, 15] and units["order"][0] == units["top_up"][0]
+    sal_html, sal_fig, sal = client.predict(model=key, text=text, position=4, api_name="/probe_saliency")
+    assert sal["position"] == 4 and sal["target"] == "河" and sal["shares"][5:] == [0.0] * (T - 5)
+    conn = json.loads(client.predict(model=key, text="月光\n风吹", api_name="/probe_connectivity")["plot"])
+    assert len(conn["data"][0]["y"]) == 5
+    note, cmp_fig, cmp_data = client.predict(text=text, api_name="/probe_compare")
+    assert {d["kind"] for d in cmp_data} <= {"rnn", "gru", "lstm"} and len(cmp_data) >= 1 and "surprisal" in note
+    page = client.predict(model=key, text=text, fmt="html", api_name="/probe_export")
+    assert Path(page).suffix == ".html" and "Plotly.newPlot" in Path(page).read_text(encoding="utf-8")
+    full = json.loads(Path(client.predict(model=key, text=text, fmt="json", api_name="/probe_export")).read_text())
+    assert len(full["states"]["h"][0]) == T and full["model"]["key"] == key
+    for api, bad, says in (("/probe", dict(layer=1.5), "Layer"), ("/probe", dict(sort_by="loud"), "Sort|choices"),
+                           ("/probe", dict(select_by="positions", select_value="999"), "Positions"),
+                           ("/probe", dict(select_by="token", select_value="龘"), "does not occur"),
+                           ("/probe_saliency", dict(text="月光", position=5), "Position must be from 0 to 1"),
+                           ("/probe_saliency", dict(position=-1), "minimum"),
+                           ("/probe_connectivity", dict(text="月光" * 100), "at most"),
+                           ("/probe_export", dict(fmt="pdf"), "Export|choices"),
+                           ("/probe_unit", dict(model="shipped:nope"), "Unknown model")):
+        with pytest.raises(AppError, match=says):
+            client.predict(**{"model": key, "text": text, **bad}, api_name=api)
 
 
 def test_train_streams_and_stops_on_request(client):
