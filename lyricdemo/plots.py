@@ -420,6 +420,13 @@ def saturation_chart(saturation: Mapping[str, np.ndarray], names: Mapping[str, s
                               legend=dict(orientation="h", y=-0.22, x=0), **layout))
 
 
+def _cell_text(token: str) -> str:
+    """A token short enough for a strip cell: ``<unk>`` is ``?``, long words are cut (hover shows them whole)."""
+    if token.startswith("<") and token.endswith(">") and len(token) > 2:
+        return "?" if token == "<unk>" else token[1]
+    return token if len(token) <= 2 else token[:2] + "…"
+
+
 def prediction_strip(tokens: Sequence[str], top_tokens: Sequence[Sequence[str]], top_probs: np.ndarray,
                      entropy_bits: Sequence[float], next_logprob_bits: Sequence[float] | None = None) -> go.Figure:
     """At each position: the k most likely next tokens (rank down, shaded by probability, the text's
@@ -429,7 +436,8 @@ def prediction_strip(tokens: Sequence[str], top_tokens: Sequence[Sequence[str]],
     probs = np.asarray(top_probs, dtype=np.float32)                         # (T, k)
     k = probs.shape[1] if probs.ndim == 2 else 0
     cats = position_labels(tokens)
-    cell = [[show_token(top_tokens[t][r]) for t in range(T)] for r in range(k)]        # (k, T)
+    full = [[show_token(top_tokens[t][r]) for t in range(T)] for r in range(k)]        # (k, T)
+    cell = [[_cell_text(x) for x in row] for row in full]
     ranks = [f"#{r + 1}" for r in range(k)]
     hits_x, hits_y = [], []
     for t in range(T - 1):
@@ -441,9 +449,9 @@ def prediction_strip(tokens: Sequence[str], top_tokens: Sequence[Sequence[str]],
     data = [
         dict(type="bar", x=cats, y=_rs(entropy_bits, 3), name="entropy / 熵 (bits)", yaxis="y2",
              marker=dict(color=PALETTE[5]), hovertemplate="after %{x}: entropy %{y} bits<extra></extra>"),
-        dict(type="heatmap", z=_f32(probs.T), x=cats, y=ranks, text=cell, texttemplate="%{text}",
+        dict(type="heatmap", z=_f32(probs.T), x=cats, y=ranks, text=cell, texttemplate="%{text}", customdata=full,
              textfont=dict(size=13), colorscale=PROBABILITY_SCALE, zmin=0, zmax=1, showscale=False,
-             hovertemplate="after %{x}: %{y} “%{text}” p=%{z:.3f}<extra></extra>"),
+             hovertemplate="after %{x}: %{y} “%{customdata}” p=%{z:.3f}<extra></extra>"),
         dict(type="scatter", mode="markers", x=hits_x, y=hits_y, name="the text's next token / 实际的下一个",
              marker=dict(symbol="square-open", size=22, color=PALETTE[1], line=dict(width=2)), hoverinfo="skip"),
     ]
@@ -469,7 +477,7 @@ def saliency_chart(tokens: Sequence[str], shares: Sequence[float], position: int
     cats = position_labels(tokens)
     colors = [PALETTE[1] if t == position else (PALETTE[0] if t < position else "#999999") for t in range(T)]
     what = f"“{show_token(target)}”" + ("" if in_text else " (its own top choice: the text ends here)")
-    future = " The backward half reads the future: grey bars. / 灰色：反向读到的未来。" if reads_future else ""
+    future = "<br>The backward half reads the future: grey bars. / 灰色：反向读到的未来。" if reads_future else ""
     axis = _position_axis(tokens, "input token / 输入的词元")
     if T > VIEW_TOKENS:                                 # open on the window that ends at the position
         hi = min(T, max(position + 5, VIEW_TOKENS))
@@ -572,31 +580,54 @@ class CompareRow:
     unit_ids: list[int] = field(default_factory=list)
 
 
+def _char_centres(tokens: Sequence[str]) -> list[float]:
+    """Where each token sits in the text, in characters (its centre): models that cut the same text into
+    different tokens (characters, jieba words) line up on this axis."""
+    out, pos = [], 0
+    for tok in tokens:
+        n = max(len(tok), 1)
+        out.append(pos + n / 2)
+        pos += n
+    return out
+
+
 def compare_chart(rows: Sequence[CompareRow], title: str = "RNN · GRU · LSTM on the same text / 同一文本上的三种模型"
                   ) -> go.Figure:
     """Models stacked on one text: each model's most varying units as a heatmap, and at the bottom
-    every model's surprisal at each position (lower is better predicted)."""
+    every model's surprisal at each token (lower is better predicted).  The x axis is the position
+    in the text in characters, so a word-level model lines up with a character-level one."""
     n = len(rows)
     if not n:
         return _figure([], dict(title=dict(text=title), height=200, annotations=[dict(
             xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, text="No model to compare. / 没有可比较的模型。")]))
     same = all(r.tokens == rows[0].tokens for r in rows)
-    gap, last = 0.04, 0.26
+    gap, last = (0.035 if same else 0.1), 0.24
     h = (1 - last - gap * n) / n
     data: list[dict] = []
     layout: dict = {"annotations": []}
+    end = max(sum(max(len(t), 1) for t in r.tokens) for r in rows)
+    view = [0, min(end, VIEW_TOKENS)]
+
+    def axis(r: CompareRow, anchor: str, ticks: bool, title: str = "") -> dict:
+        xs = _char_centres(r.tokens)
+        step = max(1, math.ceil(min(len(xs), VIEW_TOKENS) / 80))
+        return dict(tickmode="array", tickvals=xs[::step], ticktext=[show_token(t) for t in r.tokens][::step],
+                    tickangle=0, tickfont=dict(size=11), showticklabels=ticks, anchor=anchor, range=view,
+                    title=dict(text=title, standoff=4), showgrid=False, zeroline=False)
+
     for i, r in enumerate(rows):
         ax = "" if i == 0 else str(i + 1)
         top = 1 - i * (h + gap)
         v = _f32(np.asarray(r.values).T)                                   # (U, T)
         lim = float(max(np.abs(v).max(initial=0.0), 1e-6))
         units = [f"unit {u}" for u in (r.unit_ids or range(v.shape[0]))]
-        data.append(dict(type="heatmap", z=v, x=position_labels(r.tokens), y=units, xaxis=f"x{ax}", yaxis=f"y{ax}",
+        labels = [f"{t}:{show_token(tok)}" for t, tok in enumerate(r.tokens)]
+        data.append(dict(type="heatmap", z=v, x=_char_centres(r.tokens), y=units, xaxis=f"x{ax}", yaxis=f"y{ax}",
                          colorscale=DIVERGING, zmin=-lim, zmax=lim, zmid=0, showscale=False,
-                         hovertemplate=f"{r.label}<br>%{{x}} · %{{y}}: %{{z:.3f}}<extra></extra>"))
-        xa = _position_axis(r.tokens, "")
-        xa.update(anchor=f"y{ax}", showticklabels=not same or i == n - 1)
-        if same and i:
+                         customdata=[labels] * len(units),
+                         hovertemplate=f"{r.label}<br>%{{customdata}} · %{{y}}: %{{z:.3f}}<extra></extra>"))
+        xa = axis(r, f"y{ax}", not same or i == n - 1)
+        if i:
             xa["matches"] = "x"
         layout[f"xaxis{ax}"] = xa
         layout[f"yaxis{ax}"] = dict(domain=[top - h, top], type="category", autorange="reversed",
@@ -605,13 +636,13 @@ def compare_chart(rows: Sequence[CompareRow], title: str = "RNN · GRU · LSTM o
                                           showarrow=False, text=f"<b>{r.label}</b>", font=dict(size=12)))
     ax = str(n + 1)
     for i, r in enumerate(rows):
-        data.append(dict(type="scatter", mode="lines+markers", x=position_labels(r.tokens), y=_rs(r.surprisal, 3),
-                         xaxis=f"x{ax}", yaxis=f"y{ax}", name=r.label, line=dict(color=PALETTE[i % len(PALETTE)]),
-                         marker=dict(size=4), hovertemplate="%{x}: %{y} bits<extra>" + r.label + "</extra>"))
-    xa = _position_axis(rows[0].tokens, "after reading / 读完这个词元后")
-    xa.update(anchor=f"y{ax}")
-    if same:
-        xa["matches"] = "x"
+        labels = [f"{t}:{show_token(tok)}" for t, tok in enumerate(r.tokens)]
+        data.append(dict(type="scatter", mode="lines+markers", x=_char_centres(r.tokens), y=_rs(r.surprisal, 3),
+                         customdata=labels, xaxis=f"x{ax}", yaxis=f"y{ax}", name=r.label,
+                         line=dict(color=PALETTE[i % len(PALETTE)]), marker=dict(size=4),
+                         hovertemplate="after %{customdata}: %{y} bits<extra>" + r.label + "</extra>"))
+    xa = axis(rows[0], f"y{ax}", same, "after reading (position in the text) / 读完这个词元后")
+    xa.update(matches="x", showgrid=True)
     layout[f"xaxis{ax}"] = xa
     layout[f"yaxis{ax}"] = dict(domain=[0, last - 0.06], title=dict(text="−log₂p(next)"), rangemode="tozero",
                                 anchor=f"x{ax}")

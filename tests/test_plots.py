@@ -157,7 +157,10 @@ def test_probe_figures_are_valid_plotly():
             plots.CompareRow("LSTM", TOKS, rng.random((6, 3)), [2.0] * 5 + [None])]
     cmp = validated(plots.compare_chart(rows))
     assert [t.type for t in cmp.data] == ["heatmap", "heatmap", "scatter", "scatter"]
-    assert cmp.layout.xaxis2.matches == "x"
+    assert cmp.layout.xaxis2.matches == "x" and list(cmp.data[0].x)[:2] == [0.5, 1.5]
+    words = plots.compare_chart([rows[0], plots.CompareRow("word LSTM", ["分开", "\n", "不", "分开"], rng.random((4, 2)),
+                                                                [1.0, 1.0, 1.0, None])])
+    assert list(validated(words).data[1].x) == [1.0, 2.5, 3.5, 5.0]           # lined up by characters
 
 
 def test_figures_page_inlines_plotly_once():
