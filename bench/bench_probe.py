@@ -82,7 +82,8 @@ def figures_of_default_view(p, layer: int = 0, unit: int = 0) -> float:
             plots.prediction_strip(p.tokens, p.top_tokens, p.top_probs, p.entropy_bits, p.next_logprob_bits.tolist()),
             plots.saliency_chart(p.tokens, p.saliency.shares, p.saliency.position, p.saliency.target),
             plots.trajectory_chart(p.projection[layer], p.tokens, p.explained[layer])]
-    html = [unit_html(p, layer, unit, sel), ranking_html(p, unit_scores(h, sel), sel, "line starts"), saliency_html(p)]
+    html = [unit_html(p, layer, unit, sel), ranking_html(p, unit_scores(h, sel), sel, "line starts"),
+            saliency_html(p.tokens, p.saliency)]
     payload = sum(len(f.to_json()) for f in figs) + sum(map(len, html))
     payload += len(json.dumps(p.to_dict(arrays=False, layers=[layer])))
     figures_of_default_view.payload = payload

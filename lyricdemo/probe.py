@@ -127,7 +127,9 @@ def read_text(vocab: Vocab, tokenizer: Tokenizer | str, text: str, max_tokens: i
                              f"{max_tokens:,} tokens. Shorten it, or let the probe read only the beginning.")
     try:
         report = prepare_prefix(cut, vocab, tokenizer, unknown="unk")
-    except LyricdemoError:
+    except LyricdemoError as e:
+        if "too long" not in str(e):         # prepare_prefix's other complaints stand as they are
+            raise
         if not truncate:
             raise LyricdemoError(f"文本太长 / The text is too long: more than {max_tokens:,} tokens; the probe "
                                  f"reads at most {max_tokens:,}. Shorten it, or let the probe read only the "

@@ -23,8 +23,10 @@ import numpy as np
 
 from .. import plots
 from ..errors import LyricdemoError
-from ..probe import (GATE_NAMES, MAX_CONNECTIVITY_TOKENS, SATURATION, SELECT_BY, UNIT_ORDERS, Probe, connectivity,
-                     probe as run_probe, saliency as run_saliency, select_positions, unit_order, unit_scores)
+from ..probe import (GATE_NAMES, MAX_CONNECTIVITY_TOKENS, SATURATION, SELECT_BY, UNIT_ORDERS, Probe, Saliency,
+                     connectivity, read_text, select_positions, unit_order, unit_scores)
+from ..probe import probe as run_probe
+from ..probe import saliency as run_saliency
 from . import registry, resources
 from .labels import T, kw
 from .session import Session
@@ -146,11 +148,11 @@ def ranking_html(p: Probe, scores: np.ndarray, sel: np.ndarray, how: str) -> str
             "平均激活 − 其他位置的平均激活。</div>")
 
 
-def saliency_html(p: Probe) -> str:
-    s = p.saliency
+def saliency_html(tokens, s: Saliency) -> str:
+    """Distill's connectivity view: the text shaded by how much each token drove one prediction."""
     shares = s.shares
-    titles = [f"{t}:{plots.show_token(tok)} saliency {x:.3f}" for t, (tok, x) in enumerate(zip(p.tokens, shares))]
-    body = shaded_html(p.tokens, shares, _orange, titles, current=s.position,
+    titles = [f"{t}:{plots.show_token(tok)} saliency {x:.3f}" for t, (tok, x) in enumerate(zip(tokens, shares))]
+    body = shaded_html(tokens, shares, _orange, titles, current=s.position,
                        dim_after=None if s.reads_future else s.position)
     what = (f"the next token “{esc(plots.show_token(s.target))}” (p = {np.exp(s.logprob):.3f})" if s.in_text else
             f"its own top choice “{esc(plots.show_token(s.target))}” (the text ends here)")
@@ -235,7 +237,7 @@ def probe(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer: fl
             "units": rank_data, "seconds": round(seconds, 3)}
     return (_summary(entry, p, k, seconds), heat, colored, trace, data,
             _layer_slider(p.num_layers, k + 1), _unit_slider(p.width, u), ranking, sat, strip,
-            saliency_html(p), sal_fig, _position_slider(len(p.tokens), s.position), traj)
+            saliency_html(p.tokens, s), sal_fig, _position_slider(len(p.tokens), s.position), traj)
 
 
 @user_errors
@@ -282,17 +284,15 @@ def find_units(session: Session, model: str = "", text: str = DEFAULT_TEXT, laye
 def saliency_view(session: Session, model: str = "", text: str = DEFAULT_TEXT, position: float = 0):
     """Connectivity of one position: (shaded text, bar chart, data)."""
     txt = check_text("probe_text", text, MAX_TEXT_CHARS, allow_empty=False)
-    entry = registry.get(session, model)
-    ck = entry.checkpoint
+    ck = registry.get(session, model).checkpoint
     pos = whole("position", position, 0, UI_MAX_TOKENS - 1)
-    _, p = _read(session, model, txt, saliency_at=None, project=False, top_k=1)
-    if pos >= len(p.tokens):
-        raise gr.Error(f"Position must be from 0 to {len(p.tokens) - 1} (the text has {len(p.tokens)} tokens); "
+    tokens = list(read_text(ck.vocab, ck.tokenizer, txt, UI_MAX_TOKENS, truncate=True).tokens)
+    if pos >= len(tokens):
+        raise gr.Error(f"Position must be from 0 to {len(tokens) - 1} (the text has {len(tokens)} tokens); "
                        f"got {pos}. / 位置超出范围。", print_exception=False)
-    p.saliency = run_saliency(ck.model, ck.vocab, ck.tokenizer, txt, pos, max_tokens=UI_MAX_TOKENS, truncate=True)
-    s = p.saliency
-    return (saliency_html(p), plots.saliency_chart(p.tokens, s.shares, s.position, s.target, s.in_text,
-                                                   s.reads_future), s.to_dict())
+    s = run_saliency(ck.model, ck.vocab, ck.tokenizer, txt, pos, max_tokens=UI_MAX_TOKENS, truncate=True)
+    return (saliency_html(tokens, s),
+            plots.saliency_chart(tokens, s.shares, s.position, s.target, s.in_text, s.reads_future), s.to_dict())
 
 
 @user_errors
