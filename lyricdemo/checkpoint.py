@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -258,14 +259,22 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         train_cfg = TrainConfig.from_dict(meta["train"]) if meta.get("train") else None
         vocab = Vocab.from_dict(meta["vocab"])
         weights_info = meta["weights"]
+        if not isinstance(weights_info, dict):
+            raise TypeError("'weights' (not an object)")
     except LyricdemoError as e:
         raise LyricdemoError(f"{folder.name!r}: {e}") from None
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise LyricdemoError(f"{folder.name!r}: {META} lacks or garbles {e}.") from None
     if len(vocab) != model_cfg.vocab_size:
         raise LyricdemoError(f"{folder.name!r}: the vocabulary has {len(vocab)} tokens but the model config "
                              f"says {model_cfg.vocab_size}.")
     tensors = _read_tensors(folder / WEIGHTS, weights_info.get("sha256"), folder.name)
+    # Check the weights against a skeleton on the "meta" device (shapes, no memory) *before*
+    # building the model: a description of a huge model next to small weights is refused
+    # without allocating what it describes.
+    with torch.device("meta"):
+        skeleton = build_model(model_cfg)
+    check_weights(skeleton, tensors, folder.name)
     with torch.random.fork_rng(devices=[]):
         model = build_model(model_cfg)
     load_weights(model, tensors, folder.name)
@@ -274,9 +283,12 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
                       train_config=train_cfg, meta=meta, path=folder)
 
 
-def load_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str = "checkpoint") -> None:
-    """Copy ``tensors`` into ``model`` after checking names, shapes and dtypes exactly."""
-    expected = _weights_dict(model, torch.float32)
+def check_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str = "checkpoint") -> None:
+    """Refuse ``tensors`` unless their names, shapes and dtypes are exactly what ``model`` needs
+    and every value is finite.  Reads only shapes from ``model``, so it may live on "meta"."""
+    expected = model.state_dict()
+    if model.config.tie_weights:
+        expected.pop("decoder.weight", None)
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
@@ -290,6 +302,11 @@ def load_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str = "ch
             raise LyricdemoError(f"{what}: {k} has dtype {t.dtype}; weights must be floating point.")
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise LyricdemoError(f"{what}: {k} contains inf or NaN.")
+
+
+def load_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str = "checkpoint") -> None:
+    """Copy ``tensors`` into ``model`` after checking names, shapes and dtypes exactly."""
+    check_weights(model, tensors, what)
     with torch.no_grad():
         result = model.load_state_dict({k: t.to(torch.float32) for k, t in tensors.items()}, strict=False)
     allowed = {"decoder.weight"} if model.config.tie_weights else set()
@@ -362,6 +379,9 @@ def unpack_checkpoint(data: bytes, dest: str | os.PathLike, max_bytes: int = 256
         if base in (META, WEIGHTS, RESUME, CARD) and not info.is_dir():
             if info.file_size > max_bytes:
                 raise LyricdemoError(f"{base} in the archive is too large ({info.file_size / 2**20:.0f} MB).")
+            if base in wanted:
+                raise LyricdemoError(f"The archive holds {base} twice ({wanted[base].filename!r} and "
+                                     f"{info.filename!r}); a checkpoint archive holds one checkpoint.")
             wanted[base] = info
         elif base.endswith((".pkl", ".pt", ".pth", ".bin")) or base == "data.pkl":
             raise LyricdemoError(f"The archive holds {info.filename!r}, a PyTorch pickle; lyricdemo never "
@@ -369,10 +389,19 @@ def unpack_checkpoint(data: bytes, dest: str | os.PathLike, max_bytes: int = 256
     if META not in wanted or WEIGHTS not in wanted:
         raise LyricdemoError(f"A checkpoint archive must hold {META} and {WEIGHTS}.")
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=dest))
-    for base, info in wanted.items():
-        with z.open(info) as src:
-            payload = src.read(max_bytes + 1)
-        if len(payload) > max_bytes:
-            raise LyricdemoError(f"{base} unpacks to more than {max_bytes / 2**20:.0f} MB.")
-        (folder / base).write_bytes(payload)
+    try:
+        for base, info in wanted.items():
+            try:
+                with z.open(info) as src:        # the declared size can lie: read at most max_bytes + 1
+                    payload = src.read(max_bytes + 1)
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError,
+                    zlib.error) as e:
+                raise LyricdemoError(f"Cannot unpack {base} from the archive ({e or type(e).__name__}): "
+                                     "the file is damaged or truncated.") from None
+            if len(payload) > max_bytes:
+                raise LyricdemoError(f"{base} unpacks to more than {max_bytes / 2**20:.0f} MB.")
+            (folder / base).write_bytes(payload)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)      # nothing half-unpacked stays behind
+        raise
     return folder

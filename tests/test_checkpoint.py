@@ -219,3 +219,26 @@ def test_writes_are_atomic(ds, tmp_path, monkeypatch):
                         ds.vocab, ds.config)
     assert {f.name: f.read_bytes() for f in p.iterdir()} == before       # the old checkpoint is intact
     assert sorted(x.name for x in tmp_path.iterdir()) == ["a"]           # no temp litter
+
+
+def test_a_damaged_archive_is_refused_and_leaves_nothing_behind(saved, tmp_path):
+    data = bytearray(pack_checkpoint(saved[0]))
+    start = data.index(b'"format"')                  # inside checkpoint.json: its CRC no longer matches
+    data[start:start + 8] = b"XXXXXXXX"
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(LyricdemoError, match="damaged or truncated"):
+        unpack_checkpoint(bytes(data), dest)
+    assert list(dest.iterdir()) == []
+
+
+def test_a_garbled_weights_record_and_a_huge_model_description(copy):
+    _edit_meta(copy, lambda m: m.update(weights="model.safetensors"))
+    with pytest.raises(LyricdemoError, match="lacks or garbles"):
+        load_checkpoint(copy)
+    _edit_meta(copy, lambda m: m.update(weights={"file": WEIGHTS, "sha256": None}))
+    # ~22 GB of float32 parameters described beside a few KB of weights: refused on a shapes-only
+    # skeleton, before anything is allocated (building it would exhaust the machine's memory)
+    _edit_meta(copy, lambda m: m["model"].update(hidden_size=4096, num_layers=8, bidirectional=True, embed_dim=4096))
+    with pytest.raises(LyricdemoError, match="do not match the model config"):
+        load_checkpoint(copy)
