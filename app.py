@@ -9,9 +9,10 @@ import time
 T0 = time.perf_counter()
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio builds any Blocks
 
-from lyricdemo.ui import build_app, launch_kwargs, queue_kwargs, warm_up  # noqa: E402
+from lyricdemo.ui import build_app, launch_kwargs, prepare_server, queue_kwargs, warm_up  # noqa: E402
 
 if __name__ == "__main__":
+    prepare_server()          # limits checked (a wrong one stops here, named), torch threads set
     demo = build_app()
     built = time.perf_counter() - T0
     demo.queue(**queue_kwargs()).launch(

@@ -5,11 +5,12 @@
     ui/__init__.py   the frame: header, tabs, cross-tab wiring, /models
     ui/tab_vocab.py  1 tokenize & vocabulary   /tokenize, /lookup
     ui/tab_train.py  2 train live              /train (streams), /stop
-    ui/tab_generate.py 3 generate              /generate (streams), /step_view
+    ui/tab_generate.py 3 generate              /generate (streams), /step_view, /load_checkpoint
     ui/tab_inside.py 4 look inside             /probe
     ui/session.py    per-user state (gr.State): uploads, runs, trained models
     ui/registry.py   the model picker: shipped checkpoints + session models
-    ui/resources.py  shared read-only caches (corpus, datasets, stats, indexes, checkpoints) and env limits
+    ui/resources.py  shared read-only caches (corpus, datasets, stats, indexes, checkpoints)
+    ui/limits.py     every limit, read from the environment in one place
     ui/labels.py     bilingual labels and one-line help
     ui/validate.py   server-side checks of every endpoint input
     ui/widgets.py    HTML views and CSS
@@ -27,13 +28,12 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from . import registry, resources, tab_generate, tab_inside, tab_train, tab_vocab  # noqa: E402
+from . import limits, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab  # noqa: E402
 from .labels import T  # noqa: E402
 from .session import Session  # noqa: E402
-from .validate import env_int  # noqa: E402
 from .widgets import CSS  # noqa: E402
 
-__all__ = ["build_app", "CSS", "queue_kwargs", "launch_kwargs", "warm_up"]
+__all__ = ["build_app", "CSS", "queue_kwargs", "launch_kwargs", "prepare_server", "warm_up"]
 
 
 def _close_session(session) -> None:
@@ -72,9 +72,11 @@ def refresh_picker(session: Session, current: str | None):
 
 def build_app() -> gr.Blocks:
     """The whole app (not launched). Every tab's main action is a named endpoint."""
+    age = limits.session_idle_seconds()         # uploads and downloadable copies live as long as an idle session
     with gr.Blocks(title="lyricdemo · 歌词 RNN 教学演示", analytics_enabled=False,
-                   delete_cache=(3600, 3600)) as demo:
-        session = gr.State(Session(), delete_callback=_close_session)   # deep-copied per session
+                   delete_cache=(min(age, 600), age)) as demo:
+        # deep-copied per session (Session.__deepcopy__ registers it with the idle-session reaper)
+        session = gr.State(Session(), delete_callback=_close_session)
         gr.Markdown(T["title"], elem_id="ld-title")
         gr.Markdown(header_markdown(), elem_id="ld-header", elem_classes=["ld-note"])
         with gr.Tabs(elem_id="ld-tabs"):
@@ -88,6 +90,9 @@ def build_app() -> gr.Blocks:
                 inside = tab_inside.build(demo, session)
 
         tab_train.wire(train, session, [gen.model, inside.model])
+        gen.ckpt_upload.upload(tab_generate.load_upload, [session, gen.ckpt_upload],
+                               [gen.model, inside.model, gen.ckpt_note], api_name="load_checkpoint",
+                               concurrency_limit=2, concurrency_id="cpu", preprocess=False)
         gen.refresh.click(list_models, session, [gen.model, inside.model, gen.models_json], api_name="models")
         inside.refresh.click(refresh_picker, [session, inside.model], inside.model, api_visibility="private")
         gen_tab.select(refresh_picker, [session, gen.model], gen.model, api_visibility="private", queue=False)
@@ -98,13 +103,27 @@ def build_app() -> gr.Blocks:
 
 def queue_kwargs() -> dict:
     """``demo.queue(**queue_kwargs())``: a bounded queue; each event sets its own concurrency."""
-    return {"max_size": env_int("LYRICDEMO_QUEUE_SIZE", 64, 1, 10_000), "default_concurrency_limit": 4}
+    return {"max_size": limits.queue_size(), "default_concurrency_limit": 4}
 
 
 def launch_kwargs() -> dict:
-    """What ``launch()`` needs besides the address: upload cap, CSS, no run history, the API link."""
-    return {"max_file_size": resources.max_upload_bytes(), "css": CSS, "footer_links": ["api"],
+    """What ``launch()`` needs besides the address: upload cap, CSS, no run history, the API link.
+
+    ``show_error`` stays off: every expected problem is a ``gr.Error`` with its own message
+    (validate.user_errors), and an unexpected one is reported in plain words, not as its text."""
+    return {"max_file_size": limits.max_upload_bytes(), "css": CSS, "footer_links": ["api"],
             "run_history": False, "show_error": False}
+
+
+def prepare_server() -> dict[str, int]:
+    """Before ``launch()``: check every limit (a wrong value stops the app with its name) and give
+    each torch operation ``LYRICDEMO_TORCH_THREADS`` threads (concurrent requests share the cores
+    instead of each grabbing all of them; see README "Limits").  Returns the limits in force."""
+    import torch
+
+    values = limits.check_all()
+    torch.set_num_threads(limits.torch_threads())
+    return values
 
 
 def warm_up() -> threading.Thread:

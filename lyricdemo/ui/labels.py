@@ -63,7 +63,8 @@ CONTROLS: dict[str, tuple[str, str]] = {
                   "sgd: plain gradient steps (d2l, lr ≈ 1) · adam / adamw: adaptive steps (lr ≈ 0.002). / "
                   "sgd：普通梯度下降 · adam：自适应步长。"),
     "log_lr": ("Learning rate, log₁₀ / 学习率（以 10 为底的对数）",
-               "−3 means 0.001, 0 means 1: each step of 1 is ×10. / −3 即 0.001，0 即 1，每加 1 乘以 10。"),
+               "−3 means 0.001, 0 means 1, 2 means 100 (with clipping off, watch it diverge): each step of 1 is "
+               "×10. / −3 即 0.001，0 即 1，2 即 100（关掉裁剪看它发散），每加 1 乘以 10。"),
     "clip": ("Clip gradients / 梯度裁剪",
              "Rescale the gradient when its norm exceeds θ: stops exploding gradients. / 梯度范数超过 θ 时按比例缩小，防止梯度爆炸。"),
     "clip_theta": ("Clipping threshold θ / 裁剪阈值 θ", ""),
@@ -80,6 +81,9 @@ CONTROLS: dict[str, tuple[str, str]] = {
     "x_axis": ("Chart x axis / 横轴", ""),
     # -- tab 3: generation -----------------------------------------------------------
     "model": ("Model / 模型", "Shipped checkpoints and the models trained in this session. / 预训练模型和本次会话训练的模型。"),
+    "checkpoint_upload": ("Checkpoint (.zip from tab 2) / 检查点（第 2 页下载的 .zip）",
+                          "Safetensors + JSON only, checked before use; pickles are refused. It joins this session's "
+                          "models. / 只接受 safetensors + JSON，使用前会检查；拒绝 pickle 文件。"),
     "prefix": ("Prefix / 前缀", "The model reads this, then continues it. / 模型先读这段文字，再接着写。"),
     "length": ("Length, tokens / 生成长度（词元）", ""),
     "strategy": ("Decoding / 解码策略",

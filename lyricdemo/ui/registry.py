@@ -16,6 +16,7 @@ from ..novelty import CorpusIndex
 from . import resources
 from .labels import T
 from .session import Session
+from .validate import show
 
 
 @dataclass
@@ -39,7 +40,8 @@ def choices(session: Session | None) -> list[tuple[str, str]]:
     """(label, key) of every model this session can use: shipped first, then its own (newest last)."""
     out = [(m.label, m.key) for m in resources.shipped_models()]
     if session is not None:
-        out += [(m.label, m.key) for m in session.models.values()]
+        session.touch()
+        out += [(m.label, m.key) for m in list(session.models.values())]
     return out
 
 
@@ -55,12 +57,18 @@ def default_key(session: Session | None, current: str | None = None) -> str | No
 
 def get(session: Session | None, key) -> ModelEntry:
     """The model behind a picker key, ready to use (shipped weights are loaded on first use)."""
+    if session is not None:
+        session.touch()
     if not isinstance(key, str) or not key:
         raise LyricdemoError(T["no_model"] if not choices(session) else
                              "Choose a model first. / 请先选择一个模型。")
     if key.startswith("session:") and session is not None and key in session.models:
         m = session.models[key]
-        return ModelEntry(key=m.key, label=m.label, checkpoint=m.checkpoint, raw=m.raw, corpus_text=m.corpus_text)
+        raw = m.raw
+        if raw is None and m.corpus_text is None:          # an uploaded checkpoint: is its corpus here?
+            raw = resources.corpus_for(m.checkpoint.meta.get("corpus", {}),
+                                       [session.upload] if session.upload is not None else [])
+        return ModelEntry(key=m.key, label=m.label, checkpoint=m.checkpoint, raw=raw, corpus_text=m.corpus_text)
     if key.startswith("shipped:"):
         for s in resources.shipped_models():
             if s.key == key:
@@ -69,6 +77,9 @@ def get(session: Session | None, key) -> ModelEntry:
                 return ModelEntry(key=key, label=s.label, checkpoint=ckpt,
                                   raw=resources.corpus_for(ckpt.meta.get("corpus", {}), raws))
     known = ", ".join(k for _, k in choices(session)) or "none"
-    hint = " Models trained in a session exist only in that session. / 训练的模型只属于当时的会话。" \
-        if key.startswith("session:") else ""
-    raise LyricdemoError(f"Unknown model {key!r}; available: {known}.{hint}")
+    hint = ""
+    if key.startswith("session:"):
+        hint = " Models trained in a session exist only in that session. / 训练的模型只属于当时的会话。"
+        if session is not None and session.expired_note:
+            hint = " " + session.expired_note
+    raise LyricdemoError(f"Unknown model {show(key)}; available: {known}.{hint}")

@@ -1,6 +1,6 @@
 """Things every session reads and nobody changes: the corpus, prepared datasets and their
-statistics, n-gram baselines, memorization indexes, shipped checkpoints, and the limits
-read from the environment.
+statistics, n-gram baselines, memorization indexes and shipped checkpoints (the limits
+read from the environment are in ``limits.py``).
 
 Each is made once and kept in a small LRU cache keyed by *content* (a corpus's sha256
 and the data settings), so two students who analyse the same corpus share one copy,
@@ -26,30 +26,12 @@ from ..errors import LyricdemoError
 from ..models.lm import KIND_NAMES
 from ..novelty import CorpusIndex
 from ..stats import CorpusStats, compare_tokenizers, corpus_stats
-from .validate import env_int
+# the limits live in limits.py; the ones older callers read here are re-exported
+from .limits import max_session_models, max_train_seconds, max_training, max_upload_bytes  # noqa: F401
+from .limits import model_cache_size
 
 
-# ----------------------------------------------------------------------------- limits
-def max_upload_bytes() -> int:
-    """``LYRICDEMO_MAX_UPLOAD_MB`` (default 20) in bytes: uploads and corpus files are refused above it."""
-    return env_int("LYRICDEMO_MAX_UPLOAD_MB", 20, 1, 1024) * 1024 * 1024
-
-
-def max_train_seconds() -> int:
-    """``LYRICDEMO_MAX_TRAIN_SECONDS`` (default 300): the longest time budget a run may ask for."""
-    return env_int("LYRICDEMO_MAX_TRAIN_SECONDS", 300, 5, 24 * 3600)
-
-
-def max_training() -> int:
-    """``LYRICDEMO_MAX_TRAINING`` (default 2): training runs at the same time, over all users."""
-    return env_int("LYRICDEMO_MAX_TRAINING", 2, 1, 64)
-
-
-def max_session_models() -> int:
-    """``LYRICDEMO_MAX_SESSION_MODELS`` (default 4): trained models a session keeps (oldest evicted)."""
-    return env_int("LYRICDEMO_MAX_SESSION_MODELS", 4, 1, 64)
-
-
+# ----------------------------------------------------------------------------- where the shipped models are
 def checkpoints_dir() -> Path:
     """``LYRICDEMO_CHECKPOINTS``, else the repository's ``checkpoints/``."""
     env = os.environ.get("LYRICDEMO_CHECKPOINTS", "").strip()
@@ -60,8 +42,8 @@ def checkpoints_dir() -> Path:
 class LRU:
     """A thread-safe least-recently-used cache of made-once values."""
 
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
+    def __init__(self, maxsize: int | Callable[[], int]):
+        self._maxsize = maxsize
         self._data: OrderedDict[Any, Any] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -78,6 +60,10 @@ class LRU:
                 self._data.popitem(last=False)
         return value
 
+    @property
+    def maxsize(self) -> int:
+        return self._maxsize() if callable(self._maxsize) else self._maxsize
+
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
@@ -92,7 +78,7 @@ _STATS = LRU(16)
 _COMPARE = LRU(4)
 _BASELINES = LRU(16)
 _INDEXES = LRU(4)
-_CHECKPOINTS = LRU(int(os.environ.get("LYRICDEMO_MODEL_CACHE", "6") or 6))
+_CHECKPOINTS = LRU(model_cache_size)
 
 
 def clear_caches() -> None:

@@ -6,9 +6,18 @@ session, so a handler can change it in place -- which is how a training run that
 cancelled (Stop, or the tab closed) still registers its model: the run object is in
 the session before training starts, and the generator's ``finally`` finishes it.
 
-Memory is bounded: at most ``max_session_models()`` trained models (the oldest is
-evicted with a note), the chart keeps the last ``MAX_CHART_RUNS`` runs, and each
-curve keeps at most ``MAX_POINTS`` points.
+Memory is bounded: at most ``max_session_models()`` trained or uploaded models (the
+oldest is evicted with a note and its files deleted), the chart keeps the last
+``MAX_CHART_RUNS`` runs, and each curve keeps at most ``MAX_POINTS`` points.
+
+Sessions end.  Gradio deletes a ``gr.State`` only when a handler *returns* it, and our
+handlers change the session in place, so its ``delete_callback`` would never run: a
+closed tab, or a ``gradio_client`` that simply goes away, would keep its models for
+good.  So every session registers itself (``__deepcopy__`` -- Gradio deep-copies the
+State's default value once per session), handlers ``touch()`` it, and a reaper thread
+closes sessions idle for longer than ``session_idle_seconds()`` (a running training
+keeps its session alive).  Files go with the session object at the latest: a
+finalizer deletes its folder when Python collects it.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +38,14 @@ from ..data import Dataset
 from ..models.lm import KIND_NAMES
 from ..plots import RunCurves
 from ..train import Baselines, Done, Evaluation, Failed, Progress, Sample, Started, Trainer, Warning
-from .resources import max_session_models
+from .limits import max_session_models, session_idle_seconds
 
 MAX_CHART_RUNS = 8
 MAX_POINTS = 1200          # per curve; beyond it every other point is dropped and the stride doubles
 EMA = 0.1                  # smoothing of the per-batch loss drawn on the chart
 
 _LOCK = threading.RLock()  # guards session changes made from worker threads and the event loop
+_LIVE: weakref.WeakSet = weakref.WeakSet()    # every Session the app made (for the reaper)
 
 
 class BoundedCurve:
@@ -186,8 +197,29 @@ class Session:
         self.analyzed: Dataset | None = None          # tab 1's last dataset (for token <-> id lookup)
         self.generation = None                        # (Generation, MemorizationReport | None) of tab 3
         self.notes: list[str] = []
+        self.expired_note: str | None = None          # why this session's models are gone (idle too long)
+        self.last_used = time.monotonic()
         self._next_run = 1
         self._workdir: str | None = None
+        self._cleanup: weakref.finalize | None = None
+        _LIVE.add(self)
+        start_reaper()
+
+    def __deepcopy__(self, memo) -> Session:
+        """Gradio makes each session's State by deep-copying the default: a fresh, registered Session."""
+        return Session()
+
+    def touch(self) -> None:
+        """Mark the session as in use (handlers call this; the reaper closes sessions idle too long)."""
+        self.last_used = time.monotonic()
+
+    @property
+    def busy(self) -> bool:
+        return any(r.running for r in self.runs)
+
+    def holds_something(self) -> bool:
+        return bool(self.models or self.runs or self.upload is not None or self.analyzed is not None
+                    or self.generation is not None or self._workdir)
 
     # -- files -----------------------------------------------------------------------
     def workdir(self) -> Path:
@@ -195,16 +227,36 @@ class Session:
         with _LOCK:
             if self._workdir is None or not Path(self._workdir).is_dir():
                 self._workdir = tempfile.mkdtemp(prefix="lyricdemo-session-")
+                if self._cleanup is not None:
+                    self._cleanup.detach()
+                # the folder goes with the object even if nobody calls close()
+                self._cleanup = weakref.finalize(self, shutil.rmtree, self._workdir, True)
             return Path(self._workdir)
 
     def close(self) -> None:
-        """Delete the session's files (Gradio calls this when the session ends)."""
+        """Delete the session's files and let go of its models, runs and texts (the reaper, or
+        Gradio's ``delete_callback`` where it runs, calls this when the session ends)."""
         with _LOCK:
-            if self._workdir:
-                shutil.rmtree(self._workdir, ignore_errors=True)
-                self._workdir = None
+            if self._cleanup is not None:
+                self._cleanup()                    # rmtree the work folder, once
+                self._cleanup = None
+            self._workdir = None
+            for run in self.runs:
+                if run.running and run.trainer is not None:
+                    run.trainer.stop()
             self.models.clear()
             self.runs.clear()
+            self.upload = self.analyzed = self.generation = None
+
+    def expire(self, idle_seconds: float) -> None:
+        """Close an idle session, leaving a note for the user in case they come back."""
+        with _LOCK:
+            self.close()
+            minutes = max(round(idle_seconds / 60), 1)
+            self.expired_note = (
+                f"This session was idle for more than {minutes} minute(s), so its models, runs and uploads were "
+                "deleted to free memory; download a checkpoint to keep a model. / "
+                "会话闲置过久，训练的模型与上传的文件已删除以释放内存；请下载检查点以保存模型。")
 
     # -- runs --------------------------------------------------------------------------
     def start_run(self, trainer: Trainer, dataset: Dataset, raw: RawText | None, corpus_text: str | None,
@@ -272,13 +324,47 @@ class Session:
                           train_config=trainer.config, meta=meta, path=None)
         entry = SessionModel(key=key, label=label, checkpoint=ckpt, raw=run.raw, corpus_text=run.corpus_text,
                              trainer=trainer, dataset=ds)
-        self.models[key] = entry
+        self._add_model(entry)
+        return entry
+
+    def _add_model(self, entry: SessionModel) -> None:
+        """Keep ``entry``; evict the oldest models (and delete their files) beyond the limit."""
+        self.models[entry.key] = entry
         limit = max_session_models()
         while len(self.models) > limit:
             _, old = self.models.popitem(last=False)
             old.delete_files()
-            self.notes.append(f"Removed {old.label} to keep at most {limit} trained models in this session. / "
+            self.notes.append(f"Removed {old.label} to keep at most {limit} models in this session. / "
                               f"为节省内存，已移除最早的模型（每个会话最多 {limit} 个）。")
+
+    def add_checkpoint(self, data: bytes, filename: str, max_bytes: int) -> SessionModel:
+        """A checkpoint zip the user brought (``pack_checkpoint``'s format), checked by the library --
+        ``unpack_checkpoint`` takes only the known file names, ``load_checkpoint`` checks every byte
+        and never unpickles -- and kept like a trained model (same limit, same eviction)."""
+        from ..checkpoint import load_checkpoint, unpack_checkpoint
+
+        with _LOCK:
+            number = self._next_run
+            self._next_run += 1
+        key = f"session:{number}"
+        home = self.workdir() / key.replace(":", "-")
+        home.mkdir(parents=True, exist_ok=True)
+        try:
+            folder = unpack_checkpoint(data, home, max_bytes=max_bytes)
+            ckpt = load_checkpoint(folder)
+            zip_path = home / f"lyricdemo-{key.replace(':', '-')}.zip"
+            zip_path.write_bytes(data)
+        except BaseException:
+            shutil.rmtree(home, ignore_errors=True)
+            raise
+        ckpt.model.eval()
+        c = ckpt.model.config
+        name = filename if len(filename) <= 60 else filename[:57] + "…"
+        label = (f"uploaded · #{number} {name} — {KIND_NAMES[c.kind]} {c.num_layers}×{c.hidden_size} "
+                 f"{ckpt.data_config.tokenizer}")
+        entry = SessionModel(key=key, label=label, checkpoint=ckpt, zip_path=zip_path, folder=folder)
+        with _LOCK:
+            self._add_model(entry)
         return entry
 
     def model_for_run(self, run: TrainingRun) -> SessionModel | None:
@@ -288,3 +374,40 @@ class Session:
         with _LOCK:
             notes, self.notes = self.notes, []
             return notes
+
+
+# ----------------------------------------------------------------------------- the reaper
+_REAPER: threading.Thread | None = None
+
+
+def reap_idle_sessions(now: float | None = None, idle_seconds: float | None = None) -> int:
+    """Close every session idle for longer than ``idle_seconds`` (default: the limit) that
+    holds something and is not training; returns how many were closed."""
+    now = time.monotonic() if now is None else now
+    idle_seconds = session_idle_seconds() if idle_seconds is None else idle_seconds
+    closed = 0
+    for s in list(_LIVE):
+        if s.busy or not s.holds_something() or now - s.last_used <= idle_seconds:
+            continue
+        s.expire(idle_seconds)
+        closed += 1
+    return closed
+
+
+def start_reaper() -> None:
+    """Start the background thread that calls ``reap_idle_sessions`` (once per process)."""
+    global _REAPER
+    with _LOCK:
+        if _REAPER is not None and _REAPER.is_alive():
+            return
+
+        def loop():
+            while True:
+                time.sleep(min(60.0, max(session_idle_seconds() / 4, 1.0)))
+                try:
+                    reap_idle_sessions()
+                except Exception:   # noqa: BLE001 -- the reaper must outlive any one bad session
+                    pass
+
+        _REAPER = threading.Thread(target=loop, name="lyricdemo-session-reaper", daemon=True)
+        _REAPER.start()

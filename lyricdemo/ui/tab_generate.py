@@ -5,23 +5,29 @@
 
 ``/generate`` streams the text (at most ~20 page updates a second) and ends with the
 meter and the charts; ``/step_view`` redraws the per-step view of the session's last
-generation without generating again.
+generation without generating again; ``/load_checkpoint`` adds a checkpoint zip the user
+brings (one downloaded from tab 2) to the session's models -- checked by the library,
+never unpickled.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from types import SimpleNamespace
 
 import gradio as gr
 
 from .. import plots
+from ..errors import LyricdemoError
 from ..generate import MAX_PREFIX_CHARS, STRATEGIES, UNKNOWN_MODES, DecodeConfig, max_length, stream
 from ..models import BIDIRECTIONAL_WARNING
-from . import registry
+from . import limits, registry
 from .labels import T, kw
+from .labels import info as help_text
+from .labels import label as label_text
 from .session import Session
-from .validate import choice, real, text, user_errors, whole
+from .validate import checked_file, choice, real, text, upload_path, user_errors, whole
 from .widgets import esc, memorization_html, prefix_html
 
 STREAM_INTERVAL = 0.05
@@ -127,13 +133,45 @@ def generate(session: Session, model: str = "", prefix: str = "分开", length: 
 @user_errors
 def step_view(session: Session, step: float = 1):
     """The top-k alternatives and entropy at one step of the session's last generation."""
+    session.touch()
     if session.generation is None:
-        from ..errors import LyricdemoError
-
         raise LyricdemoError("Generate a text first. / 请先生成文本。")
     gen, _ = session.generation
     i = whole("step", step, 1, max(len(gen.steps), 1))
     return _step_view(gen, i)
+
+
+@user_errors
+def load_upload(session: Session, checkpoint=None):
+    """Add an uploaded checkpoint zip to this session's models: (generate-tab picker, inside-tab picker,
+    a note on what was loaded)."""
+    session.touch()
+    path = upload_path("checkpoint_upload", checkpoint)
+    if path is None:
+        raise LyricdemoError("Choose a checkpoint .zip to upload (one downloaded from tab 2). / "
+                             "请选择一个检查点 .zip 文件。")
+    cap = limits.max_upload_bytes()
+    try:
+        size = os.path.getsize(path) if os.path.isfile(path) else -1
+    except OSError:
+        size = -1
+    if size < 0:
+        raise LyricdemoError("The uploaded file is gone; upload it again. / 文件已不存在，请重新上传。")
+    if size > cap:
+        raise LyricdemoError(f"The checkpoint is {size / 2**20:.1f} MB; the limit is {cap / 2**20:.0f} MB. / 文件太大。")
+    with open(path, "rb") as f:
+        data = f.read(cap + 1)
+    name = os.path.basename(path)
+    try:
+        entry = session.add_checkpoint(data, name, max_bytes=2 * cap)
+    except LyricdemoError as e:
+        raise LyricdemoError(f"{name!r} was not loaded: {e} / 检查点无法加载。") from None
+    notes = session.pop_notes()
+    pick = gr.update(choices=registry.choices(session), value=entry.key)
+    md = (f"✓ Loaded **{esc(entry.label)}** (`{entry.key}`): {esc(entry.checkpoint.model.describe())}, "
+          f"vocabulary {len(entry.checkpoint.vocab):,}. / 已加载检查点。"
+          + "".join(f"\n\n⚠ {esc(n)}" for n in notes))
+    return pick, pick, md
 
 
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
@@ -144,8 +182,14 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                                     allow_custom_value=True, elem_id="gen-model", **kw("model"))
                 refresh = gr.Button("↻", scale=0, min_width=48, elem_id="gen-refresh")
             about = gr.Markdown(label="About the model / 模型信息", show_label=False, elem_id="gen-model-info")
+            with gr.Accordion("Load a checkpoint / 加载检查点", open=False):
+                ckpt_upload = checked_file(gr.File(file_types=[".zip"], type="filepath", height=90,
+                                                   elem_id="gen-ckpt-upload", label=label_text("checkpoint_upload")),
+                                           "checkpoint_upload")
+                ckpt_note = gr.Markdown(help_text("checkpoint_upload"), elem_id="gen-ckpt-note", elem_classes=["ld-note"])
             prefix = gr.Textbox(value="分开", lines=2, elem_id="gen-prefix", **kw("prefix"))
-            length = gr.Slider(1, UI_MAX_LENGTH, value=100, step=1, elem_id="gen-length", **kw("length"))
+            length = gr.Slider(1, min(UI_MAX_LENGTH, limits.max_length()), value=min(100, limits.max_length()),
+                               step=1, elem_id="gen-length", **kw("length"))
             strategy = gr.Radio([("greedy / 贪心", "greedy"), ("sample / 采样", "sample"), ("beam / 束搜索", "beam")],
                                 value="sample", elem_id="gen-strategy", **kw("strategy"))
             with gr.Accordion("Decoding options / 解码选项", open=True):
@@ -175,12 +219,16 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
         models_json = gr.JSON(label="Models / 模型列表", elem_id="gen-models-json")
 
     go.click(generate, [session, model, prefix, length, strategy, temperature, top_k, top_p, rep, beam, seed, unknown],
-             [out, report, meter, step, alt_plot, ent_plot, info], api_name="generate", concurrency_limit=4,
-             concurrency_id="infer", show_progress="minimal")
+             [out, report, meter, step, alt_plot, ent_plot, info], api_name="generate",
+             concurrency_limit=limits.max_generating(), concurrency_id="infer", show_progress="minimal",
+             preprocess=False)        # generate() checks every raw value itself (validate.py)
     # .input: the user's drags and typed numbers (not generate()'s own reset); the last one wins
-    step.input(step_view, [session, step], [alt_plot, ent_plot], api_name="step_view", trigger_mode="always_last")
+    step.input(step_view, [session, step], [alt_plot, ent_plot], api_name="step_view", trigger_mode="always_last",
+               preprocess=False)
     model.change(model_info, [session, model], about, api_visibility="private", queue=False)
     demo.load(model_info, [session, model], about, api_visibility="private")
-    return SimpleNamespace(model=model, refresh=refresh, about=about, prefix=prefix, length=length, go=go, out=out,
+    return SimpleNamespace(model=model, refresh=refresh, about=about, ckpt_upload=ckpt_upload, ckpt_note=ckpt_note,
+                           prefix=prefix,
+                           length=length, go=go, out=out,
                            report=report, meter=meter, step=step, alt_plot=alt_plot, ent_plot=ent_plot, info=info,
                            models_json=models_json, strategy=strategy)

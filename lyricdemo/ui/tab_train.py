@@ -121,7 +121,7 @@ def build_configs(session: Session, data, tokenizer, clean, newline, min_freq, m
         dropout_out=p_drop, dropout_rnn=p_drop if layers > 1 else 0.0,
         dropout_embed=real("dropout_embed", dropout_embed, 0.0, 0.8),
         bidirectional=flag("bidirectional", bidirectional))
-    lr = 10 ** real("log_lr", log10_lr, -5.0, 1.0)
+    lr = 10 ** real("log_lr", log10_lr, -5.0, 2.0)
     train_kw = dict(
         sampling=choice("sampling", sampling, ("random", "sequential")),
         optimizer=choice("optimizer", optimizer, OPTIMIZERS), lr=float(f"{lr:.4g}"),
@@ -301,6 +301,7 @@ def train(session: Session, data="d2l", tokenizer="char", clean="d2l", newline="
           eval_every=25, keep_best=True, seed=0, x_axis="step"):
     """Train a model and stream its progress: (status, chart, grad-norm chart, samples, warnings, run JSON,
     checkpoint download, generate-tab picker, inside-tab picker)."""
+    session.touch()
     x_axis = choice("x_axis", x_axis, X_AXES)
     ds, raw, corpus_text, mcfg, tcfg = build_configs(
         session, data, tokenizer, clean, newline, min_freq, max_tokens, kind, impl, input_kind, embed_dim,
@@ -351,7 +352,8 @@ def train(session: Session, data="d2l", tokenizer="char", clean="d2l", newline="
 def stop(session: Session, x_axis="step"):
     """Stop this session's training (the Stop button also cancels the streaming event) and hand over
     the model: (status, chart, run JSON, download, generate-tab picker, inside-tab picker)."""
-    x_axis = x_axis if x_axis in X_AXES else "step"
+    session.touch()
+    x_axis = x_axis if isinstance(x_axis, str) and x_axis in X_AXES else "step"
     run = session.latest_run()
     skip = gr.skip()
     if run is None:
@@ -426,7 +428,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 c["sampling"] = gr.Radio([("random / 随机采样", "random"), ("sequential / 顺序分区", "sequential")],
                                          value=v["sampling"], **kw("sampling"))
                 c["optimizer"] = gr.Radio(list(OPTIMIZERS), value=v["optimizer"], **kw("optimizer"))
-                c["log10_lr"] = gr.Slider(-5, 1, value=v["log10_lr"], step=0.05, elem_id="train-lr", **kw("log_lr"))
+                c["log10_lr"] = gr.Slider(-5, 2, value=v["log10_lr"], step=0.05, elem_id="train-lr", **kw("log_lr"))
                 lr_md = gr.Markdown(f"learning rate / 学习率 = **{10 ** v['log10_lr']:.2g}**", elem_id="train-lr-value")
                 c["clip"] = gr.Checkbox(value=v["clip"], **kw("clip"))
                 c["clip_theta"] = gr.Slider(0.01, 100, value=v["clip_theta"], step=0.01, **kw("clip_theta"))
@@ -484,7 +486,8 @@ def wire(ui: SimpleNamespace, session: gr.State, pickers: list) -> None:
                                  # "full" on the status line only: the queue position ("queue: 2/3") shows
                                  # there while the chart updates without a spinner over it
                                  show_progress="full", show_progress_on=[ui.status],
-                                 time_limit=resources.max_train_seconds() + 120)   # a safety net; the budget rules
+                                 time_limit=resources.max_train_seconds() + 120,   # a safety net; the budget rules
+                                 preprocess=False)      # train() checks every raw value itself (validate.py)
     ui.stop.click(stop, [session, ui.x_axis], [ui.status, ui.plot, ui.info, ui.download, *pickers],
-                  cancels=[train_event], api_name="stop", concurrency_limit=None)
+                  cancels=[train_event], api_name="stop", concurrency_limit=None, preprocess=False)
 

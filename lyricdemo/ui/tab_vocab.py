@@ -23,7 +23,7 @@ from ..vocab import RESERVED_CHOICES, UNK
 from . import resources
 from .labels import T, kw
 from .session import Session
-from .validate import choice, subset, text, user_errors, whole
+from .validate import checked_file, choice, subset, text, upload_path, user_errors, whole
 from .widgets import esc, markdown_table, tokens_html
 
 SOURCES = ("d2l", "upload")
@@ -34,10 +34,9 @@ def _load_raw(session: Session, source: str, upload):
     """The corpus text the user chose; an upload is read (size-capped, UTF-8 checked) and kept in the session."""
     if source == "d2l":
         return resources.d2l_corpus()
-    if upload:
-        if not isinstance(upload, str):
-            raise LyricdemoError("The upload must be a file. / 上传的必须是文件。")
-        raw = read_corpus_file(upload, max_bytes=resources.max_upload_bytes())
+    path = upload_path("upload", upload)
+    if path:
+        raw = read_corpus_file(path, max_bytes=resources.max_upload_bytes())
         session.upload = raw
         return raw
     if session.upload is not None:
@@ -64,6 +63,7 @@ def tokenize(session: Session, source: str = "d2l", upload: str | None = None, c
              tokenizer: str = "char", newline: str = "token", min_freq: float = 2, reserved: list | None = None,
              top_n: float = 30, first_line: float = 1):
     """Corpus statistics: summary, tokenized lines, top-N, Zipf, coverage, rare tokens, char vs word."""
+    session.touch()
     source = choice("source", source, SOURCES)
     cfg = data_config(clean, tokenizer, newline, min_freq, reserved or [])
     top_n = whole("top_n", top_n, 1, 100)
@@ -141,6 +141,7 @@ _ALIASES = {"\\n": "\n", "↵": "\n", "␣": " ", "␠": " ", "space": " ", "⬚
 @user_errors
 def lookup(session: Session, query: str = ""):
     """Token -> id (and count), or id -> token, in the vocabulary of the session's last /tokenize."""
+    session.touch()
     q = text("lookup", query, 200, allow_empty=False)
     ds = session.analyzed
     if ds is None:
@@ -170,8 +171,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
         with gr.Column(scale=1, min_width=300):
             source = gr.Radio([("d2l Jay Chou lyrics / 周杰伦歌词", "d2l"), ("uploaded file / 上传文件", "upload")],
                               value="d2l" if have else "upload", elem_id="vocab-source", **kw("source"))
-            upload = gr.File(file_types=[".txt", ".zip"], type="filepath", elem_id="vocab-upload", height=110,
-                             **kw("upload"))
+            upload = checked_file(gr.File(file_types=[".txt", ".zip"], type="filepath", elem_id="vocab-upload",
+                                          height=110, **kw("upload")), "upload")
             clean = gr.Radio(list(CLEANERS), value="d2l", elem_id="vocab-clean", **kw("clean"))
             tokenizer = gr.Radio(list(TOKENIZERS), value="char", elem_id="vocab-tokenizer", **kw("tokenizer"))
             newline = gr.Radio(list(NEWLINE_MODES), value="token", elem_id="vocab-newline", **kw("newline"))
@@ -205,11 +206,14 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
 
     inputs = [session, source, upload, clean, tokenizer, newline, min_freq, reserved, top_n, first_line]
     outputs = [notice, summary, view, top_plot, zipf_plot, coverage_plot, rare, compare, stats_json]
-    analyze.click(tokenize, inputs, outputs, api_name="tokenize", concurrency_limit=2, concurrency_id="cpu")
+    # preprocess=False: the handlers check every raw value themselves (validate.py), so a string
+    # sent to a slider gets a message naming the slider instead of Gradio's blank "Error"
+    analyze.click(tokenize, inputs, outputs, api_name="tokenize", concurrency_limit=2, concurrency_id="cpu",
+                  preprocess=False)
     upload.upload(lambda: gr.update(value="upload"), None, source, api_visibility="private", queue=False)
     demo.load(on_load, inputs, outputs, api_visibility="private")
-    lookup_btn.click(lookup, [session, query], lookup_out, api_name="lookup")
-    query.submit(lookup, [session, query], lookup_out, api_visibility="private")
+    lookup_btn.click(lookup, [session, query], lookup_out, api_name="lookup", preprocess=False)
+    query.submit(lookup, [session, query], lookup_out, api_visibility="private", preprocess=False)
     return SimpleNamespace(source=source, upload=upload, analyze=analyze, summary=summary, view=view,
                            top_plot=top_plot, zipf_plot=zipf_plot, coverage_plot=coverage_plot, rare=rare,
                            compare=compare, query=query, lookup_out=lookup_out, notice=notice)

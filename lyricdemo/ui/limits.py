@@ -1,0 +1,126 @@
+"""Every limit of the app, read from the environment in this one place.
+
+A classroom of forty opens the same Space at once; each limit below keeps one thing
+bounded (memory, CPU, waiting time) however many come.  The defaults are sized for a
+2-core, 16 GB Space: two trainings at once use both cores, generation shares them
+between runs, and a user keeps a handful of small models.
+
+Each value is read at call time (never cached in a global), so a deployment changes
+it with an environment variable and tests with ``monkeypatch.setenv``.  A value that
+is not a whole number in range stops the app at startup with a message naming it.
+
+The README's "Limits" table lists them all (a test checks it does).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..errors import LyricdemoError
+from ..generate import MAX_LENGTH, MAX_LENGTH_ENV
+from ..generate import max_length as _library_max_length
+
+
+@dataclass(frozen=True)
+class Limit:
+    env: str
+    default: int
+    lo: int
+    hi: int
+    bounds: str          # what it bounds, one line for the README
+
+
+LIMITS: tuple[Limit, ...] = (
+    Limit("LYRICDEMO_MAX_UPLOAD_MB", 20, 1, 1024,
+          "size of an upload (corpus or checkpoint zip), in MB: larger ones are refused before they are read "
+          "(HTTP 413); a corpus zip may not unpack to more, a checkpoint zip's files to twice that"),
+    Limit("LYRICDEMO_MAX_TRAIN_SECONDS", 300, 5, 24 * 3600,
+          "the time budget one training run may ask for, in seconds (the slider's maximum)"),
+    Limit("LYRICDEMO_MAX_TRAINING", 2, 1, 64,
+          "training runs at the same time, over all users; more wait in the queue and see their position"),
+    Limit("LYRICDEMO_MAX_GENERATING", 2, 1, 64,
+          "generations and hidden-state probes at the same time (they share the cores with training)"),
+    Limit("LYRICDEMO_QUEUE_SIZE", 256, 1, 100_000,
+          "events waiting in the queue, all users together (opening the page queues a few per user); "
+          "beyond it: 'Queue is full, try again'"),
+    Limit(MAX_LENGTH_ENV, MAX_LENGTH, 1, 1_000_000,
+          "tokens one generation may ask for (the slider shows up to 500); also obeyed by the CLI"),
+    Limit("LYRICDEMO_MAX_SESSION_MODELS", 4, 1, 64,
+          "trained or uploaded models one user keeps; the oldest is evicted (its files deleted) with a note"),
+    Limit("LYRICDEMO_SESSION_IDLE_MINUTES", 60, 1, 7 * 24 * 60,
+          "minutes a session may sit idle before its models, runs and files are deleted (a running training "
+          "keeps it alive); also the age at which uploaded and downloadable files are deleted"),
+    Limit("LYRICDEMO_MODEL_CACHE", 6, 1, 256,
+          "shipped checkpoints kept loaded in memory, shared read-only by every user (least recently used go)"),
+    Limit("LYRICDEMO_TORCH_THREADS", 1, 1, 256,
+          "threads each torch operation may use; 1 keeps concurrent requests from oversubscribing the cores"),
+)
+_BY_ENV = {lim.env: lim for lim in LIMITS}
+
+
+def env_int(name: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number setting from the environment (a clear error if it is wrong)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise LyricdemoError(f"{name} must be a whole number; got {raw!r}.") from None
+    if not lo <= value <= hi:
+        raise LyricdemoError(f"{name} must be from {lo} to {hi}; got {value}.")
+    return value
+
+
+def value(env: str) -> int:
+    """The current value of the limit named ``env`` (its default when the variable is unset)."""
+    lim = _BY_ENV[env]
+    return env_int(lim.env, lim.default, lim.lo, lim.hi)
+
+
+def check_all() -> dict[str, int]:
+    """Every limit's value; raises ``LyricdemoError`` at startup for the first one that is wrong."""
+    return {lim.env: value(lim.env) for lim in LIMITS}
+
+
+# ----------------------------------------------------------------------------- named readers
+def max_upload_bytes() -> int:
+    return value("LYRICDEMO_MAX_UPLOAD_MB") * 1024 * 1024
+
+
+def max_train_seconds() -> int:
+    return value("LYRICDEMO_MAX_TRAIN_SECONDS")
+
+
+def max_training() -> int:
+    return value("LYRICDEMO_MAX_TRAINING")
+
+
+def max_generating() -> int:
+    return value("LYRICDEMO_MAX_GENERATING")
+
+
+def queue_size() -> int:
+    return value("LYRICDEMO_QUEUE_SIZE")
+
+
+def max_length() -> int:
+    """Read by the library (``generate.max_length``: ``DecodeConfig`` checks it, the CLI obeys it)."""
+    return _library_max_length()
+
+
+def max_session_models() -> int:
+    return value("LYRICDEMO_MAX_SESSION_MODELS")
+
+
+def session_idle_seconds() -> int:
+    return value("LYRICDEMO_SESSION_IDLE_MINUTES") * 60
+
+
+def model_cache_size() -> int:
+    return value("LYRICDEMO_MODEL_CACHE")
+
+
+def torch_threads() -> int:
+    return value("LYRICDEMO_TORCH_THREADS")
