@@ -447,17 +447,17 @@ def prediction_strip(tokens: Sequence[str], top_tokens: Sequence[Sequence[str]],
                 hits_y.append(ranks[r])
     surprisal = [None if v is None or not math.isfinite(v) else -v for v in (next_logprob_bits or [])]
     data = [
-        dict(type="bar", x=cats, y=_rs(entropy_bits, 3), name="entropy / 熵 (bits)", yaxis="y2",
+        dict(type="bar", x=cats, y=_rs(entropy_bits, 3), name="entropy / 熵", yaxis="y2",
              marker=dict(color=PALETTE[5]), hovertemplate="after %{x}: entropy %{y} bits<extra></extra>"),
         dict(type="heatmap", z=_f32(probs.T), x=cats, y=ranks, text=cell, texttemplate="%{text}", customdata=full,
              textfont=dict(size=13), colorscale=PROBABILITY_SCALE, zmin=0, zmax=1, showscale=False,
              hovertemplate="after %{x}: %{y} “%{customdata}” p=%{z:.3f}<extra></extra>"),
-        dict(type="scatter", mode="markers", x=hits_x, y=hits_y, name="the text's next token / 实际的下一个",
+        dict(type="scatter", mode="markers", x=hits_x, y=hits_y, name="real next / 实际的下一个",
              marker=dict(symbol="square-open", size=22, color=PALETTE[1], line=dict(width=2)), hoverinfo="skip"),
     ]
     if surprisal:
         data.insert(1, dict(type="scatter", mode="lines+markers", x=cats, y=_rs(surprisal, 3), yaxis="y2",
-                            name="surprisal / 意外度 −log₂p(next)", line=dict(color=PALETTE[1], width=1.5),
+                            name="surprisal −log₂p / 意外度", line=dict(color=PALETTE[1], width=1.5),
                             marker=dict(size=4), hovertemplate="after %{x}: −log₂p = %{y} bits<extra></extra>"))
     xaxis = _position_axis(tokens, "after reading / 读完这个词元后", view=VIEW_TOKENS // 2)
     return _figure(data, dict(
