@@ -27,7 +27,7 @@ from ..probe import (GATE_NAMES, MAX_CONNECTIVITY_TOKENS, SATURATION, SELECT_BY,
                      connectivity, read_text, select_positions, unit_order, unit_scores)
 from ..probe import probe as run_probe
 from ..probe import saliency as run_saliency
-from . import registry, resources
+from . import limits, registry, resources
 from .labels import T, kw
 from .session import Session
 from .validate import choice, user_errors, whole
@@ -460,7 +460,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
         sal_data = gr.JSON(visible=False)
         cmp_data = gr.JSON(visible=False)
 
-    infer = dict(concurrency_limit=2, concurrency_id="infer")
+    infer = dict(concurrency_limit=limits.max_generating(), concurrency_id="infer")   # shared with /generate
     quiet = dict(infer, trigger_mode="always_last", show_progress="hidden")
     ins = [session, model, txt, layer, unit, sort_by, select_by, select_value]
     outs = [summary, heat, colored, trace, data, layer, unit, ranking, sat, strip, sal_html, sal_fig, position, traj]
