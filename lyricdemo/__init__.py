@@ -6,13 +6,11 @@ view over it.  Data flows one way::
     text -> clean -> tokens -> Vocab -> ids -> batches -> model -> logits, state
 """
 
-import os
-
-# OpenMP threads that finish a parallel region spin-wait for the next one by default.
-# On a small shared machine (a 2-core Space, a classroom server running two trainings,
-# CI) a spinning thread steals the core another process needs, and measured training
-# throughput fell from ~10k to ~0.6k tokens/s.  Passive waiting keeps it near ~10k.
-# It only takes effect if torch is imported after lyricdemo (app.py, the CLI, tests do).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Threads: the library leaves OpenMP's wait policy alone.  A single process computing on
+# its own (the CLI, a benchmark) is fastest that way: measured on 2 cores, 2 threads,
+# passive waiting costs ~25% of a GRU's training throughput and ~3x at batch-1 decoding
+# (waking a sleeping thread for every small op).  Where several computations share the
+# cores -- the app server, the test suite -- app.py and tests/conftest.py set
+# OMP_WAIT_POLICY=PASSIVE before torch loads (see bench/RESULTS.md).
 
 __version__ = "0.1.0"

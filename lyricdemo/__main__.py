@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .errors import LyricdemoError
+from .presets import DEFAULT, PRESETS
 
 
 def _add_data_args(p: argparse.ArgumentParser, *, defaults=None) -> None:
@@ -92,7 +93,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dropout-out", type=float, default=0.0, help="before the output layer")
     g.add_argument("--tie", action="store_true", help="share the embedding matrix with the output layer")
     g.add_argument("--bidirectional", action="store_true", help="reads the future: a lesson, not a generator")
-    g.add_argument("--adaptive", type=int, nargs="*", default=[], help="adaptive softmax cutoffs, e.g. 400 1200")
+    g.add_argument("--adaptive", type=int, nargs="*", default=[], help="adaptive softmax cutoffs (token ranks), e.g. 500 1200 (the default); "
+                   "--adaptive with no numbers: the full softmax")
     g = p.add_argument_group("training")
     g.add_argument("--sampling", default=t.sampling, choices=["random", "sequential"])
     g.add_argument("--batch", type=int, default=t.batch_size)
@@ -113,6 +115,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     g.add_argument("--prefix", action="append", help="sample prefix (repeatable; default 分开, 不分开)")
     g.add_argument("--sample-length", type=int, default=t.sample_length)
+    g.add_argument("--preset", default=None, choices=["classroom", "d2l"],
+                   help="start from a preset of the app (explicit flags still win)")
     g = p.add_argument_group("output")
     g.add_argument("--out", default=None, help="save the checkpoint folder here, e.g. checkpoints/my-gru")
     g.add_argument("--fp16", action="store_true", help="store the weights as float16 (half the size)")
@@ -122,13 +126,64 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+# Where each config field lands among the train command's arguments; bool fields stored inverted
+# by a flag are marked with "not ".
+_PRESET_ARGS = {
+    "data": {"clean": "clean", "tokenizer": "tokenizer", "newline": "newline", "min_freq": "min_freq",
+             "max_tokens": "max_tokens", "val_fraction": "val_fraction", "reserved_tokens": "reserved"},
+    "model": {"kind": "model", "impl": "impl", "embed_dim": "embed", "hidden_size": "hidden", "num_layers": "layers",
+              "dropout_embed": "dropout_embed", "dropout_rnn": "dropout_rnn", "dropout_out": "dropout_out",
+              "tie_weights": "tie", "bidirectional": "bidirectional", "adaptive_cutoffs": "adaptive"},
+    "train": {"sampling": "sampling", "batch_size": "batch", "num_steps": "steps", "optimizer": "optimizer",
+              "lr": "lr", "weight_decay": "weight_decay", "lr_schedule": "schedule", "clip": "not no_clip",
+              "clip_theta": "clip", "epochs": "epochs", "max_steps": "max_steps", "max_seconds": "minutes",
+              "eval_every": "eval_every", "early_stopping": "patience", "keep_best": "not keep_last",
+              "seed": "seed", "sample_length": "sample_length"},
+}
+
+
+def preset_arguments(preset: dict) -> dict:
+    """A preset (``presets.PRESETS``/``DEFAULT``) as default values of the train command's arguments;
+    what the preset does not set takes the library's own default (DataConfig, ModelConfig, TrainConfig)."""
+    from dataclasses import MISSING, fields
+
+    from .data import DataConfig
+    from .models import ModelConfig
+    from .train import TrainConfig
+
+    out = {}
+    for part, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
+        names = _PRESET_ARGS[part]
+        base = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+        for key, value in {**base, **preset.get(part, {})}.items():
+            if key not in names:
+                continue
+            dest = names[key]
+            if dest.startswith("not "):
+                dest, value = dest[4:], not value
+            elif key == "max_seconds":
+                value = value / 60
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[dest] = value
+    out["adaptive_default"] = out["adaptive"]      # the same object: ``args.adaptive is ...`` = not given
+    return out
+
+
 def _model_config(args, vocab_size: int):
     from .models import ModelConfig
 
+    cutoffs = tuple(args.adaptive)
+    if cutoffs and args.adaptive is getattr(args, "adaptive_default", None) and max(cutoffs) >= vocab_size - 1:
+        # the recipe's cutoffs are ranks in the d2l vocabulary (~2,000 tokens); a smaller one gets the full
+        # softmax -- an explicit --adaptive is never changed (a bad one is an error)
+        print(f"note: the vocabulary has {vocab_size:,} tokens, too few for the default adaptive softmax "
+              f"cutoffs {list(cutoffs)}; using the full softmax")
+        cutoffs = ()
     return ModelConfig(vocab_size=vocab_size, kind=args.model, impl=args.impl, embed_dim=args.embed,
                        hidden_size=args.hidden, num_layers=args.layers, dropout_embed=args.dropout_embed,
                        dropout_rnn=args.dropout_rnn, dropout_out=args.dropout_out, tie_weights=args.tie,
-                       bidirectional=args.bidirectional, adaptive_cutoffs=tuple(args.adaptive))
+                       bidirectional=args.bidirectional, adaptive_cutoffs=cutoffs)
 
 
 def _train_config(args):
@@ -212,7 +267,7 @@ def cmd_train(args) -> int:
     for k, v in (baselines or trainer.baselines or {}).items():
         print(f"  {k:<16} {v:.2f} (validation)")
     if args.out:
-        command = "python -m lyricdemo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        command = "python -m lyricdemo " + " ".join(shlex.quote(a) for a in args.argv)
         path = save_from_training(args.out, trainer, ds, dtype="float16" if args.fp16 else "float32",
                                   resume=args.resumable, extra={"command": command})
         print(f"  saved            {path}")
@@ -448,10 +503,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", action="append", help="a mirror URL to try (repeatable)")
     p.set_defaults(func=cmd_fetch)
 
-    p = sub.add_parser("train", help="train a model; prints evaluations, saves a checkpoint")
+    p = sub.add_parser("train", help="train a model; prints evaluations, saves a checkpoint",
+                       description="Train a model. Without flags: the default recipe of lyricdemo.presets.DEFAULT "
+                                   "(char GRU 256, embedding 128, dropout 0.2/0.5, AdamW 2e-3 with weight decay 1, "
+                                   "sequential sampling, 3 minutes, early stopping after 6 evaluations).")
     _add_data_args(p)
     _add_train_args(p)
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, **preset_arguments(DEFAULT))
+    parser.train_parser = p
 
     p = sub.add_parser("generate", help="continue a prefix with a checkpoint; prints the text and how much "
                                         "of it is copied from the training text")
@@ -466,7 +525,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "preset", None):            # the preset's values become the defaults; flags still win
+        parser.train_parser.set_defaults(**preset_arguments(PRESETS[args.preset]))
+        args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)      # for the command a checkpoint records
     try:
         return args.func(args)
     except LyricdemoError as e:

@@ -94,7 +94,9 @@ def render(meta: dict) -> str:
                       f"min_freq={d['min_freq']}, vocabulary {m['vocab_size']:,})"),
         ("corpus", f"{meta.get('corpus', {}).get('name', '?')} (sha256 {meta.get('corpus', {}).get('sha256', '?')[:16]}...), "
                    f"last {d['val_fraction']:.0%} of lines held out"),
-        ("training", f"{t.get('optimizer', '?')} lr {t.get('lr', '?')}, {t.get('sampling', '?')} sampling, batch "
+        ("training", f"{t.get('optimizer', '?')} lr {t.get('lr', '?')}"
+                     + (f" weight decay {t['weight_decay']}" if t.get("weight_decay") else "")
+                     + f", {t.get('sampling', '?')} sampling, batch "
                      f"{t.get('batch_size', '?')} x {t.get('num_steps', '?')} steps, "
                      f"{metrics.get('steps', '?')} steps in {metrics.get('train_seconds', 0):.0f} s "
                      f"({metrics.get('tokens_per_s', 0):,.0f} tokens/s on the machine that trained it)"),

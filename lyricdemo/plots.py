@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 # Colours of successive training runs (a colour-blind-safe qualitative palette).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
@@ -60,9 +61,18 @@ _LOG_TICKS = [m * 10.0 ** e for e in range(-3, 7) for m in (1, 2, 5)]
 LOG_AXIS = dict(type="log", tickmode="array", tickvals=_LOG_TICKS, ticktext=[f"{v:g}" for v in _LOG_TICKS])
 
 
+# The look of plotly's "plotly_white", spelled out: figures are built with _validate=False
+# (fast), which leaves a template *name* unresolved, and plotly.js only understands a
+# template object.  The layout part is all we use (a few hundred bytes per figure).
+_WHITE = pio.templates["plotly_white"].layout
+TEMPLATE = {"layout": {"paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"color": "#2a3f5f"},
+                       "xaxis": _WHITE.xaxis.to_plotly_json(), "yaxis": _WHITE.yaxis.to_plotly_json(),
+                       "hoverlabel": {"align": "left"}}}
+
+
 def _figure(data: list[dict], layout: dict) -> go.Figure:
     base = dict(margin=dict(l=56, r=16, t=48, b=48), font=dict(family=FONT, size=13),
-                template="plotly_white", hovermode="closest")
+                template=TEMPLATE, hovermode="closest")
     base.update(layout)
     return go.Figure(data=data, layout=base, _validate=False)
 

@@ -148,12 +148,13 @@ def test_numbers_from_the_api_are_checked_by_name(app_url):
              ("num_steps", "many", "Time steps"), ("max_steps", 10**30, "Max optimizer steps"),
              ("max_seconds", 0, "Time budget"), ("max_seconds", 10**9, "Time budget"), ("log10_lr", 3, "Learning rate"),
              ("log10_lr", "fast", "Learning rate"), ("embed_dim", [], "Embedding size"), ("dropout", 0.95, "Dropout"),
-             ("seed", -1, "Seed"), ("clip_theta", 0, "Clipping threshold")]
+             ("seed", -1, "Seed"), ("clip_theta", 0, "Clipping threshold"),
+             ("weight_decay", -1, "Weight decay"), ("weight_decay", "x", "Weight decay")]
     for knob, v, name in knobs:
         with pytest.raises(AppError, match=name):
             c.predict(data="toy", **{knob: v}, api_name="/train")
     state, msg = raw_call(app_url, "train", ["toy", "char", "d2l", "token", 2, 0, "gru", "torch", "embedding", 128,
-                                             256, 1, 0.3, 0.1, False, "random", "adam", float("nan"), True, 1.0, 32,
+                                             256, 1, 0.3, 0.1, False, "random", "adam", float("nan"), 0.0, True, 1.0, 32,
                                              35, 5, 45, 25, True, 0, "step"])
     assert state == "error" and "Learning rate" in msg, msg
     for v in ("x", None, 0):
@@ -161,6 +162,12 @@ def test_numbers_from_the_api_are_checked_by_name(app_url):
             c.predict(min_freq=v, api_name="/tokenize")
     with pytest.raises(AppError, match="Generate a text first|Step"):
         c.predict(None, api_name="/step_view")
+    for api, kw, name in [("/probe", {"layer": "x"}, "Layer"), ("/probe", {"unit": "abc"}, "Unit"),
+                          ("/probe", {"unit": 1.5}, "Unit"), ("/probe_unit", {"unit": None}, "Unit"),
+                          ("/probe_units", {"layer": -1}, "Layer"), ("/probe_saliency", {"position": "x"}, "Position"),
+                          ("/probe_export", {"fmt": 3}, "Export as")]:
+        with pytest.raises(AppError, match=name):
+            c.predict(model=key, text="分开", **kw, api_name=api)
 
 
 def test_odd_prefixes(app_url):

@@ -168,3 +168,11 @@ def test_figures_page_inlines_plotly_once():
     page = plots.figures_page("t <x>", [("one", fig), ("html", "<p>hi</p>"), ("two", fig)])
     assert page.count("window.PlotlyConfig") == 1 and page.count("Plotly.newPlot") == 2
     assert "t &lt;x&gt;" in page and "<p>hi</p>" in page and 'src="http' not in page
+
+
+def test_figures_carry_the_template_itself_not_its_name():
+    """plotly.js resolves no template names: with _validate=False a name would reach the browser as a bare
+    string and be ignored (grey background); the JSON must hold the template object."""
+    sent = json.loads(plots.top_tokens_chart([("分", 3), ("开", 2)]).to_json())
+    assert isinstance(sent["layout"]["template"], dict)
+    assert sent["layout"]["template"]["layout"]["plot_bgcolor"] == "white"

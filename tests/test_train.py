@@ -112,6 +112,7 @@ def test_divergence_ends_with_an_explanation_and_the_last_good_weights(ds):
     failed = events[-1]
     assert failed.kind == "failed", [e.kind for e in events][-5:]
     assert "clipping is off" in failed.message and "learning rate" in failed.message
+    assert f"at step {failed.step} (" in failed.message          # the step the event names, not the one after
     assert all(torch.isfinite(p).all() for p in model.parameters())
     x = ds.val_ids[:20]
     assert math.isfinite(perplexity(model, x))                  # still a usable model

@@ -65,6 +65,10 @@ CONTROLS: dict[str, tuple[str, str]] = {
     "log_lr": ("Learning rate, log₁₀ / 学习率（以 10 为底的对数）",
                "−3 means 0.001, 0 means 1, 2 means 100 (with clipping off, watch it diverge): each step of 1 is "
                "×10. / −3 即 0.001，0 即 1，2 即 100（关掉裁剪看它发散），每加 1 乘以 10。"),
+    "weight_decay": ("Weight decay / 权重衰减",
+                     "Pulls every weight toward zero at each step: a brake on memorizing the training lyrics "
+                     "(AdamW 1.0 is our recipe; 0 = off, as d2l). / 每步把参数往零拉一点，抑制背歌词"
+                     "（AdamW 取 1.0；0 为关闭，同 d2l）。"),
     "clip": ("Clip gradients / 梯度裁剪",
              "Rescale the gradient when its norm exceeds θ: stops exploding gradients. / 梯度范数超过 θ 时按比例缩小，防止梯度爆炸。"),
     "clip_theta": ("Clipping threshold θ / 裁剪阈值 θ", ""),

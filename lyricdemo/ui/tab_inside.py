@@ -460,7 +460,9 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
         sal_data = gr.JSON(visible=False)
         cmp_data = gr.JSON(visible=False)
 
-    infer = dict(concurrency_limit=limits.max_generating(), concurrency_id="infer")   # shared with /generate
+    # the slots are shared with /generate; preprocess=False: the handlers check every raw value
+    # themselves (validate.py), so "abc" sent to a slider names the slider instead of a blank "Error"
+    infer = dict(concurrency_limit=limits.max_generating(), concurrency_id="infer", preprocess=False)
     quiet = dict(infer, trigger_mode="always_last", show_progress="hidden")
     ins = [session, model, txt, layer, unit, sort_by, select_by, select_value]
     outs = [summary, heat, colored, trace, data, layer, unit, ranking, sat, strip, sal_html, sal_fig, position, traj]

@@ -52,8 +52,8 @@ TOY_SECONDS = 30
 # The knobs, in the order /train takes them (after the session).
 KNOBS = ("data", "tokenizer", "clean", "newline", "min_freq", "max_tokens",
          "kind", "impl", "input_kind", "embed_dim", "hidden_size", "num_layers", "dropout", "dropout_embed",
-         "bidirectional", "sampling", "optimizer", "log10_lr", "clip", "clip_theta", "batch_size", "num_steps",
-         "max_steps", "max_seconds", "eval_every", "keep_best", "seed")
+         "bidirectional", "sampling", "optimizer", "log10_lr", "weight_decay", "clip", "clip_theta", "batch_size",
+         "num_steps", "max_steps", "max_seconds", "eval_every", "keep_best", "seed")
 
 PRESET_NOTES = {
     "classroom": "GRU 256 with a 128-d embedding and dropout, Adam: converges visibly in under a minute on 2 CPU "
@@ -92,6 +92,7 @@ def preset_values(name: str) -> dict:
         "num_layers": m.get("num_layers", 1), "dropout": max(m.get("dropout_out", 0.0), m.get("dropout_rnn", 0.0)),
         "dropout_embed": m.get("dropout_embed", 0.0), "bidirectional": bool(m.get("bidirectional", False)),
         "sampling": tr["sampling"], "optimizer": tr["optimizer"], "log10_lr": round(math.log10(tr["lr"]), 2),
+        "weight_decay": tr["weight_decay"],
         "clip": tr["clip"], "clip_theta": tr["clip_theta"], "batch_size": tr["batch_size"],
         "num_steps": tr["num_steps"], "max_steps": tr["max_steps"], "max_seconds": min(seconds, cap),
         "eval_every": tr["eval_every"] or 25, "keep_best": tr["keep_best"], "seed": tr["seed"],
@@ -106,8 +107,8 @@ def apply_preset(name: str):
 # ----------------------------------------------------------------------------- configs from knobs
 def build_configs(session: Session, data, tokenizer, clean, newline, min_freq, max_tokens, kind, impl, input_kind,
                   embed_dim, hidden_size, num_layers, dropout, dropout_embed, bidirectional, sampling, optimizer,
-                  log10_lr, clip, clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every, keep_best,
-                  seed):
+                  log10_lr, weight_decay, clip, clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every,
+                  keep_best, seed):
     """Check every knob and make (dataset, raw, corpus_text, ModelConfig, TrainConfig). Raises LyricdemoError."""
     data = choice("data", data, DATA_SOURCES)
     cap = resources.max_train_seconds()
@@ -125,6 +126,7 @@ def build_configs(session: Session, data, tokenizer, clean, newline, min_freq, m
     train_kw = dict(
         sampling=choice("sampling", sampling, ("random", "sequential")),
         optimizer=choice("optimizer", optimizer, OPTIMIZERS), lr=float(f"{lr:.4g}"),
+        weight_decay=real("weight_decay", weight_decay, 0.0, 10.0),
         clip=flag("clip", clip), clip_theta=real("clip_theta", clip_theta, 0.01, 100.0),
         batch_size=whole("batch_size", batch_size, 1, 512), num_steps=whole("num_steps", num_steps, 1, 200),
         max_steps=whole("max_steps", max_steps, 0, 1_000_000),
@@ -297,7 +299,7 @@ def _picker(session: Session, select: str | None):
 def train(session: Session, data="d2l", tokenizer="char", clean="d2l", newline="token", min_freq=2, max_tokens=0,
           kind="gru", impl="torch", input_kind="embedding", embed_dim=128, hidden_size=256, num_layers=1,
           dropout=0.3, dropout_embed=0.1, bidirectional=False, sampling="random", optimizer="adam",
-          log10_lr=-2.7, clip=True, clip_theta=1.0, batch_size=32, num_steps=35, max_steps=0, max_seconds=45,
+          log10_lr=-2.7, weight_decay=1.0, clip=True, clip_theta=1.0, batch_size=32, num_steps=35, max_steps=0, max_seconds=45,
           eval_every=25, keep_best=True, seed=0, x_axis="step"):
     """Train a model and stream its progress: (status, chart, grad-norm chart, samples, warnings, run JSON,
     checkpoint download, generate-tab picker, inside-tab picker)."""
@@ -305,8 +307,8 @@ def train(session: Session, data="d2l", tokenizer="char", clean="d2l", newline="
     x_axis = choice("x_axis", x_axis, X_AXES)
     ds, raw, corpus_text, mcfg, tcfg = build_configs(
         session, data, tokenizer, clean, newline, min_freq, max_tokens, kind, impl, input_kind, embed_dim,
-        hidden_size, num_layers, dropout, dropout_embed, bidirectional, sampling, optimizer, log10_lr, clip,
-        clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every, keep_best, seed)
+        hidden_size, num_layers, dropout, dropout_embed, bidirectional, sampling, optimizer, log10_lr,
+        weight_decay, clip, clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every, keep_best, seed)
     model = new_model(mcfg, seed=tcfg.seed)
     if model.num_parameters() > MAX_PARAMETERS:
         raise LyricdemoError(f"This model has {model.num_parameters():,} parameters; the app trains at most "
@@ -430,6 +432,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 c["optimizer"] = gr.Radio(list(OPTIMIZERS), value=v["optimizer"], **kw("optimizer"))
                 c["log10_lr"] = gr.Slider(-5, 2, value=v["log10_lr"], step=0.05, elem_id="train-lr", **kw("log_lr"))
                 lr_md = gr.Markdown(f"learning rate / 学习率 = **{10 ** v['log10_lr']:.2g}**", elem_id="train-lr-value")
+                c["weight_decay"] = gr.Slider(0, 10, value=v["weight_decay"], step=0.05, elem_id="train-wd",
+                                              **kw("weight_decay"))
                 c["clip"] = gr.Checkbox(value=v["clip"], **kw("clip"))
                 c["clip_theta"] = gr.Slider(0.01, 100, value=v["clip_theta"], step=0.01, **kw("clip_theta"))
                 c["batch_size"] = gr.Slider(1, 512, value=v["batch_size"], step=1, **kw("batch_size"))

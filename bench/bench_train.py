@@ -1,0 +1,151 @@
+"""Benchmark: training throughput (tokens/s) against the d2l concise reference, in one run.
+
+    python bench/bench_train.py              # the table below, medians of --repeat rounds
+    python bench/bench_train.py --sweep      # + batch size / tying / adaptive softmax variants
+
+Rows (all on the full d2l corpus, 2 threads, training steps only):
+
+* **d2l reference** — ``make_net("nn_gru")``: one-hot input into ``nn.GRU(V, 256)``,
+  a linear output, batch 32 x 35 steps, sequential partitioning, SGD lr 1, clipping
+  at 1, ``train_epoch`` exactly as the reference runs it (over the first
+  ``--batches`` batches of an epoch), on the reference's own corpus and vocab
+  (d2l tokenization: every character of the whole file, no ``<unk>``).
+* **ours, default** — the recommended recipe (``bench_quality.RECIPE``) through
+  ``Trainer`` (Adam, clipping, dropout, our DataConfig defaults: vocab from the
+  training lines with min_freq 2), throughput as ``Done.tokens_per_s`` reports it.
+  The same recipe is also timed on the reference's vocab size (min_freq 1 on all
+  lines), so the ratio is not bought by a smaller vocabulary.
+* **scratch vs torch.nn** — the recipe's model with ``impl="scratch"`` (cells
+  written out, one Python step per time step) against ``impl="torch"``.
+* **adaptive vs full softmax** — the recipe's model with and without
+  ``adaptive_cutoffs`` (``nn.AdaptiveLogSoftmaxWithLoss``).
+
+The machine is shared: every round times every row once, in turn, so a burst of
+load hits all rows of that round; we print the median over rounds (and the best).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+from dataclasses import replace
+
+import torch
+from common import corpus_path, d2l_reference, machine
+from bench_quality import RECIPE
+
+from lyricdemo.data import DataConfig, load_dataset
+from lyricdemo.models import ModelConfig
+from lyricdemo.train import Trainer, TrainConfig, new_model
+
+
+def reference_runner(ref, path: str, batches: int, kind: str = "nn_gru"):
+    """A function that times the d2l reference's ``train_epoch`` over ``batches`` batches."""
+    corpus, vocab = ref.load_corpus_jaychou(path)
+    net = ref.make_net(kind, len(vocab), num_hiddens=256)
+    loss = torch.nn.CrossEntropyLoss()
+    updater = ref.make_updater(net, 1.0, "sgd")
+    loader = ref.SeqDataLoader(corpus, 32, 35, use_random_iter=False)
+
+    def run() -> float:
+        _, tps = ref.train_epoch(net, itertools.islice(iter(loader), batches), loss, updater, False, 1)
+        return tps
+
+    return run, len(vocab)
+
+
+def ours_runner(ds, model_kw: dict, train_kw: dict, batches: int):
+    """A function that times ``batches`` Trainer steps of a fresh model (tokens/s of the steps)."""
+    mcfg = ModelConfig(vocab_size=len(ds.vocab), **model_kw)
+    tcfg = TrainConfig(**dict(train_kw, max_steps=batches, max_seconds=0, eval_every=10**9, sample_length=0,
+                              keep_best=False))
+
+    def run() -> float:
+        trainer = Trainer(new_model(mcfg, seed=0), ds, tcfg, baselines={})
+        done = [e for e in trainer.run() if e.kind == "done"][-1]
+        return done.tokens_per_s
+
+    return run
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeat", type=int, default=5, help="rounds (each times every row once)")
+    p.add_argument("--batches", type=int, default=20, help="training steps per timing")
+    p.add_argument("--sweep", action="store_true", help="also time batch size / tying / adaptive variants")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cutoffs", default="", help="adaptive softmax cutoffs for the adaptive rows, e.g. 500,1200 "
+                   "(default: the recipe's, else 500,1200)")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+
+    ref = d2l_reference()
+    path = corpus_path()
+    ds = load_dataset(DataConfig(**RECIPE["data"]))
+    ds_ref_vocab = load_dataset(replace(DataConfig(**RECIPE["data"]), min_freq=1, val_fraction=0.0))
+    m, t = dict(RECIPE["model"]), dict(RECIPE["train"])
+    cut = m.pop("adaptive_cutoffs", ())
+    full = dict(m, adaptive_cutoffs=())
+    adaptive = dict(m, adaptive_cutoffs=tuple(int(c) for c in args.cutoffs.split(",") if c)
+                    or tuple(cut) or (500, 1200))
+    print("machine:", machine(), "| load average", " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print("recipe model:", RECIPE["model"], "| train:", {k: t[k] for k in ("batch_size", "num_steps", "optimizer")})
+
+    ref_run, ref_v = reference_runner(ref, path, args.batches)
+    rows: dict[str, callable] = {
+        f"d2l reference: one-hot nn.GRU 256, V={ref_v}, batch 32x35, SGD": ref_run,
+        f"ours, default recipe (V={len(ds.vocab)})": ours_runner(ds, RECIPE["model"], t, args.batches),
+        f"ours, default recipe on the reference's vocab size (V={len(ds_ref_vocab.vocab)})":
+            ours_runner(ds_ref_vocab, RECIPE["model"], t, args.batches),
+        "ours, recipe, torch.nn GRU, full softmax": ours_runner(ds, full, t, args.batches),
+        "ours, recipe, scratch GRU cells, full softmax": ours_runner(ds, dict(full, impl="scratch"), t, args.batches),
+        f"ours, recipe, torch.nn GRU, adaptive softmax {list(adaptive['adaptive_cutoffs'])}":
+            ours_runner(ds, adaptive, t, args.batches),
+        f"ours, recipe, scratch GRU cells, adaptive softmax {list(adaptive['adaptive_cutoffs'])}":
+            ours_runner(ds, dict(adaptive, impl="scratch"), t, args.batches),
+    }
+    if args.sweep:
+        base = dict(m, adaptive_cutoffs=())
+        for bs in (64, 128):
+            rows[f"sweep: full softmax, batch {bs}"] = ours_runner(ds, base, dict(t, batch_size=bs), args.batches)
+            rows[f"sweep: adaptive {list(adaptive['adaptive_cutoffs'])}, batch {bs}"] = \
+                ours_runner(ds, adaptive, dict(t, batch_size=bs), args.batches)
+        rows["sweep: adaptive [200, 800], batch 32"] = ours_runner(ds, dict(m, adaptive_cutoffs=(200, 800)), t,
+                                                                 args.batches)
+        rows["sweep: tied (emb 128, proj 256->128), batch 32"] = \
+            ours_runner(ds, dict(base, tie_weights=True), t, args.batches)
+        rows["sweep: hidden 512, full softmax"] = ours_runner(ds, dict(base, hidden_size=512), t, args.batches)
+        rows["sweep: hidden 512, adaptive"] = ours_runner(ds, dict(adaptive, hidden_size=512), t, args.batches)
+        rows["sweep: d2l reference scratch_gru (one-hot, Python loop)"] = \
+            reference_runner(ref, path, args.batches, "scratch_gru")[0]
+        rows["sweep: d2l reference nn_gru_emb (embedding 128)"] = \
+            reference_runner(ref, path, args.batches, "nn_gru_emb")[0]
+
+    for fn in rows.values():        # warm-up: first-call allocations, lazy init
+        fn()
+    results: dict[str, list[float]] = {k: [] for k in rows}
+    for _ in range(args.repeat):
+        for name, fn in rows.items():
+            results[name].append(fn())
+    med = {k: statistics.median(v) for k, v in results.items()}
+    names = list(rows)
+    ref_name, ours_name = names[0], names[1]
+    width = max(map(len, names))
+    print(f"\n{'training tokens/s (median of %d; best)' % args.repeat:<{width}}  {'median':>8} {'best':>8}  vs d2l")
+    for name in names:
+        print(f"{name:<{width}}  {med[name]:8,.0f} {max(results[name]):8,.0f}  {med[name] / med[ref_name]:5.2f}x")
+    ratios = [o / r for o, r in zip(results[ours_name], results[ref_name])]
+    print(f"\nspeed goal: default recipe / d2l reference = {med[ours_name] / med[ref_name]:.2f}x "
+          f"(per-round ratios {', '.join(f'{r:.2f}' for r in ratios)}; goal >= 2.5x: "
+          f"{'MET' if med[ours_name] / med[ref_name] >= 2.5 else 'not met'})")
+    s, f = names[4], names[3]
+    print(f"scratch GRU cells / torch.nn GRU (full softmax): {med[s] / med[f]:.2f}x")
+    a = names[5]
+    print(f"adaptive softmax / full softmax (torch.nn GRU): {med[a] / med[f]:.2f}x")
+    print("load average at the end:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
+if __name__ == "__main__":
+    main()

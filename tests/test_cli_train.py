@@ -1,0 +1,112 @@
+"""``python -m lyricdemo train``: the default recipe, presets, a saved checkpoint with its model card,
+and bad values as messages.  In-process through ``main()`` on a text the test writes (fast); one
+subprocess run proves the real command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lyricdemo.__main__ import build_parser, main, preset_arguments
+from lyricdemo.checkpoint import load_checkpoint
+from lyricdemo.presets import DEFAULT, PRESETS
+
+REPO = Path(__file__).resolve().parents[1]
+LINES = ["月光洒在小河上", "风吹过我的窗", "你在远方唱", "星星一闪一闪亮", "我想你在远方", "明天会更亮"]
+SMALL = ["--embed", "8", "--hidden", "16", "--batch", "4", "--steps", "8", "--min-freq", "1", "--minutes", "0",
+         "--eval-every", "5", "--sample-length", "5", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def keep_threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    f = tmp_path / "lyrics.txt"
+    f.write_text("\n".join(LINES * 6) + "\n", encoding="utf-8")
+    return f
+
+
+def parsed(*argv):
+    parser = build_parser()
+    args = parser.parse_args(["train", *argv])
+    if args.preset:
+        parser.train_parser.set_defaults(**preset_arguments(PRESETS[args.preset]))
+        args = parser.parse_args(["train", *argv])
+    return args
+
+
+def test_without_flags_the_command_trains_the_default_recipe():
+    a = parsed()
+    m, t = DEFAULT["model"], DEFAULT["train"]
+    assert (a.model, a.embed, a.hidden, a.layers, a.dropout_embed, a.dropout_out) == (
+        m["kind"], m["embed_dim"], m["hidden_size"], m["num_layers"], m["dropout_embed"], m["dropout_out"])
+    assert (a.sampling, a.optimizer, a.lr, a.weight_decay, a.patience, a.eval_every) == (
+        t["sampling"], t["optimizer"], t["lr"], t["weight_decay"], t["early_stopping"], t["eval_every"])
+    assert a.minutes == t["max_seconds"] / 60 and not a.no_clip and not a.keep_last
+
+
+def test_a_preset_sets_every_value_and_explicit_flags_win():
+    a = parsed("--preset", "d2l")
+    assert (a.embed, a.optimizer, a.lr, a.newline, a.max_tokens, a.min_freq) == (0, "sgd", 1.0, "space", 10_000, 1)
+    assert a.dropout_out == 0.0 and a.weight_decay == 0.0 and a.patience == 0 and a.keep_last   # reset, not inherited
+    assert a.minutes == 2.0
+    b = parsed("--preset", "d2l", "--lr", "0.5", "--hidden", "64")
+    assert (b.lr, b.hidden, b.embed) == (0.5, 64, 0)
+    c = parsed("--preset", "classroom")
+    assert c.minutes == PRESETS["classroom"]["train"]["max_seconds"] / 60 and c.weight_decay == DEFAULT["train"]["weight_decay"]
+
+
+def test_train_saves_a_checkpoint_with_its_card(text_file, tmp_path, capsys):
+    out = tmp_path / "ck"
+    assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "20", "--model", "lstm", "--seed", "3",
+                 "--out", str(out), "--card", "--fp16"]) == 0
+    printed = capsys.readouterr().out
+    assert "validation ppl" in printed and "bigram" in printed and "tokens/s" in printed and "model card" in printed
+    ck = load_checkpoint(out)
+    assert ck.model.config.kind == "lstm" and ck.model.config.hidden_size == 16
+    meta = json.loads((out / "checkpoint.json").read_text(encoding="utf-8"))
+    assert meta["weights"]["dtype"] == "float16"
+    assert meta["command"].startswith("python -m lyricdemo train ") and "--seed 3" in meta["command"]
+    card = meta["card"]
+    assert card["val_ppl"] > 1 and set(card["baselines"]) >= {"unigram", "bigram", "trigram"}
+    assert card["memorization"]["text_length"] > 0
+    md = (out / "README.md").read_text(encoding="utf-8")
+    assert f"**{card['val_ppl']:.1f}**" in md and meta["command"] in md and "against the bigram" in md
+
+
+def test_the_default_adaptive_softmax_gives_way_on_a_small_vocabulary_but_an_explicit_one_does_not(
+        text_file, tmp_path, capsys):
+    assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2", "--out", str(tmp_path / "a")]) == 0
+    assert "using the full softmax" in capsys.readouterr().out
+    assert load_checkpoint(tmp_path / "a").model.config.adaptive_cutoffs == ()
+    assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2", "--adaptive", "500"]) == 2
+    assert "adaptive cutoff" in capsys.readouterr().err
+    assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2", "--adaptive", "10",
+                 "--out", str(tmp_path / "b")]) == 0
+    assert load_checkpoint(tmp_path / "b").model.config.adaptive_cutoffs == (10,)
+    assert parsed("--adaptive").adaptive == []                       # no numbers: the full softmax
+
+
+def test_bad_values_are_messages_not_tracebacks(text_file, capsys):
+    assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2", "--hidden", "0"]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "0"]) == 2      # no budget at all
+    assert "error:" in capsys.readouterr().err
+
+
+def test_the_real_command_line(text_file, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "lyricdemo", "train", "--file", str(text_file), *SMALL,
+                        "--max-steps", "6", "--preset", "d2l", "--max-tokens", "0", "--out", str(tmp_path / "d")],
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "sgd" in json.dumps(json.loads((tmp_path / "d" / "checkpoint.json").read_text(encoding="utf-8"))["train"])
