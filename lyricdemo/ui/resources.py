@@ -161,7 +161,7 @@ def shipped_label(name: str, meta: dict) -> str:
     m = meta.get("model", {}) or {}
     d = meta.get("data", {}) or {}
     kind = KIND_NAMES.get(m.get("kind"), str(m.get("kind", "?")).upper())
-    best = (meta.get("metrics") or {}).get("best_val_ppl")
+    best = (meta.get("card") or {}).get("val_ppl", (meta.get("metrics") or {}).get("best_val_ppl"))
     ppl = f", val ppl {best:.0f}" if isinstance(best, (int, float)) else ""
     return (f"shipped · {name} — {kind} {m.get('num_layers', 1)}×{m.get('hidden_size', '?')}, "
             f"{d.get('tokenizer', 'char')}{ppl}")

@@ -1,0 +1,87 @@
+"""The shipped checkpoints (checkpoints/, made by checkpoints/build.sh): each loads on CPU, its
+description, vocabulary and card agree with each other and with the weights, and -- where the corpus
+is in data/ -- its validation perplexity recomputed here matches its card within 1%."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from lyricdemo.checkpoint import list_checkpoints, load_checkpoint
+from lyricdemo.corpus import read_corpus_file
+from lyricdemo.data import load_dataset
+from lyricdemo.train import perplexity
+
+ROOT = Path(__file__).resolve().parents[1] / "checkpoints"
+SHIPPED = {"char-gru": ("gru", "char"), "char-lstm": ("lstm", "char"), "char-rnn": ("rnn", "char"),
+           "word-gru": ("gru", "word")}
+MAX_BYTES = 6 * 2**20
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Batch-1 perplexity is a chain of small ops: one thread is fastest (and the suite shares the cores)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_every_shipped_checkpoint_is_there_and_readable():
+    assert {folder.name for folder, _ in list_checkpoints(ROOT)} == set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_loads_on_cpu_and_its_description_vocab_and_card_agree(name):
+    folder = ROOT / name
+    ck = load_checkpoint(folder)
+    kind, tokenizer = SHIPPED[name]
+    c = ck.model.config
+    assert c.kind == kind and ck.data_config.tokenizer == tokenizer
+    assert all(p.device.type == "cpu" and p.dtype == torch.float32 for p in ck.model.parameters())
+    assert len(ck.vocab) == c.vocab_size == ck.model.decoder.out_features
+    assert ck.vocab.idx_to_token[0] == "<unk>" and ck.vocab.token_to_idx["\n"] > 0
+    assert sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) <= MAX_BYTES
+    meta = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
+    assert meta["corpus"]["name"] == "jaychou_lyrics.txt.zip" and len(meta["corpus"]["sha256"]) == 64
+    assert ck.data_config.val_fraction == 0.1 and ck.train_config.early_stopping > 0 and ck.train_config.keep_best
+    card, metrics = meta["card"], meta["metrics"]
+    # float16 storage moves the validation perplexity by less than 0.5% (card: stored weights; metrics: training's)
+    assert meta["weights"]["dtype"] == "float16"
+    assert abs(card["val_ppl"] / metrics["best_val_ppl"] - 1) < 0.005, (card["val_ppl"], metrics["best_val_ppl"])
+    assert card["val_ppl"] < card["baselines"]["unigram"]                 # every shipped model beats the unigram
+    if kind in ("gru", "lstm") and tokenizer == "char":                    # the goal: >= 20% below the bigram
+        assert card["val_ppl"] <= 0.8 * card["baselines"]["bigram"], card
+    assert card["memorization"]["text_length"] >= 400
+    cmd = meta["command"]
+    assert cmd.startswith("python -m lyricdemo train ") and "--seed" in cmd and f"checkpoints/{name}" in cmd
+    md = (folder / "README.md").read_text(encoding="utf-8")
+    assert cmd in md and f"**{card['val_ppl']:.1f}**" in md and "bigram" in md
+    assert cmd == build_command(name)                                  # build.sh makes exactly this one
+
+
+def build_command(name: str) -> str:
+    """The command checkpoints/build.sh runs for ``name`` (its ARGS entry, then COMMON, then --out)."""
+    script = (ROOT / "build.sh").read_text(encoding="utf-8")
+    common = re.search(r"^COMMON=\((.*)\)$", script, re.M).group(1)
+    args = re.search(rf'^  \[{re.escape(name)}\]="(.*)"$', script, re.M).group(1)
+    return f"python -m lyricdemo train {args} {common} --out checkpoints/{name}"
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_validation_perplexity_recomputed_matches_the_card(name, corpus_path):
+    ck = load_checkpoint(ROOT / name)
+    raw = read_corpus_file(corpus_path)
+    meta = ck.meta
+    if raw.sha256 != meta["corpus"]["sha256"]:
+        pytest.skip("data/ holds a different corpus file than the one the checkpoint was trained on")
+    ds = load_dataset(replace(ck.data_config, source=None), raw=raw)
+    assert ds.vocab.idx_to_token == ck.vocab.idx_to_token            # the same split gives the same vocabulary
+    val = perplexity(ck.model, ds.val_ids)
+    assert math.isfinite(val) and abs(val / meta["card"]["val_ppl"] - 1) < 0.01, (val, meta["card"]["val_ppl"])
