@@ -30,14 +30,17 @@ from common import REPO, corpus_path, machine
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-CLASSROOM_CLI = ["--model", "gru", "--embed", "128", "--hidden", "256", "--dropout-embed", "0.1",
-                 "--dropout-out", "0.3", "--batch", "32", "--steps", "35", "--optimizer", "adam", "--lr", "0.002",
-                 "--clip", "1.0", "--eval-every", "25", "--seed", "0", "--quiet"]
-CLASSROOM_APP = dict(data="d2l", tokenizer="char", clean="d2l", newline="token", min_freq=2, max_tokens=0,
-                     kind="gru", impl="torch", input_kind="embedding", embed_dim=128, hidden_size=256, num_layers=1,
-                     dropout=0.3, dropout_embed=0.1, bidirectional=False, sampling="random", optimizer="adam",
-                     log10_lr=math.log10(0.002), clip=True, clip_theta=1.0, batch_size=32, num_steps=35,
-                     max_steps=0, eval_every=25, keep_best=True, seed=0)
+# The same configuration on both sides: the "classroom" preset (lyricdemo/presets.py), as the app's
+# button fills the knobs and as `python -m lyricdemo train --preset classroom` reads it.
+CLASSROOM_CLI = ["--preset", "classroom", "--seed", "0", "--quiet"]
+
+
+def classroom_app() -> dict:
+    from lyricdemo.ui.tab_train import preset_values
+
+    v = preset_values("classroom")
+    assert v["data"] == "d2l", "the corpus must be in data/"
+    return v
 
 
 def load() -> float:
@@ -85,7 +88,7 @@ def cli_run(seconds: float) -> tuple[float, int]:
 
 def app_run(client, seconds: float) -> tuple[float, int, int, float, float]:
     """(tokens/s, steps, page updates, seconds training waited for the page, wall seconds of the run)."""
-    job = client.submit(**CLASSROOM_APP, max_seconds=seconds, api_name="/train")
+    job = client.submit(**dict(classroom_app(), max_seconds=seconds), api_name="/train")
     while not job.done():
         time.sleep(0.1)
     job.result()

@@ -195,7 +195,7 @@ def test_probe_shows_every_view_and_its_sub_views(client):
                            ("/probe", dict(select_by="positions", select_value="999"), "Positions"),
                            ("/probe", dict(select_by="token", select_value="龘"), "does not occur"),
                            ("/probe_saliency", dict(text="月光", position=5), "Position must be from 0 to 1"),
-                           ("/probe_saliency", dict(position=-1), "minimum"),
+                           ("/probe_saliency", dict(position=-1), "Position .* must be from 0"),
                            ("/probe_connectivity", dict(text="月光" * 100), "at most"),
                            ("/probe_export", dict(fmt="pdf"), "Export|choices"),
                            ("/probe_unit", dict(model="shipped:nope"), "Unknown model")):

@@ -161,7 +161,8 @@ def test_a_finished_run_streams_registers_and_saves(session):
     status, fig, grad, samples, warn, info, download, pick_gen, pick_inside = outs[-1]
     assert info["state"] == "done" and info["step"] == 6 and info["model"] == "session:1"
     assert "✓" in status and "session:1" in status
-    assert pick_gen["value"] == "session:1" and ("trained here · #1" in pick_gen["choices"][0][0])
+    assert pick_gen["value"] == "session:1"
+    assert "trained here · #1" in dict((key, label) for label, key in pick_gen["choices"])["session:1"]
     with zipfile.ZipFile(download) as z:
         assert {"checkpoint.json", "model.safetensors"} <= {n.split("/")[-1] for n in z.namelist()}
     ck = load_checkpoint(unpack_checkpoint(open(download, "rb").read(), session.workdir()))
