@@ -93,8 +93,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dropout-out", type=float, default=0.0, help="before the output layer")
     g.add_argument("--tie", action="store_true", help="share the embedding matrix with the output layer")
     g.add_argument("--bidirectional", action="store_true", help="reads the future: a lesson, not a generator")
-    g.add_argument("--adaptive", type=int, nargs="*", default=[], help="adaptive softmax cutoffs (token ranks), e.g. 500 1200 (the default); "
-                   "--adaptive with no numbers: the full softmax")
+    g.add_argument("--adaptive", type=int, nargs="*", default=[],
+                   help="adaptive softmax cutoffs (token ranks), e.g. 500 1200 (the default); "
+                        "--adaptive with no numbers: the full softmax")
     g = p.add_argument_group("training")
     g.add_argument("--sampling", default=t.sampling, choices=["random", "sequential"])
     g.add_argument("--batch", type=int, default=t.batch_size)
@@ -505,8 +506,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model; prints evaluations, saves a checkpoint",
                        description="Train a model. Without flags: the default recipe of lyricdemo.presets.DEFAULT "
-                                   "(char GRU 256, embedding 128, dropout 0.2/0.5, AdamW 2e-3 with weight decay 1, "
-                                   "sequential sampling, 3 minutes, early stopping after 6 evaluations).")
+                                   "(char GRU 256, embedding 128, dropout 0.3/0.6, adaptive softmax 500/1200, AdamW 2e-3 "
+                                   "with weight decay 1, sequential sampling, 3 minutes, early stopping after 6 "
+                                   "evaluations).")
     _add_data_args(p)
     _add_train_args(p)
     p.set_defaults(func=cmd_train, **preset_arguments(DEFAULT))

@@ -4,9 +4,9 @@ Each preset gives keyword arguments for ``DataConfig``, ``ModelConfig`` (without
 ``vocab_size``, which comes from the data) and ``TrainConfig``.
 
 ``DEFAULT`` is the recipe ``python -m lyricdemo train`` uses when no flag says
-otherwise, the one ``bench/bench_quality.py`` measures and the shipped checkpoints
-are trained with: the regularization that makes a char GRU beat the n-gram
-baselines on held-out songs (see ``bench/RESULTS.md`` for what else was tried).
+otherwise and the one ``bench/bench_quality.py`` measures: the regularization that
+makes a char GRU beat the n-gram baselines on held-out songs (see ``bench/RESULTS.md``
+for what else was tried). The shipped checkpoints use it with the full softmax.
 
 - ``classroom``: the default recipe (full softmax) on a 45-second budget: visibly
   converges in under a minute on 2 CPU cores.
