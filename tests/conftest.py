@@ -7,7 +7,9 @@ local HTTP server on 127.0.0.1.
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # app server + tests share 2 cores (see app.py)
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -176,3 +178,12 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1400, "height": 900}, "locale": "zh-CN"}
+
+
+def make_zip(files: dict[str, bytes], compression=zipfile.ZIP_STORED) -> bytes:
+    """A zip archive of ``{name: bytes}`` in memory (odd names, bombs and pickles included)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()

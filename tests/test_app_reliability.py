@@ -19,6 +19,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from conftest import REPO, TINY_LYRIC
+from conftest import make_zip as _zip
 from lyricdemo.checkpoint import META, WEIGHTS, load_checkpoint, unpack_checkpoint
 
 pytestmark = pytest.mark.slow
@@ -63,14 +64,6 @@ def shipped_key(client) -> str:
     if not keys:
         pytest.skip("no shipped checkpoint")
     return keys[0]
-
-
-def _zip(files: dict[str, bytes], compression=zipfile.ZIP_STORED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression) as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-    return buf.getvalue()
 
 
 # ----------------------------------------------------------------------------- uploads

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import TINY_LYRIC, make_tiny_checkpoints
+from conftest import make_zip as _zip
 from lyricdemo.checkpoint import META, WEIGHTS, load_checkpoint, pack_checkpoint, unpack_checkpoint
 from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.errors import LyricdemoError
@@ -184,14 +185,6 @@ def trained_zip(tmp_path_factory) -> bytes:
     data = Path(out[6]).read_bytes()
     s.close()
     return data
-
-
-def _zip(files: dict[str, bytes], compression=zipfile.ZIP_STORED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression) as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-    return buf.getvalue()
 
 
 def _members(data: bytes) -> dict[str, bytes]:
