@@ -506,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model; prints evaluations, saves a checkpoint",
                        description="Train a model. Without flags: the default recipe of lyricdemo.presets.DEFAULT "
-                                   "(char GRU 256, embedding 128, dropout 0.3/0.6, adaptive softmax 500/1200, AdamW 2e-3 "
+                                   "(char GRU 256, embedding 128, dropout 0.3/0.6, adaptive softmax 500/1200, AdamW 3e-3 "
                                    "with weight decay 1, sequential sampling, 3 minutes, early stopping after 6 "
                                    "evaluations).")
     _add_data_args(p)
@@ -526,13 +526,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line as ``main`` reads it: with ``--preset``, the preset's values become the
+    defaults and explicit flags still win."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "preset", None):            # the preset's values become the defaults; flags still win
+    if getattr(args, "preset", None):
         parser.train_parser.set_defaults(**preset_arguments(PRESETS[args.preset]))
         args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)      # for the command a checkpoint records
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     try:
         return args.func(args)
     except LyricdemoError as e:

@@ -25,11 +25,11 @@ DEFAULT: dict[str, dict] = {
     "data": {"clean": "d2l", "tokenizer": "char", "newline": "token", "min_freq": 2},
     "model": {"kind": "gru", "embed_dim": 128, "hidden_size": 256, "num_layers": 1,
               "dropout_embed": 0.3, "dropout_out": 0.6, "adaptive_cutoffs": (500, 1200)},
-    "train": {"sampling": "sequential", "batch_size": 32, "num_steps": 35, "optimizer": "adamw", "lr": 2e-3,
+    "train": {"sampling": "sequential", "batch_size": 32, "num_steps": 35, "optimizer": "adamw", "lr": 3e-3,
               "weight_decay": 1.0, "clip": True, "clip_theta": 1.0, "max_seconds": 180, "eval_every": 50,
               "early_stopping": 6, "keep_best": True},
 }
-# The same with the full softmax: ~10% lower held-out perplexity, ~1.5x slower to train (bench/RESULTS.md).
+# The same with the full softmax: ~8% lower held-out perplexity, ~1.4x slower to train (bench/RESULTS.md).
 # The shipped checkpoints use it; the app's knobs have no adaptive softmax, so "classroom" does too.
 FULL_SOFTMAX = {k: v for k, v in DEFAULT["model"].items() if k != "adaptive_cutoffs"}
 

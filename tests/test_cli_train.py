@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lyricdemo.__main__ import build_parser, main, preset_arguments
+from lyricdemo.__main__ import main, parse_args
 from lyricdemo.checkpoint import load_checkpoint
 from lyricdemo.presets import DEFAULT, PRESETS
 
@@ -37,12 +37,7 @@ def text_file(tmp_path):
 
 
 def parsed(*argv):
-    parser = build_parser()
-    args = parser.parse_args(["train", *argv])
-    if args.preset:
-        parser.train_parser.set_defaults(**preset_arguments(PRESETS[args.preset]))
-        args = parser.parse_args(["train", *argv])
-    return args
+    return parse_args(["train", *argv])
 
 
 def test_without_flags_the_command_trains_the_default_recipe():

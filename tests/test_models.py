@@ -477,3 +477,20 @@ def test_state_helpers_on_a_list_of_rows():
     assert index_state(rows, torch.tensor([1, 1])) == [(3,), (3,)]
     assert index_state(tuple(rows), [2]) == ((),)                   # a tuple of rows, no tensors inside
     assert detach_state(None) is None and index_state(None, [0]) is None
+
+
+def test_dropout_is_inverted_dropout_and_the_identity_in_eval():
+    from lyricdemo.models.lm import Dropout
+
+    torch.manual_seed(0)
+    d = Dropout(0.6)
+    x = torch.ones(200, 5_000, requires_grad=True)
+    y = d(x)
+    zero = (y == 0).float().mean().item()
+    assert abs(zero - 0.6) < 0.005                                        # each element dropped with p
+    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / 0.4))  # the rest scaled by 1 / (1 - p)
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())                                # gradient through the same mask
+    d.eval()
+    assert d(x) is x
+    assert Dropout(0.0).train()(x) is x

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
+from lyricdemo.__main__ import _data_config, _model_config, _train_config, parse_args
 from lyricdemo.checkpoint import list_checkpoints, load_checkpoint
 from lyricdemo.corpus import read_corpus_file
 from lyricdemo.data import load_dataset
@@ -64,6 +66,23 @@ def test_loads_on_cpu_and_its_description_vocab_and_card_agree(name):
     md = (folder / "README.md").read_text(encoding="utf-8")
     assert cmd in md and f"**{card['val_ppl']:.1f}**" in md and "bigram" in md
     assert cmd == build_command(name)                                  # build.sh makes exactly this one
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_the_recorded_command_still_means_what_was_trained(name, capsys):
+    """If a default of the CLI changed since the build, the card's command would no longer reproduce
+    the checkpoint: parse it with today's CLI and compare with the configuration stored beside the weights."""
+    ck = load_checkpoint(ROOT / name)
+    argv = shlex.split(ck.meta["command"])[3:]                     # after "python -m lyricdemo"
+    args = parse_args(argv)
+    assert _model_config(args, ck.model.config.vocab_size) == ck.model.config
+    t, stored = _train_config(args), ck.train_config
+    for key in ("sampling", "batch_size", "num_steps", "optimizer", "lr", "weight_decay", "lr_schedule", "clip",
+                "clip_theta", "epochs", "max_steps", "max_seconds", "eval_every", "early_stopping", "keep_best", "seed"):
+        assert getattr(t, key) == getattr(stored, key), key
+    d = _data_config(args)
+    for key in ("clean", "tokenizer", "newline", "min_freq", "reserved_tokens", "val_fraction", "max_tokens"):
+        assert getattr(d, key) == getattr(ck.data_config, key), key
 
 
 def build_command(name: str) -> str:
