@@ -294,7 +294,7 @@ def _add_generate_args(p: argparse.ArgumentParser) -> None:
 
     d = DecodeConfig()
     p.add_argument("--checkpoint", required=True,
-                   help="a checkpoint folder, or the name of one under checkpoints/ (e.g. gru-char)")
+                   help="a checkpoint folder, or the name of one under checkpoints/ (e.g. char-gru)")
     p.add_argument("--prefix", default="分开", help="the text to continue ('' starts a new line)")
     p.add_argument("--length", type=int, default=d.length, help="new tokens to generate")
     p.add_argument("--strategy", default=d.strategy, choices=STRATEGIES, help="how to choose each token")
@@ -363,18 +363,23 @@ def _training_text(ckpt) -> tuple[str | None, str]:
     return text, f"its training text ({raw.name}, {len(text):,} chars)"
 
 
+def _set_threads(n: int) -> None:
+    """torch threads for this process only (the CLI is its own app)."""
+    import torch
+
+    if not 1 <= n <= 256:
+        raise LyricdemoError(f"--threads must be a whole number from 1 to 256; got {n}.")
+    torch.set_num_threads(n)
+
+
 def cmd_generate(args) -> int:
     """Continue a prefix; print the text(s), unknown prefix characters, the decoder's summary and
     how much of each continuation is copied verbatim from the model's training text."""
-    import torch
-
     from .checkpoint import load_checkpoint
     from .generate import DecodeConfig, generate
     from .novelty import CorpusIndex
 
-    if not 1 <= args.threads <= 256:
-        raise LyricdemoError(f"--threads must be a whole number from 1 to 256; got {args.threads}.")
-    torch.set_num_threads(args.threads)        # this process only: the CLI is its own app
+    _set_threads(args.threads)
     config = DecodeConfig(strategy=args.strategy, length=args.length, temperature=args.temperature,
                           top_k=args.top_k, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
                           beam_width=args.beam_width, num_candidates=args.candidates, seed=args.seed,
@@ -417,7 +422,7 @@ def _add_probe_args(p: argparse.ArgumentParser) -> None:
     from .probe import DEFAULT_TOP_K, MAX_PROBE_TOKENS, SELECT_BY
 
     p.add_argument("--checkpoint", required=True,
-                   help="a checkpoint folder, or the name of one under checkpoints/ (e.g. gru-char)")
+                   help="a checkpoint folder, or the name of one under checkpoints/ (e.g. char-gru)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="the text the model reads (\\n in a shell string is a line break)")
     src.add_argument("--text-file", help="read the text from this UTF-8 file")
@@ -444,8 +449,6 @@ def cmd_probe(args) -> int:
     import json
     import time
 
-    import torch
-
     from .checkpoint import load_checkpoint
     from .probe import connectivity, probe
 
@@ -453,9 +456,7 @@ def cmd_probe(args) -> int:
     fmt = {".json": "json", ".html": "html", ".htm": "html"}.get(out.suffix.lower())
     if fmt is None:
         raise LyricdemoError(f"--out must end in .json (the data) or .html (a page of the plots); got {args.out!r}.")
-    if not 1 <= args.threads <= 256:
-        raise LyricdemoError(f"--threads must be a whole number from 1 to 256; got {args.threads}.")
-    torch.set_num_threads(args.threads)
+    _set_threads(args.threads)
     if args.text_file:
         try:
             text = Path(args.text_file).read_text(encoding="utf-8")
@@ -504,14 +505,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", action="append", help="a mirror URL to try (repeatable)")
     p.set_defaults(func=cmd_fetch)
 
+    m, t = DEFAULT["model"], DEFAULT["train"]
     p = sub.add_parser("train", help="train a model; prints evaluations, saves a checkpoint",
-                       description="Train a model. Without flags: the default recipe of lyricdemo.presets.DEFAULT "
-                                   "(char GRU 256, embedding 128, dropout 0.3/0.6, adaptive softmax 500/1200, AdamW 3e-3 "
-                                   "with weight decay 1, sequential sampling, 3 minutes, early stopping after 6 "
+                       description=f"Train a model. Without flags: the default recipe of lyricdemo.presets.DEFAULT "
+                                   f"(char {m['kind'].upper()} {m['hidden_size']}, embedding {m['embed_dim']}, dropout "
+                                   f"{m['dropout_embed']}/{m['dropout_out']}, adaptive softmax "
+                                   f"{'/'.join(map(str, m['adaptive_cutoffs']))}, {t['optimizer']} {t['lr']:g} with "
+                                   f"weight decay {t['weight_decay']:g}, {t['sampling']} sampling, "
+                                   f"{t['max_seconds'] / 60:g} minutes, early stopping after {t['early_stopping']} "
                                    "evaluations).")
     _add_data_args(p)
     _add_train_args(p)
-    p.set_defaults(func=cmd_train, **preset_arguments(DEFAULT))
+    p.set_defaults(func=cmd_train, **preset_arguments(DEFAULT))     # the recipe overrides add_argument's defaults
     parser.train_parser = p
 
     p = sub.add_parser("generate", help="continue a prefix with a checkpoint; prints the text and how much "

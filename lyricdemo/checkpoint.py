@@ -2,7 +2,7 @@
 
 A checkpoint is a folder::
 
-    checkpoints/gru-char/
+    checkpoints/char-gru/
         model.safetensors    the weights (float32, or float16 to halve the size)
         checkpoint.json      model/data/train configs, vocab, metrics, corpus sha256,
                              library version, the sha256 of model.safetensors
@@ -277,7 +277,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     check_weights(skeleton, tensors, folder.name)
     with torch.random.fork_rng(devices=[]):
         model = build_model(model_cfg)
-    load_weights(model, tensors, folder.name)
+    _copy_weights(model, tensors, folder.name)
     model.eval()
     return Checkpoint(name=meta.get("name", folder.name), model=model, vocab=vocab, data_config=data_cfg,
                       train_config=train_cfg, meta=meta, path=folder)
@@ -307,6 +307,11 @@ def check_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str = "c
 def load_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str = "checkpoint") -> None:
     """Copy ``tensors`` into ``model`` after checking names, shapes and dtypes exactly."""
     check_weights(model, tensors, what)
+    _copy_weights(model, tensors, what)
+
+
+def _copy_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str) -> None:
+    """Copy tensors already passed by ``check_weights`` into ``model`` (as float32)."""
     with torch.no_grad():
         result = model.load_state_dict({k: t.to(torch.float32) for k, t in tensors.items()}, strict=False)
     allowed = {"decoder.weight"} if model.config.tie_weights else set()

@@ -472,7 +472,7 @@ class Trainer:
                     except FloatingPointError as e:
                         self._restore_last_good()
                         finished = True
-                        yield Failed(step=self.step + 1, message=self._divergence_message(str(e), self.step + 1))
+                        yield self._diverged(str(e), self.step + 1)
                         return
                     self.train_seconds += time.perf_counter() - t0
                     self.step += 1
@@ -488,7 +488,7 @@ class Trainer:
                         if not self._weights_finite():
                             self._restore_last_good()
                             finished = True
-                            yield Failed(step=self.step, message=self._divergence_message("weights became inf/NaN", self.step))
+                            yield self._diverged("weights became inf/NaN", self.step)
                             return
                         ev = self._evaluate(running_nll, running_n, time.perf_counter() - t_start)
                         running_nll, running_n = 0.0, 0
@@ -496,7 +496,7 @@ class Trainer:
                         if not all(math.isfinite(v) for v in (ev.val_ppl, ev.train_eval_ppl) if v is not None):
                             self._restore_last_good()
                             finished = True
-                            yield Failed(step=self.step, message=self._divergence_message("perplexity overflowed", self.step))
+                            yield self._diverged("perplexity overflowed", self.step)
                             return
                         if c.sample_every and (len(self.history) % c.sample_every == 0):
                             yield from self.samples()
@@ -541,7 +541,8 @@ class Trainer:
             return None
         return max(elapsed / p - elapsed, 0.0)
 
-    def _divergence_message(self, what: str, step: int) -> str:
+    def _diverged(self, what: str, step: int) -> Failed:
+        """The event that ends a diverged run at ``step``, with what went wrong and what to do."""
         c = self.config
         why = []
         if not c.clip:
@@ -549,9 +550,10 @@ class Trainer:
         if (c.lr >= 1 and c.optimizer != "sgd") or c.lr >= 10:
             why.append(f"the learning rate ({c.lr:g}) is very high")
         cause = (" because " + " and ".join(why)) if why else ""
-        return (f"Training diverged at step {step} ({what}): the gradients exploded{cause}. "
-                "Turn clipping on or lower the learning rate. The model keeps its last good weights. "
-                "训练发散（梯度爆炸）：请打开梯度裁剪或调低学习率；模型保留了最后一组正常的参数。")
+        return Failed(step=step, message=(
+            f"Training diverged at step {step} ({what}): the gradients exploded{cause}. "
+            "Turn clipping on or lower the learning rate. The model keeps its last good weights. "
+            "训练发散（梯度爆炸）：请打开梯度裁剪或调低学习率；模型保留了最后一组正常的参数。"))
 
     # -- resume -----------------------------------------------------------------------------
     def state_for_resume(self) -> tuple[dict[str, torch.Tensor], dict]:
