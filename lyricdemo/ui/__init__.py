@@ -79,7 +79,7 @@ def build_app() -> gr.Blocks:
         session = gr.State(Session(), delete_callback=_close_session)
         gr.Markdown(T["title"], elem_id="ld-title")
         gr.Markdown(header_markdown(), elem_id="ld-header", elem_classes=["ld-note"])
-        with gr.Tabs(elem_id="ld-tabs"):
+        with gr.Tabs(elem_id="ld-tabs") as tabs:
             with gr.Tab(T["tab_vocab"], id="vocab", elem_id="tab-vocab"):
                 tab_vocab.build(demo, session)
             with gr.Tab(T["tab_train"], id="train", elem_id="tab-train"):
@@ -98,7 +98,28 @@ def build_app() -> gr.Blocks:
         gen_tab.select(refresh_picker, [session, gen.model], gen.model, api_visibility="private", queue=False)
         inside_tab.select(refresh_picker, [session, inside.model], inside.model, api_visibility="private",
                           queue=False)
+        wire_follow_link(demo, session, tabs, train, [gen.model, inside.model])
     return demo
+
+
+def open_follow_link(request: gr.Request):
+    """Page load: with ``?follow=<id>`` open tab 2 following that run, Start and Stop hidden (a follower
+    cannot stop it; they come back when the run ends); without it, change nothing."""
+    rid = tab_train.follow_link_param(request)
+    if not rid:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return gr.Tabs(selected="train"), rid, gr.update(visible=False), gr.update(visible=False)
+
+
+def wire_follow_link(demo: gr.Blocks, session: gr.State, tabs: gr.Tabs, train, pickers: list) -> None:
+    """``?follow=<id>`` in the page's address: read it, follow the run in tab 2, then give back Start/Stop."""
+    outputs = [train.status, train.plot, train.grad_plot, train.samples, train.warn, train.info, *pickers]
+    (demo.load(open_follow_link, None, [tabs, train.follow_box, train.start, train.stop],
+               api_visibility="private", queue=False)
+         .then(tab_train.follow_page, [session, train.follow_box, train.x_axis], outputs, api_visibility="private",
+               concurrency_limit=None, concurrency_id="follow", show_progress="hidden", preprocess=False)
+         .then(lambda: (gr.update(visible=True), gr.update(visible=True)), None, [train.start, train.stop],
+               api_visibility="private", queue=False))
 
 
 def queue_kwargs() -> dict:

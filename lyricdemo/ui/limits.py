@@ -1,9 +1,12 @@
 """Every limit of the app, read from the environment in this one place.
 
 A classroom of forty opens the same Space at once; each limit below keeps one thing
-bounded (memory, CPU, waiting time) however many come.  The defaults are sized for a
-2-core, 16 GB Space: two trainings at once use both cores, generation shares them
-between runs, and a user keeps a handful of small models.
+bounded (memory, CPU, waiting time) however many come.  The CPU limits follow the
+machine: ``cpu_cores()`` (``CPU_CORES``, which a Hugging Face Space sets, else
+``os.cpu_count()``) gives as many training slots and generation slots as cores, and
+each torch operation the cores' share left when every slot is busy (1 on a 2-core
+Space: two trainings and two generations at once use both cores).  A user keeps a
+handful of small models.
 
 Each value is read at call time (never cached in a global), so a deployment changes
 it with an environment variable and tests with ``monkeypatch.setenv``.  A value that
@@ -15,6 +18,7 @@ The README's "Limits" table lists them all (a test checks it does).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import LyricdemoError
@@ -22,10 +26,25 @@ from ..generate import MAX_LENGTH, MAX_LENGTH_ENV
 from ..generate import max_length as _library_max_length
 
 
+def cpu_cores() -> int:
+    """The cores this app may use: ``CPU_CORES`` (set on a Hugging Face Space, where
+    ``os.cpu_count()`` sees the host's cores, not the Space's), else ``os.cpu_count()``."""
+    raw = os.environ.get("CPU_CORES", "").strip()
+    if raw:
+        try:
+            cores = int(float(raw))
+        except ValueError:
+            raise LyricdemoError(f"CPU_CORES must be a number of cores; got {raw!r}.") from None
+        if not 1 <= cores <= 4096:
+            raise LyricdemoError(f"CPU_CORES must be from 1 to 4096; got {cores}.")
+        return cores
+    return max(os.cpu_count() or 1, 1)
+
+
 @dataclass(frozen=True)
 class Limit:
     env: str
-    default: int
+    default: int | Callable[[], int]     # a number, or a rule (from the cores) read when asked
     lo: int
     hi: int
     bounds: str          # what it bounds, one line for the README
@@ -37,9 +56,9 @@ LIMITS: tuple[Limit, ...] = (
           "(HTTP 413); a corpus zip may not unpack to more, a checkpoint zip's files to twice that"),
     Limit("LYRICDEMO_MAX_TRAIN_SECONDS", 300, 5, 24 * 3600,
           "the time budget one training run may ask for, in seconds (the slider's maximum)"),
-    Limit("LYRICDEMO_MAX_TRAINING", 2, 1, 64,
+    Limit("LYRICDEMO_MAX_TRAINING", lambda: min(cpu_cores(), 64), 1, 64,
           "training runs at the same time, over all users; more wait in the queue and see their position"),
-    Limit("LYRICDEMO_MAX_GENERATING", 2, 1, 64,
+    Limit("LYRICDEMO_MAX_GENERATING", lambda: min(cpu_cores(), 64), 1, 64,
           "generations and hidden-state probes at the same time (they share the cores with training)"),
     Limit("LYRICDEMO_QUEUE_SIZE", 256, 1, 100_000,
           "events waiting in the queue, all users together (opening the page queues a few per user); "
@@ -51,12 +70,25 @@ LIMITS: tuple[Limit, ...] = (
     Limit("LYRICDEMO_SESSION_IDLE_MINUTES", 60, 1, 7 * 24 * 60,
           "minutes a session may sit idle before its models, runs and files are deleted (a running training "
           "keeps it alive); also the age at which uploaded and downloadable files are deleted"),
+    Limit("LYRICDEMO_FOLLOW_RUNS", 8, 1, 256,
+          "finished runs kept for their followers (their charts and models, shared read-only), each for as long as "
+          "an idle session lasts; the oldest go first"),
     Limit("LYRICDEMO_MODEL_CACHE", 6, 1, 256,
           "shipped checkpoints kept loaded in memory, shared read-only by every user (least recently used go)"),
-    Limit("LYRICDEMO_TORCH_THREADS", 1, 1, 256,
+    Limit("LYRICDEMO_TORCH_THREADS", lambda: _threads_per_slot(), 1, 256,
           "threads each torch operation may use; 1 keeps concurrent requests from oversubscribing the cores"),
 )
 _BY_ENV = {lim.env: lim for lim in LIMITS}
+
+
+def _threads_per_slot() -> int:
+    """The cores shared out over every computation that may run at once (at least 1)."""
+    return max(cpu_cores() // (max_training() + max_generating()), 1)
+
+
+def default(lim: Limit) -> int:
+    """The value a limit takes when its variable is unset (a rule is applied now)."""
+    return lim.default() if callable(lim.default) else lim.default
 
 
 def env_int(name: str, default: int, lo: int, hi: int) -> int:
@@ -76,11 +108,13 @@ def env_int(name: str, default: int, lo: int, hi: int) -> int:
 def value(env: str) -> int:
     """The current value of the limit named ``env`` (its default when the variable is unset)."""
     lim = _BY_ENV[env]
-    return env_int(lim.env, lim.default, lim.lo, lim.hi)
+    raw = os.environ.get(lim.env, "").strip()
+    return env_int(lim.env, 0, lim.lo, lim.hi) if raw else default(lim)
 
 
 def check_all() -> dict[str, int]:
     """Every limit's value; raises ``LyricdemoError`` at startup for the first one that is wrong."""
+    cpu_cores()                       # a wrong CPU_CORES is named even when every limit is set
     return {lim.env: value(lim.env) for lim in LIMITS}
 
 
@@ -116,6 +150,10 @@ def max_session_models() -> int:
 
 def session_idle_seconds() -> int:
     return value("LYRICDEMO_SESSION_IDLE_MINUTES") * 60
+
+
+def follow_runs() -> int:
+    return value("LYRICDEMO_FOLLOW_RUNS")
 
 
 def model_cache_size() -> int:

@@ -18,6 +18,10 @@ State's default value once per session), handlers ``touch()`` it, and a reaper t
 closes sessions idle for longer than ``session_idle_seconds()`` (a running training
 keeps its session alive).  Files go with the session object at the latest: a
 finalizer deletes its folder when Python collects it.
+
+Runs can be followed from other sessions (``runs.py``): a run is registered there with an
+unguessable id as it starts and told when it ends; a session that follows runs keeps
+only their ids (``followed``), never their models.
 """
 
 from __future__ import annotations
@@ -38,9 +42,11 @@ from ..data import Dataset
 from ..models.lm import KIND_NAMES
 from ..plots import RunCurves
 from ..train import Baselines, Done, Evaluation, Failed, Progress, Sample, Started, Trainer, Warning
+from . import runs
 from .limits import max_session_models, session_idle_seconds
 
 MAX_CHART_RUNS = 8
+MAX_FOLLOWED = 8           # runs one session follows (ids only: their models are shared, counted nowhere)
 MAX_POINTS = 1200          # per curve; beyond it every other point is dropped and the stride doubles
 EMA = 0.1                  # smoothing of the per-batch loss drawn on the chart
 
@@ -138,6 +144,7 @@ class TrainingRun:
     ended_at: float | None = None
     ui_seconds: float = 0.0            # wall time training waited for the page (building + sending updates)
     updates: int = 0
+    follow_id: str | None = None       # its id in the registry of followable runs (runs.py)
     _ema: float | None = None
 
     def __post_init__(self):
@@ -198,6 +205,7 @@ class Session:
         self.generation = None                        # (Generation, MemorizationReport | None) of tab 3
         self.notes: list[str] = []
         self.expired_note: str | None = None          # why this session's models are gone (idle too long)
+        self.followed: OrderedDict[str, None] = OrderedDict()   # ids of runs followed here (runs.py), newest last
         self.last_used = time.monotonic()
         self._next_run = 1
         self._workdir: str | None = None
@@ -246,6 +254,7 @@ class Session:
                     run.trainer.stop()
             self.models.clear()
             self.runs.clear()
+            self.followed.clear()
             self.upload = self.analyzed = self.generation = None
 
     def expire(self, idle_seconds: float) -> None:
@@ -266,6 +275,7 @@ class Session:
             self._next_run += 1
             run = TrainingRun(number=number, label=f"#{number} {describe}", trainer=trainer, dataset=dataset,
                               raw=raw, corpus_text=corpus_text, clip_theta=clip_theta)
+            run.follow_id = runs.register(run, budget_s=trainer.config.max_seconds).id
             self.runs.append(run)
             # keep the chart readable and memory bounded: drop the oldest finished runs
             while len(self.runs) > MAX_CHART_RUNS:
@@ -291,6 +301,7 @@ class Session:
         with _LOCK:
             if run.finished.is_set():
                 return self.models.get(run.model_key) if run.model_key else None
+            entry = None
             try:
                 trainer, ds = run.trainer, run.dataset
                 if trainer is None or ds is None or trainer.step == 0:
@@ -302,6 +313,9 @@ class Session:
                 run.trainer = run.dataset = None
                 run.ended_at = time.monotonic()
                 run.finished.set()
+                shared = None if entry is None else runs.SharedModel(
+                    label=entry.label, checkpoint=entry.checkpoint, raw=entry.raw, corpus_text=entry.corpus_text)
+                runs.finish(run.follow_id, shared)   # followers get the same model object, not a copy
 
     def _register(self, run: TrainingRun, trainer: Trainer, ds: Dataset) -> SessionModel:
         model = trainer.model
@@ -367,6 +381,23 @@ class Session:
             self._add_model(entry)
         return entry
 
+    def follow(self, rid: str) -> None:
+        """Remember that this session follows run ``rid`` (its model then shows in the pickers)."""
+        with _LOCK:
+            self.followed[rid] = None
+            self.followed.move_to_end(rid)
+            while len(self.followed) > MAX_FOLLOWED:
+                self.followed.popitem(last=False)
+
+    def followed_models(self) -> list[tuple[str, runs.SharedModel]]:
+        """(run id, model) of the followed runs that ended with a model and are still kept, oldest first."""
+        out = []
+        for rid in list(self.followed):
+            shared = runs.get(rid)
+            if shared is not None and shared.model is not None:
+                out.append((rid, shared.model))
+        return out
+
     def model_for_run(self, run: TrainingRun) -> SessionModel | None:
         return self.models.get(run.model_key) if run.model_key else None
 
@@ -406,6 +437,7 @@ def start_reaper() -> None:
                 time.sleep(min(60.0, max(session_idle_seconds() / 4, 1.0)))
                 try:
                     reap_idle_sessions()
+                    runs.reap()                # finished runs nobody may follow any more
                 except Exception:   # noqa: BLE001 -- the reaper must outlive any one bad session
                     pass
 
