@@ -401,7 +401,8 @@ def stop(session: Session, x_axis="step"):
 
 
 # ----------------------------------------------------------------------------- following a run, the queue
-FOLLOW_INTERVAL = 0.5          # seconds between looks at a followed run (a look is a few attribute reads)
+# seconds between a follower's updates: a phone redraws the chart once a second
+FOLLOW_INTERVAL = float(os.environ.get("LYRICDEMO_FOLLOW_INTERVAL", "1.0") or 1.0)
 QUEUE_INTERVAL = 1.0           # seconds between updates of a waiting run's place in the queue
 QUEUE_APPEAR_S = 5.0           # how long the watcher waits for the Start event to reach the queue
 
@@ -430,14 +431,17 @@ async def follow(session: Session, run_id="", x_axis="step"):
         yield (f"✗ {e}", skip, skip, skip, skip, {"state": "gone", "follow": None}, skip, skip)
         raise
     session.follow(shared.id)
-    shown = None
+    shown, sent = None, (None,) * 6
     while True:
         ended = not shared.running                   # read before the view, so the last view is the final one
         version, view = shared.view(x_axis, lambda: follow_view(shared, x_axis))
         if version != shown:
             shown = version
-            if not ended:
-                yield (*view, skip, skip)
+            if not ended:                            # a phone redraws only what changed (samples, warnings)
+                status, fig, grad, samples, warns, info = view
+                yield (status, fig, grad, samples if samples != sent[3] else skip,
+                       warns if warns != sent[4] else skip, info, skip, skip)
+                sent = view
         if ended:
             break
         session.touch()
@@ -448,12 +452,17 @@ async def follow(session: Session, run_id="", x_axis="step"):
 
 @user_errors
 async def follow_page(session: Session, run_id="", x_axis="step"):
-    """The page's own follow (its ``?follow=`` link): ``follow``, or nothing for a page without a link."""
+    """The page's own follow (its ``?follow=`` link): ``follow``, or nothing for a page without a link.
+    A gone or mistyped link is said on the status line (``follow`` puts it there before it raises), and
+    the page goes on normally: Start and Stop come back."""
     if not run_id:
         yield (gr.skip(),) * 8
         return
-    async for out in follow(session, run_id, x_axis):
-        yield out
+    try:
+        async for out in follow(session, run_id, x_axis):
+            yield out
+    except gr.Error:
+        return
 
 
 def follow_link_param(request: gr.Request) -> str:
