@@ -193,3 +193,35 @@ def test_limits_follow_the_cores(monkeypatch):
             limits.check_all()
     monkeypatch.setenv("CPU_CORES", "2.0")                              # as some hosts write it
     assert limits.cpu_cores() == 2
+
+
+# ----------------------------------------------------------------------------- after a crash
+def test_a_killed_servers_session_folders_are_deleted_at_start(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from lyricdemo.ui.session import WORKDIR_PREFIX, remove_stale_workdirs
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    stale = tmp_path / f"{WORKDIR_PREFIX}{dead.stdout.strip()}-abc"
+    (stale / "session-1").mkdir(parents=True)
+    (stale / "session-1" / "lyricdemo-session-1.zip.part").write_bytes(b"PK\x03\x04 half")
+    mine = tmp_path / f"{WORKDIR_PREFIX}{os.getpid()}-xyz"
+    mine.mkdir()
+    other = tmp_path / "lyricdemo-session-notapid"
+    other.mkdir()
+    assert remove_stale_workdirs(str(tmp_path)) == [stale]
+    assert not stale.exists() and mine.is_dir() and other.is_dir()
+
+
+def test_a_checkpoint_zip_appears_whole_or_not_at_all():
+    s = make_session()
+    try:
+        drain(tab_train.train(s, **QUICK))
+        zip_path = next(iter(s.models.values())).zip_path
+        assert zip_path.is_file() and not list(zip_path.parent.glob("*.part"))
+        assert s.workdir().name.startswith(f"lyricdemo-session-{__import__('os').getpid()}-")
+    finally:
+        s.close()

@@ -139,11 +139,15 @@ def launch_kwargs() -> dict:
 def prepare_server() -> dict[str, int]:
     """Before ``launch()``: check every limit (a wrong value stops the app with its name) and give
     each torch operation ``LYRICDEMO_TORCH_THREADS`` threads (concurrent requests share the cores
-    instead of each grabbing all of them; see README "Limits").  Returns the limits in force."""
+    instead of each grabbing all of them; see README "Limits"); delete what a killed server left in
+    the temp folder.  Returns the limits in force."""
     import torch
+
+    from .session import remove_stale_workdirs
 
     values = limits.check_all()
     torch.set_num_threads(limits.torch_threads())
+    remove_stale_workdirs()            # session folders of a server that was killed (no finalizer ran)
     return values
 
 

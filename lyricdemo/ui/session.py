@@ -27,6 +27,7 @@ only their ids (``followed``), never their models.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 import threading
@@ -108,7 +109,9 @@ class SessionModel:
                 save_checkpoint(folder, self.checkpoint.model, self.checkpoint.vocab, self.checkpoint.data_config,
                                 train_config=self.checkpoint.train_config, metrics=self.checkpoint.metrics)
             zip_path = workdir / slug / f"lyricdemo-{slug}.zip"
-            zip_path.write_bytes(pack_checkpoint(folder))
+            part = zip_path.with_name(zip_path.name + ".part")     # a killed server leaves no half zip here
+            part.write_bytes(pack_checkpoint(folder))
+            os.replace(part, zip_path)
             self.folder, self.zip_path = folder, zip_path
             self.trainer = self.dataset = None       # the optimizer state is no longer needed
             return zip_path
@@ -234,7 +237,7 @@ class Session:
         """A private temp folder for this session's checkpoints (deleted with the session)."""
         with _LOCK:
             if self._workdir is None or not Path(self._workdir).is_dir():
-                self._workdir = tempfile.mkdtemp(prefix="lyricdemo-session-")
+                self._workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
                 if self._cleanup is not None:
                     self._cleanup.detach()
                 # the folder goes with the object even if nobody calls close()
@@ -405,6 +408,34 @@ class Session:
         with _LOCK:
             notes, self.notes = self.notes, []
             return notes
+
+
+# ----------------------------------------------------------------------------- after a crash
+WORKDIR_PREFIX = "lyricdemo-session-"      # + the server's pid: a folder whose server is gone is stale
+
+
+def remove_stale_workdirs(root: str | None = None) -> list[Path]:
+    """Delete the session folders of servers that are no longer running (killed, so their finalizers
+    never ran); called as the app starts.  Returns what was deleted."""
+    root_dir = Path(root or tempfile.gettempdir())
+    gone = []
+    for d in root_dir.glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = d.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if not d.is_dir() or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        gone.append(d)
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:            # someone else's process: not ours to judge
+        return True
+    return True
 
 
 # ----------------------------------------------------------------------------- the reaper
