@@ -31,6 +31,7 @@ import time
 from types import SimpleNamespace
 
 import gradio as gr
+from gradio.components.plot import PlotData
 
 from .. import plots
 from ..corpus import CLEANERS
@@ -409,10 +410,12 @@ QUEUE_APPEAR_S = 5.0           # how long the watcher waits for the Start event 
 
 def follow_view(shared: runs.SharedRun, x_axis: str) -> tuple:
     """What a follower's page shows of a run: (status, chart, grad chart, samples, warnings, run JSON).
-    Built once per change of the run and shared by every follower (``SharedRun.view``)."""
+    Built once per change of the run and shared by every follower (``SharedRun.view``) -- the charts
+    already as Plotly JSON, which Gradio would otherwise serialize again for each follower."""
     run = shared.run
     fig = plots.training_chart([run.chart_curves()], run.baselines, x="seconds" if x_axis == "seconds" else "step")
-    return (status_markdown(run, follower=True), fig, grad_chart(run), samples_text(run), warnings_markdown(run),
+    return (status_markdown(run, follower=True), PlotData(type="plotly", plot=fig.to_json()),
+            PlotData(type="plotly", plot=grad_chart(run).to_json()), samples_text(run), warnings_markdown(run),
             run_info(run))
 
 
