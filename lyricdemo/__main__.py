@@ -209,11 +209,13 @@ def cmd_train(args) -> int:
     from .data import load_dataset
     from .train import Trainer, new_model
 
-    ds = load_dataset(_data_config(args))
-    tcfg = _train_config(args)
     if args.resume:
-        trainer = resume_trainer(args.resume, ds, tcfg)
+        trainer, ds = _resumed(args)
+        tcfg = trainer.config
     else:
+        ds = load_dataset(_data_config(args))
+        _say_corpus(args, ds)
+        tcfg = _train_config(args)
         trainer = Trainer(new_model(_model_config(args, len(ds.vocab)), seed=args.seed), ds, tcfg)
     total, unit = _bar_total(tcfg, trainer)
     bar = None if args.quiet else tqdm(total=total, unit=unit, dynamic_ncols=True, disable=None,
@@ -267,10 +269,11 @@ def cmd_train(args) -> int:
                   f"{done.kept if done else 'best'} weights")
     for k, v in (baselines or trainer.baselines or {}).items():
         print(f"  {k:<16} {v:.2f} (validation)")
-    if args.out:
+    out = args.out or args.resume              # a resumed run writes back to its folder unless --out says where
+    if out:
         command = "python -m lyricdemo " + " ".join(shlex.quote(a) for a in args.argv)
-        path = save_from_training(args.out, trainer, ds, dtype="float16" if args.fp16 else "float32",
-                                  resume=args.resumable, extra={"command": command})
+        path = save_from_training(out, trainer, ds, dtype="float16" if args.fp16 else "float32",
+                                  resume=args.resumable or bool(args.resume), extra={"command": command})
         print(f"  saved            {path}")
         if args.card:
             from .card import write_card
@@ -278,6 +281,41 @@ def cmd_train(args) -> int:
             fig = write_card(path, ds, command)
             print(f"  model card       {path / 'README.md'} (validation perplexity as stored: {fig.val_ppl:.2f})")
     return 0
+
+
+def _resumed(args):
+    """(Trainer, Dataset) continuing the run saved in ``--resume``: the data and training settings are the
+    checkpoint's own, and the budget flags say how much *more* to train (``--minutes 1``: one more minute)."""
+    from dataclasses import replace
+
+    from .checkpoint import load_checkpoint, resume_trainer
+    from .data import load_dataset
+
+    ckpt = load_checkpoint(args.resume)
+    if not ckpt.meta.get("resume"):
+        raise LyricdemoError(f"{args.resume!r} was saved without its training state: train it with --resumable "
+                             "to continue it later (this one can still generate and be probed).")
+    ds = load_dataset(ckpt.data_config)
+    trainer = resume_trainer(args.resume, ds, ckpt.train_config)
+    c = trainer.config
+    more_epochs = args.epochs + trainer.epoch + trainer.batch_in_epoch / max(trainer.batches_per_epoch(), 1)
+    trainer.config = replace(c, max_seconds=trainer.train_seconds + args.minutes * 60 if args.minutes else 0,
+                             max_steps=trainer.step + args.max_steps if args.max_steps else 0,
+                             epochs=more_epochs if args.epochs else 0)
+    print(f"resuming {args.resume} at step {trainer.step:,} ({trainer.train_seconds:.0f} s trained) on "
+          f"{ds.raw.name}; training up to " + ", ".join(
+              x for x in (f"{args.minutes:g} more minute(s)" if args.minutes else "",
+                          f"{args.max_steps:,} more steps" if args.max_steps else "",
+                          f"{args.epochs:g} more epoch(s)" if args.epochs else "") if x))
+    return trainer, ds
+
+
+def _say_corpus(args, ds) -> None:
+    """Without --file the corpus in use is the d2l one in data/, else the embedded one: say which."""
+    if not args.file:
+        from .sources import corpus_in_use
+
+        print(f"corpus: {corpus_in_use().describe()}  (--file chooses another)")
 
 
 def _bar_total(tcfg, trainer) -> tuple[int, str]:
@@ -341,16 +379,22 @@ def _training_text(ckpt) -> tuple[str | None, str]:
     The checkpoint records its DataConfig and the sha256 of the corpus file it saw;
     the text is rebuilt from the file only when that file is here with the same
     sha256, so the meter never measures against a different text than the model's."""
+    from dataclasses import replace
+
     from .corpus import default_corpus_path
     from .data import DataConfig, load_dataset, load_raw
+    from .sources import source_with_sha256
 
     sha = (ckpt.meta.get("corpus") or {}).get("sha256")
     if not sha:
         return None, "the checkpoint does not record which corpus it was trained on"
     cfg: DataConfig = ckpt.data_config
-    path = Path(cfg.source) if cfg.source else default_corpus_path()
+    if not cfg.source:                       # trained on a built-in corpus: the one with its checksum
+        builtin = source_with_sha256(sha)
+        cfg = replace(cfg, source=str(builtin.path if builtin else default_corpus_path()))
+    path = Path(cfg.source)
     if not path.is_file():
-        hint = " (python -m lyricdemo fetch gets the d2l corpus)" if not cfg.source else ""
+        hint = " (python -m lyricdemo fetch gets the d2l corpus)" if path == default_corpus_path() else ""
         return None, f"its training corpus {str(path)!r} is not here{hint}"
     try:
         raw = load_raw(cfg)
