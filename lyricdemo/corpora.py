@@ -25,8 +25,8 @@ CORPORA_DIR = REPO_ROOT / "corpora"
 #   source            where the text comes from (one line, for the header and tab 1)
 #   prefixes          generation prefixes that begin poems of the corpus (the first is the default)
 #   data              DataConfig overrides for this corpus (the cleaning preset that keeps its punctuation)
-#   classroom_train   TrainConfig/ModelConfig overrides on top of presets.PRESETS["classroom"] that make the
-#                     45-second classroom run beat this corpus's bigram (measured: corpora/README.md)
+#   classroom         overrides of presets.PRESETS["classroom"] ({"model": ..., "train": ...}) for this
+#                     corpus: what makes the 45-second classroom run beat its bigram (measured: corpora/README.md)
 #   checkpoint        the shipped model trained on it (a folder in checkpoints/)
 EMBEDDED: dict[str, dict] = {
     "tang": {
@@ -37,7 +37,7 @@ EMBEDDED: dict[str, dict] = {
                   "唐诗三百首与全唐诗中的近体诗（简体）",
         "prefixes": ("床前", "春眠", "白日"),
         "data": {"clean": "d2l", "tokenizer": "char", "newline": "token", "min_freq": 2},
-        "classroom_train": {},
+        "classroom": {},
         "checkpoint": "tang-gru",
     },
 }

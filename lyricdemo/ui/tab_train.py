@@ -84,8 +84,9 @@ def preset_values(name: str) -> dict:
     tr = {**t.to_dict(), **p.get("train", {})}
     source = "toy" if "toy" in p else resources.corpus_in_use().key
     if name == "classroom" and source in EMBEDDED:      # what makes the quick run beat that corpus's bigram
-        for k, val in EMBEDDED[source].get("classroom_train", {}).items():
-            (tr if k in tr else m).__setitem__(k, val)
+        over = EMBEDDED[source].get("classroom", {})
+        m.update(over.get("model", {}))
+        tr.update(over.get("train", {}))
     cap = resources.max_train_seconds()
     seconds = tr.get("max_seconds") or TOY_SECONDS
     return {
