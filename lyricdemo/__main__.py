@@ -8,6 +8,7 @@ never as a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -48,6 +49,7 @@ def cmd_inspect(args) -> int:
 
     cfg = _data_config(args)
     ds = load_dataset(cfg)
+    _say_corpus(args, ds)
     raw, st = RawStats.of(ds.raw), corpus_stats(ds, top=args.top)
     rows = [
         ("file", f"{raw.name}  ({raw.size_bytes:,} bytes, sha256 {raw.sha256[:16]}...)"),
@@ -72,8 +74,9 @@ def cmd_inspect(args) -> int:
 
 def cmd_fetch(args) -> int:
     from .corpus import fetch_corpus
+    from .sources import corpus_urls
 
-    path = fetch_corpus(urls=args.url or None) if args.url else fetch_corpus()
+    path = fetch_corpus(urls=tuple(args.url) if args.url else corpus_urls())
     print(f"corpus ready: {path}")
     return 0
 
@@ -215,7 +218,7 @@ def cmd_train(args) -> int:
     else:
         ds = load_dataset(_data_config(args))
         _say_corpus(args, ds)
-        tcfg = _train_config(args)
+        tcfg = _capped(_train_config(args))
         trainer = Trainer(new_model(_model_config(args, len(ds.vocab)), seed=args.seed), ds, tcfg)
     total, unit = _bar_total(tcfg, trainer)
     bar = None if args.quiet else tqdm(total=total, unit=unit, dynamic_ncols=True, disable=None,
@@ -283,6 +286,31 @@ def cmd_train(args) -> int:
     return 0
 
 
+MAX_TRAIN_SECONDS_ENV = "LYRICDEMO_MAX_TRAIN_SECONDS"
+
+
+def _capped(trainer_or_config, already: float = 0.0):
+    """``LYRICDEMO_MAX_TRAIN_SECONDS``, when set, caps the CLI's time budget as it caps the app's slider
+    (a machine shared by a class; the README's examples run under it in the tests).  Unset: no cap."""
+    from dataclasses import replace
+
+    raw = os.environ.get(MAX_TRAIN_SECONDS_ENV, "").strip()
+    if not raw:
+        return trainer_or_config
+    try:
+        cap = float(raw)
+    except ValueError:
+        raise LyricdemoError(f"{MAX_TRAIN_SECONDS_ENV} must be a number of seconds; got {raw!r}.") from None
+    if not cap > 0:
+        raise LyricdemoError(f"{MAX_TRAIN_SECONDS_ENV} must be above 0; got {raw!r}.")
+    c = trainer_or_config
+    limit = already + cap
+    if c.max_seconds and c.max_seconds <= limit:
+        return c
+    print(f"time budget capped at {cap:g} s by {MAX_TRAIN_SECONDS_ENV}", file=sys.stderr)
+    return replace(c, max_seconds=limit)
+
+
 def _resumed(args):
     """(Trainer, Dataset) continuing the run saved in ``--resume``: the data and training settings are the
     checkpoint's own, and the budget flags say how much *more* to train (``--minutes 1``: one more minute)."""
@@ -302,6 +330,7 @@ def _resumed(args):
     trainer.config = replace(c, max_seconds=trainer.train_seconds + args.minutes * 60 if args.minutes else 0,
                              max_steps=trainer.step + args.max_steps if args.max_steps else 0,
                              epochs=more_epochs if args.epochs else 0)
+    trainer.config = _capped(trainer.config, already=trainer.train_seconds)
     print(f"resuming {args.resume} at step {trainer.step:,} ({trainer.train_seconds:.0f} s trained) on "
           f"{ds.raw.name}; training up to " + ", ".join(
               x for x in (f"{args.minutes:g} more minute(s)" if args.minutes else "",
