@@ -91,7 +91,8 @@ def make_tiny_checkpoints(root: Path, text_file: Path | None = None) -> Path:
 
 
 TINY_LYRIC = "\n".join(["月光洒在小河上", "风吹过我的窗", "你在远方唱", "星星一闪一闪亮", "我想你在远方",
-                        "夜很长 路很长", "明天会更亮", "我们一起去看海"] * 3) + "\n"
+                        "夜很长 路很长", "明天会更亮", "我们一起去看海",
+                        "说好分开 又说不分开"] * 3) + "\n"      # the prefixes the tests type: 分开, 不分开
 
 
 @pytest.fixture(scope="session")
