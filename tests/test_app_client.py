@@ -17,7 +17,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from conftest import APP_STARTUP, TINY_LYRIC, start_app, stop_app
+from conftest import TINY_LYRIC, start_app, stop_app
 
 pytestmark = pytest.mark.slow
 
