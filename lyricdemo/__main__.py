@@ -601,7 +601,26 @@ def build_parser() -> argparse.ArgumentParser:
                                      "and trajectory as JSON, or as a standalone HTML page of plots")
     _add_probe_args(p)
     p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("publish", help="publish the app as a Hugging Face Space (--dry-run lists the files)")
+    p.add_argument("--space", default=None, help="USER/NAME of the Space (created if it does not exist)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be uploaded; no network")
+    p.add_argument("--private", action="store_true", help="create the Space private")
+    p.set_defaults(func=cmd_publish)
     return parser
+
+
+def cmd_publish(args) -> int:
+    from .publish import describe, publish, space_files
+
+    if args.dry_run:
+        print(describe(space_files()))
+        print(f"dry run: nothing uploaded{f' to {args.space}' if args.space else ''}")
+        return 0
+    if not args.space:
+        raise LyricdemoError("Say where: --space USER/NAME (log in first: `hf auth login`, or set HF_TOKEN).")
+    print(f"published: {publish(args.space, private=args.private)}")
+    return 0
 
 
 def parse_args(argv=None) -> argparse.Namespace:
