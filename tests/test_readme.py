@@ -9,6 +9,9 @@
 - each benchmark command: the script exists, compiles, parses ``--help`` where it takes
   flags, and its stated prerequisite (the d2l reference in ../shared/bench) is named right.
 
+- the Space block: its ``--dry-run`` line (the other needs an account and the network; its code path is
+  tested with a stand-in Hub in test_publish.py).
+
 The two commands of "Two commands" are what ``.ci/run`` runs; they are not run again here.
 """
 
@@ -70,6 +73,7 @@ def commands(code: str) -> list[str]:
 def test_the_readme_has_what_this_file_runs():
     heads = [h for h, _ in blocks("bash")]
     assert heads.count("Two commands") == 2 and "Command line" in heads and "Benchmarks" in heads
+    assert "A Hugging Face Space" in heads
     assert len(blocks("python")) == 1
 
 
@@ -144,3 +148,13 @@ def test_every_benchmark_command_is_there_with_its_prerequisites():
             r = subprocess.run([sys.executable, str(script), "--help"], cwd=REPO, capture_output=True, text=True,
                                timeout=120)
             assert r.returncode == 0 and "usage" in r.stdout, f"{line}\n{r.stdout}{r.stderr}"
+
+
+def test_the_space_dry_run_runs():
+    (_, code), = [b for b in blocks("bash") if b[0] == "A Hugging Face Space"]
+    lines = commands(code)
+    assert len(lines) == 2 and "--dry-run" in lines[0] and "--dry-run" not in lines[1]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, *shlex.split(lines[0])[1:]], cwd=REPO, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and "through LFS" in r.stdout and "nothing uploaded" in r.stdout, r.stdout + r.stderr
