@@ -357,7 +357,7 @@ def test_every_limit_is_read_in_one_place_and_documented(monkeypatch):
         monkeypatch.setenv(lim.env, str(lim.lo))
         assert limits.value(lim.env) == lim.lo
         monkeypatch.delenv(lim.env)
-        assert limits.value(lim.env) == limits.default(lim)
+        assert limits.value(lim.env) == lim.default
     src = "".join(p.read_text(encoding="utf-8") for p in (REPO / "lyricdemo" / "ui").glob("*.py")
                   if p.name != "limits.py")
     for lim in limits.LIMITS:                      # nobody else in the app reads them from the environment

@@ -172,27 +172,12 @@ def test_a_follower_cannot_stop_the_run():
 
 
 # ----------------------------------------------------------------------------- limits from the cores
-def test_limits_follow_the_cores(monkeypatch):
-    for env in ("LYRICDEMO_MAX_TRAINING", "LYRICDEMO_MAX_GENERATING", "LYRICDEMO_TORCH_THREADS"):
-        monkeypatch.delenv(env, raising=False)
-    monkeypatch.setenv("CPU_CORES", "2")
-    assert (limits.max_training(), limits.max_generating(), limits.torch_threads()) == (2, 2, 1)
-    monkeypatch.setenv("CPU_CORES", "16")
-    assert (limits.max_training(), limits.max_generating(), limits.torch_threads()) == (16, 16, 1)
-    monkeypatch.setenv("LYRICDEMO_MAX_TRAINING", "2")
-    monkeypatch.setenv("LYRICDEMO_MAX_GENERATING", "2")
-    assert limits.torch_threads() == 4                                  # 16 cores over 4 computations
-    monkeypatch.setenv("LYRICDEMO_TORCH_THREADS", "3")
-    assert limits.torch_threads() == 3                                  # the variable still wins
-    monkeypatch.delenv("CPU_CORES")
-    import os
-    assert limits.cpu_cores() == max(os.cpu_count() or 1, 1)
-    for bad in ("many", "0", "-2"):
-        monkeypatch.setenv("CPU_CORES", bad)
-        with pytest.raises(LyricdemoError, match="CPU_CORES"):
-            limits.check_all()
-    monkeypatch.setenv("CPU_CORES", "2.0")                              # as some hosts write it
-    assert limits.cpu_cores() == 2
+def test_the_follow_runs_limit_bounds_the_registry(monkeypatch):
+    monkeypatch.setenv("LYRICDEMO_FOLLOW_RUNS", "1")
+    shared = [runs.register(bare_run(i)) for i in range(3)]
+    for s in shared:
+        runs.finish(s.id, None)
+    assert limits.follow_runs() == 1 and runs.counts()["finished"] == 1 and runs.get(shared[-1].id)
 
 
 # ----------------------------------------------------------------------------- after a crash

@@ -2,11 +2,10 @@
 
 A classroom of forty opens the same Space at once; each limit below keeps one thing
 bounded (memory, CPU, waiting time) however many come.  The CPU limits follow the
-machine: ``cpu_cores()`` (``CPU_CORES``, which a Hugging Face Space sets, else
-``os.cpu_count()``) gives as many training slots and generation slots as cores, and
-each torch operation the cores' share left when every slot is busy (1 on a 2-core
-Space: two trainings and two generations at once use both cores).  A user keeps a
-handful of small models.
+machine (``cpu_cores()``: ``CPU_CORES``, which Hugging Face Spaces set, else the cores
+this process may run on): one training per core (at most 8), as many generation
+slots, and one torch thread per operation unless the cores outnumber the trainings.
+On a 2-core, 16 GB Space that is two trainings, two generation slots, one thread each.
 
 Each value is read at call time (never cached in a global), so a deployment changes
 it with an environment variable and tests with ``monkeypatch.setenv``.  A value that
@@ -27,27 +26,35 @@ from ..generate import max_length as _library_max_length
 
 
 def cpu_cores() -> int:
-    """The cores this app may use: ``CPU_CORES`` (set on a Hugging Face Space, where
-    ``os.cpu_count()`` sees the host's cores, not the Space's), else ``os.cpu_count()``."""
-    raw = os.environ.get("CPU_CORES", "").strip()
-    if raw:
-        try:
-            cores = int(float(raw))
-        except ValueError:
-            raise LyricdemoError(f"CPU_CORES must be a number of cores; got {raw!r}.") from None
-        if not 1 <= cores <= 4096:
-            raise LyricdemoError(f"CPU_CORES must be from 1 to 4096; got {cores}.")
-        return cores
-    return max(os.cpu_count() or 1, 1)
+    """The cores this app may use: ``CPU_CORES`` (set on Hugging Face Spaces; a wrong value is an
+    error at startup), else the cores this process may run on (``os.sched_getaffinity``)."""
+    try:
+        seen = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        seen = os.cpu_count() or 1
+    return env_int("CPU_CORES", max(1, seen), 1, 4096)
+
+
+def _default_training() -> int:
+    return min(cpu_cores(), 8)
+
+
+def _default_threads() -> int:
+    return max(1, cpu_cores() // _default_training())
 
 
 @dataclass(frozen=True)
 class Limit:
     env: str
-    default: int | Callable[[], int]     # a number, or a rule (from the cores) read when asked
+    default_value: int | Callable[[], int]     # a number, or a rule over the machine's cores
     lo: int
     hi: int
     bounds: str          # what it bounds, one line for the README
+    rule: str = ""       # how the default follows the machine, for the README ("" when it is fixed)
+
+    @property
+    def default(self) -> int:
+        return self.default_value() if callable(self.default_value) else self.default_value
 
 
 LIMITS: tuple[Limit, ...] = (
@@ -56,10 +63,12 @@ LIMITS: tuple[Limit, ...] = (
           "(HTTP 413); a corpus zip may not unpack to more, a checkpoint zip's files to twice that"),
     Limit("LYRICDEMO_MAX_TRAIN_SECONDS", 300, 5, 24 * 3600,
           "the time budget one training run may ask for, in seconds (the slider's maximum)"),
-    Limit("LYRICDEMO_MAX_TRAINING", lambda: min(cpu_cores(), 64), 1, 64,
-          "training runs at the same time, over all users; more wait in the queue and see their position"),
-    Limit("LYRICDEMO_MAX_GENERATING", lambda: min(cpu_cores(), 64), 1, 64,
-          "generations and hidden-state probes at the same time (they share the cores with training)"),
+    Limit("LYRICDEMO_MAX_TRAINING", _default_training, 1, 64,
+          "training runs at the same time, over all users; more wait in the queue and see their position",
+          "cores, at most 8"),
+    Limit("LYRICDEMO_MAX_GENERATING", cpu_cores, 1, 64,
+          "generations and hidden-state probes at the same time (they share the cores with training)",
+          "cores"),
     Limit("LYRICDEMO_QUEUE_SIZE", 256, 1, 100_000,
           "events waiting in the queue, all users together (opening the page queues a few per user); "
           "beyond it: 'Queue is full, try again'"),
@@ -75,20 +84,11 @@ LIMITS: tuple[Limit, ...] = (
           "an idle session lasts; the oldest go first"),
     Limit("LYRICDEMO_MODEL_CACHE", 6, 1, 256,
           "shipped checkpoints kept loaded in memory, shared read-only by every user (least recently used go)"),
-    Limit("LYRICDEMO_TORCH_THREADS", lambda: _threads_per_slot(), 1, 256,
-          "threads each torch operation may use; 1 keeps concurrent requests from oversubscribing the cores"),
+    Limit("LYRICDEMO_TORCH_THREADS", _default_threads, 1, 256,
+          "threads each torch operation may use; 1 keeps concurrent requests from oversubscribing the cores",
+          "cores ÷ training slots, at least 1"),
 )
 _BY_ENV = {lim.env: lim for lim in LIMITS}
-
-
-def _threads_per_slot() -> int:
-    """The cores shared out over every computation that may run at once (at least 1)."""
-    return max(cpu_cores() // (max_training() + max_generating()), 1)
-
-
-def default(lim: Limit) -> int:
-    """The value a limit takes when its variable is unset (a rule is applied now)."""
-    return lim.default() if callable(lim.default) else lim.default
 
 
 def env_int(name: str, default: int, lo: int, hi: int) -> int:
@@ -108,13 +108,12 @@ def env_int(name: str, default: int, lo: int, hi: int) -> int:
 def value(env: str) -> int:
     """The current value of the limit named ``env`` (its default when the variable is unset)."""
     lim = _BY_ENV[env]
-    raw = os.environ.get(lim.env, "").strip()
-    return env_int(lim.env, 0, lim.lo, lim.hi) if raw else default(lim)
+    return env_int(lim.env, lim.default, lim.lo, lim.hi)
 
 
 def check_all() -> dict[str, int]:
     """Every limit's value; raises ``LyricdemoError`` at startup for the first one that is wrong."""
-    cpu_cores()                       # a wrong CPU_CORES is named even when every limit is set
+    cpu_cores()
     return {lim.env: value(lim.env) for lim in LIMITS}
 
 
