@@ -290,6 +290,16 @@ class MemoryLM:
     __call__ = forward
 
 
+def card_memory_config(meta: dict, name: str = "this model") -> MemoryConfig:
+    """The song-memory settings measured on a checkpoint's model card, for generation: the
+    caches only (dynamic evaluation changes weights, which a shared model must not do)."""
+    stored = ((meta.get("card") or {}).get("memory") or {}).get("model")
+    if not stored:
+        raise LyricdemoError(f"The model card of {name} has no song-memory settings; "
+                             f"python -m lyricdemo card --checkpoint {name} measures them.")
+    return replace(MemoryConfig.from_dict(stored["config"]), dynamic_lr=0.0)
+
+
 # ----------------------------------------------------------------------------- evaluation and tuning
 @dataclass
 class Components:
