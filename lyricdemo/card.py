@@ -166,9 +166,10 @@ def _bits_rows(bits: dict | None, tokenizer: str) -> list[tuple[str, str]]:
     mine = bits["model"]
     unit = "character" if tokenizer == "char" else "word"
     others = ", ".join(f"{k} {v['bits_per_char']:.2f}" for k, v in bits.items() if k != "model")
-    return [("validation bits per character (comparable between char and word models)",
-             f"**{mine['bits_per_char']:.3f}** ({mine['bits_per_token']:.2f} bits per {unit}; "
-             f"<unk> covers {mine['unk_char_share']:.1%} of the characters); n-grams: {others}")]
+    return [("validation bits per character (one unit for char and word models)",
+             f"**{mine['bits_per_char']:.3f}** ({mine['bits_per_token']:.2f} bits per {unit}); n-grams: {others}. "
+             f"<unk> stands for {mine['unk_char_share']:.1%} of the characters, and predicting <unk> is not "
+             "charged for which characters it was: the more <unk>, the more flattering the figure")]
 
 
 def _memory_rows(memory: dict | None) -> list[tuple[str, str]]:

@@ -532,3 +532,42 @@ def tuning_slice(train_ids: torch.Tensor, length: int) -> torch.Tensor:
     (as long as the validation text; the end of training, the songs nearest it)."""
     length = max(2, min(int(length), len(train_ids)))
     return train_ids[len(train_ids) - length:]
+
+
+# ----------------------------------------------------------------------------- what the memory drew on
+@dataclass
+class MemoryTrace:
+    """One prediction with and without song memory, and the earlier positions the memory drew on."""
+
+    tokens: tuple[str, ...]      # the text as read
+    position: int                # the prediction made after reading tokens[position]
+    target: str | None           # the token that follows in the text (None at the end)
+    model_prob: float | None     # p(target) by the model alone
+    memory_prob: float | None    # p(target) with song memory
+    longest_match: int           # tokens the text ending here shares with its best earlier match
+    sources: list[dict]          # SongMemory.sources(target): position, next, share, match, cache
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def trace(model, ids: Sequence[int], tokens: Sequence[str], position: int, config: MemoryConfig,
+          top: int = 8) -> MemoryTrace:
+    """Read ``ids`` up to ``position`` with song memory and say which earlier positions it drew
+    on to predict the next token.  Nothing after ``position`` is read (the target is only named)."""
+    if not 0 <= position < len(ids):
+        raise LyricdemoError(f"The position must be from 0 to {len(ids) - 1}; got {position}.")
+    lm = MemoryLM(model, replace(config, dynamic_lr=0.0))
+    head = torch.tensor([list(ids[:position + 1])])
+    logp, (_, rows) = lm.forward(head)
+    mem = rows[0]
+    target = int(ids[position + 1]) if position + 1 < len(ids) else None
+    with torch.inference_mode():
+        raw, _, _ = lm._model_step(head, None)                            # the model alone, same reading
+    _, _, _, longest = mem._votes()
+    return MemoryTrace(
+        tokens=tuple(tokens), position=position,
+        target=tokens[position + 1] if target is not None else None,
+        model_prob=float(raw[0, -1, target].exp()) if target is not None else None,
+        memory_prob=float(logp[0, -1, target].exp()) if target is not None else None,
+        longest_match=longest, sources=mem.sources(target, top=top))

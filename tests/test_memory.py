@@ -155,3 +155,40 @@ def test_generate_with_memory(strategy):
         assert 0 < s.prob <= 1
     plain = generate(model, vocab, "char", "abcabcabc", cfg)
     assert plain.steps[0].prob != pytest.approx(g.steps[0].prob)
+
+
+def test_trace_names_the_chorus_and_reads_nothing_after_the_position():
+    model, song = _model(), _song(4, 80)
+    tokens = [chr(0x4e00 + int(i)) for i in song]
+    cfg = _config(window=100)
+    at = 2 * 21 + 15                                  # inside the third chorus (verse 9 + chorus 12 = 21 ids)
+    tr = M.trace(model, song.tolist(), tokens, at, cfg)
+    assert tr.target == tokens[at + 1] and 0 < tr.model_prob < tr.memory_prob <= 1
+    assert tr.sources and all(int(song[s["position"] + 1]) == int(song[at + 1]) for s in tr.sources)
+    assert tr.longest_match >= 6
+    changed = song.clone()
+    changed[at + 2:] = (changed[at + 2:] + 1) % V
+    again = M.trace(model, changed.tolist(), tokens, at, cfg)
+    assert again.memory_prob == tr.memory_prob and again.sources == tr.sources
+    assert M.trace(model, song.tolist(), tokens, len(song) - 1, cfg).target is None
+    with pytest.raises(LyricdemoError, match="position"):
+        M.trace(model, song.tolist(), tokens, len(song), cfg)
+
+
+@pytest.mark.parametrize("name", ["char-gru", "char-lstm", "char-rnn", "word-gru"])
+def test_the_shipped_cards_carry_bits_and_song_memory(name):
+    """The figures measured on each shipped card (python -m lyricdemo card): the goal of <= 35 with memory
+    for the char models, and every model with memory below its n-grams given the same memory."""
+    import json
+    from pathlib import Path
+
+    card = json.loads((Path(__file__).resolve().parents[1] / "checkpoints" / name / "checkpoint.json")
+                      .read_text(encoding="utf-8"))["card"]
+    mem, bits = card["memory"], card["bits"]
+    assert mem["model"]["val_ppl"] == pytest.approx(card["val_ppl"], rel=1e-6)
+    assert mem["model"]["val_ppl_memory"] < min(mem["bigram"]["val_ppl_memory"], mem["trigram"]["val_ppl_memory"])
+    assert mem["bigram"]["config"]["continuous"] is False and mem["bigram"]["config"]["dynamic_lr"] == 0.0
+    if name.startswith("char"):
+        assert mem["model"]["val_ppl_memory"] <= 35
+        assert bits["model"]["bits_per_char"] == pytest.approx(np.log2(card["val_ppl"]), rel=1e-6)
+    assert set(bits) == {"model", "unigram", "bigram", "trigram"}

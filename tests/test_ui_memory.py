@@ -48,3 +48,24 @@ def test_label_gives_the_unit_and_bits_per_char():
     label = resources.shipped_label("word-gru", meta)
     assert "val ppl 78 / word" in label and "4.12 bits/char" in label
     assert "bits/char" not in resources.shipped_label("x", {"model": {"kind": "gru"}, "card": {"val_ppl": 9.0}})
+
+
+def test_tab4_shows_what_the_memory_drew_on(shipped):
+    from lyricdemo.ui import tab_inside
+
+    root, s = shipped
+    text = "月光洒在小河上\n风吹过我的窗\n月光洒在小河上"
+    with pytest.raises(gr.Error, match="model card"):
+        tab_inside.memory_view(s, "shipped:tiny-gru", text, 18)
+    assert main(["card", "--checkpoint", str(root / "tiny-gru"), "--no-memory"]) == 0
+    resources.clear_caches()
+    with pytest.raises(gr.Error, match="model card"):                     # measured without memory: still none
+        tab_inside.memory_view(s, "shipped:tiny-gru", text, 18)
+    assert main(["card", "--checkpoint", str(root / "tiny-gru")]) == 0
+    resources.clear_caches()
+    html, data = tab_inside.memory_view(s, "shipped:tiny-gru", text, 18)  # after 月光洒在小河上\n风吹过我的窗\n月光洒在
+    assert data["position"] == 18 and data["target"] == "小" and data["sources"]
+    assert data["sources"][0]["position"] == 3 and data["longest_match"] >= 4  # the first 月光洒在, followed by 小
+    assert "with song memory" in html and "outline" in html
+    with pytest.raises(gr.Error, match="Position"):
+        tab_inside.memory_view(s, "shipped:tiny-gru", text, 500)

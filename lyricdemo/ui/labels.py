@@ -159,6 +159,8 @@ T: dict[str, str] = {
     "probe": "Look inside / 查看",
     "find_units": "Find units that fire here / 找出在这里激活的单元",
     "full_matrix": "Full connectivity matrix (short texts) / 完整连接性矩阵（短文本）",
+    "memory_section": "Song memory: what it remembered at this position / 歌曲记忆：这个位置记起了什么",
+    "memory_btn": "Show the earlier positions it drew on / 显示它用到的前文位置",
     "full_matrix_btn": "Compute every position / 计算所有位置",
     "compare_btn": "Compare RNN · GRU · LSTM on this text / 在这段文本上比较三种模型",
     "export_section": "Data and export / 数据与导出",
