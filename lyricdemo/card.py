@@ -104,6 +104,17 @@ def _replace(file: Path, text: str) -> None:
     os.replace(tmp, file)
 
 
+def _output_layer(m: dict) -> str:
+    """What the model's last layer is, as the config says (adaptive softmax, tied or a plain linear)."""
+    cutoffs = m.get("adaptive_cutoffs") or ()
+    if cutoffs:
+        return (f"adaptive softmax (clusters at {' / '.join(map(str, cutoffs))} of {m['vocab_size']:,} tokens: "
+                "frequent tokens in the head, rare ones in smaller tails)")
+    if m.get("tie_weights"):
+        return "tied to the embedding" + (" (through a projection)" if m["embed_dim"] != m["hidden_size"] else "")
+    return "linear over the vocabulary"
+
+
 def render(meta: dict) -> str:
     """The Markdown model card of a checkpoint's JSON (after ``write_card``)."""
     m, d, t = meta["model"], meta["data"], meta.get("train") or {}
@@ -116,8 +127,7 @@ def render(meta: dict) -> str:
         ("kind", f"{kind}, {m['num_layers']} layer(s) x {m['hidden_size']} units"
                  + (", bidirectional" if m.get("bidirectional") else "")),
         ("input", f"embedding {m['embed_dim']}" if m["embed_dim"] else f"one-hot ({m['vocab_size']})"),
-        ("output", "tied to the embedding" + (" (through a projection)" if m["embed_dim"] != m["hidden_size"] else "")
-         if m.get("tie_weights") else "linear over the vocabulary"),
+        ("output", _output_layer(m)),
         ("dropout (embedding / between layers / output)",
          f"{m['dropout_embed']} / {m['dropout_rnn']} / {m['dropout_out']}"),
         ("parameters", f"{metrics.get('parameters', '?'):,}" if isinstance(metrics.get("parameters"), int) else "?"),
