@@ -241,7 +241,11 @@ class MemoryLM:
         self.model, self.config = model, config
         self.vocab_size = vocab_size or model.config.vocab_size
         self.has_features = hasattr(model, "features") and config.continuous
-        self.training = False
+
+    @property
+    def training(self) -> bool:
+        """The wrapped model's mode: ``generate`` puts it in eval mode (no dropout) while it runs."""
+        return bool(getattr(self.model, "training", False))
 
     def eval(self):
         if hasattr(self.model, "eval"):

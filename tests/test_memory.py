@@ -192,3 +192,13 @@ def test_the_shipped_cards_carry_bits_and_song_memory(name):
         assert mem["model"]["val_ppl_memory"] <= 35
         assert bits["model"]["bits_per_char"] == pytest.approx(np.log2(card["val_ppl"]), rel=1e-6)
     assert set(bits) == {"model", "unigram", "bigram", "trigram"}
+
+
+def test_generation_with_memory_runs_the_model_in_eval_mode():
+    vocab = Vocab(list("abcdefghijk"))
+    model = new_model(ModelConfig(vocab_size=len(vocab), embed_dim=8, hidden_size=16, dropout_out=0.5), seed=0)
+    model.train()
+    lm = M.MemoryLM(model, _config(window=30))
+    a = generate(lm, vocab, "char", "abc", DecodeConfig(strategy="greedy", length=10)).continuation
+    b = generate(lm, vocab, "char", "abc", DecodeConfig(strategy="greedy", length=10)).continuation
+    assert a == b and model.training                      # no dropout while generating; the mode given back
