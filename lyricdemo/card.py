@@ -73,15 +73,23 @@ def measure(path: str | os.PathLike, dataset: Dataset, memory: bool = True) -> C
     bits = {"model": measure_bits(ck.model, dataset).to_dict()}
     bits.update({m.name: measure_bits(m, dataset).to_dict()
                  for m in (NGramLM(k, len(dataset.vocab)).fit(dataset.train_ids) for k in (1, 2, 3))})
-    text = generate(ck.model, ck.vocab, ck.tokenizer, SAMPLE_PREFIX,
+    prefix = sample_prefix(ck.train_config)
+    text = generate(ck.model, ck.vocab, ck.tokenizer, prefix,
                     DecodeConfig(length=SAMPLE_CHARS, **SAMPLE_DECODE)).continuation[:SAMPLE_CHARS]
     report = CorpusIndex(dataset.train_text).check(text)
     # Only figures are kept: a sample may hold copied lyrics, and corpus text is never committed.
-    mem = {"text_length": report.text_length, "longest_length": report.longest_length,
+    mem = {"prefix": prefix, "text_length": report.text_length, "longest_length": report.longest_length,
            "ngram_share": report.ngram_share, "copied_share": report.copied_share, "summary": report.summary()}
     memory_figures = song_memory(ck.model, dataset) if memory and not ck.model.bidirectional else None
     return CardFigures(val_ppl=val, train_eval_ppl=train_eval, baselines=baselines, memorization=mem, bits=bits,
                        memory=memory_figures)
+
+
+def sample_prefix(train_config) -> str:
+    """The memorization sample starts where training's samples did (the first ``--prefix``): a corpus
+    of Tang poems is sampled after 床前, the lyrics after 分开."""
+    prefixes = train_config.sample_prefixes if train_config is not None else ()
+    return prefixes[0] if prefixes and prefixes[0] else SAMPLE_PREFIX
 
 
 def write_card(path: str | os.PathLike, dataset: Dataset, command: str | None = None,
@@ -154,7 +162,8 @@ def render(meta: dict) -> str:
     rows += _memory_rows(card.get("memory"))
     if mem:
         share = mem.get("ngram_share", {})
-        rows.append((f"memorization ({SAMPLE_CHARS} characters sampled after {SAMPLE_PREFIX}, temperature 0.8, seed 0)",
+        rows.append((f"memorization ({SAMPLE_CHARS} characters sampled after {mem.get('prefix', SAMPLE_PREFIX)}, "
+                     "temperature 0.8, seed 0)",
                      f"longest copy from the training text {mem.get('longest_length', '?')} chars; "
                      f"8-grams found in it {share.get('8', share.get(8, 0)) or 0:.0%}"))
     lines = [f"# {meta['name']}", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]

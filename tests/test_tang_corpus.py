@@ -5,6 +5,7 @@ build script's pieces do what they say on small poems written here."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 import zipfile
@@ -39,8 +40,10 @@ def raw():
 
 
 def card_rows() -> dict[str, str]:
+    """The two-column table of the card's "Figures" section."""
+    section = CARD.read_text(encoding="utf-8").split("\n## Figures\n", 1)[1].split("\n## ", 1)[0]
     rows = {}
-    for line in CARD.read_text(encoding="utf-8").splitlines():
+    for line in section.splitlines():
         m = re.match(r"^\| (.+?) \| (.+?) \|$", line)
         if m and m.group(1) not in ("figure", "---"):
             rows[m.group(1)] = m.group(2)
@@ -156,3 +159,30 @@ def test_select_takes_the_anthology_then_a_fixed_shuffle_of_its_poets_without_re
     assert len(chosen) == 6 and counts["fragments"] == 1
     text = build_tang.render(chosen[:2])
     assert text == "\n".join(chosen[0].couplets) + "\n\n" + "\n".join(chosen[1].couplets) + "\n"
+
+
+# ----------------------------------------------------------------------------- lyricdemo.corpora describes it
+def test_the_description_points_at_the_files_and_its_settings_are_valid(raw):
+    from lyricdemo.corpora import EMBEDDED, embedded_corpus
+    from lyricdemo.errors import LyricdemoError
+    from lyricdemo.models import ModelConfig
+    from lyricdemo.presets import PRESETS
+    from lyricdemo.train import TrainConfig
+
+    d = embedded_corpus("tang")
+    assert d is EMBEDDED["tang"] and d["path"] == ZIP and d["card"] == CARD
+    assert " / " in d["label"] and " / " in d["source"]
+    cfg = DataConfig(source=str(d["path"]), **d["data"])
+    ds = load_dataset(cfg, raw=raw)
+    for prefix in d["prefixes"]:                                   # every suggested prefix starts a trained poem
+        assert all(ch in ds.vocab.token_to_idx for ch in prefix)
+        assert any(line.startswith(prefix) for line in ds.train_lines)
+    classroom, over = PRESETS["classroom"], d["classroom"]
+    assert set(over) <= {"data", "model", "train"}
+    TrainConfig(**{**classroom["train"], **over.get("train", {})})
+    ModelConfig(vocab_size=len(ds.vocab), **{**classroom["model"], **over.get("model", {})})
+    ck = CORPORA.parent / "checkpoints" / d["checkpoint"]
+    meta = json.loads((ck / "checkpoint.json").read_text(encoding="utf-8"))
+    assert meta["corpus"]["sha256"] == raw.sha256                 # the shipped model saw exactly this file
+    with pytest.raises(LyricdemoError, match="tang"):
+        embedded_corpus("song")

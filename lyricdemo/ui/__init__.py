@@ -88,7 +88,7 @@ def build_app() -> gr.Blocks:
         gr.Markdown(T["title"], elem_id="ld-title")
         header = gr.Markdown(header_markdown(), elem_id="ld-header", elem_classes=["ld-note"])
         demo.load(header_markdown, None, header, api_visibility="private", queue=False)
-        with gr.Tabs(elem_id="ld-tabs"):
+        with gr.Tabs(elem_id="ld-tabs") as tabs:
             with gr.Tab(T["tab_vocab"], id="vocab", elem_id="tab-vocab"):
                 tab_vocab.build(demo, session)
             with gr.Tab(T["tab_train"], id="train", elem_id="tab-train"):
@@ -107,7 +107,28 @@ def build_app() -> gr.Blocks:
         gen_tab.select(refresh_picker, [session, gen.model], gen.model, api_visibility="private", queue=False)
         inside_tab.select(refresh_picker, [session, inside.model], inside.model, api_visibility="private",
                           queue=False)
+        wire_follow_link(demo, session, tabs, train, [gen.model, inside.model])
     return demo
+
+
+def open_follow_link(request: gr.Request):
+    """Page load: with ``?follow=<id>`` open tab 2 following that run, Start and Stop hidden (a follower
+    cannot stop it; they come back when the run ends); without it, change nothing."""
+    rid = tab_train.follow_link_param(request)
+    if not rid:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return gr.Tabs(selected="train"), rid, gr.update(visible=False), gr.update(visible=False)
+
+
+def wire_follow_link(demo: gr.Blocks, session: gr.State, tabs: gr.Tabs, train, pickers: list) -> None:
+    """``?follow=<id>`` in the page's address: read it, follow the run in tab 2, then give back Start/Stop."""
+    outputs = [train.status, train.plot, train.grad_plot, train.samples, train.warn, train.info, *pickers]
+    (demo.load(open_follow_link, None, [tabs, train.follow_box, train.start, train.stop],
+               api_visibility="private", queue=False)
+         .then(tab_train.follow_page, [session, train.follow_box, train.x_axis], outputs, api_visibility="private",
+               concurrency_limit=None, concurrency_id="follow", show_progress="hidden", preprocess=False)
+         .then(lambda: (gr.update(visible=True), gr.update(visible=True)), None, [train.start, train.stop],
+               api_visibility="private", queue=False))
 
 
 def queue_kwargs() -> dict:
@@ -127,11 +148,15 @@ def launch_kwargs() -> dict:
 def prepare_server() -> dict[str, int]:
     """Before ``launch()``: check every limit (a wrong value stops the app with its name) and give
     each torch operation ``LYRICDEMO_TORCH_THREADS`` threads (concurrent requests share the cores
-    instead of each grabbing all of them; see README "Limits").  Returns the limits in force."""
+    instead of each grabbing all of them; see README "Limits"); delete what a killed server left in
+    the temp folder.  Returns the limits in force."""
     import torch
+
+    from .session import remove_stale_workdirs
 
     values = limits.check_all()
     torch.set_num_threads(limits.torch_threads())
+    remove_stale_workdirs()            # session folders of a server that was killed (no finalizer ran)
     return values
 
 

@@ -79,6 +79,9 @@ LIMITS: tuple[Limit, ...] = (
     Limit("LYRICDEMO_SESSION_IDLE_MINUTES", 60, 1, 7 * 24 * 60,
           "minutes a session may sit idle before its models, runs and files are deleted (a running training "
           "keeps it alive); also the age at which uploaded and downloadable files are deleted"),
+    Limit("LYRICDEMO_FOLLOW_RUNS", 8, 1, 256,
+          "finished runs kept for their followers (their charts and models, shared read-only), each for as long as "
+          "an idle session lasts; the oldest go first"),
     Limit("LYRICDEMO_MODEL_CACHE", 6, 1, 256,
           "shipped checkpoints kept loaded in memory, shared read-only by every user (least recently used go)"),
     Limit("LYRICDEMO_TORCH_THREADS", _default_threads, 1, 256,
@@ -146,6 +149,10 @@ def max_session_models() -> int:
 
 def session_idle_seconds() -> int:
     return value("LYRICDEMO_SESSION_IDLE_MINUTES") * 60
+
+
+def follow_runs() -> int:
+    return value("LYRICDEMO_FOLLOW_RUNS")
 
 
 def model_cache_size() -> int:
