@@ -555,6 +555,108 @@ def _top_stable(x: torch.Tensor, k: int) -> torch.Tensor:
     return cand[x[cand].sort(descending=True, stable=True).indices[:k]]
 
 
+# ----------------------------------------------------------------------------- one step's choice
+class _Chooser:
+    """Greedy's and sampling's choice of the next token for the B rows of one generation.
+
+    It holds what the choice depends on besides the logits -- the decoding options,
+    the seeded ``torch.Generator``, the tokens already in the text (for the repetition
+    penalty) -- and what it chose so far (ids, steps, ``<eos>``).  ``choose`` takes
+    one step's logits and returns the tokens to feed next and the ``Step`` records;
+    the forward pass that makes the logits is not its business, so the same choice
+    serves a stream decoding alone and one decoding in a shared batch
+    (``lyricdemo/batching.py``): the same logits and seed give the same tokens.
+    """
+
+    def __init__(self, stream: GenerationStream, vocab_size: int):
+        cfg, dev = stream.config, stream._dev
+        self.stream, self.config = stream, cfg
+        self.greedy = cfg.effective_strategy == "greedy"
+        self.rows = B = 1 if self.greedy else cfg.num_candidates
+        self.gen = torch.Generator(device=dev)
+        self.gen.manual_seed(stream._seed)
+        self.forbidden = torch.tensor(stream._forbidden_ids, dtype=torch.long, device=dev)
+        self.present = None
+        if cfg.repetition_penalty != 1.0:
+            self.present = torch.zeros(B, vocab_size, dtype=torch.bool, device=dev)   # (B, V) tokens in the text
+            if not stream.prefix.line_start:
+                self.present[:, list(stream.prefix.ids)] = True
+        # greedy without a penalty reads its choice off the top of the list (see _top_choice):
+        # no masked copy, no argmax, no gather -- three calls fewer per token
+        self.shortcut = self.greedy and self.present is None
+        self.forbidden_set = set(stream._forbidden_ids)
+        self.k_top = max(cfg.alternatives, len(self.forbidden_set) + 1) if self.shortcut else cfg.alternatives
+        self.ids: list[list[int]] = [[] for _ in range(B)]
+        self.steps: list[list[Step]] = [[] for _ in range(B)]
+        self.eos_logp: list[float | None] = [None] * B
+        self.done = [False] * B
+        self.t = 0                                                            # positions decoded so far
+
+    @property
+    def finished(self) -> bool:
+        """Every row ended (``<eos>``) or the requested length is reached."""
+        return self.t >= self.config.length or all(self.done)
+
+    def choose(self, logits: torch.Tensor) -> tuple[torch.Tensor, list[Step]]:
+        """One position: logits (B, V) float -> (the chosen ids (B,) to feed next, the new steps).
+
+        Runs under the caller's ``torch.inference_mode``."""
+        cfg, vocab, B = self.config, self.stream.vocab, self.rows
+        k_alt, eos, present = cfg.alternatives, self.stream._eos, self.present
+        raw = F.log_softmax(logits, dim=-1)                                   # (B, V) the model's belief
+        entropy_t, top_i_t, top_lp_t = _belief(raw, self.k_top)               # (B,), (B, k), (B, k)
+        entropy = entropy_t.tolist()
+        if not all(map(math.isfinite, entropy)):                              # NaN/inf logits raise here
+            entropy = _settle(logits, raw).tolist()
+        top_i, top_lp = top_i_t.tolist(), top_lp_t.tolist()
+        j = _top_choice(top_i[0], top_lp[0], self.forbidden_set) if self.shortcut else None
+        if j is not None:
+            nxt = top_i_t[:, j]                                               # (1,)
+            chosen, tok_logp, dprob = [top_i[0][j]], [top_lp[0][j]], [1.0]
+        else:
+            work = logits if present is None else _penalize(logits, present, cfg.repetition_penalty)
+            work = work.index_fill(1, self.forbidden, -math.inf)
+            if self.greedy:
+                nxt = work.argmax(dim=-1)                                     # (B,)
+                dprob = [1.0] * B
+            else:
+                if cfg.temperature != 1.0:
+                    work = work / cfg.temperature
+                work = _top_p(_top_k(work, cfg.top_k), cfg.top_p)
+                probs = F.softmax(work, dim=-1)                               # (B, V)
+                nxt = _draw(probs, self.gen)
+                dprob = probs.gather(1, nxt.view(-1, 1)).view(-1).tolist()
+            tok_logp = raw.gather(1, nxt.view(-1, 1)).view(-1).tolist()
+            chosen = nxt.tolist()
+        if present is not None:                                               # the text now holds them
+            present.scatter_(1, nxt.view(-1, 1), True)
+        t, out = self.t, []
+        idx_to_token = vocab.idx_to_token
+        for b in range(B):
+            if self.done[b]:
+                continue
+            i = chosen[b]
+            if i == eos:
+                self.done[b], self.eos_logp[b] = True, tok_logp[b]
+                continue
+            step = Step(position=t, token=idx_to_token[i], id=i, prob=math.exp(tok_logp[b]),
+                        log_prob=tok_logp[b], entropy=entropy[b],
+                        alternatives=tuple((idx_to_token[a], math.exp(lp))
+                                           for a, lp in zip(top_i[b][:k_alt], top_lp[b][:k_alt])),
+                        decode_prob=dprob[b], candidate=b)
+            self.ids[b].append(i)
+            self.steps[b].append(step)
+            out.append(step)
+        self.t = t + 1
+        return nxt, out
+
+    def candidates(self) -> list[Candidate]:
+        """The rows' continuations, best (highest mean log-prob) first."""
+        cands = [self.stream._make_candidate(b, self.ids[b], self.steps[b], self.eos_logp[b], None)
+                 for b in range(self.rows)]
+        return sorted(cands, key=lambda c: -c.mean_log_prob)                 # stable: ties keep sample order
+
+
 # ----------------------------------------------------------------------------- streaming
 class GenerationStream(Iterator[Step]):
     """An iterator of ``Step`` records; ``result()`` gives the ``Generation`` at the end.
@@ -724,95 +826,41 @@ class GenerationStream(Iterator[Step]):
             stop_reason="eos" if eos_logp is not None else "length", steps=tuple(steps), index=index)
 
     # -- greedy and sampling ---------------------------------------------------------
-    def _sample(self) -> Iterator[Step]:
-        cfg, vocab = self.config, self.vocab
-        greedy = cfg.effective_strategy == "greedy"
-        B = 1 if greedy else cfg.num_candidates
-        k_alt, eos = cfg.alternatives, self._eos
-        penalty = cfg.repetition_penalty
-        self._dev = dev = _device(self.model)
-        gen = torch.Generator(device=dev)
-        # a fresh seed comes from the OS (not torch's or Python's global RNG), small enough to read out
-        self._seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
-        gen.manual_seed(self._seed)
-        with torch.inference_mode():
-            forbidden = torch.tensor(self._forbidden_ids, dtype=torch.long, device=dev)
-            logits, state = self._warm_up()                                   # (1, V)
-            V = logits.shape[-1]
-            if B > 1:
-                rows = torch.zeros(B, dtype=torch.long, device=dev)
-                state, logits = _index_state(state, rows), logits.expand(B, V)
-            present = None
-            if penalty != 1.0:
-                present = torch.zeros(B, V, dtype=torch.bool, device=dev)     # (B, V) tokens in the text
-                if not self.prefix.line_start:
-                    present[:, list(self.prefix.ids)] = True
+    def start_sampling(self) -> tuple[torch.Tensor, Any, _Chooser]:
+        """Greedy or sampling up to the first choice: the seed drawn, the warm-up over the
+        prefix, the rows copied for ``num_candidates`` samples.
 
+        Returns ``(logits (B, V), state, chooser)``: the chooser picks each step's tokens
+        from the logits of its B rows (see ``_Chooser``); feeding them back is the
+        caller's business.  ``_sample`` feeds them one stream at a time; the batcher
+        (``lyricdemo/batching.py``) feeds many streams' rows in one forward pass, and
+        both therefore decode with exactly the same code."""
+        if self.config.effective_strategy == "beam":
+            raise LyricdemoError("Beam search does not sample; use stream() for it.")
+        self._dev = dev = _device(self.model)
+        # a fresh seed comes from the OS (not torch's or Python's global RNG), small enough to read out
+        self._seed = self.config.seed if self.config.seed is not None else secrets.randbelow(2**31)
+        with torch.inference_mode():
+            logits, state = self._warm_up()                                   # (1, V)
+            chooser = _Chooser(self, logits.shape[-1])
+            if chooser.rows > 1:
+                rows = torch.zeros(chooser.rows, dtype=torch.long, device=dev)
+                state, logits = _index_state(state, rows), logits.expand(chooser.rows, logits.shape[-1])
+        return logits, state, chooser
+
+    def _sample(self) -> Iterator[Step]:
+        logits, state, chooser = self.start_sampling()
         step_fn = self._step
-        idx_to_token = vocab.idx_to_token
-        # greedy without a penalty reads its choice off the top of the list (see _top_choice):
-        # no masked copy, no argmax, no gather -- three calls fewer per token
-        shortcut = greedy and present is None
-        forbidden_set = set(self._forbidden_ids)
-        k_top = max(k_alt, len(forbidden_set) + 1) if shortcut else k_alt
-        ids: list[list[int]] = [[] for _ in range(B)]
-        steps: list[list[Step]] = [[] for _ in range(B)]
-        eos_logp: list[float | None] = [None] * B
-        done = [False] * B
         nxt = None
-        for t in range(cfg.length):
+        while not chooser.finished:
             with torch.inference_mode():
                 if nxt is not None:                                           # feed last round's tokens
-                    if present is not None:
-                        present.scatter_(1, nxt.view(-1, 1), True)
-                    logits, state = step_fn(nxt, state)                       # (B, V); checked just below
+                    logits, state = step_fn(nxt, state)                       # (B, V); checked by choose
                     logits = logits.float()
-                raw = F.log_softmax(logits, dim=-1)                           # (B, V) the model's belief
-                entropy_t, top_i_t, top_lp_t = _belief(raw, k_top)            # (B,), (B, k), (B, k)
-                entropy = entropy_t.tolist()
-                if not all(map(math.isfinite, entropy)):                      # NaN/inf logits raise here
-                    entropy = _settle(logits, raw).tolist()
-                top_i, top_lp = top_i_t.tolist(), top_lp_t.tolist()
-                j = _top_choice(top_i[0], top_lp[0], forbidden_set) if shortcut else None
-                if j is not None:
-                    nxt = top_i_t[:, j]                                       # (1,)
-                    chosen, tok_logp, dprob = [top_i[0][j]], [top_lp[0][j]], [1.0]
-                else:
-                    work = logits if present is None else _penalize(logits, present, penalty)
-                    work = work.index_fill(1, forbidden, -math.inf)
-                    if greedy:
-                        nxt = work.argmax(dim=-1)                             # (B,)
-                        dprob = [1.0] * B
-                    else:
-                        if cfg.temperature != 1.0:
-                            work = work / cfg.temperature
-                        work = _top_p(_top_k(work, cfg.top_k), cfg.top_p)
-                        probs = F.softmax(work, dim=-1)                       # (B, V)
-                        nxt = _draw(probs, gen)
-                        dprob = probs.gather(1, nxt.view(-1, 1)).view(-1).tolist()
-                    tok_logp = raw.gather(1, nxt.view(-1, 1)).view(-1).tolist()
-                    chosen = nxt.tolist()
+                nxt, steps = chooser.choose(logits)
             self._positions += 1
-            for b in range(B):
-                if done[b]:
-                    continue
-                i = chosen[b]
-                if i == eos:
-                    done[b], eos_logp[b] = True, tok_logp[b]
-                    continue
-                step = Step(position=t, token=idx_to_token[i], id=i, prob=math.exp(tok_logp[b]),
-                            log_prob=tok_logp[b], entropy=entropy[b],
-                            alternatives=tuple((idx_to_token[a], math.exp(lp))
-                                               for a, lp in zip(top_i[b][:k_alt], top_lp[b][:k_alt])),
-                            decode_prob=dprob[b], candidate=b)
-                ids[b].append(i)
-                steps[b].append(step)
-                yield step
-            if all(done):
-                break
-
-        cands = [self._make_candidate(b, ids[b], steps[b], eos_logp[b], None) for b in range(B)]
-        return sorted(cands, key=lambda c: -c.mean_log_prob)                 # stable: ties keep sample order
+            yield from steps
+        return chooser.candidates()
 
     # -- beam search -----------------------------------------------------------------
     def _beam(self) -> Iterator[Step]:
