@@ -12,6 +12,7 @@ never unpickled.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from types import SimpleNamespace
@@ -19,10 +20,11 @@ from types import SimpleNamespace
 import gradio as gr
 
 from .. import plots
+from ..batching import BatchedStream, Waiting, batchable
 from ..errors import LyricdemoError
 from ..generate import MAX_PREFIX_CHARS, STRATEGIES, UNKNOWN_MODES, DecodeConfig, max_length, stream
 from ..models import BIDIRECTIONAL_WARNING
-from . import limits, registry
+from . import limits, registry, resources
 from .labels import T, kw
 from .labels import info as help_text
 from .labels import label as label_text
@@ -31,6 +33,7 @@ from .validate import checked_file, choice, real, text, upload_path, user_errors
 from .widgets import esc, memorization_html, prefix_html
 
 STREAM_INTERVAL = 0.05
+STREAMS_AT_FULL_RATE = 8          # beyond this many live generations, each stream updates less often
 UI_MAX_LENGTH = 500
 
 
@@ -81,6 +84,62 @@ def _step_view(gen, step: int):
     return alt, ent
 
 
+def _waiting_note(position: int, eta_s: float | None) -> str:
+    eta = f", about {math.ceil(eta_s)} s" if eta_s is not None and eta_s >= 1 else ""
+    eta_zh = f"，约 {math.ceil(eta_s)} 秒" if eta_s is not None and eta_s >= 1 else ""
+    return (f'<div class="ld-note">in the queue: position {position}{eta} / '
+            f'排队中：第 {position} 位{eta_zh}</div>')
+
+
+def _stream_batched(s: BatchedStream, prefix: str, tokenizer):
+    """The text as it grows, from a request in a shared batch: its queue position while it waits,
+    then at most one update per ``_interval()`` (the first characters at once)."""
+    skip, pieces, last = gr.skip(), [], 0.0
+    while not s.ended:
+        fresh = False
+        for ev in s.next_events(timeout=1.0):
+            if isinstance(ev, Waiting):
+                yield (skip, skip, _waiting_note(ev.position, ev.eta_s), skip, skip, skip, skip)
+            elif not ev.candidate:
+                pieces.append(ev.token)
+                fresh = True
+        now = time.monotonic()
+        if fresh and (not last or now - last >= _interval()):
+            last = now
+            yield (prefix + tokenizer.detokenize(pieces), skip, skip, skip, skip, skip, skip)
+        elif not fresh and not s.ended:
+            time.sleep(0.01)          # let a few tokens gather: fewer, larger page updates
+
+
+def _stream_alone(s, prefix: str, tokenizer):
+    """Beam search, alone: wait for a slot (saying so), then stream its replayed steps."""
+    skip, slots = gr.skip(), resources.solo_slots()
+    while not slots.acquire(timeout=1.0):
+        yield (skip, skip, '<div class="ld-note">waiting for a free slot … / 等待空闲名额 …</div>', skip, skip, skip,
+               skip)
+    try:
+        pieces, last = [], time.monotonic()
+        for step in s:
+            if step.candidate:
+                continue
+            pieces.append(step.token)
+            now = time.monotonic()
+            if now - last >= STREAM_INTERVAL:
+                last = now
+                yield (prefix + tokenizer.detokenize(pieces), skip, skip, skip, skip, skip, skip)
+        s.result()
+    finally:
+        slots.release()
+
+
+def _interval() -> float:
+    """Seconds between two page updates of one stream: 0.05 s for a few users, longer when many
+    stream at once, so the server sends a bounded number of updates a second (~20 per loop row's
+    worth of 0.05 s, whatever the class size)."""
+    live = sum(st["rows"] for st in resources.batch_pool().stats())
+    return STREAM_INTERVAL * max(1.0, live / STREAMS_AT_FULL_RATE)
+
+
 @user_errors
 def generate(session: Session, model: str = "", prefix: str = "分开", length: float = 100, strategy: str = "sample",
              temperature: float = 1.0, top_k: float = 0, top_p: float = 1.0, repetition_penalty: float = 1.0,
@@ -91,21 +150,18 @@ def generate(session: Session, model: str = "", prefix: str = "分开", length: 
     cfg = _decode_config(length, strategy, temperature, top_k, top_p, repetition_penalty, beam_width, seed, unknown)
     entry = registry.get(session, model)
     ck = entry.checkpoint
-    s = stream(ck.model, ck.vocab, ck.tokenizer, prefix, cfg)      # checks the prefix (strict mode refuses here)
-    report_html = prefix_html(s.prefix, ck.vocab)
     skip = gr.skip()
-    waiting = '<div class="ld-note">generating … / 生成中 …</div>'
-    yield (prefix, report_html, waiting, skip, skip, skip, skip)
-    pieces, last = [], time.monotonic()
+    if batchable(ck.model, cfg):      # shares its model's batch; refused at once when the queue is full
+        s = resources.batch_pool().submit(ck.model, ck.vocab, ck.tokenizer, prefix, cfg)
+    else:                             # beam search: alone, in one of LYRICDEMO_MAX_GENERATING slots
+        s = stream(ck.model, ck.vocab, ck.tokenizer, prefix, cfg)   # checks the prefix (strict mode refuses here)
+    report_html = prefix_html(s.prefix, ck.vocab)
+    yield (prefix, report_html, '<div class="ld-note">generating … / 生成中 …</div>', skip, skip, skip, skip)
     try:
-        for step in s:
-            if step.candidate:
-                continue
-            pieces.append(step.token)
-            now = time.monotonic()
-            if now - last >= STREAM_INTERVAL:
-                last = now
-                yield (prefix + ck.tokenizer.detokenize(pieces), skip, skip, skip, skip, skip, skip)
+        if isinstance(s, BatchedStream):
+            yield from _stream_batched(s, prefix, ck.tokenizer)
+        else:
+            yield from _stream_alone(s, prefix, ck.tokenizer)
         gen = s.result()
     finally:
         s.close()
@@ -220,7 +276,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
 
     go.click(generate, [session, model, prefix, length, strategy, temperature, top_k, top_p, rep, beam, seed, unknown],
              [out, report, meter, step, alt_plot, ent_plot, info], api_name="generate",
-             concurrency_limit=limits.max_generating(), concurrency_id="infer", show_progress="minimal",
+             concurrency_limit=limits.generate_concurrency(), show_progress="minimal",
              preprocess=False)        # generate() checks every raw value itself (validate.py)
     # .input: the user's drags and typed numbers (not generate()'s own reset); the last one wins
     step.input(step_view, [session, step], [alt_plot, ent_plot], api_name="step_view", trigger_mode="always_last",
