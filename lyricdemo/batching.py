@@ -140,6 +140,7 @@ class BatchedStream(Iterator["Step | Waiting"]):
         self._error: BaseException | None = None
         self._ended = False                      # the consumer has seen the end
         self._buffer: deque = deque()            # read by next_events, not yet handed out by __next__
+        self._over = threading.Event()           # set when the end (or an error) is pushed
         self.cancelled = False
         # the batcher's bookkeeping (touched only by its thread)
         self._chooser = None
@@ -163,10 +164,17 @@ class BatchedStream(Iterator["Step | Waiting"]):
             self._error = error
             self._events.append(_END)
             self._cond.notify_all()
+        self._over.set()
 
     def _finish(self, generation: Generation) -> None:
         self.stream._result = generation
         self._push([_END])
+        self._over.set()
+
+    def wait_end(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds, waking early only when the request ends (not for each
+        token, unlike ``next_events``): for a consumer that reads at its own pace."""
+        return self._over.wait(timeout)
 
     # -- the consumer reads ----------------------------------------------------------------
     def next_events(self, timeout: float | None = None) -> list:
@@ -211,6 +219,7 @@ class BatchedStream(Iterator["Step | Waiting"]):
             self._events.clear()
             self._events.append(_END)            # a reader (result(), another thread) ends at once
             self._cond.notify_all()
+        self._over.set()
         self.batcher._wake()
 
     def result(self) -> Generation:
