@@ -533,17 +533,23 @@ def _settle(logits: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
     return -(raw.exp() * raw.nan_to_num(neginf=0.0)).sum(dim=-1)      # (B,)
 
 
-def _draw(probs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """One token per row of ``probs`` (B, V), by inverting the cumulative distribution.
+def _draw(probs: torch.Tensor, u01: torch.Tensor) -> torch.Tensor:
+    """One token per row of ``probs`` (B, V), by inverting the cumulative distribution at the
+    uniform draws ``u01`` (B, 1) float64 (from the generation's seeded generator: ``_uniform``).
 
     Same law as ``torch.multinomial`` and several times faster for one draw.  The sum
     runs in float64 and ``u`` stays strictly below the total, so the token found is
     always one of positive probability (a filtered token is never drawn)."""
     cdf = probs.double().cumsum(dim=-1)                                # (B, V)
     total = cdf[:, -1:]
-    u = torch.rand(total.shape, generator=gen, dtype=torch.float64, device=probs.device) * total
+    u = u01 * total
     u = torch.minimum(u, torch.nextafter(total, torch.zeros_like(total)))
     return torch.searchsorted(cdf, u, right=True).squeeze(1)         # (B,)
+
+
+def _uniform(rows: int, gen: torch.Generator) -> torch.Tensor:
+    """(rows, 1) float64 uniform draws in [0, 1) from ``gen``: what ``_draw`` inverts."""
+    return torch.rand((rows, 1), generator=gen, dtype=torch.float64, device=gen.device)
 
 
 def _top_stable(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -554,6 +560,204 @@ def _top_stable(x: torch.Tensor, k: int) -> torch.Tensor:
     kth = x.topk(k).values[-1]
     cand = (x >= kth).nonzero().squeeze(1)                             # ascending indices
     return cand[x[cand].sort(descending=True, stable=True).indices[:k]]
+
+
+# ----------------------------------------------------------------------------- one step's choice
+class _Chooser:
+    """Greedy's and sampling's choice of the next token for the B rows of one generation.
+
+    It holds what the choice depends on besides the logits -- the decoding options,
+    the seeded ``torch.Generator``, the tokens already in the text (for the repetition
+    penalty) -- and what it chose so far (ids, steps, ``<eos>``).  ``choose`` takes
+    one step's logits and returns the tokens to feed next and the ``Step`` records;
+    the forward pass that makes the logits is not its business.
+
+    ``choose_together`` makes the choice for several generations at once, over their
+    rows stacked in one (N, V) tensor: a shared batch (``lyricdemo/batching.py``).  A
+    generation alone is the same function with one chooser, so alone and batched run
+    the same operations on the same rows: every one of them acts on each row on its
+    own (softmax, top-k, cumulative sums, ``searchsorted``; a per-row temperature is
+    the same division), and the same logits and seed give the same tokens.
+    """
+
+    def __init__(self, stream: GenerationStream, vocab_size: int):
+        cfg, dev = stream.config, stream._dev
+        self.stream, self.config = stream, cfg
+        self.greedy = cfg.effective_strategy == "greedy"
+        self.rows = B = 1 if self.greedy else cfg.num_candidates
+        self.gen = torch.Generator(device=dev)
+        self.gen.manual_seed(stream._seed)
+        self.forbidden = torch.tensor(stream._forbidden_ids, dtype=torch.long, device=dev)
+        self.present = None
+        if cfg.repetition_penalty != 1.0:
+            self.present = torch.zeros(B, vocab_size, dtype=torch.bool, device=dev)   # (B, V) tokens in the text
+            if not stream.prefix.line_start:
+                self.present[:, list(stream.prefix.ids)] = True
+        # greedy without a penalty reads its choice off the top of the list (see _top_choice):
+        # no masked copy, no argmax, no gather -- three calls fewer per token
+        self.shortcut = self.greedy and self.present is None
+        self.forbidden_set = set(stream._forbidden_ids)
+        self.k_top = max(cfg.alternatives, len(self.forbidden_set) + 1) if self.shortcut else cfg.alternatives
+        self.ids: list[list[int]] = [[] for _ in range(B)]
+        self.steps: list[list[Step]] = [[] for _ in range(B)]
+        self.eos_logp: list[float | None] = [None] * B
+        self.done = [False] * B
+        self.t = 0                                                            # positions decoded so far
+        self._u: torch.Tensor | None = None                                   # this position's draws, once drawn
+
+    @property
+    def finished(self) -> bool:
+        """Every row ended (``<eos>``) or the requested length is reached."""
+        return self.t >= self.config.length or all(self.done)
+
+    def choose(self, logits: torch.Tensor) -> tuple[torch.Tensor, list[Step]]:
+        """One position: logits (B, V) float -> (the chosen ids (B,) to feed next, the new steps).
+
+        Runs under the caller's ``torch.inference_mode``."""
+        out = choose_together([self], logits)[0]
+        if isinstance(out, BaseException):
+            raise out
+        return out
+
+    def draws(self) -> torch.Tensor:
+        """This position's uniform draws (rows, 1), drawn once: a retry of the same position
+        (``choose_together`` after a failure elsewhere) reuses them."""
+        if self._u is None:
+            self._u = _uniform(self.rows, self.gen)
+        return self._u
+
+    def commit(self, chosen: list[int], tok_logp: list[float], dprob: list[float], entropy: list[float],
+               top_i: list[list[int]], top_lp: list[list[float]], nxt: torch.Tensor) -> list[Step]:
+        """Record this position's choice (rows' values as lists) and return its new steps.  The
+        steps are built before anything changes, so a failure leaves the chooser as it was."""
+        k_alt, eos, idx_to_token = self.config.alternatives, self.stream._eos, self.stream.vocab.idx_to_token
+        t, out, ends = self.t, [], []
+        for b in range(self.rows):
+            if self.done[b]:
+                continue
+            i = chosen[b]
+            if i == eos:
+                ends.append(b)
+                continue
+            out.append(Step(position=t, token=idx_to_token[i], id=i, prob=math.exp(tok_logp[b]),
+                            log_prob=tok_logp[b], entropy=entropy[b],
+                            alternatives=tuple((idx_to_token[a], math.exp(lp))
+                                               for a, lp in zip(top_i[b][:k_alt], top_lp[b][:k_alt])),
+                            decode_prob=dprob[b], candidate=b))
+        for b in ends:
+            self.done[b], self.eos_logp[b] = True, tok_logp[b]
+        for step in out:
+            self.ids[step.candidate].append(step.id)
+            self.steps[step.candidate].append(step)
+        if self.present is not None:                                          # the text now holds them
+            self.present.scatter_(1, nxt.view(-1, 1), True)
+        self.t, self._u = t + 1, None
+        return out
+
+    def candidates(self) -> list[Candidate]:
+        """The rows' continuations, best (highest mean log-prob) first."""
+        cands = [self.stream._make_candidate(b, self.ids[b], self.steps[b], self.eos_logp[b], None)
+                 for b in range(self.rows)]
+        return sorted(cands, key=lambda c: -c.mean_log_prob)                 # stable: ties keep sample order
+
+
+def _rows_where(spans: list[tuple[int, int]], keep: list[bool], device) -> torch.Tensor:
+    """The row indices (long) of the spans whose ``keep`` is True."""
+    return torch.tensor([r for (a, b), k in zip(spans, keep) if k for r in range(a, b)], dtype=torch.long,
+                        device=device)
+
+
+def choose_together(choosers: list[_Chooser], logits: torch.Tensor) -> list:
+    """One position for several generations of one model at once: ``logits`` (N, V) float holds
+    their rows in order (``choosers[0].rows`` first).  Returns, per chooser, ``(ids (B,), steps)``
+    or the exception that chooser met; a failure of the shared work is retried chooser by
+    chooser, so it ends only the generations it belongs to.
+
+    The processors act as ``GenerationStream``'s docstring says, each on the rows it
+    concerns: the repetition penalty on the rows that ask for it, top-k and top-p on the
+    rows of each value asked, the temperature as a per-row divisor (exactly a division by
+    it).  Runs under the caller's ``torch.inference_mode``."""
+    spans, start = [], 0
+    for c in choosers:
+        spans.append((start, start + c.rows))
+        start += c.rows
+    try:
+        return _choose_rows(choosers, spans, logits)
+    except Exception:                                                         # noqa: BLE001 -- isolate it
+        if len(choosers) == 1:
+            raise
+    out = []
+    for c, (a, b) in zip(choosers, spans):
+        try:
+            out.append(_choose_rows([c], [(0, c.rows)], logits[a:b])[0])
+        except Exception as e:                                                # noqa: BLE001 -- its own
+            out.append(e)
+    return out
+
+
+def _choose_rows(choosers: list[_Chooser], spans: list[tuple[int, int]], logits: torch.Tensor) -> list:
+    dev = logits.device
+    raw = F.log_softmax(logits, dim=-1)                                       # (N, V) the model's belief
+    entropy_t, top_i_t, top_lp_t = _belief(raw, max(c.k_top for c in choosers))   # (N,), (N, k), (N, k)
+    entropy = entropy_t.tolist()
+    if not all(map(math.isfinite, entropy)):                                  # NaN/inf logits raise here
+        entropy = _settle(logits, raw).tolist()
+    top_i, top_lp = top_i_t.tolist(), top_lp_t.tolist()
+    picks: list[int | None] = []                                              # greedy read off the top list
+    for c, (a, _) in zip(choosers, spans):
+        picks.append(_top_choice(top_i[a][:c.k_top], top_lp[a][:c.k_top], c.forbidden_set)
+                     if c.shortcut else None)
+    nxt = chosen = tok_logp = dprob = None
+    if any(j is None for j in picks):
+        work = logits.index_fill(1, choosers[0].forbidden, -math.inf)         # same vocab, same specials
+        for c, (a, b) in zip(choosers, spans):
+            if c.present is not None:
+                work[a:b] = _penalize(work[a:b], c.present, c.config.repetition_penalty)
+        sampling = [not c.greedy for c in choosers]
+        if any(c.greedy for c in choosers):
+            nxt = work.argmax(dim=-1)                                         # (N,) greedy rows keep it
+        else:
+            nxt = torch.empty(work.shape[0], dtype=torch.long, device=dev)
+        probs = None
+        if any(sampling):
+            temps = [c.config.temperature for c in choosers]
+            if any(t != 1.0 for t, s in zip(temps, sampling) if s):
+                div = torch.tensor([temps[i] if sampling[i] else 1.0 for i, (a, b) in enumerate(spans)
+                                    for _ in range(a, b)], dtype=work.dtype, device=dev)
+                work = work / div[:, None]
+            for attr, fn in (("top_k", _top_k), ("top_p", _top_p)):
+                for value in {getattr(c.config, attr) for c, s in zip(choosers, sampling) if s}:
+                    if _filter_is_off(attr, value, work.shape[-1]):
+                        continue
+                    rows = _rows_where(spans, [s and getattr(c.config, attr) == value
+                                               for c, s in zip(choosers, sampling)], dev)
+                    work[rows] = fn(work[rows], value)
+            probs = F.softmax(work, dim=-1)                                   # (N, V)
+            rows = _rows_where(spans, sampling, dev)
+            u01 = torch.cat([c.draws() for c, s in zip(choosers, sampling) if s])
+            nxt[rows] = _draw(probs[rows], u01)
+        tok_logp = raw.gather(1, nxt.view(-1, 1)).view(-1).tolist()
+        dprob = (probs.gather(1, nxt.view(-1, 1)).view(-1).tolist() if probs is not None else None)
+        chosen = nxt.tolist()
+    out = []
+    for k, (c, (a, b)) in enumerate(zip(choosers, spans)):
+        try:
+            j = picks[k]
+            if j is not None:
+                c_nxt = top_i_t[a:b, j]                                       # (1,)
+                args = [top_i[a][j]], [top_lp[a][j]], [1.0]
+            else:
+                c_nxt = nxt[a:b]
+                args = chosen[a:b], tok_logp[a:b], [1.0] * c.rows if c.greedy else dprob[a:b]
+            out.append((c_nxt, c.commit(*args, entropy[a:b], top_i[a:b], top_lp[a:b], c_nxt)))
+        except Exception as e:                                                # noqa: BLE001 -- its own
+            out.append(e)
+    return out
+
+
+def _filter_is_off(attr: str, value: float, vocab_size: int) -> bool:
+    """True when top-k ``value`` or top-p ``value`` keeps every token (``_top_k``/``_top_p`` return the input)."""
+    return (value <= 0 or value >= vocab_size) if attr == "top_k" else value >= 1.0
 
 
 # ----------------------------------------------------------------------------- streaming
@@ -725,95 +929,41 @@ class GenerationStream(Iterator[Step]):
             stop_reason="eos" if eos_logp is not None else "length", steps=tuple(steps), index=index)
 
     # -- greedy and sampling ---------------------------------------------------------
-    def _sample(self) -> Iterator[Step]:
-        cfg, vocab = self.config, self.vocab
-        greedy = cfg.effective_strategy == "greedy"
-        B = 1 if greedy else cfg.num_candidates
-        k_alt, eos = cfg.alternatives, self._eos
-        penalty = cfg.repetition_penalty
-        self._dev = dev = _device(self.model)
-        gen = torch.Generator(device=dev)
-        # a fresh seed comes from the OS (not torch's or Python's global RNG), small enough to read out
-        self._seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
-        gen.manual_seed(self._seed)
-        with torch.inference_mode():
-            forbidden = torch.tensor(self._forbidden_ids, dtype=torch.long, device=dev)
-            logits, state = self._warm_up()                                   # (1, V)
-            V = logits.shape[-1]
-            if B > 1:
-                rows = torch.zeros(B, dtype=torch.long, device=dev)
-                state, logits = _index_state(state, rows), logits.expand(B, V)
-            present = None
-            if penalty != 1.0:
-                present = torch.zeros(B, V, dtype=torch.bool, device=dev)     # (B, V) tokens in the text
-                if not self.prefix.line_start:
-                    present[:, list(self.prefix.ids)] = True
+    def start_sampling(self) -> tuple[torch.Tensor, Any, _Chooser]:
+        """Greedy or sampling up to the first choice: the seed drawn, the warm-up over the
+        prefix, the rows copied for ``num_candidates`` samples.
 
+        Returns ``(logits (B, V), state, chooser)``: the chooser picks each step's tokens
+        from the logits of its B rows (see ``_Chooser``); feeding them back is the
+        caller's business.  ``_sample`` feeds them one stream at a time; the batcher
+        (``lyricdemo/batching.py``) feeds many streams' rows in one forward pass, and
+        both therefore decode with exactly the same code."""
+        if self.config.effective_strategy == "beam":
+            raise LyricdemoError("Beam search does not sample; use stream() for it.")
+        self._dev = dev = _device(self.model)
+        # a fresh seed comes from the OS (not torch's or Python's global RNG), small enough to read out
+        self._seed = self.config.seed if self.config.seed is not None else secrets.randbelow(2**31)
+        with torch.inference_mode():
+            logits, state = self._warm_up()                                   # (1, V)
+            chooser = _Chooser(self, logits.shape[-1])
+            if chooser.rows > 1:
+                rows = torch.zeros(chooser.rows, dtype=torch.long, device=dev)
+                state, logits = _index_state(state, rows), logits.expand(chooser.rows, logits.shape[-1])
+        return logits, state, chooser
+
+    def _sample(self) -> Iterator[Step]:
+        logits, state, chooser = self.start_sampling()
         step_fn = self._step
-        idx_to_token = vocab.idx_to_token
-        # greedy without a penalty reads its choice off the top of the list (see _top_choice):
-        # no masked copy, no argmax, no gather -- three calls fewer per token
-        shortcut = greedy and present is None
-        forbidden_set = set(self._forbidden_ids)
-        k_top = max(k_alt, len(forbidden_set) + 1) if shortcut else k_alt
-        ids: list[list[int]] = [[] for _ in range(B)]
-        steps: list[list[Step]] = [[] for _ in range(B)]
-        eos_logp: list[float | None] = [None] * B
-        done = [False] * B
         nxt = None
-        for t in range(cfg.length):
+        while not chooser.finished:
             with torch.inference_mode():
                 if nxt is not None:                                           # feed last round's tokens
-                    if present is not None:
-                        present.scatter_(1, nxt.view(-1, 1), True)
-                    logits, state = step_fn(nxt, state)                       # (B, V); checked just below
+                    logits, state = step_fn(nxt, state)                       # (B, V); checked by choose
                     logits = logits.float()
-                raw = F.log_softmax(logits, dim=-1)                           # (B, V) the model's belief
-                entropy_t, top_i_t, top_lp_t = _belief(raw, k_top)            # (B,), (B, k), (B, k)
-                entropy = entropy_t.tolist()
-                if not all(map(math.isfinite, entropy)):                      # NaN/inf logits raise here
-                    entropy = _settle(logits, raw).tolist()
-                top_i, top_lp = top_i_t.tolist(), top_lp_t.tolist()
-                j = _top_choice(top_i[0], top_lp[0], forbidden_set) if shortcut else None
-                if j is not None:
-                    nxt = top_i_t[:, j]                                       # (1,)
-                    chosen, tok_logp, dprob = [top_i[0][j]], [top_lp[0][j]], [1.0]
-                else:
-                    work = logits if present is None else _penalize(logits, present, penalty)
-                    work = work.index_fill(1, forbidden, -math.inf)
-                    if greedy:
-                        nxt = work.argmax(dim=-1)                             # (B,)
-                        dprob = [1.0] * B
-                    else:
-                        if cfg.temperature != 1.0:
-                            work = work / cfg.temperature
-                        work = _top_p(_top_k(work, cfg.top_k), cfg.top_p)
-                        probs = F.softmax(work, dim=-1)                       # (B, V)
-                        nxt = _draw(probs, gen)
-                        dprob = probs.gather(1, nxt.view(-1, 1)).view(-1).tolist()
-                    tok_logp = raw.gather(1, nxt.view(-1, 1)).view(-1).tolist()
-                    chosen = nxt.tolist()
+                nxt, steps = chooser.choose(logits)
             self._positions += 1
-            for b in range(B):
-                if done[b]:
-                    continue
-                i = chosen[b]
-                if i == eos:
-                    done[b], eos_logp[b] = True, tok_logp[b]
-                    continue
-                step = Step(position=t, token=idx_to_token[i], id=i, prob=math.exp(tok_logp[b]),
-                            log_prob=tok_logp[b], entropy=entropy[b],
-                            alternatives=tuple((idx_to_token[a], math.exp(lp))
-                                               for a, lp in zip(top_i[b][:k_alt], top_lp[b][:k_alt])),
-                            decode_prob=dprob[b], candidate=b)
-                ids[b].append(i)
-                steps[b].append(step)
-                yield step
-            if all(done):
-                break
-
-        cands = [self._make_candidate(b, ids[b], steps[b], eos_logp[b], None) for b in range(B)]
-        return sorted(cands, key=lambda c: -c.mean_log_prob)                 # stable: ties keep sample order
+            yield from steps
+        return chooser.candidates()
 
     # -- beam search -----------------------------------------------------------------
     def _beam(self) -> Iterator[Step]:

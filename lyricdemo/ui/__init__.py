@@ -142,7 +142,10 @@ def launch_kwargs() -> dict:
     ``show_error`` stays off: every expected problem is a ``gr.Error`` with its own message
     (validate.user_errors), and an unexpected one is reported in plain words, not as its text."""
     return {"max_file_size": limits.max_upload_bytes(), "css": CSS, "footer_links": ["api"],
-            "run_history": False, "show_error": False}
+            "run_history": False, "show_error": False,
+            # a streaming /generate holds a worker thread while it waits for its shared batch:
+            # Gradio's 40 (starlette's default) plus one per generation it lets in
+            "max_threads": 40 + limits.generate_concurrency()}
 
 
 def prepare_server() -> dict[str, int]:

@@ -67,8 +67,16 @@ LIMITS: tuple[Limit, ...] = (
           "training runs at the same time, over all users; more wait in the queue and see their position",
           "cores, at most 8"),
     Limit("LYRICDEMO_MAX_GENERATING", cpu_cores, 1, 64,
-          "generations and hidden-state probes at the same time (they share the cores with training)",
+          "work that cannot share a batch, at the same time: hidden-state probes, and generations by beam search "
+          "or from a model still training (they share the cores with training); greedy and sampled generations "
+          "share their model's batch instead (the next two rows)",
           "cores"),
+    Limit("LYRICDEMO_GENERATE_BATCH", 64, 1, 1024,
+          "greedy or sampled generations one model decodes together, one forward pass per step for all of them "
+          "(continuous batching: a request joins and leaves between steps)"),
+    Limit("LYRICDEMO_GENERATE_WAITING", 64, 0, 100_000,
+          "generations waiting for room in a full batch, all models together (each sees its position and an "
+          "estimated wait); beyond it a new one is refused at once: 'the queue is full, try again in ~N s'"),
     Limit("LYRICDEMO_QUEUE_SIZE", 256, 1, 100_000,
           "events waiting in the queue, all users together (opening the page queues a few per user); "
           "beyond it: 'Queue is full, try again'"),
@@ -132,6 +140,20 @@ def max_training() -> int:
 
 def max_generating() -> int:
     return value("LYRICDEMO_MAX_GENERATING")
+
+
+def generate_batch() -> int:
+    return value("LYRICDEMO_GENERATE_BATCH")
+
+
+def generate_waiting() -> int:
+    return value("LYRICDEMO_GENERATE_WAITING")
+
+
+def generate_concurrency() -> int:
+    """Gradio's concurrency limit for /generate: a full batch, those waiting for room, and the
+    unbatched ones (beam search) -- a generation costs a thread that mostly waits, not a core."""
+    return generate_batch() + generate_waiting() + max_generating()
 
 
 def queue_size() -> int:

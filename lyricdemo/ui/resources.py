@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..batching import BatchPool
 from ..checkpoint import SHIPPED_DIR, Checkpoint, list_checkpoints, load_checkpoint
 from ..corpus import RawText, default_corpus_path, have_default_corpus, read_corpus_file
 from ..data import DataConfig, Dataset, load_dataset
@@ -30,7 +31,7 @@ from ..sources import CorpusSource
 from ..stats import CorpusStats, compare_tokenizers, corpus_stats
 # the limits live in limits.py; the ones older callers read here are re-exported
 from .limits import max_session_models, max_train_seconds, max_training, max_upload_bytes  # noqa: F401
-from .limits import model_cache_size
+from .limits import generate_batch, generate_waiting, max_generating, model_cache_size
 
 
 # ----------------------------------------------------------------------------- where the shipped models are
@@ -38,6 +39,28 @@ def checkpoints_dir() -> Path:
     """``LYRICDEMO_CHECKPOINTS``, else the repository's ``checkpoints/``."""
     env = os.environ.get("LYRICDEMO_CHECKPOINTS", "").strip()
     return Path(env) if env else SHIPPED_DIR
+
+
+# ----------------------------------------------------------------------------- shared decoding
+_POOL_LOCK = threading.Lock()
+_POOL: dict[str, Any] = {}
+
+
+def batch_pool():
+    """The server's one ``BatchPool`` (continuous batching of /generate, ``lyricdemo/batching.py``),
+    made at first use with the limits then in force (LYRICDEMO_GENERATE_BATCH / _WAITING)."""
+    with _POOL_LOCK:
+        if "pool" not in _POOL:
+            _POOL["pool"] = BatchPool(max_rows=generate_batch(), max_waiting=generate_waiting())
+        return _POOL["pool"]
+
+
+def solo_slots() -> threading.BoundedSemaphore:
+    """Slots for generations that cannot share a batch (beam search): LYRICDEMO_MAX_GENERATING."""
+    with _POOL_LOCK:
+        if "solo" not in _POOL:
+            _POOL["solo"] = threading.BoundedSemaphore(max_generating())
+        return _POOL["solo"]
 
 
 # ----------------------------------------------------------------------------- a tiny LRU

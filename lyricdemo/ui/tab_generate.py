@@ -12,6 +12,7 @@ never unpickled.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from types import SimpleNamespace
@@ -19,11 +20,12 @@ from types import SimpleNamespace
 import gradio as gr
 
 from .. import plots
+from ..batching import BatchedStream, Waiting, batchable
 from ..errors import LyricdemoError
 from ..generate import MAX_PREFIX_CHARS, STRATEGIES, UNKNOWN_MODES, DecodeConfig, max_length, stream
 from ..memory import MemoryLM, card_memory_config
 from ..models import BIDIRECTIONAL_WARNING
-from . import limits, registry
+from . import limits, registry, resources
 from .labels import T, kw
 from .labels import info as help_text
 from .labels import label as label_text
@@ -32,6 +34,7 @@ from .validate import checked_file, choice, flag, real, text, upload_path, user_
 from .widgets import esc, memorization_html, prefix_html
 
 STREAM_INTERVAL = 0.05
+STREAMS_AT_FULL_RATE = 4          # beyond this many live generations, each stream updates less often
 UI_MAX_LENGTH = 500
 
 
@@ -82,6 +85,62 @@ def _step_view(gen, step: int):
     return alt, ent
 
 
+def _waiting_note(position: int, eta_s: float | None) -> str:
+    eta = f", about {math.ceil(eta_s)} s" if eta_s is not None and eta_s >= 1 else ""
+    eta_zh = f"，约 {math.ceil(eta_s)} 秒" if eta_s is not None and eta_s >= 1 else ""
+    return (f'<div class="ld-note">in the queue: position {position}{eta} / '
+            f'排队中：第 {position} 位{eta_zh}</div>')
+
+
+def _stream_batched(s: BatchedStream, prefix: str, tokenizer):
+    """The text as it grows, from a request in a shared batch: its queue position while it waits,
+    the first characters as soon as they come, then one update per ``_interval()``.  Between
+    updates the thread sleeps instead of waking for every token: forty streams waking at every
+    step of the shared loop would keep the server's event loop from the interpreter lock."""
+    skip, pieces = gr.skip(), []
+    while not s.ended:
+        fresh = False
+        for ev in s.next_events(timeout=1.0 if not pieces else 0.0):
+            if isinstance(ev, Waiting):
+                yield (skip, skip, _waiting_note(ev.position, ev.eta_s), skip, skip, skip, skip)
+            elif not ev.candidate:
+                pieces.append(ev.token)
+                fresh = True
+        if fresh:
+            yield (prefix + tokenizer.detokenize(pieces), skip, skip, skip, skip, skip, skip)
+        if pieces and not s.ended:
+            s.wait_end(_interval())
+
+
+def _stream_alone(s, prefix: str, tokenizer):
+    """Beam search or song memory, alone: wait for a slot (saying so), then stream its steps."""
+    skip, slots = gr.skip(), resources.solo_slots()
+    while not slots.acquire(timeout=1.0):
+        yield (skip, skip, '<div class="ld-note">waiting for a free slot … / 等待空闲名额 …</div>', skip, skip, skip,
+               skip)
+    try:
+        pieces, last = [], time.monotonic()
+        for step in s:
+            if step.candidate:
+                continue
+            pieces.append(step.token)
+            now = time.monotonic()
+            if now - last >= STREAM_INTERVAL:
+                last = now
+                yield (prefix + tokenizer.detokenize(pieces), skip, skip, skip, skip, skip, skip)
+        s.result()
+    finally:
+        slots.release()
+
+
+def _interval() -> float:
+    """Seconds between two page updates of one stream: 0.05 s for a few users, longer when many
+    stream at once, so the server sends a bounded number of updates a second (about 80, whatever
+    the class size: 0.5 s per stream for forty)."""
+    live = sum(st["rows"] for st in resources.batch_pool().stats())
+    return STREAM_INTERVAL * max(1.0, live / STREAMS_AT_FULL_RATE)
+
+
 def _with_memory(ck, memory: bool):
     """The checkpoint's model, or the model with song memory (the settings its card measured)."""
     if not memory:
@@ -105,21 +164,18 @@ def generate(session: Session, model: str = "", prefix: str = "分开", length: 
     memory = flag("song_memory", memory)
     entry = registry.get(session, model)
     ck = entry.checkpoint
-    s = stream(_with_memory(ck, memory), ck.vocab, ck.tokenizer, prefix, cfg)   # checks the prefix (strict refuses)
-    report_html = prefix_html(s.prefix, ck.vocab)
     skip = gr.skip()
-    waiting = '<div class="ld-note">generating … / 生成中 …</div>'
-    yield (prefix, report_html, waiting, skip, skip, skip, skip)
-    pieces, last = [], time.monotonic()
+    if not memory and batchable(ck.model, cfg):   # shares its model's batch; refused at once when the queue is full
+        s = resources.batch_pool().submit(ck.model, ck.vocab, ck.tokenizer, prefix, cfg)
+    else:                             # beam search, song memory: alone, in one of LYRICDEMO_MAX_GENERATING slots
+        s = stream(_with_memory(ck, memory), ck.vocab, ck.tokenizer, prefix, cfg)   # checks the prefix (strict refuses)
+    report_html = prefix_html(s.prefix, ck.vocab)
+    yield (prefix, report_html, '<div class="ld-note">generating … / 生成中 …</div>', skip, skip, skip, skip)
     try:
-        for step in s:
-            if step.candidate:
-                continue
-            pieces.append(step.token)
-            now = time.monotonic()
-            if now - last >= STREAM_INTERVAL:
-                last = now
-                yield (prefix + ck.tokenizer.detokenize(pieces), skip, skip, skip, skip, skip, skip)
+        if isinstance(s, BatchedStream):
+            yield from _stream_batched(s, prefix, ck.tokenizer)
+        else:
+            yield from _stream_alone(s, prefix, ck.tokenizer)
         gen = s.result()
     finally:
         s.close()
@@ -236,7 +292,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     go.click(generate, [session, model, prefix, length, strategy, temperature, top_k, top_p, rep, beam, seed, unknown,
                         song_memory],
              [out, report, meter, step, alt_plot, ent_plot, info], api_name="generate",
-             concurrency_limit=limits.max_generating(), concurrency_id="infer", show_progress="minimal",
+             concurrency_limit=limits.generate_concurrency(), show_progress="minimal",
              preprocess=False)        # generate() checks every raw value itself (validate.py)
     # .input: the user's drags and typed numbers (not generate()'s own reset); the last one wins
     step.input(step_view, [session, step], [alt_plot, ent_plot], api_name="step_view", trigger_mode="always_last",
