@@ -79,7 +79,7 @@ def build_app() -> gr.Blocks:
         session = gr.State(Session(), delete_callback=_close_session)
         gr.Markdown(T["title"], elem_id="ld-title")
         gr.Markdown(header_markdown(), elem_id="ld-header", elem_classes=["ld-note"])
-        with gr.Tabs(elem_id="ld-tabs"):
+        with gr.Tabs(elem_id="ld-tabs", overflow_behavior="wrap"):
             with gr.Tab(T["tab_vocab"], id="vocab", elem_id="tab-vocab"):
                 tab_vocab.build(demo, session)
             with gr.Tab(T["tab_train"], id="train", elem_id="tab-train"):

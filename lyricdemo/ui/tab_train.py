@@ -387,81 +387,98 @@ def bidirectional_lesson(on) -> dict:
 
 
 # ----------------------------------------------------------------------------- layout
+PRESET_ORDER = ("classroom", "d2l", "toy")
+
+
+def preset_buttons(active: str | None) -> list:
+    """The preset buttons' look: the active one filled (a projector shows which recipe is on)."""
+    return [gr.update(variant="primary" if n == active else "secondary") for n in PRESET_ORDER]
+
+
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
+    """The room sees Start/Stop, the status, preset, model kind, tokenizer, time budget and the whole
+    chart in the first screen (1280×720); every other knob folds into "All settings / 全部参数".
+    On a phone: Start, the status, then the chart, then the knobs (CSS order, widgets.CSS)."""
     v = default_values()
     cap = resources.max_train_seconds()
     c = {}
-    with gr.Row(elem_classes=["ld-buttons"]):
-        preset_btns = {name: gr.Button(PRESETS[name]["label"], size="sm", elem_id=f"preset-{name}")
-                       for name in ("classroom", "d2l", "toy")}
-    preset_note = gr.Markdown(f"**{PRESETS['classroom']['label']}** — {PRESET_NOTES['classroom']}"
-                              if v["data"] != "toy" else
-                              "No corpus in data/: the toy task is selected; upload a corpus in tab 1 to train on "
-                              "lyrics. / 未找到语料：已选择玩具任务。", elem_id="preset-note")
-    with gr.Row():
-        with gr.Column(scale=2, min_width=320):
-            with gr.Group():
-                c["data"] = gr.Radio([("d2l corpus / d2l 语料", "d2l"), ("uploaded in tab 1 / 第 1 页上传", "upload"),
-                                      ("toy hello→ohlol / 玩具任务", "toy")], value=v["data"], elem_id="train-data",
-                                     **kw("data"))
-                c["tokenizer"] = gr.Radio(list(TOKENIZERS), value=v["tokenizer"], elem_id="train-tokenizer",
-                                          **kw("tokenizer"))
-            with gr.Accordion("Data details / 数据细节", open=False):
-                c["clean"] = gr.Radio(list(CLEANERS), value=v["clean"], **kw("clean"))
-                c["newline"] = gr.Radio(list(NEWLINE_MODES), value=v["newline"], **kw("newline"))
-                c["min_freq"] = gr.Slider(1, 50, value=v["min_freq"], step=1, **kw("min_freq"))
-                c["max_tokens"] = gr.Number(value=v["max_tokens"], precision=0, minimum=0, **kw("max_tokens"))
-            with gr.Group():
-                c["kind"] = gr.Radio([("RNN", "rnn"), ("GRU", "gru"), ("LSTM", "lstm")], value=v["kind"],
-                                     elem_id="train-kind", **kw("kind"))
-                c["impl"] = gr.Radio([("torch.nn", "torch"), ("scratch / 从零实现", "scratch")], value=v["impl"],
-                                     **kw("impl"))
-                c["input_kind"] = gr.Radio([("one-hot / 独热", "one-hot"), ("embedding / 嵌入", "embedding")],
-                                           value=v["input_kind"], **kw("input"))
-                c["embed_dim"] = gr.Slider(1, 512, value=v["embed_dim"], step=1, **kw("embed_dim"))
-                c["hidden_size"] = gr.Slider(1, 1024, value=v["hidden_size"], step=1, elem_id="train-hidden",
-                                             **kw("hidden"))
-                c["num_layers"] = gr.Slider(1, 4, value=v["num_layers"], step=1, **kw("layers"))
-                c["dropout"] = gr.Slider(0, 0.8, value=v["dropout"], step=0.05, **kw("dropout"))
-                c["bidirectional"] = gr.Checkbox(value=v["bidirectional"], elem_id="train-bidirectional",
-                                                 **kw("bidirectional"))
-            lesson = gr.Markdown(visible=False, elem_id="train-bi-lesson")
-        with gr.Column(scale=2, min_width=320):
-            with gr.Group():
-                c["sampling"] = gr.Radio([("random / 随机采样", "random"), ("sequential / 顺序分区", "sequential")],
-                                         value=v["sampling"], **kw("sampling"))
-                c["optimizer"] = gr.Radio(list(OPTIMIZERS), value=v["optimizer"], **kw("optimizer"))
-                c["log10_lr"] = gr.Slider(-5, 2, value=v["log10_lr"], step=0.05, elem_id="train-lr", **kw("log_lr"))
-                lr_md = gr.Markdown(f"learning rate / 学习率 = **{10 ** v['log10_lr']:.2g}**", elem_id="train-lr-value")
-                c["weight_decay"] = gr.Slider(0, 10, value=v["weight_decay"], step=0.05, elem_id="train-wd",
-                                              **kw("weight_decay"))
-                c["clip"] = gr.Checkbox(value=v["clip"], **kw("clip"))
-                c["clip_theta"] = gr.Slider(0.01, 100, value=v["clip_theta"], step=0.01, **kw("clip_theta"))
-                c["batch_size"] = gr.Slider(1, 512, value=v["batch_size"], step=1, **kw("batch_size"))
-                c["num_steps"] = gr.Slider(1, 200, value=v["num_steps"], step=1, **kw("num_steps"))
-                c["max_seconds"] = gr.Slider(1, cap, value=v["max_seconds"], step=1, elem_id="train-seconds",
-                                             **kw("max_seconds"))
-                c["max_steps"] = gr.Number(value=v["max_steps"], precision=0, minimum=0, elem_id="train-max-steps",
-                                           **kw("max_steps"))
-                c["seed"] = gr.Number(value=v["seed"], precision=0, minimum=0, **kw("seed"))
-            with gr.Accordion("More / 更多", open=False):
-                c["eval_every"] = gr.Slider(1, 500, value=v["eval_every"], step=1, elem_id="train-eval-every",
-                                            **kw("eval_every"))
-                c["dropout_embed"] = gr.Slider(0, 0.8, value=v["dropout_embed"], step=0.05, **kw("dropout_embed"))
-                c["keep_best"] = gr.Checkbox(value=v["keep_best"], label="Keep the best weights / 保留最佳权重",
-                                             info="End with the weights of the best validation perplexity. / "
-                                                  "训练结束时使用验证困惑度最好的权重。")
-        with gr.Column(scale=5, min_width=480):
-            with gr.Row():
+    active = "classroom" if v["data"] != "toy" else "toy"
+    with gr.Row(elem_id="train-row"):
+        with gr.Column(scale=2, min_width=320, elem_id="train-knobs"):
+            with gr.Row(elem_classes=["ld-buttons"], elem_id="train-buttons"):
                 start = gr.Button(T["start"], variant="primary", elem_id="train-start")
                 stop_btn = gr.Button(T["stop"], variant="stop", elem_id="train-stop")
             status = gr.Markdown(status_markdown(None), label="Status / 状态", show_label=False, elem_id="train-status")
-            plot = gr.Plot(value=plots.training_chart([], None), label="Perplexity / 困惑度", elem_id="train-chart")
+            with gr.Row(elem_classes=["ld-buttons", "ld-presets"], elem_id="train-presets"):
+                preset_btns = {name: gr.Button(PRESETS[name]["label"], size="sm", elem_id=f"preset-{name}",
+                                               variant="primary" if name == active else "secondary")
+                               for name in PRESET_ORDER}
+            preset_note = gr.Markdown(f"**{PRESETS['classroom']['label']}** — {PRESET_NOTES['classroom']}"
+                                      if v["data"] != "toy" else
+                                      "No corpus in data/: the toy task is selected; upload a corpus in tab 1 to "
+                                      "train on lyrics. / 未找到语料：已选择玩具任务。", elem_id="preset-note",
+                                      elem_classes=["ld-note"])
+            c["kind"] = gr.Radio([("RNN", "rnn"), ("GRU", "gru"), ("LSTM", "lstm")], value=v["kind"],
+                                 elem_id="train-kind", **kw("kind"))
+            c["tokenizer"] = gr.Radio(list(TOKENIZERS), value=v["tokenizer"], elem_id="train-tokenizer",
+                                      **kw("tokenizer"))
+            c["max_seconds"] = gr.Slider(1, cap, value=v["max_seconds"], step=1, elem_id="train-seconds",
+                                         **kw("max_seconds"))
+            with gr.Accordion("All settings / 全部参数", open=False, elem_id="train-all"):
+                c["data"] = gr.Radio([("d2l corpus / d2l 语料", "d2l"), ("uploaded in tab 1 / 第 1 页上传", "upload"),
+                                      ("toy hello→ohlol / 玩具任务", "toy")], value=v["data"], elem_id="train-data",
+                                     **kw("data"))
+                with gr.Group():
+                    c["clean"] = gr.Radio(list(CLEANERS), value=v["clean"], **kw("clean"))
+                    c["newline"] = gr.Radio(list(NEWLINE_MODES), value=v["newline"], **kw("newline"))
+                    c["min_freq"] = gr.Slider(1, 50, value=v["min_freq"], step=1, **kw("min_freq"))
+                    c["max_tokens"] = gr.Number(value=v["max_tokens"], precision=0, minimum=0, **kw("max_tokens"))
+                with gr.Group():
+                    c["impl"] = gr.Radio([("torch.nn", "torch"), ("scratch / 从零实现", "scratch")], value=v["impl"],
+                                         **kw("impl"))
+                    c["input_kind"] = gr.Radio([("one-hot / 独热", "one-hot"), ("embedding / 嵌入", "embedding")],
+                                               value=v["input_kind"], **kw("input"))
+                    c["embed_dim"] = gr.Slider(1, 512, value=v["embed_dim"], step=1, **kw("embed_dim"))
+                    c["hidden_size"] = gr.Slider(1, 1024, value=v["hidden_size"], step=1, elem_id="train-hidden",
+                                                 **kw("hidden"))
+                    c["num_layers"] = gr.Slider(1, 4, value=v["num_layers"], step=1, **kw("layers"))
+                    c["dropout"] = gr.Slider(0, 0.8, value=v["dropout"], step=0.05, **kw("dropout"))
+                    c["dropout_embed"] = gr.Slider(0, 0.8, value=v["dropout_embed"], step=0.05,
+                                                   **kw("dropout_embed"))
+                    c["bidirectional"] = gr.Checkbox(value=v["bidirectional"], elem_id="train-bidirectional",
+                                                     **kw("bidirectional"))
+                lesson = gr.Markdown(visible=False, elem_id="train-bi-lesson")
+                with gr.Group():
+                    c["sampling"] = gr.Radio([("random / 随机采样", "random"),
+                                              ("sequential / 顺序分区", "sequential")],
+                                             value=v["sampling"], **kw("sampling"))
+                    c["optimizer"] = gr.Radio(list(OPTIMIZERS), value=v["optimizer"], **kw("optimizer"))
+                    c["log10_lr"] = gr.Slider(-5, 2, value=v["log10_lr"], step=0.05, elem_id="train-lr",
+                                              **kw("log_lr"))
+                    lr_md = gr.Markdown(f"learning rate / 学习率 = **{10 ** v['log10_lr']:.2g}**",
+                                        elem_id="train-lr-value")
+                    c["weight_decay"] = gr.Slider(0, 10, value=v["weight_decay"], step=0.05, elem_id="train-wd",
+                                                  **kw("weight_decay"))
+                    c["clip"] = gr.Checkbox(value=v["clip"], **kw("clip"))
+                    c["clip_theta"] = gr.Slider(0.01, 100, value=v["clip_theta"], step=0.01, **kw("clip_theta"))
+                    c["batch_size"] = gr.Slider(1, 512, value=v["batch_size"], step=1, **kw("batch_size"))
+                    c["num_steps"] = gr.Slider(1, 200, value=v["num_steps"], step=1, **kw("num_steps"))
+                    c["max_steps"] = gr.Number(value=v["max_steps"], precision=0, minimum=0,
+                                               elem_id="train-max-steps", **kw("max_steps"))
+                    c["eval_every"] = gr.Slider(1, 500, value=v["eval_every"], step=1, elem_id="train-eval-every",
+                                                **kw("eval_every"))
+                    c["keep_best"] = gr.Checkbox(value=v["keep_best"], label="Keep the best weights / 保留最佳权重",
+                                                 info="End with the weights of the best validation perplexity. / "
+                                                      "训练结束时使用验证困惑度最好的权重。")
+                    c["seed"] = gr.Number(value=v["seed"], precision=0, minimum=0, **kw("seed"))
+        with gr.Column(scale=3, min_width=300, elem_id="train-main"):
+            plot = gr.Plot(value=plots.training_chart([], None), label="Perplexity / 困惑度", show_label=False,
+                           elem_id="train-chart")
             with gr.Row():
                 x_axis = gr.Radio([("steps / 步数", "step"), ("seconds / 秒", "seconds")], value="step",
                                   scale=3, elem_id="train-x-axis", **kw("x_axis"))
                 clear_btn = gr.Button(T["clear"], size="sm", scale=1, elem_id="train-clear")
-            grad_plot = gr.Plot(label="Gradient norm / 梯度范数", elem_id="train-grad")
+            grad_plot = gr.Plot(label="Gradient norm / 梯度范数", show_label=False, elem_id="train-grad")
             samples = gr.Textbox(label="Latest samples (greedy) / 最新样例（贪心解码）", lines=3, interactive=False,
                                  elem_id="train-samples")
             warn = gr.Markdown(label="Warnings / 提示", show_label=False, elem_id="train-warnings")
@@ -470,8 +487,10 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 info = gr.JSON(label="Run / 训练记录", elem_id="train-json")
 
     knobs = [c[k] for k in KNOBS]
+    buttons = [preset_btns[n] for n in PRESET_ORDER]
     for name, btn in preset_btns.items():
-        btn.click(lambda n=name: apply_preset(n), None, [*knobs, preset_note], api_visibility="private", queue=False)
+        btn.click(lambda n=name: (*apply_preset(n), *preset_buttons(n)), None, [*knobs, preset_note, *buttons],
+                  api_visibility="private", queue=False)
     c["bidirectional"].change(bidirectional_lesson, c["bidirectional"], lesson, api_visibility="private", queue=False)
     c["log10_lr"].change(None, c["log10_lr"], lr_md,
                          js="(v) => `learning rate / 学习率 = **${Number(Math.pow(10, v).toPrecision(2))}**`")
