@@ -191,6 +191,32 @@ def _ppl(x) -> str:
     return "–" if x is None or not math.isfinite(x) else f"{x:,.1f}"
 
 
+def verdict(best_val: float | None, baselines: dict | None) -> str:
+    """The end of every run in one line: did it beat the bigram on held-out lines, and by how much."""
+    bigram = (baselines or {}).get("bigram")
+    if best_val is None or not math.isfinite(best_val) or not bigram:
+        return ""
+    if best_val < bigram:
+        pct = 100 * (1 - best_val / bigram)
+        return (f"✓ **beats the bigram by {pct:.0f}%** (best validation {best_val:,.1f} vs bigram {bigram:,.1f}) / "
+                f"**比二元模型低 {pct:.0f}%**")
+    return (f"✗ **not yet below the bigram** ({best_val:,.1f} vs {bigram:,.1f}): train longer / "
+            f"**还没有低于二元模型**（{best_val:,.1f} 对 {bigram:,.1f}）：请训练更久")
+
+
+def memorization_gap(train_ppl: float | None, val_ppl: float | None) -> str:
+    """Train vs validation perplexity on equally long texts: how far the model has started to recite."""
+    if train_ppl is None or val_ppl is None or not (math.isfinite(train_ppl) and math.isfinite(val_ppl)) \
+            or train_ppl <= 0:
+        return ""
+    r = val_ppl / train_ppl
+    state = ("not memorizing: both fall together / 未背诵：两者一起下降" if r < 1.3 else
+             "starting to memorize / 开始背歌词" if r < 2 else
+             "memorizing its training lyrics / 在背训练歌词")
+    return (f"memorization gap / 记忆差距: train {train_ppl:,.1f} vs validation {val_ppl:,.1f} (×{r:.2f}) — "
+            f"{state}")
+
+
 def status_markdown(run: TrainingRun | None) -> str:
     """One or two lines: where the run is, how fast, how good, and what it means."""
     if run is None:
@@ -205,25 +231,35 @@ def status_markdown(run: TrainingRun | None) -> str:
         why = {"budget": "time budget reached / 到达时间预算", "steps": "step budget reached / 到达步数上限",
                "epochs": "epochs done / 轮数完成", "early_stopping": "early stopping / 提前停止",
                "stopped": "stopped / 已停止"}.get(out.reason, out.reason)
-        lines.append(f"✓ **{run.label}: {why}** after {out.step:,} steps ({out.epoch:.2f} epochs, "
-                     f"{_fmt_s(out.elapsed)}) · **{out.tokens_per_s:,.0f} tokens/s** · "
-                     f"best validation perplexity **{_ppl(out.best_val_ppl)}** · weights kept: {out.kept}")
+        lines.append(f"■ **{run.label}: {why}** after {out.step:,} steps / 步 ({out.epoch:.2f} epochs / 轮, "
+                     f"{_fmt_s(out.elapsed)}) · **{out.tokens_per_s:,.0f} tokens/s / 词元每秒** · "
+                     f"best validation perplexity / 最佳验证困惑度 **{_ppl(out.best_val_ppl)}** · "
+                     f"weights kept / 保留的权重: {out.kept}")
+        lines.append(verdict(out.best_val_ppl, run.baselines)
+                     or "No validation text: no verdict against the bigram. / 没有验证文本，无法与二元模型比较。")
     elif isinstance(out, Failed):
         lines.append(f"✗ **{run.label}: {out.message}**")
     elif not run.running:
-        lines.append(f"■ **{run.label}: stopped / 已停止** after {run.progress.step if p else 0:,} steps")
+        lines.append(f"■ **{run.label}: stopped / 已停止** after {run.progress.step if p else 0:,} steps / 步")
+        if ev is not None:
+            lines.append(verdict(ev.best_val_ppl, run.baselines))
+        lines = [x for x in lines if x]
     elif p is None:
         lines.append(f"… **{run.label}**: preparing (n-gram baselines, first batch) … / 准备中 …")
     else:
-        lines.append(f"▶ **{run.label}** · step **{p.step:,}** · epoch {p.epoch:.2f} · loss {p.loss:.3f} · "
-                     f"**{p.tokens_per_s:,.0f} tokens/s** · ‖g‖ {p.grad_norm:.2f} · lr {p.lr:.2g} · "
-                     f"elapsed {_fmt_s(p.elapsed)} · ETA {_fmt_s(p.eta)}")
+        lines.append(f"▶ **{run.label}** · step / 步 **{p.step:,}** · epoch / 轮 {p.epoch:.2f} · loss {p.loss:.3f} · "
+                     f"**{p.tokens_per_s:,.0f} tokens/s / 词元每秒** · ‖g‖ {p.grad_norm:.2f} · lr {p.lr:.2g} · "
+                     f"elapsed / 已用 {_fmt_s(p.elapsed)} · ETA / 剩余 {_fmt_s(p.eta)}")
     if ev is not None:
         bl = run.baselines or {}
         ref = " · ".join(f"{k} {v:,.0f}" for k, v in bl.items())
-        lines.append(f"perplexity / 困惑度: train {_ppl(ev.train_ppl)} · validation **{_ppl(ev.val_ppl)}** "
-                     f"(best {_ppl(ev.best_val_ppl)})" + (f" · n-gram baselines: {ref}" if ref else ""))
+        lines.append(f"perplexity / 困惑度: train / 训练 {_ppl(ev.train_ppl)} · validation / 验证 "
+                     f"**{_ppl(ev.val_ppl)}** (best / 最佳 {_ppl(ev.best_val_ppl)})"
+                     + (f" · n-gram baselines / n 元基线: {ref}" if ref else ""))
         te, vp = ev.train_eval_ppl, ev.val_ppl
+        gap = memorization_gap(te, vp) if out is not None else ""
+        if gap:
+            lines.append(gap)
         if te is not None and vp is not None and te < 3 and vp > 2 * te:
             lines.append(f"⚠ Training perplexity {te:.2f} vs validation {vp:.1f}: the model is **reciting its "
                          "training lyrics**, not learning to write (see the memorization meter in tab 3). / "
