@@ -510,7 +510,7 @@ def _cell_text(token: str) -> str:
     """A token short enough for a strip cell: ``<unk>`` is ``?``, long words are cut (hover shows them whole)."""
     if token.startswith("<") and token.endswith(">") and len(token) > 2:
         return "?" if token == "<unk>" else token[1]
-    return token if len(token) <= 2 else token[:2] + "…"
+    return token if len(token) <= 2 else token[0] + "…"
 
 
 def prediction_strip(tokens: Sequence[str], top_tokens: Sequence[Sequence[str]], top_probs: np.ndarray,

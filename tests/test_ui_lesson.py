@@ -57,3 +57,23 @@ def test_perplexity_has_its_unit_and_the_bigram_ratio():
     assert "per word" in w and "每词" in w and "per character" in c and "每字" in c
     assert "0.48× its bigram" in w and "0.71× its bigram" in c
     assert "bigram" not in perplexity_text(100.0, "char", None)
+
+
+def test_a_lesson_link_sets_tab_model_prefix_decoding_and_seed():
+    from lyricdemo.ui import registry
+    from lyricdemo.ui.links import from_query
+
+    keys = [k for _, k in registry.choices(None)]
+    q = {"tab": "generate", "prefix": "分开", "strategy": "sample", "temperature": "0.8", "top_p": "0.9", "seed": "7",
+         "preset": "d2l", "text": "天空很蓝"}
+    if keys:
+        q["model"] = keys[0].removeprefix("shipped:")
+    values, notes = from_query(q)
+    assert not notes
+    assert values["tab"] == "generate" and values["prefix"] == "分开" and values["seed"] == 7
+    assert values["temperature"] == 0.8 and values["top_p"] == 0.9 and values["preset"] == "d2l"
+    assert values["text"] == "天空很蓝" and (not keys or values["model"] == keys[0])
+    values, notes = from_query({"tab": "nowhere", "temperature": "hot", "seed": "-1", "model": "no-such-model",
+                                "prefix": "x" * 100_000})
+    assert values == {} and len(notes) == 5                              # dropped with a note each, never an error
+    assert all(" / " in n and "ignored" in n for n in notes)

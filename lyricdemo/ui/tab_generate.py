@@ -22,7 +22,7 @@ from .. import plots
 from ..errors import LyricdemoError
 from ..generate import MAX_PREFIX_CHARS, STRATEGIES, UNKNOWN_MODES, DecodeConfig, max_length, stream
 from ..models import BIDIRECTIONAL_WARNING
-from . import limits, registry
+from . import limits, links, registry
 from .labels import T, kw
 from .labels import info as help_text
 from .labels import label as label_text
@@ -241,6 +241,11 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 with gr.Row():
                     seed = gr.Number(value=0, precision=0, minimum=0, elem_id="gen-seed", **kw("gen_seed"))
                     unknown = gr.Radio(list(UNKNOWN_MODES), value="unk", elem_id="gen-unknown", **kw("unknown"))
+            with gr.Row(equal_height=True):
+                link_btn = gr.Button("Copy link / 复制链接", size="sm", scale=1, elem_id="gen-link-btn")
+                link = gr.Textbox(show_label=False, scale=3, max_lines=1, interactive=False, buttons=["copy"],
+                                  placeholder="the link to this text and its settings / 这段文字及其设置的链接",
+                                  elem_id="gen-link")
             about = gr.Markdown(label="About the model / 模型信息", show_label=False, elem_id="gen-model-info",
                                 elem_classes=["ld-note"])
             with gr.Accordion("Load a checkpoint / 加载检查点", open=False):
@@ -268,14 +273,19 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     go.click(generate, ins, outs, api_name="generate",
              concurrency_limit=limits.max_generating(), concurrency_id="infer", show_progress="minimal",
              preprocess=False)        # generate() checks every raw value itself (validate.py)
-    demo.load(first_text, ins, outs, api_visibility="private", concurrency_limit=limits.max_generating(),
-              concurrency_id="infer", show_progress="hidden", preprocess=False)
+    # the first text is drawn on page load by links.wire, after a lesson link has set the knobs
+    first = (first_text, ins, outs, dict(concurrency_limit=limits.max_generating(), concurrency_id="infer",
+                                         show_progress="hidden", preprocess=False))
     # .input: the user's drags and typed numbers (not generate()'s own reset); the last one wins
     step.input(step_view, [session, step], [alt_plot, ent_plot], api_name="step_view", trigger_mode="always_last",
                preprocess=False)
     model.change(model_info, [session, model], about, api_visibility="private", queue=False)
     demo.load(model_info, [session, model], about, api_visibility="private")
-    return SimpleNamespace(model=model, refresh=refresh, about=about, ckpt_upload=ckpt_upload, ckpt_note=ckpt_note,
+    links.copy_link(link_btn, link, "generate", model, {"prefix": prefix, "strategy": strategy,
+                                                        "temperature": temperature, "top_p": top_p, "top_k": top_k,
+                                                        "seed": seed})
+    return SimpleNamespace(
+        first=first, link=link, link_btn=link_btn, model=model, refresh=refresh, about=about, ckpt_upload=ckpt_upload, ckpt_note=ckpt_note,
                            prefix=prefix, length=length, go=go, out=out, temperature=temperature, top_k=top_k,
                            top_p=top_p, rep=rep, beam=beam, seed=seed, unknown=unknown,
                            report=report, meter=meter, step=step, alt_plot=alt_plot, ent_plot=ent_plot, info=info,

@@ -27,7 +27,7 @@ from ..probe import (GATE_NAMES, MAX_CONNECTIVITY_TOKENS, SATURATION, SELECT_BY,
                      connectivity, read_text, select_positions, unit_order, unit_scores)
 from ..probe import probe as run_probe
 from ..probe import saliency as run_saliency
-from . import limits, registry, resources
+from . import limits, links, registry, resources
 from .labels import T, kw
 from .session import Session
 from .validate import choice, user_errors, whole
@@ -419,6 +419,10 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 refresh = gr.Button("↻", scale=0, min_width=48, elem_id="probe-refresh")
             txt = gr.Textbox(value=DEFAULT_TEXT, lines=4, max_lines=12, elem_id="probe-text", **kw("probe_text"))
             go = gr.Button(T["probe"], variant="primary", elem_id="probe-go")
+            with gr.Row(equal_height=True):
+                link_btn = gr.Button("Copy link / 复制链接", size="sm", scale=1, elem_id="probe-link-btn")
+                link = gr.Textbox(show_label=False, scale=3, max_lines=1, interactive=False, buttons=["copy"],
+                                  placeholder="the link to this text / 这段文本的链接", elem_id="probe-link")
             with gr.Row():
                 # wide ranges here (Gradio checks API calls against them); the page narrows them to the model
                 layer = gr.Slider(1, MAX_LAYERS, value=1, step=1, elem_id="probe-layer", **kw("layer"))
@@ -510,6 +514,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                  queue=False)                         # the comparison does not depend on the picked model
     txt.input(probe, ins, outs, api_visibility="private", **quiet)
     model.input(probe, ins, outs, api_visibility="private", **quiet)
-    demo.load(first_view, ins, outs, api_visibility="private", **dict(infer, show_progress="hidden"))
-    return SimpleNamespace(model=model, refresh=refresh, text=txt, layer=layer, unit=unit, go=go, summary=summary,
+    first = (first_view, ins, outs, dict(infer, show_progress="hidden"))      # run on load by links.wire
+    links.copy_link(link_btn, link, "inside", model, {"text": txt})
+    return SimpleNamespace(
+        first=first, model=model, refresh=refresh, text=txt, layer=layer, unit=unit, go=go, summary=summary,
                            heat=heat, colored=colored, trace=trace, data=data, position=position)

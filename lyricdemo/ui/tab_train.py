@@ -534,7 +534,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     clear_btn.click(clear, [session, x_axis], plot, api_visibility="private", queue=False)
     return SimpleNamespace(knobs=c, start=start, stop=stop_btn, status=status, plot=plot, grad_plot=grad_plot,
                            samples=samples, warn=warn, download=download, info=info, x_axis=x_axis,
-                           presets=preset_btns, lesson=lesson)
+                           presets=preset_btns, preset_note=preset_note, lesson=lesson)
 
 
 def wire(ui: SimpleNamespace, session: gr.State, pickers: list) -> None:

@@ -51,6 +51,26 @@ CSS = """
 }
 """
 
+# Charts along the text open on a window of positions that fits their width (a phone shows ~8 strip
+# columns, a projector ~35): the server does not know the screen, so the page narrows the window
+# (pan to see the rest).  Plotly.js is global once Gradio has loaded its plot chunk.
+FIT_PX = {"probe-strip": 34, "probe-heatmap": 18, "probe-saliency-chart": 18, "probe-trace": 18}
+FIT_JS = """
+() => {
+  const MIN_PX = %s;
+  setInterval(() => {
+    if (!window.Plotly) return;
+    for (const [id, px] of Object.entries(MIN_PX)) {
+      const gd = document.querySelector(`#${id} .js-plotly-plot`);
+      const L = gd && gd._fullLayout;
+      if (!L || !L.xaxis || !L._size || !L.xaxis.range || L.xaxis.type !== "category") continue;
+      const [a, b] = L.xaxis.range, fit = Math.max(4, Math.floor(L._size.w / px));
+      if (b - a > fit + 0.01) window.Plotly.relayout(gd, {"xaxis.range": [a, a + fit]});
+    }
+  }, 700);
+}
+""" % __import__("json").dumps(FIT_PX)
+
 _TOK = ("display:inline-block;margin:1px 1px;padding:0 3px;border:1px solid #9aa5b1;border-radius:3px;"
         "line-height:1.5;white-space:pre;")
 _BG = ("#eef4fb", "#fdf3e1")
