@@ -77,3 +77,13 @@ def test_a_lesson_link_sets_tab_model_prefix_decoding_and_seed():
                                 "prefix": "x" * 100_000})
     assert values == {} and len(notes) == 5                              # dropped with a note each, never an error
     assert all(" / " in n and "ignored" in n for n in notes)
+
+
+def test_the_classroom_preset_is_a_step_budget_with_a_curve():
+    from lyricdemo.presets import PRESETS
+    from lyricdemo.ui import tab_train
+
+    t = PRESETS["classroom"]["train"]
+    assert t["max_steps"] > 0 and t["max_steps"] // t["eval_every"] >= 8       # >= 8 points on the chart
+    v = tab_train.preset_values("classroom")
+    assert v["max_steps"] == t["max_steps"] and v["eval_every"] == t["eval_every"]

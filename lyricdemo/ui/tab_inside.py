@@ -108,7 +108,7 @@ def unit_html(p: Probe, k: int, u: int, marks=()) -> str:
     """Karpathy's view: the text coloured by one unit's activation after each token."""
     v = p.values(k, "h")[:, u]
     lim = float(np.abs(v).max(initial=0.0)) or 1.0
-    titles = [f"{t}:{plots.show_token(tok)} h={x:+.3f}" for t, (tok, x) in enumerate(zip(p.tokens, v))]
+    titles = [f"{t}:{plots.show_token(tok)} h={x:+.3f}" for t, (tok, x) in enumerate(zip(p.tokens, v.tolist()))]
     body = shaded_html(p.tokens, [x / lim for x in v], _rdbu, titles, marks)
     return (body + f'<div class="ld-note" style="color:#555">Layer {k + 1}, unit {u}: '
             f'<span style="background:{_rdbu(-1)}">&nbsp;negative / 负&nbsp;</span> '
