@@ -107,14 +107,14 @@ class MemorizationReport:
     def summary(self) -> str:
         """One line for a person, in Chinese and English."""
         if self.longest is None:
-            return "文本为空 / The text is empty."
+            return "The text is empty. / 文本为空。"
         L = self.longest
-        parts = [f"最长照抄 {L.length} 字 / longest verbatim copy: {L.length} chars"
-                 + (f" (corpus line {L.corpus_line})" if L.length else "")]
+        parts = [f"longest verbatim copy: {L.length} chars" + (f" (corpus line {L.corpus_line})" if L.length else "")
+                 + f" / 最长照抄 {L.length} 字"]
         for n, share in sorted(self.ngram_share.items()):
             if share is not None:
-                parts.append(f"{n}-gram 见于语料 / in corpus: {share:.0%}")
-        parts.append(f"≥{self.threshold} 字的照抄 / copies of ≥{self.threshold} chars: {len(self.spans)} "
+                parts.append(f"{n}-grams in corpus / {n}-gram 见于语料: {share:.0%}")
+        parts.append(f"copies of ≥{self.threshold} chars / ≥{self.threshold} 字的照抄: {len(self.spans)} "
                      f"({self.copied_share:.0%} of the text)")
         return "; ".join(parts) + "."
 

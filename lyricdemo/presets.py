@@ -41,7 +41,7 @@ PRESETS: dict[str, dict] = {
         # a step budget, not a time budget: the result no longer depends on how busy the machine is, only the
         # time does (bench/bench_classroom.py: two of these at once on 2 cores, bench/RESULTS.md);
         # 300 steps = 6 epochs, 12 evaluations; max_seconds is only a safety net
-        "train": dict(DEFAULT["train"], max_steps=300, max_seconds=240, eval_every=25, early_stopping=0),
+        "train": dict(DEFAULT["train"], max_steps=300, max_seconds=300, eval_every=25, early_stopping=0),
     },
     "d2l": {
         "label": "d2l faithful / 忠于 d2l",

@@ -152,7 +152,7 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
 
     # -- 1 tokenize & vocabulary: a result on arrival ------------------------------------
     page.goto(app_url)
-    expect(page.get_by_role("tab", name=T["tab_vocab"], exact=True)).to_be_visible()
+    expect(page.get_by_role("tab", name=T["tab_vocab"], exact=True)).to_be_visible(timeout=60_000)   # a busy machine
     corpus = "Corpus: the d2l" in page.locator("#ld-header").inner_text()
     if corpus:
         page.wait_for_function("() => !!document.querySelector('#vocab-zipf .js-plotly-plot')", timeout=30_000)
@@ -286,7 +286,7 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
         page.goto(app_url)
         for key in ("tab_vocab", "tab_train", "tab_generate", "tab_inside"):          # no "•••" menu
             t = page.get_by_role("tab", name=T[key], exact=True)
-            expect(t).to_be_visible()
+            expect(t).to_be_visible(timeout=60_000)
             b = t.bounding_box()
             assert b["x"] >= 0 and b["x"] + b["width"] <= PHONE["width"], (key, b)
         page.wait_for_function("() => !!document.querySelector('#vocab-tokens span') || "

@@ -28,7 +28,7 @@ from .labels import info as help_text
 from .labels import label as label_text
 from .session import Session
 from .validate import checked_file, choice, real, text, upload_path, user_errors, whole
-from .widgets import esc, memorization_html, prefix_html
+from .widgets import esc, mark_stale, memorization_html, prefix_html
 
 STREAM_INTERVAL = 0.05
 UI_MAX_LENGTH = 500
@@ -270,9 +270,10 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
 
     ins = [session, model, prefix, length, strategy, temperature, top_k, top_p, rep, beam, seed, unknown]
     outs = [out, report, meter, step, alt_plot, ent_plot, info]
-    go.click(generate, ins, outs, api_name="generate",
-             concurrency_limit=limits.max_generating(), concurrency_id="infer", show_progress="minimal",
-             preprocess=False)        # generate() checks every raw value itself (validate.py)
+    ev = go.click(generate, ins, outs, api_name="generate",
+                  concurrency_limit=limits.max_generating(), concurrency_id="infer", show_progress="minimal",
+                  preprocess=False)        # generate() checks every raw value itself (validate.py)
+    mark_stale(ev, "gen-main")
     # the first text is drawn on page load by links.wire, after a lesson link has set the knobs
     first = (first_text, ins, outs, dict(concurrency_limit=limits.max_generating(), concurrency_id="infer",
                                          show_progress="hidden", preprocess=False))

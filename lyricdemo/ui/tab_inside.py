@@ -32,7 +32,7 @@ from .labels import T, kw
 from .session import Session
 from .validate import choice, user_errors, whole
 from .validate import text as check_text
-from .widgets import esc
+from .widgets import esc, mark_stale
 
 UI_MAX_TOKENS = 1000          # longer texts are read up to here (and the page says so)
 MAX_TEXT_CHARS = 20_000
@@ -489,7 +489,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     quiet = dict(infer, trigger_mode="always_last", show_progress="hidden")
     ins = [session, model, txt, layer, unit, sort_by, select_by, select_value]
     outs = [summary, heat, colored, trace, data, layer, unit, ranking, sat, strip, sal_html, sal_fig, position, traj]
-    go.click(probe, ins, outs, api_name="probe", **infer)
+    mark_stale(go.click(probe, ins, outs, api_name="probe", **infer), "probe-main", "probe-colored")
     layer.input(probe, ins, outs, api_visibility="private", **quiet)
     unit.input(unit_view, [session, model, txt, layer, unit, select_by, select_value], [colored, trace, unit_data],
                api_name="probe_unit", **quiet)
@@ -512,8 +512,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     txt.change(stale_views, None, stale, api_visibility="private", queue=False)
     model.change(lambda: stale_views()[:1] + (gr.skip(), gr.skip(), None), None, stale, api_visibility="private",
                  queue=False)                         # the comparison does not depend on the picked model
-    txt.input(probe, ins, outs, api_visibility="private", **quiet)
-    model.input(probe, ins, outs, api_visibility="private", **quiet)
+    mark_stale(txt.input(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
+    mark_stale(model.input(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
     first = (first_view, ins, outs, dict(infer, show_progress="hidden"))      # run on load by links.wire
     links.copy_link(link_btn, link, "inside", model, {"text": txt})
     return SimpleNamespace(

@@ -24,7 +24,7 @@ from . import resources
 from .labels import T, kw
 from .session import Session
 from .validate import checked_file, choice, subset, text, upload_path, user_errors, whole
-from .widgets import esc, markdown_table, tokens_html
+from .widgets import esc, mark_stale, markdown_table, tokens_html
 
 SOURCES = ("d2l", "upload")
 SHOW_LINES = 8
@@ -216,8 +216,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     outputs = [notice, summary, view, top_plot, zipf_plot, coverage_plot, rare, compare, stats_json]
     # preprocess=False: the handlers check every raw value themselves (validate.py), so a string
     # sent to a slider gets a message naming the slider instead of Gradio's blank "Error"
-    analyze.click(tokenize, inputs, outputs, api_name="tokenize", concurrency_limit=2, concurrency_id="cpu",
-                  preprocess=False)
+    mark_stale(analyze.click(tokenize, inputs, outputs, api_name="tokenize", concurrency_limit=2,
+                             concurrency_id="cpu", preprocess=False), "vocab-main")
     upload.upload(lambda: gr.update(value="upload"), None, source, api_visibility="private", queue=False)
     demo.load(on_load, inputs, outputs, api_visibility="private")
     lookup_btn.click(lookup, [session, query], lookup_out, api_name="lookup", preprocess=False)

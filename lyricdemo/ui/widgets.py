@@ -38,6 +38,10 @@ CSS = """
 /* the text is shown once: the plain textbox while it streams, the highlighted view once it is done */
 .gradio-container:has(#gen-meter .ld-gen-done) #gen-out {display: none}
 .ld-gen-text {max-height: 330px; overflow-y: auto}
+/* a failed request leaves the previous result: marked, never passed off as the answer */
+.ld-stale {opacity: 0.45; position: relative}
+.ld-stale::before {content: "⚠ The last request failed: this is the previous result / 上次请求失败：这是之前的结果";
+                   display: block; color: #a50e0e; font-weight: 600; opacity: 1}
 /* a phone: Start and the status, then the chart, then the knobs */
 @media (max-width: 640px) {
   #train-knobs {display: contents}
@@ -50,6 +54,16 @@ CSS = """
   #ld-title h1 {font-size: 1.2rem}
 }
 """
+
+def mark_stale(event, *elem_ids: str) -> None:
+    """When ``event`` fails, its old result stays on screen: grey it out and say so (page-side, no server
+    round trip); the next success clears the mark."""
+    ids = __import__("json").dumps(list(elem_ids))
+    event.failure(None, None, None, js=f"() => {{ for (const i of {ids}) "
+                                       "document.getElementById(i)?.classList.add('ld-stale'); }")
+    event.success(None, None, None, js=f"() => {{ for (const i of {ids}) "
+                                       "document.getElementById(i)?.classList.remove('ld-stale'); }")
+
 
 # Charts along the text open on a window of positions that fits their width (a phone shows ~8 strip
 # columns, a projector ~35): the server does not know the screen, so the page narrows the window
