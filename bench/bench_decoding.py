@@ -18,7 +18,8 @@ continuation alone:
 Real lyrics repeat themselves too (choruses, 啦啦啦): the same figures for the held-out lyrics, cut
 into windows as long, are the reference.  The rule that picks the default is printed with the
 table: among the settings whose texts loop at most 5 points more often than the real windows and
-whose distinct-2 is within 0.05 of theirs, the one with the highest log-prob.  Sample texts (prefix 分开, seed 0, the first 24 characters) show what each reads like.
+whose distinct-2 is within 0.05 of theirs, the one with the highest log-prob.  Sample texts
+(prefix 分开, seed 0, the first 24 characters) show what each reads like.
 """
 
 from __future__ import annotations

@@ -286,8 +286,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                                                         "temperature": temperature, "top_p": top_p, "top_k": top_k,
                                                         "seed": seed})
     return SimpleNamespace(
-        first=first, link=link, link_btn=link_btn, model=model, refresh=refresh, about=about, ckpt_upload=ckpt_upload, ckpt_note=ckpt_note,
-                           prefix=prefix, length=length, go=go, out=out, temperature=temperature, top_k=top_k,
-                           top_p=top_p, rep=rep, beam=beam, seed=seed, unknown=unknown,
-                           report=report, meter=meter, step=step, alt_plot=alt_plot, ent_plot=ent_plot, info=info,
-                           models_json=models_json, strategy=strategy)
+        first=first, link=link, link_btn=link_btn, model=model, refresh=refresh, about=about,
+        ckpt_upload=ckpt_upload, ckpt_note=ckpt_note, prefix=prefix, length=length, go=go, out=out,
+        temperature=temperature, top_k=top_k, top_p=top_p, rep=rep, beam=beam, seed=seed, unknown=unknown,
+        report=report, meter=meter, step=step, alt_plot=alt_plot, ent_plot=ent_plot, info=info,
+        models_json=models_json, strategy=strategy)

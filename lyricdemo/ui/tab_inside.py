@@ -518,4 +518,4 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     links.copy_link(link_btn, link, "inside", model, {"text": txt})
     return SimpleNamespace(
         first=first, model=model, refresh=refresh, text=txt, layer=layer, unit=unit, go=go, summary=summary,
-                           heat=heat, colored=colored, trace=trace, data=data, position=position)
+        heat=heat, colored=colored, trace=trace, data=data, position=position)
