@@ -8,6 +8,7 @@ never as a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -48,6 +49,7 @@ def cmd_inspect(args) -> int:
 
     cfg = _data_config(args)
     ds = load_dataset(cfg)
+    _say_corpus(args, ds)
     raw, st = RawStats.of(ds.raw), corpus_stats(ds, top=args.top)
     rows = [
         ("file", f"{raw.name}  ({raw.size_bytes:,} bytes, sha256 {raw.sha256[:16]}...)"),
@@ -72,8 +74,9 @@ def cmd_inspect(args) -> int:
 
 def cmd_fetch(args) -> int:
     from .corpus import fetch_corpus
+    from .sources import corpus_urls
 
-    path = fetch_corpus(urls=args.url or None) if args.url else fetch_corpus()
+    path = fetch_corpus(urls=tuple(args.url) if args.url else corpus_urls())
     print(f"corpus ready: {path}")
     return 0
 
@@ -209,11 +212,13 @@ def cmd_train(args) -> int:
     from .data import load_dataset
     from .train import Trainer, new_model
 
-    ds = load_dataset(_data_config(args))
-    tcfg = _train_config(args)
     if args.resume:
-        trainer = resume_trainer(args.resume, ds, tcfg)
+        trainer, ds = _resumed(args)
+        tcfg = trainer.config
     else:
+        ds = load_dataset(_data_config(args))
+        _say_corpus(args, ds)
+        tcfg = _capped(_train_config(args))
         trainer = Trainer(new_model(_model_config(args, len(ds.vocab)), seed=args.seed), ds, tcfg)
     total, unit = _bar_total(tcfg, trainer)
     bar = None if args.quiet else tqdm(total=total, unit=unit, dynamic_ncols=True, disable=None,
@@ -267,10 +272,11 @@ def cmd_train(args) -> int:
                   f"{done.kept if done else 'best'} weights")
     for k, v in (baselines or trainer.baselines or {}).items():
         print(f"  {k:<16} {v:.2f} (validation)")
-    if args.out:
+    out = args.out or args.resume              # a resumed run writes back to its folder unless --out says where
+    if out:
         command = "python -m lyricdemo " + " ".join(shlex.quote(a) for a in args.argv)
-        path = save_from_training(args.out, trainer, ds, dtype="float16" if args.fp16 else "float32",
-                                  resume=args.resumable, extra={"command": command})
+        path = save_from_training(out, trainer, ds, dtype="float16" if args.fp16 else "float32",
+                                  resume=args.resumable or bool(args.resume), extra={"command": command})
         print(f"  saved            {path}")
         if args.card:
             from .card import write_card
@@ -278,6 +284,67 @@ def cmd_train(args) -> int:
             fig = write_card(path, ds, command)
             print(f"  model card       {path / 'README.md'} (validation perplexity as stored: {fig.val_ppl:.2f})")
     return 0
+
+
+MAX_TRAIN_SECONDS_ENV = "LYRICDEMO_MAX_TRAIN_SECONDS"
+
+
+def _capped(trainer_or_config, already: float = 0.0):
+    """``LYRICDEMO_MAX_TRAIN_SECONDS``, when set, caps the CLI's time budget as it caps the app's slider
+    (a machine shared by a class; the README's examples run under it in the tests).  Unset: no cap."""
+    from dataclasses import replace
+
+    raw = os.environ.get(MAX_TRAIN_SECONDS_ENV, "").strip()
+    if not raw:
+        return trainer_or_config
+    try:
+        cap = float(raw)
+    except ValueError:
+        raise LyricdemoError(f"{MAX_TRAIN_SECONDS_ENV} must be a number of seconds; got {raw!r}.") from None
+    if not cap > 0:
+        raise LyricdemoError(f"{MAX_TRAIN_SECONDS_ENV} must be above 0; got {raw!r}.")
+    c = trainer_or_config
+    limit = already + cap
+    if c.max_seconds and c.max_seconds <= limit:
+        return c
+    print(f"time budget capped at {cap:g} s by {MAX_TRAIN_SECONDS_ENV}", file=sys.stderr)
+    return replace(c, max_seconds=limit)
+
+
+def _resumed(args):
+    """(Trainer, Dataset) continuing the run saved in ``--resume``: the data and training settings are the
+    checkpoint's own, and the budget flags say how much *more* to train (``--minutes 1``: one more minute)."""
+    from dataclasses import replace
+
+    from .checkpoint import load_checkpoint, resume_trainer
+    from .data import load_dataset
+
+    ckpt = load_checkpoint(args.resume)
+    if not ckpt.meta.get("resume"):
+        raise LyricdemoError(f"{args.resume!r} was saved without its training state: train it with --resumable "
+                             "to continue it later (this one can still generate and be probed).")
+    ds = load_dataset(ckpt.data_config)
+    trainer = resume_trainer(args.resume, ds, ckpt.train_config)
+    c = trainer.config
+    more_epochs = args.epochs + trainer.epoch + trainer.batch_in_epoch / max(trainer.batches_per_epoch(), 1)
+    trainer.config = replace(c, max_seconds=trainer.train_seconds + args.minutes * 60 if args.minutes else 0,
+                             max_steps=trainer.step + args.max_steps if args.max_steps else 0,
+                             epochs=more_epochs if args.epochs else 0)
+    trainer.config = _capped(trainer.config, already=trainer.train_seconds)
+    print(f"resuming {args.resume} at step {trainer.step:,} ({trainer.train_seconds:.0f} s trained) on "
+          f"{ds.raw.name}; training up to " + ", ".join(
+              x for x in (f"{args.minutes:g} more minute(s)" if args.minutes else "",
+                          f"{args.max_steps:,} more steps" if args.max_steps else "",
+                          f"{args.epochs:g} more epoch(s)" if args.epochs else "") if x))
+    return trainer, ds
+
+
+def _say_corpus(args, ds) -> None:
+    """Without --file the corpus in use is the d2l one in data/, else the embedded one: say which."""
+    if not args.file:
+        from .sources import corpus_in_use
+
+        print(f"corpus: {corpus_in_use().describe()}  (--file chooses another)")
 
 
 def _bar_total(tcfg, trainer) -> tuple[int, str]:
@@ -341,16 +408,22 @@ def _training_text(ckpt) -> tuple[str | None, str]:
     The checkpoint records its DataConfig and the sha256 of the corpus file it saw;
     the text is rebuilt from the file only when that file is here with the same
     sha256, so the meter never measures against a different text than the model's."""
+    from dataclasses import replace
+
     from .corpus import default_corpus_path
     from .data import DataConfig, load_dataset, load_raw
+    from .sources import source_with_sha256
 
     sha = (ckpt.meta.get("corpus") or {}).get("sha256")
     if not sha:
         return None, "the checkpoint does not record which corpus it was trained on"
     cfg: DataConfig = ckpt.data_config
-    path = Path(cfg.source) if cfg.source else default_corpus_path()
+    if not cfg.source:                       # trained on a built-in corpus: the one with its checksum
+        builtin = source_with_sha256(sha)
+        cfg = replace(cfg, source=str(builtin.path if builtin else default_corpus_path()))
+    path = Path(cfg.source)
     if not path.is_file():
-        hint = " (python -m lyricdemo fetch gets the d2l corpus)" if not cfg.source else ""
+        hint = " (python -m lyricdemo fetch gets the d2l corpus)" if path == default_corpus_path() else ""
         return None, f"its training corpus {str(path)!r} is not here{hint}"
     try:
         raw = load_raw(cfg)
@@ -528,7 +601,26 @@ def build_parser() -> argparse.ArgumentParser:
                                      "and trajectory as JSON, or as a standalone HTML page of plots")
     _add_probe_args(p)
     p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("publish", help="publish the app as a Hugging Face Space (--dry-run lists the files)")
+    p.add_argument("--space", default=None, help="USER/NAME of the Space (created if it does not exist)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be uploaded; no network")
+    p.add_argument("--private", action="store_true", help="create the Space private")
+    p.set_defaults(func=cmd_publish)
     return parser
+
+
+def cmd_publish(args) -> int:
+    from .publish import describe, publish, space_files
+
+    if args.dry_run:
+        print(describe(space_files()))
+        print(f"dry run: nothing uploaded{f' to {args.space}' if args.space else ''}")
+        return 0
+    if not args.space:
+        raise LyricdemoError("Say where: --space USER/NAME (log in first: `hf auth login`, or set HF_TOKEN).")
+    print(f"published: {publish(args.space, private=args.private)}")
+    return 0
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -44,13 +44,21 @@ def measure(path: str | os.PathLike, dataset: Dataset) -> CardFigures:
     n = max(len(dataset.val_ids), 512)
     train_eval = perplexity(ck.model, dataset.train_ids[:n])
     baselines = baseline_perplexities(dataset.train_ids, dataset.val_ids, len(dataset.vocab))
-    text = generate(ck.model, ck.vocab, ck.tokenizer, SAMPLE_PREFIX,
+    prefix = sample_prefix(ck.train_config)
+    text = generate(ck.model, ck.vocab, ck.tokenizer, prefix,
                     DecodeConfig(length=SAMPLE_CHARS, **SAMPLE_DECODE)).continuation[:SAMPLE_CHARS]
     report = CorpusIndex(dataset.train_text).check(text)
     # Only figures are kept: a sample may hold copied lyrics, and corpus text is never committed.
-    mem = {"text_length": report.text_length, "longest_length": report.longest_length,
+    mem = {"prefix": prefix, "text_length": report.text_length, "longest_length": report.longest_length,
            "ngram_share": report.ngram_share, "copied_share": report.copied_share, "summary": report.summary()}
     return CardFigures(val_ppl=val, train_eval_ppl=train_eval, baselines=baselines, memorization=mem)
+
+
+def sample_prefix(train_config) -> str:
+    """The memorization sample starts where training's samples did (the first ``--prefix``): a corpus
+    of Tang poems is sampled after 床前, the lyrics after 分开."""
+    prefixes = train_config.sample_prefixes if train_config is not None else ()
+    return prefixes[0] if prefixes and prefixes[0] else SAMPLE_PREFIX
 
 
 def write_card(path: str | os.PathLike, dataset: Dataset, command: str | None = None) -> CardFigures:
@@ -72,6 +80,17 @@ def _replace(file: Path, text: str) -> None:
     os.replace(tmp, file)
 
 
+def _output_layer(m: dict) -> str:
+    """What the model's last layer is, as the config says (adaptive softmax, tied or a plain linear)."""
+    cutoffs = m.get("adaptive_cutoffs") or ()
+    if cutoffs:
+        return (f"adaptive softmax (clusters at {' / '.join(map(str, cutoffs))} of {m['vocab_size']:,} tokens: "
+                "frequent tokens in the head, rare ones in smaller tails)")
+    if m.get("tie_weights"):
+        return "tied to the embedding" + (" (through a projection)" if m["embed_dim"] != m["hidden_size"] else "")
+    return "linear over the vocabulary"
+
+
 def render(meta: dict) -> str:
     """The Markdown model card of a checkpoint's JSON (after ``write_card``)."""
     m, d, t = meta["model"], meta["data"], meta.get("train") or {}
@@ -84,8 +103,7 @@ def render(meta: dict) -> str:
         ("kind", f"{kind}, {m['num_layers']} layer(s) x {m['hidden_size']} units"
                  + (", bidirectional" if m.get("bidirectional") else "")),
         ("input", f"embedding {m['embed_dim']}" if m["embed_dim"] else f"one-hot ({m['vocab_size']})"),
-        ("output", "tied to the embedding" + (" (through a projection)" if m["embed_dim"] != m["hidden_size"] else "")
-         if m.get("tie_weights") else "linear over the vocabulary"),
+        ("output", _output_layer(m)),
         ("dropout (embedding / between layers / output)",
          f"{m['dropout_embed']} / {m['dropout_rnn']} / {m['dropout_out']}"),
         ("parameters", f"{metrics.get('parameters', '?'):,}" if isinstance(metrics.get("parameters"), int) else "?"),
@@ -110,7 +128,8 @@ def render(meta: dict) -> str:
         rows.append(("against the bigram", f"{(val / b['bigram'] - 1) * 100:+.1f}%"))
     if mem:
         share = mem.get("ngram_share", {})
-        rows.append((f"memorization ({SAMPLE_CHARS} characters sampled after {SAMPLE_PREFIX}, temperature 0.8, seed 0)",
+        rows.append((f"memorization ({SAMPLE_CHARS} characters sampled after {mem.get('prefix', SAMPLE_PREFIX)}, "
+                     "temperature 0.8, seed 0)",
                      f"longest copy from the training text {mem.get('longest_length', '?')} chars; "
                      f"8-grams found in it {share.get('8', share.get(8, 0)) or 0:.0%}"))
     lines = [f"# {meta['name']}", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]

@@ -32,7 +32,7 @@ class DataConfig:
     ~3% of validation characters that training never saw dominate its perplexity.
     """
 
-    source: str | None = None      # a .txt/.zip path; None = the d2l corpus in data/
+    source: str | None = None      # a .txt/.zip path; None = the corpus in use (sources.corpus_in_use)
     clean: str = "d2l"             # none | d2l | lyrics  (corpus.CLEANERS)
     tokenizer: str = "char"        # char | word
     newline: str = "token"         # token | space      (tokenizers.NEWLINE_MODES)
@@ -104,8 +104,13 @@ class Dataset:
 
 
 def load_raw(config: DataConfig, max_bytes: int = DEFAULT_MAX_BYTES) -> RawText:
-    path = Path(config.source) if config.source else default_corpus_path()
-    return read_corpus_file(path, max_bytes=max_bytes)
+    """The text of ``config.source``, or of the corpus in use: the d2l lyrics in data/, else the
+    embedded Tang poems."""
+    if config.source:
+        return read_corpus_file(Path(config.source), max_bytes=max_bytes)
+    from .sources import corpus_in_use
+
+    return read_corpus_file(corpus_in_use().path, max_bytes=max_bytes)
 
 
 def load_dataset(config: DataConfig = DataConfig(), raw: RawText | None = None,

@@ -25,7 +25,9 @@ import torch
 torch.set_num_threads(2)
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO / "data" / "jaychou_lyrics.txt.zip"
+# LYRICDEMO_DATA_DIR=<an empty folder> runs the suite as on a machine without the corpus (.ci/run does both)
+DATA_DIR = Path(os.environ.get("LYRICDEMO_DATA_DIR") or REPO / "data")
+CORPUS = DATA_DIR / "jaychou_lyrics.txt.zip"
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +91,8 @@ def make_tiny_checkpoints(root: Path, text_file: Path | None = None) -> Path:
 
 
 TINY_LYRIC = "\n".join(["月光洒在小河上", "风吹过我的窗", "你在远方唱", "星星一闪一闪亮", "我想你在远方",
-                        "夜很长 路很长", "明天会更亮", "我们一起去看海"] * 3) + "\n"
+                        "夜很长 路很长", "明天会更亮", "我们一起去看海",
+                        "说好分开 又说不分开"] * 3) + "\n"      # the prefixes the tests type: 分开, 不分开
 
 
 @pytest.fixture(scope="session")

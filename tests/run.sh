@@ -18,7 +18,7 @@ if [ ! -f data/jaychou_lyrics.txt.zip ] && [ -f ../shared/data/jaychou_lyrics.tx
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q -r requirements.txt   # torch==2.13.0 is pinned there
+.venv/bin/python -m pip install -q -r requirements-dev.txt   # the app's requirements (torch==2.13.0) + the test tools
 
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_OFFLINE=1
 exec .venv/bin/python -m pytest -q --durations=10 "$@"

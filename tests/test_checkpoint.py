@@ -242,3 +242,12 @@ def test_a_garbled_weights_record_and_a_huge_model_description(copy):
     _edit_meta(copy, lambda m: m["model"].update(hidden_size=4096, num_layers=8, bidirectional=True, embed_dim=4096))
     with pytest.raises(LyricdemoError, match="do not match the model config"):
         load_checkpoint(copy)
+
+
+def test_the_model_card_names_the_output_layer_the_config_has():
+    from lyricdemo.card import _output_layer
+
+    base = {"vocab_size": 2053, "embed_dim": 128, "hidden_size": 256}
+    assert _output_layer({**base, "adaptive_cutoffs": [500, 1200]}).startswith("adaptive softmax (clusters at 500 / 1200")
+    assert _output_layer({**base, "tie_weights": True}) == "tied to the embedding (through a projection)"
+    assert _output_layer(base) == "linear over the vocabulary"

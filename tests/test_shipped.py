@@ -1,6 +1,7 @@
 """The shipped checkpoints (checkpoints/, made by checkpoints/build.sh): each loads on CPU, its
-description, vocabulary and card agree with each other and with the weights, and -- where the corpus
-is in data/ -- its validation perplexity recomputed here matches its card within 1%."""
+description, vocabulary and card agree with each other and with the weights, and -- where its corpus
+is here (the d2l one in data/, the embedded Tang poems always) -- its validation perplexity recomputed
+here matches its card within 1%."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ import torch
 
 from lyricdemo.__main__ import _data_config, _model_config, _train_config, parse_args
 from lyricdemo.checkpoint import list_checkpoints, load_checkpoint
+from lyricdemo.corpora import EMBEDDED
 from lyricdemo.corpus import read_corpus_file
 from lyricdemo.data import load_dataset
 from lyricdemo.train import perplexity
 
 ROOT = Path(__file__).resolve().parents[1] / "checkpoints"
 SHIPPED = {"char-gru": ("gru", "char"), "char-lstm": ("lstm", "char"), "char-rnn": ("rnn", "char"),
-           "word-gru": ("gru", "word")}
+           "word-gru": ("gru", "word"), "tang-gru": ("gru", "char")}
+EMBEDDED_OF = {"tang-gru": "tang"}          # trained on an embedded corpus (lyricdemo.corpora), not the d2l one
 MAX_BYTES = 6 * 2**20
 
 
@@ -51,7 +54,8 @@ def test_loads_on_cpu_and_its_description_vocab_and_card_agree(name):
     assert ck.vocab.idx_to_token[0] == "<unk>" and ck.vocab.token_to_idx["\n"] > 0
     assert sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) <= MAX_BYTES
     meta = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
-    assert meta["corpus"]["name"] == "jaychou_lyrics.txt.zip" and len(meta["corpus"]["sha256"]) == 64
+    corpus = EMBEDDED[EMBEDDED_OF[name]]["path"].name if name in EMBEDDED_OF else "jaychou_lyrics.txt.zip"
+    assert meta["corpus"]["name"] == corpus and len(meta["corpus"]["sha256"]) == 64
     assert ck.data_config.val_fraction == 0.1 and ck.train_config.early_stopping > 0 and ck.train_config.keep_best
     card, metrics = meta["card"], meta["metrics"]
     # float16 storage moves the validation perplexity by less than 0.5% (card: stored weights; metrics: training's)
@@ -61,11 +65,14 @@ def test_loads_on_cpu_and_its_description_vocab_and_card_agree(name):
     if kind in ("gru", "lstm") and tokenizer == "char":                    # the goal: >= 20% below the bigram
         assert card["val_ppl"] <= 0.8 * card["baselines"]["bigram"], card
     assert card["memorization"]["text_length"] >= 400
+    if name in EMBEDDED_OF:                         # its memorization sample starts like one of its poems
+        prefix = EMBEDDED[EMBEDDED_OF[name]]["prefixes"][0]
+        assert card["memorization"]["prefix"] == prefix and f"sampled after {prefix}," in md_of(folder)
     cmd = meta["command"]
     assert cmd.startswith("python -m lyricdemo train ") and "--seed" in cmd and f"checkpoints/{name}" in cmd
-    md = (folder / "README.md").read_text(encoding="utf-8")
+    md = md_of(folder)
     assert cmd in md and f"**{card['val_ppl']:.1f}**" in md and "bigram" in md
-    assert cmd == build_command(name)                                  # build.sh makes exactly this one
+    assert shlex.split(cmd) == shlex.split(build_command(name))        # build.sh makes exactly this one
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -85,18 +92,31 @@ def test_the_recorded_command_still_means_what_was_trained(name, capsys):
         assert getattr(d, key) == getattr(ck.data_config, key), key
 
 
+def md_of(folder: Path) -> str:
+    return (folder / "README.md").read_text(encoding="utf-8")
+
+
 def build_command(name: str) -> str:
-    """The command checkpoints/build.sh runs for ``name`` (its ARGS entry, then COMMON, then --out)."""
+    """The command checkpoints/build.sh runs for ``name`` (its ARGS entry, COMMON, its TAIL entry if any, --out)."""
     script = (ROOT / "build.sh").read_text(encoding="utf-8")
     common = re.search(r"^COMMON=\((.*)\)$", script, re.M).group(1)
-    args = re.search(rf'^  \[{re.escape(name)}\]="(.*)"$', script, re.M).group(1)
-    return f"python -m lyricdemo train {args} {common} --out checkpoints/{name}"
+    args, *tail = re.findall(rf'^  \[{re.escape(name)}\]="(.*)"$', script, re.M)     # ARGS, then TAIL if any
+    return " ".join(["python -m lyricdemo train", args, common, *tail, f"--out checkpoints/{name}"])
+
+
+@pytest.fixture
+def corpus_of(request):
+    """The file a shipped model was trained on: its embedded corpus, or the d2l one (skipped if absent)."""
+    name = request.node.callspec.params["name"]
+    if name in EMBEDDED_OF:
+        return EMBEDDED[EMBEDDED_OF[name]]["path"]
+    return request.getfixturevalue("corpus_path")
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
-def test_validation_perplexity_recomputed_matches_the_card(name, corpus_path):
+def test_validation_perplexity_recomputed_matches_the_card(name, corpus_of):
     ck = load_checkpoint(ROOT / name)
-    raw = read_corpus_file(corpus_path)
+    raw = read_corpus_file(corpus_of)
     meta = ck.meta
     if raw.sha256 != meta["corpus"]["sha256"]:
         pytest.skip("data/ holds a different corpus file than the one the checkpoint was trained on")

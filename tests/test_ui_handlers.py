@@ -10,7 +10,7 @@ import zipfile
 import gradio as gr
 import pytest
 
-from conftest import make_tiny_checkpoints
+from conftest import make_tiny_checkpoints, make_zip
 from lyricdemo import corpus as corpus_mod
 from lyricdemo.checkpoint import load_checkpoint, unpack_checkpoint
 from lyricdemo.corpus import read_corpus_bytes
@@ -264,17 +264,27 @@ def test_tokenize_refuses_bad_files_and_values(session, tmp_path):
         tab_vocab.tokenize(Session(), "upload", None)
 
 
-def test_without_the_corpus_the_app_says_how_to_get_it(session, tmp_path, monkeypatch):
-    monkeypatch.setattr(corpus_mod, "DATA_DIR", tmp_path / "empty")
-    assert not resources.corpus_available()
+def test_without_the_corpus_every_tab_uses_the_tang_poems(session, tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setattr(corpus_mod, "DATA_DIR", empty)
+    assert not resources.corpus_available() and resources.corpus_in_use().key == "tang"
     out = tab_vocab.on_load(Session(), "d2l", None, "d2l", "char", "token", 2, [], 30, 1)
-    assert "jaychou_lyrics.txt.zip" in out[0]
+    assert out[0]["value"] == "tang" and "Tang poems" in out[1] and "embedded" in out[1]
+    assert out[-1]["corpus"] == "tang_poems.txt.zip"
     with pytest.raises(gr.Error, match="data/"):
         tab_vocab.tokenize(Session(), "d2l")
-    assert tab_train.default_values()["data"] == "toy"
+    v = tab_train.default_values()
+    assert v["data"] == "tang" and v == tab_train.preset_values("classroom")
+    ds, raw, _, mcfg, tcfg = tab_train.build_configs(Session(), **v)
+    assert raw.name == "tang_poems.txt.zip" and mcfg.vocab_size == len(ds.vocab) > 1000
+    assert tcfg.sample_prefixes[0] == "床前"
     outs = list(tab_train.train(Session(), **tab_train.preset_values("toy")))
     assert outs[-1][5]["state"] == "done" and outs[-1][5]["step"] == 15
     build_app()                                                              # the page builds without a corpus
+    (empty / corpus_mod.D2L_CORPUS_NAME).write_bytes(make_zip({"j.txt": ("窗外的麻雀\n在电线杆上多嘴\n" * 20).encode()}))
+    out = tab_vocab.on_load(Session(), "tang", None, "d2l", "char", "token", 1, [], 30, 1)
+    assert out[0]["value"] == "d2l" and out[-1]["corpus"] == corpus_mod.D2L_CORPUS_NAME   # no restart
 
 
 # ----------------------------------------------------------------------------- tabs 3 and 4, the picker

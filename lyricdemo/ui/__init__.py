@@ -31,7 +31,7 @@ import gradio as gr  # noqa: E402
 from . import limits, links, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab  # noqa: E402
 from .labels import T  # noqa: E402
 from .session import Session  # noqa: E402
-from .widgets import CSS, FIT_JS  # noqa: E402
+from .widgets import CSS, FIT_JS, esc  # noqa: E402
 
 __all__ = ["build_app", "CSS", "queue_kwargs", "launch_kwargs", "prepare_server", "warm_up"]
 
@@ -42,15 +42,23 @@ def _close_session(session) -> None:
 
 
 def header_markdown() -> str:
-    corpus = ("✓ Corpus: the d2l Jay Chou lyrics are in data/. / 已找到周杰伦歌词语料。"
-              if resources.corpus_available() else
-              "⚠ No corpus in data/: tabs 1–2 offer upload (and the toy task); generation and the visualizer use "
-              "the shipped models. / 未找到语料：可上传文本；生成与可视化使用预训练模型。")
+    """Which corpus is in use (size, origin), the background download's state, the shipped models.
+    Drawn on every page load, so a corpus that arrives while the app runs shows at once."""
+    from .. import sources
+
+    src = resources.corpus_in_use()
+    dl = sources.download_status()
+    corpus = f"📚 Corpus in use / 当前语料: **{esc(src.describe())}**"
+    if src.key != "d2l":
+        corpus += (" · The d2l Jay Chou lyrics are not on this server; everything works on the Tang poems, "
+                   "or upload your own text in tab 1. / 本服务器没有周杰伦歌词语料：各页均可使用唐诗，或在第 1 页上传文本。")
+    if dl.state in ("running", "failed", "done"):
+        corpus += f" · {esc(dl.sentence())}"
     shipped = resources.shipped_models()
-    models = (f"✓ {len(shipped)} shipped model(s): " + ", ".join(m.folder.name for m in shipped) + "."
+    models = (f"✓ {len(shipped)} shipped model(s) / 预训练模型: " + ", ".join(m.folder.name for m in shipped) + "."
               if shipped else "No shipped checkpoints installed: train a model in tab 2 to generate. / "
                               "尚无预训练模型：请在第 2 页训练。")
-    return f"{T['subtitle']}\n\n{corpus} · {models}"
+    return f"{T['subtitle']}\n\n{corpus}\n\n{models}"
 
 
 def list_models(session: Session):
@@ -78,7 +86,8 @@ def build_app() -> gr.Blocks:
         # deep-copied per session (Session.__deepcopy__ registers it with the idle-session reaper)
         session = gr.State(Session(), delete_callback=_close_session)
         gr.Markdown(T["title"], elem_id="ld-title")
-        gr.Markdown(header_markdown(), elem_id="ld-header", elem_classes=["ld-note"])
+        header = gr.Markdown(header_markdown(), elem_id="ld-header", elem_classes=["ld-note"])
+        demo.load(header_markdown, None, header, api_visibility="private", queue=False)
         with gr.Tabs(elem_id="ld-tabs", overflow_behavior="wrap") as tabs:
             with gr.Tab(T["tab_vocab"], id="vocab", elem_id="tab-vocab"):
                 tab_vocab.build(demo, session)
@@ -99,7 +108,28 @@ def build_app() -> gr.Blocks:
         gen_tab.select(refresh_picker, [session, gen.model], gen.model, api_visibility="private", queue=False)
         inside_tab.select(refresh_picker, [session, inside.model], inside.model, api_visibility="private",
                           queue=False)
+        wire_follow_link(demo, session, tabs, train, [gen.model, inside.model])
     return demo
+
+
+def open_follow_link(request: gr.Request):
+    """Page load: with ``?follow=<id>`` open tab 2 following that run, Start and Stop hidden (a follower
+    cannot stop it; they come back when the run ends); without it, change nothing."""
+    rid = tab_train.follow_link_param(request)
+    if not rid:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return gr.Tabs(selected="train"), rid, gr.update(visible=False), gr.update(visible=False)
+
+
+def wire_follow_link(demo: gr.Blocks, session: gr.State, tabs: gr.Tabs, train, pickers: list) -> None:
+    """``?follow=<id>`` in the page's address: read it, follow the run in tab 2, then give back Start/Stop."""
+    outputs = [train.status, train.plot, train.grad_plot, train.samples, train.warn, train.info, *pickers]
+    (demo.load(open_follow_link, None, [tabs, train.follow_box, train.start, train.stop],
+               api_visibility="private", queue=False)
+         .then(tab_train.follow_page, [session, train.follow_box, train.x_axis], outputs, api_visibility="private",
+               concurrency_limit=None, concurrency_id="follow", show_progress="hidden", preprocess=False)
+         .then(lambda: (gr.update(visible=True), gr.update(visible=True)), None, [train.start, train.stop],
+               api_visibility="private", queue=False))
 
 
 def queue_kwargs() -> dict:
@@ -119,28 +149,38 @@ def launch_kwargs() -> dict:
 def prepare_server() -> dict[str, int]:
     """Before ``launch()``: check every limit (a wrong value stops the app with its name) and give
     each torch operation ``LYRICDEMO_TORCH_THREADS`` threads (concurrent requests share the cores
-    instead of each grabbing all of them; see README "Limits").  Returns the limits in force."""
+    instead of each grabbing all of them; see README "Limits"); delete what a killed server left in
+    the temp folder.  Returns the limits in force."""
     import torch
+
+    from .session import remove_stale_workdirs
 
     values = limits.check_all()
     torch.set_num_threads(limits.torch_threads())
+    remove_stale_workdirs()            # session folders of a server that was killed (no finalizer ran)
     return values
 
 
 def warm_up() -> threading.Thread:
-    """In the background: load jieba and prepare tab 1's default view, so the first visitor does not wait."""
+    """In the background: fetch the d2l corpus when it is missing and the network is allowed (once,
+    checksummed; see ``sources.start_download``), load jieba and prepare tab 1's default view, so the
+    first visitor does not wait."""
+    from .. import sources
+
+    sources.start_download()
+
     def work():
         from ..data import DataConfig
         from ..tokenizers import WordTokenizer
 
         WordTokenizer.warm_up()
-        if resources.corpus_available():
-            try:
-                raw, cfg = resources.d2l_corpus(), DataConfig()
-                resources.stats(raw, cfg)
-                resources.compare(raw, cfg)
-            except Exception:   # noqa: BLE001 -- a warm-up must never take the app down
-                pass
+        try:
+            raw, cfg = resources.builtin_corpus(resources.corpus_in_use().key), DataConfig()
+            resources.stats(raw, cfg)
+            resources.compare(raw, cfg)
+        except Exception:   # noqa: BLE001 -- a warm-up must never take the app down
+            pass
+
     t = threading.Thread(target=work, name="lyricdemo-warm-up", daemon=True)
     t.start()
     return t

@@ -1,9 +1,11 @@
 """Every limit of the app, read from the environment in this one place.
 
 A classroom of forty opens the same Space at once; each limit below keeps one thing
-bounded (memory, CPU, waiting time) however many come.  The defaults are sized for a
-2-core, 16 GB Space: two trainings at once use both cores, generation shares them
-between runs, and a user keeps a handful of small models.
+bounded (memory, CPU, waiting time) however many come.  The CPU limits follow the
+machine (``cpu_cores()``: ``CPU_CORES``, which Hugging Face Spaces set, else the cores
+this process may run on): one training per core (at most 8), as many generation
+slots, and one torch thread per operation unless the cores outnumber the trainings.
+On a 2-core, 16 GB Space that is two trainings, two generation slots, one thread each.
 
 Each value is read at call time (never cached in a global), so a deployment changes
 it with an environment variable and tests with ``monkeypatch.setenv``.  A value that
@@ -15,6 +17,7 @@ The README's "Limits" table lists them all (a test checks it does).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import LyricdemoError
@@ -22,13 +25,36 @@ from ..generate import MAX_LENGTH, MAX_LENGTH_ENV
 from ..generate import max_length as _library_max_length
 
 
+def cpu_cores() -> int:
+    """The cores this app may use: ``CPU_CORES`` (set on Hugging Face Spaces; a wrong value is an
+    error at startup), else the cores this process may run on (``os.sched_getaffinity``)."""
+    try:
+        seen = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        seen = os.cpu_count() or 1
+    return env_int("CPU_CORES", max(1, seen), 1, 4096)
+
+
+def _default_training() -> int:
+    return min(cpu_cores(), 8)
+
+
+def _default_threads() -> int:
+    return max(1, cpu_cores() // _default_training())
+
+
 @dataclass(frozen=True)
 class Limit:
     env: str
-    default: int
+    default_value: int | Callable[[], int]     # a number, or a rule over the machine's cores
     lo: int
     hi: int
     bounds: str          # what it bounds, one line for the README
+    rule: str = ""       # how the default follows the machine, for the README ("" when it is fixed)
+
+    @property
+    def default(self) -> int:
+        return self.default_value() if callable(self.default_value) else self.default_value
 
 
 LIMITS: tuple[Limit, ...] = (
@@ -37,10 +63,12 @@ LIMITS: tuple[Limit, ...] = (
           "(HTTP 413); a corpus zip may not unpack to more, a checkpoint zip's files to twice that"),
     Limit("LYRICDEMO_MAX_TRAIN_SECONDS", 300, 5, 24 * 3600,
           "the time budget one training run may ask for, in seconds (the slider's maximum)"),
-    Limit("LYRICDEMO_MAX_TRAINING", 2, 1, 64,
-          "training runs at the same time, over all users; more wait in the queue and see their position"),
-    Limit("LYRICDEMO_MAX_GENERATING", 2, 1, 64,
-          "generations and hidden-state probes at the same time (they share the cores with training)"),
+    Limit("LYRICDEMO_MAX_TRAINING", _default_training, 1, 64,
+          "training runs at the same time, over all users; more wait in the queue and see their position",
+          "cores, at most 8"),
+    Limit("LYRICDEMO_MAX_GENERATING", cpu_cores, 1, 64,
+          "generations and hidden-state probes at the same time (they share the cores with training)",
+          "cores"),
     Limit("LYRICDEMO_QUEUE_SIZE", 256, 1, 100_000,
           "events waiting in the queue, all users together (opening the page queues a few per user); "
           "beyond it: 'Queue is full, try again'"),
@@ -51,10 +79,14 @@ LIMITS: tuple[Limit, ...] = (
     Limit("LYRICDEMO_SESSION_IDLE_MINUTES", 60, 1, 7 * 24 * 60,
           "minutes a session may sit idle before its models, runs and files are deleted (a running training "
           "keeps it alive); also the age at which uploaded and downloadable files are deleted"),
+    Limit("LYRICDEMO_FOLLOW_RUNS", 8, 1, 256,
+          "finished runs kept for their followers (their charts and models, shared read-only), each for as long as "
+          "an idle session lasts; the oldest go first"),
     Limit("LYRICDEMO_MODEL_CACHE", 6, 1, 256,
           "shipped checkpoints kept loaded in memory, shared read-only by every user (least recently used go)"),
-    Limit("LYRICDEMO_TORCH_THREADS", 1, 1, 256,
-          "threads each torch operation may use; 1 keeps concurrent requests from oversubscribing the cores"),
+    Limit("LYRICDEMO_TORCH_THREADS", _default_threads, 1, 256,
+          "threads each torch operation may use; 1 keeps concurrent requests from oversubscribing the cores",
+          "cores ÷ training slots, at least 1"),
 )
 _BY_ENV = {lim.env: lim for lim in LIMITS}
 
@@ -81,6 +113,7 @@ def value(env: str) -> int:
 
 def check_all() -> dict[str, int]:
     """Every limit's value; raises ``LyricdemoError`` at startup for the first one that is wrong."""
+    cpu_cores()
     return {lim.env: value(lim.env) for lim in LIMITS}
 
 
@@ -116,6 +149,10 @@ def max_session_models() -> int:
 
 def session_idle_seconds() -> int:
     return value("LYRICDEMO_SESSION_IDLE_MINUTES") * 60
+
+
+def follow_runs() -> int:
+    return value("LYRICDEMO_FOLLOW_RUNS")
 
 
 def model_cache_size() -> int:

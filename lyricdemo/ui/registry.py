@@ -1,6 +1,7 @@
-"""The model picker: shipped checkpoints (shared, loaded lazily) plus this session's models.
+"""The model picker: shipped checkpoints (shared, loaded lazily) plus this session's models
+and the models of the runs it followed (shared read-only, see ``runs.py``).
 
-Keys are ``"shipped:<folder>"`` and ``"session:<run number>"``; the pickers show labels
+Keys are ``"shipped:<folder>"``, ``"session:<run number>"`` and ``"follow:<run id>"``; the pickers show labels
 and send keys, and every endpoint that takes a model checks the key here (the API can
 send anything).
 """
@@ -13,7 +14,7 @@ from ..checkpoint import Checkpoint
 from ..corpus import RawText
 from ..errors import LyricdemoError
 from ..novelty import CorpusIndex
-from . import resources
+from . import resources, runs
 from .labels import T
 from .session import Session
 from .validate import show
@@ -37,12 +38,19 @@ class ModelEntry:
 
 
 def choices(session: Session | None) -> list[tuple[str, str]]:
-    """(label, key) of every model this session can use: shipped first, then its own (newest last)."""
+    """(label, key) of every model this session can use: shipped first, then the followed runs', then its
+    own (newest last)."""
     out = [(m.label, m.key) for m in resources.shipped_models()]
     if session is not None:
         session.touch()
+        out += [(followed_label(m.label), f"follow:{rid}") for rid, m in session.followed_models()]
         out += [(m.label, m.key) for m in list(session.models.values())]
     return out
+
+
+def followed_label(label: str) -> str:
+    """A followed run's model, named as such ("trained here" is the owner's view)."""
+    return "followed · " + label.removeprefix("trained here · ")
 
 
 def default_key(session: Session | None, current: str | None = None) -> str | None:
@@ -52,6 +60,8 @@ def default_key(session: Session | None, current: str | None = None) -> str | No
         return current
     if session is not None and session.models:
         return next(reversed(session.models))
+    if session is not None and (followed := session.followed_models()):
+        return f"follow:{followed[-1][0]}"
     return keys[0] if keys else None
 
 
@@ -69,6 +79,10 @@ def get(session: Session | None, key) -> ModelEntry:
             raw = resources.corpus_for(m.checkpoint.meta.get("corpus", {}),
                                        [session.upload] if session.upload is not None else [])
         return ModelEntry(key=m.key, label=m.label, checkpoint=m.checkpoint, raw=raw, corpus_text=m.corpus_text)
+    if key.startswith("follow:"):             # the link is the permission: anyone with it may use the model
+        m = runs.model_of(key.removeprefix("follow:"))
+        return ModelEntry(key=key, label=followed_label(m.label), checkpoint=m.checkpoint, raw=m.raw,
+                          corpus_text=m.corpus_text)
     if key.startswith("shipped:"):
         for s in resources.shipped_models():
             if s.key == key:

@@ -25,6 +25,8 @@ from ..data import DataConfig, Dataset, load_dataset
 from ..errors import LyricdemoError
 from ..models.lm import KIND_NAMES
 from ..novelty import CorpusIndex
+from .. import sources
+from ..sources import CorpusSource
 from ..stats import CorpusStats, compare_tokenizers, corpus_stats
 # the limits live in limits.py; the ones older callers read here are re-exported
 from .limits import max_session_models, max_train_seconds, max_training, max_upload_bytes  # noqa: F401
@@ -72,7 +74,7 @@ class LRU:
         return len(self._data)
 
 
-_RAW = LRU(2)
+_RAW = LRU(3)
 _DATASETS = LRU(8)
 _STATS = LRU(16)
 _COMPARE = LRU(4)
@@ -87,20 +89,23 @@ def clear_caches() -> None:
 
 
 # ----------------------------------------------------------------------------- corpus and data
-def d2l_corpus() -> RawText:
-    """The d2l corpus in data/ (read once per file version), or a clear message how to get it."""
-    path = default_corpus_path()
-    if not path.is_file():
-        from ..corpus import missing_corpus_message
+def corpus_available() -> bool:
+    """Is the d2l corpus in data/ now (checked on every call: a file copied in is seen at once)?"""
+    return have_default_corpus()
 
-        raise LyricdemoError(missing_corpus_message())
+
+def corpus_in_use() -> CorpusSource:
+    """The d2l lyrics when they are in data/, else the embedded Tang poems (``sources.corpus_in_use``)."""
+    return sources.corpus_in_use()
+
+
+def builtin_corpus(key: str) -> RawText:
+    """A built-in corpus's text ("d2l" or "tang"), read once per file version; a missing d2l file is a
+    clear message (with the background download's state)."""
+    path = sources.builtin_source(key).path
     st = path.stat()
     return _RAW.get_or_make((str(path), st.st_mtime_ns, st.st_size),
-                            lambda: read_corpus_file(path, max_bytes=max_upload_bytes()))
-
-
-def corpus_available() -> bool:
-    return have_default_corpus()
+                            lambda: read_corpus_file(path, max_bytes=max(max_upload_bytes(), st.st_size)))
 
 
 def _key(raw: RawText, config: DataConfig) -> tuple:
@@ -206,11 +211,10 @@ def corpus_for(meta_corpus: dict, session_raws: list[RawText]) -> RawText | None
     for raw in session_raws:
         if raw.sha256 == sha:
             return raw
-    if corpus_available():
-        try:
-            raw = d2l_corpus()
-        except LyricdemoError:
-            return None
-        if raw.sha256 == sha:
-            return raw
-    return None
+    src = sources.source_with_sha256(sha)
+    if src is None:
+        return None
+    try:
+        return builtin_corpus(src.key)
+    except (LyricdemoError, OSError):
+        return None

@@ -18,11 +18,16 @@ State's default value once per session), handlers ``touch()`` it, and a reaper t
 closes sessions idle for longer than ``session_idle_seconds()`` (a running training
 keeps its session alive).  Files go with the session object at the latest: a
 finalizer deletes its folder when Python collects it.
+
+Runs can be followed from other sessions (``runs.py``): a run is registered there with an
+unguessable id as it starts and told when it ends; a session that follows runs keeps
+only their ids (``followed``), never their models.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 import threading
@@ -38,9 +43,11 @@ from ..data import Dataset
 from ..models.lm import KIND_NAMES
 from ..plots import RunCurves
 from ..train import Baselines, Done, Evaluation, Failed, Progress, Sample, Started, Trainer, Warning
+from . import runs
 from .limits import max_session_models, session_idle_seconds
 
 MAX_CHART_RUNS = 8
+MAX_FOLLOWED = 8           # runs one session follows (ids only: their models are shared, counted nowhere)
 MAX_POINTS = 1200          # per curve; beyond it every other point is dropped and the stride doubles
 EMA = 0.1                  # smoothing of the per-batch loss drawn on the chart
 
@@ -102,7 +109,9 @@ class SessionModel:
                 save_checkpoint(folder, self.checkpoint.model, self.checkpoint.vocab, self.checkpoint.data_config,
                                 train_config=self.checkpoint.train_config, metrics=self.checkpoint.metrics)
             zip_path = workdir / slug / f"lyricdemo-{slug}.zip"
-            zip_path.write_bytes(pack_checkpoint(folder))
+            part = zip_path.with_name(zip_path.name + ".part")     # a killed server leaves no half zip here
+            part.write_bytes(pack_checkpoint(folder))
+            os.replace(part, zip_path)
             self.folder, self.zip_path = folder, zip_path
             self.trainer = self.dataset = None       # the optimizer state is no longer needed
             return zip_path
@@ -138,6 +147,7 @@ class TrainingRun:
     ended_at: float | None = None
     ui_seconds: float = 0.0            # wall time training waited for the page (building + sending updates)
     updates: int = 0
+    follow_id: str | None = None       # its id in the registry of followable runs (runs.py)
     _ema: float | None = None
 
     def __post_init__(self):
@@ -198,6 +208,7 @@ class Session:
         self.generation = None                        # (Generation, MemorizationReport | None) of tab 3
         self.notes: list[str] = []
         self.expired_note: str | None = None          # why this session's models are gone (idle too long)
+        self.followed: OrderedDict[str, None] = OrderedDict()   # ids of runs followed here (runs.py), newest last
         self.last_used = time.monotonic()
         self._next_run = 1
         self._workdir: str | None = None
@@ -226,7 +237,7 @@ class Session:
         """A private temp folder for this session's checkpoints (deleted with the session)."""
         with _LOCK:
             if self._workdir is None or not Path(self._workdir).is_dir():
-                self._workdir = tempfile.mkdtemp(prefix="lyricdemo-session-")
+                self._workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
                 if self._cleanup is not None:
                     self._cleanup.detach()
                 # the folder goes with the object even if nobody calls close()
@@ -246,6 +257,7 @@ class Session:
                     run.trainer.stop()
             self.models.clear()
             self.runs.clear()
+            self.followed.clear()
             self.upload = self.analyzed = self.generation = None
 
     def expire(self, idle_seconds: float) -> None:
@@ -266,6 +278,7 @@ class Session:
             self._next_run += 1
             run = TrainingRun(number=number, label=f"#{number} {describe}", trainer=trainer, dataset=dataset,
                               raw=raw, corpus_text=corpus_text, clip_theta=clip_theta)
+            run.follow_id = runs.register(run, budget_s=trainer.config.max_seconds).id
             self.runs.append(run)
             # keep the chart readable and memory bounded: drop the oldest finished runs
             while len(self.runs) > MAX_CHART_RUNS:
@@ -291,6 +304,7 @@ class Session:
         with _LOCK:
             if run.finished.is_set():
                 return self.models.get(run.model_key) if run.model_key else None
+            entry = None
             try:
                 trainer, ds = run.trainer, run.dataset
                 if trainer is None or ds is None or trainer.step == 0:
@@ -302,6 +316,9 @@ class Session:
                 run.trainer = run.dataset = None
                 run.ended_at = time.monotonic()
                 run.finished.set()
+                shared = None if entry is None else runs.SharedModel(
+                    label=entry.label, checkpoint=entry.checkpoint, raw=entry.raw, corpus_text=entry.corpus_text)
+                runs.finish(run.follow_id, shared)   # followers get the same model object, not a copy
 
     def _register(self, run: TrainingRun, trainer: Trainer, ds: Dataset) -> SessionModel:
         model = trainer.model
@@ -367,6 +384,23 @@ class Session:
             self._add_model(entry)
         return entry
 
+    def follow(self, rid: str) -> None:
+        """Remember that this session follows run ``rid`` (its model then shows in the pickers)."""
+        with _LOCK:
+            self.followed[rid] = None
+            self.followed.move_to_end(rid)
+            while len(self.followed) > MAX_FOLLOWED:
+                self.followed.popitem(last=False)
+
+    def followed_models(self) -> list[tuple[str, runs.SharedModel]]:
+        """(run id, model) of the followed runs that ended with a model and are still kept, oldest first."""
+        out = []
+        for rid in list(self.followed):
+            shared = runs.get(rid)
+            if shared is not None and shared.model is not None:
+                out.append((rid, shared.model))
+        return out
+
     def model_for_run(self, run: TrainingRun) -> SessionModel | None:
         return self.models.get(run.model_key) if run.model_key else None
 
@@ -374,6 +408,34 @@ class Session:
         with _LOCK:
             notes, self.notes = self.notes, []
             return notes
+
+
+# ----------------------------------------------------------------------------- after a crash
+WORKDIR_PREFIX = "lyricdemo-session-"      # + the server's pid: a folder whose server is gone is stale
+
+
+def remove_stale_workdirs(root: str | None = None) -> list[Path]:
+    """Delete the session folders of servers that are no longer running (killed, so their finalizers
+    never ran); called as the app starts.  Returns what was deleted."""
+    root_dir = Path(root or tempfile.gettempdir())
+    gone = []
+    for d in root_dir.glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = d.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if not d.is_dir() or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        gone.append(d)
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:            # someone else's process: not ours to judge
+        return True
+    return True
 
 
 # ----------------------------------------------------------------------------- the reaper
@@ -406,6 +468,7 @@ def start_reaper() -> None:
                 time.sleep(min(60.0, max(session_idle_seconds() / 4, 1.0)))
                 try:
                     reap_idle_sessions()
+                    runs.reap()                # finished runs nobody may follow any more
                 except Exception:   # noqa: BLE001 -- the reaper must outlive any one bad session
                     pass
 

@@ -15,18 +15,26 @@ How a run flows::
 
     Stop  --> cancels the train event (Gradio closes the generator at its next yield) and runs
               stop(): the trainer is asked to stop, the run's end is awaited, its model saved.
+
+Following (``runs.py``): every run has a share link ``?follow=<id>``; ``/follow`` streams the
+run's status, chart and samples to another session (views built once per change, shared
+by all followers) and hands over its model when it ends.  While a run waits for a training
+slot, ``queue_watch`` shows its place in Gradio's queue and when it should start.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import time
 from types import SimpleNamespace
 
 import gradio as gr
+from gradio.components.plot import PlotData
 
 from .. import plots
+from ..corpora import EMBEDDED
 from ..corpus import CLEANERS
 from ..data import DataConfig, toy_dataset
 from ..errors import LyricdemoError
@@ -35,12 +43,12 @@ from ..models.lm import KIND_NAMES
 from ..presets import PRESETS
 from ..tokenizers import NEWLINE_MODES, TOKENIZERS
 from ..train import OPTIMIZERS, Done, Failed, TrainConfig, Trainer, new_model
-from . import registry, resources
+from . import limits, registry, resources, runs
 from .labels import T, kw
 from .session import Session, TrainingRun
 from .validate import choice, flag, real, user_errors, whole
 
-DATA_SOURCES = ("d2l", "upload", "toy")
+DATA_SOURCES = ("d2l", "tang", "upload", "toy")
 INPUTS = ("one-hot", "embedding")
 X_AXES = ("step", "seconds")
 UI_INTERVAL = float(os.environ.get("LYRICDEMO_UI_INTERVAL", "0.25") or 0.25)   # seconds between page updates
@@ -70,8 +78,8 @@ PRESET_NOTES = {
 
 # ----------------------------------------------------------------------------- presets
 def default_values() -> dict:
-    """The knobs' starting values: the classroom preset (or the toy task when no corpus is here)."""
-    return preset_values("classroom" if resources.corpus_available() else "toy")
+    """The knobs' starting values: the classroom preset on the corpus in use (d2l lyrics, else Tang poems)."""
+    return preset_values("classroom")
 
 
 def preset_values(name: str) -> dict:
@@ -79,13 +87,18 @@ def preset_values(name: str) -> dict:
     if name not in PRESETS:
         raise LyricdemoError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
     p = PRESETS[name]
-    d, m, t = DataConfig(), p.get("model", {}), TrainConfig()
+    d, m, t = DataConfig(), dict(p.get("model", {})), TrainConfig()
     data = {**d.to_dict(), **p.get("data", {})}
     tr = {**t.to_dict(), **p.get("train", {})}
+    source = "toy" if "toy" in p else resources.corpus_in_use().key
+    if name == "classroom" and source in EMBEDDED:      # what makes the quick run beat that corpus's bigram
+        over = EMBEDDED[source].get("classroom", {})
+        m.update(over.get("model", {}))
+        tr.update(over.get("train", {}))
     cap = resources.max_train_seconds()
     seconds = tr.get("max_seconds") or TOY_SECONDS
     return {
-        "data": "toy" if "toy" in p else ("d2l" if resources.corpus_available() else "upload"),
+        "data": source,
         "tokenizer": data["tokenizer"], "clean": data["clean"], "newline": data["newline"],
         "min_freq": data["min_freq"], "max_tokens": data["max_tokens"],
         "kind": m.get("kind", "gru"), "impl": m.get("impl", "torch"),
@@ -145,17 +158,18 @@ def build_configs(session: Session, data, tokenizer, clean, newline, min_freq, m
                          newline=choice("newline", newline, NEWLINE_MODES),
                          min_freq=whole("min_freq", min_freq, 1, 1000),
                          max_tokens=whole("max_tokens", max_tokens, 0, 10_000_000))
-        if data == "d2l":
-            raw = resources.d2l_corpus()
+        if data in ("d2l", "tang"):
+            raw = resources.builtin_corpus(data)
         elif session.upload is not None:
             raw = session.upload
         else:
             raise LyricdemoError("No uploaded corpus in this session: upload a file in tab 1 (and press Analyze), "
-                                 "or choose the d2l corpus or the toy task. / 请先在第 1 页上传语料。")
+                                 "or choose a built-in corpus or the toy task. / 请先在第 1 页上传语料。")
         ds = resources.dataset(raw, cfg)
         corpus_text = None
-        if data == "upload":
-            firsts = [ln[:2] for ln in ds.train_lines if ln.strip()][:2]
+        if data != "d2l":                       # d2l's 分开 / 不分开 mean nothing to another corpus
+            firsts = list(EMBEDDED[data]["prefixes"][:2]) if data in EMBEDDED else \
+                [ln[:2] for ln in ds.train_lines if ln.strip()][:2]
             train_kw.update(sample_prefixes=tuple(firsts) or ("",))
     V = len(ds.vocab)
     out_elems = train_kw["batch_size"] * train_kw["num_steps"] * V
@@ -218,8 +232,8 @@ def memorization_gap(train_ppl: float | None, val_ppl: float | None) -> str:
             f"{state}")
 
 
-def status_markdown(run: TrainingRun | None) -> str:
-    """One or two lines: where the run is, how fast, how good, and what it means."""
+def status_markdown(run: TrainingRun | None, follower: bool = False) -> str:
+    """One or two lines: where the run is, how fast, how good, and what it means (and how to share it)."""
     if run is None:
         n = resources.max_training()
         return ("Ready. Pick a preset or set the knobs, then press **Start**. At most "
@@ -232,7 +246,7 @@ def status_markdown(run: TrainingRun | None) -> str:
         why = {"budget": "time budget reached / 到达时间预算", "steps": "step budget reached / 到达步数上限",
                "epochs": "epochs done / 轮数完成", "early_stopping": "early stopping / 提前停止",
                "stopped": "stopped / 已停止"}.get(out.reason, out.reason)
-        lines.append(f"■ **{run.label}: {why}** after {out.step:,} steps / 步 ({out.epoch:.2f} epochs / 轮, "
+        lines.append(f"✓ **{run.label}: {why}** after {out.step:,} steps / 步 ({out.epoch:.2f} epochs / 轮, "
                      f"{_fmt_s(out.elapsed)}) · **{out.tokens_per_s:,.0f} tokens/s / 词元每秒** · "
                      f"best validation perplexity / 最佳验证困惑度 **{_ppl(out.best_val_ppl)}** · "
                      f"weights kept / 保留的权重: {out.kept}")
@@ -265,9 +279,30 @@ def status_markdown(run: TrainingRun | None) -> str:
             lines.append(f"⚠ Training perplexity {te:.2f} vs validation {vp:.1f}: the model is **reciting its "
                          "training lyrics**, not learning to write (see the memorization meter in tab 3). / "
                          "训练困惑度接近 1 而验证困惑度很高：模型在背歌词。")
-    if run.model_key and not run.running:
+    if follower:
+        lines.insert(0, "👁 **Following a run: you see it live; only its owner can stop it.** / "
+                        "**正在关注他人的训练：实时观看，只有训练者本人可以停止。**")
+        if not run.running:
+            lines.append("The run's model is now in your pickers of tabs 3 and 4 (read-only, shared). / "
+                         "该模型已加入你第 3、4 页的模型列表（只读、共享）。" if run.model_key else
+                         "The run ended before its first step: no model. / 训练在第一步之前结束，没有模型。")
+    elif run.model_key and not run.running:
         lines.append(f"The model is now in the pickers of tabs 3 and 4 (`{run.model_key}`). / 模型已加入第 3、4 页的模型列表。")
+    share = share_markdown(run)
+    if share:
+        lines.append(share)
     return "\n\n".join(lines)
+
+
+def share_markdown(run: TrainingRun) -> str:
+    """The run's follow link while the registry keeps it (it opens in a new tab: leaving this page
+    would end the owner's run)."""
+    if not run.follow_id or runs.get(run.follow_id) is None:
+        return ""
+    rid = run.follow_id
+    return (f'🔗 share / 分享: <a href="?follow={rid}" target="_blank" rel="noopener" id="train-share-link">'
+            f"this page with <code>?follow={rid}</code></a> — anyone with the link watches this run live and gets "
+            "its model when it ends. / 任何人打开此链接都能实时观看，结束后可使用该模型。")
 
 
 def samples_text(run: TrainingRun | None) -> str:
@@ -316,7 +351,7 @@ def run_info(run: TrainingRun | None) -> dict:
         "train_ppl": ev.train_ppl if ev else None, "val_ppl": ev.val_ppl if ev else None,
         "best_val_ppl": ev.best_val_ppl if ev else None, "baselines": run.baselines,
         "samples": dict(run.samples), "warnings": list(run.warnings),
-        "outcome": out.to_dict() if out is not None else None, "model": run.model_key,
+        "outcome": out.to_dict() if out is not None else None, "model": run.model_key, "follow": run.follow_id,
         "ui_seconds": round(run.ui_seconds, 3), "updates": run.updates,
         "parameters": run.started.parameters if run.started else None,
         "device": run.started.device if run.started else None,
@@ -410,6 +445,140 @@ def stop(session: Session, x_axis="step"):
             _picker(session, run.model_key), _picker(session, run.model_key))
 
 
+# ----------------------------------------------------------------------------- following a run, the queue
+# seconds between a follower's updates: a phone redraws the chart once a second
+FOLLOW_INTERVAL = float(os.environ.get("LYRICDEMO_FOLLOW_INTERVAL", "1.0") or 1.0)
+QUEUE_INTERVAL = 1.0           # seconds between updates of a waiting run's place in the queue
+QUEUE_APPEAR_S = 5.0           # how long the watcher waits for the Start event to reach the queue
+
+
+def follow_view(shared: runs.SharedRun, x_axis: str) -> tuple:
+    """What a follower's page shows of a run: (status, chart, grad chart, samples, warnings, run JSON).
+    Built once per change of the run and shared by every follower (``SharedRun.view``) -- the charts
+    already as Plotly JSON, which Gradio would otherwise serialize again for each follower."""
+    run = shared.run
+    fig = plots.training_chart([run.chart_curves()], run.baselines, x="seconds" if x_axis == "seconds" else "step")
+    return (status_markdown(run, follower=True), PlotData(type="plotly", plot=fig.to_json()),
+            PlotData(type="plotly", plot=grad_chart(run).to_json()), samples_text(run), warnings_markdown(run),
+            run_info(run))
+
+
+@user_errors
+async def follow(session: Session, run_id="", x_axis="step"):
+    """Follow someone's run by the id of its share link: stream its (status, chart, grad-norm chart, samples,
+    warnings, run JSON) as it trains, then hand its model to this session's pickers (generate tab, inside tab).
+    Read-only: nothing here can stop or change the run. An async generator: a follower waiting between
+    updates holds no worker thread, so forty followers cost forty sleeping tasks."""
+    session.touch()
+    x_axis = choice("x_axis", x_axis, X_AXES)
+    skip = gr.skip()
+    try:
+        shared = runs.lookup(run_id)
+    except LyricdemoError as e:
+        yield (f"✗ {e}", skip, skip, skip, skip, {"state": "gone", "follow": None}, skip, skip)
+        raise
+    session.follow(shared.id)
+    shown, sent = None, (None,) * 6
+    while True:
+        ended = not shared.running                   # read before the view, so the last view is the final one
+        version, view = shared.view(x_axis, lambda: follow_view(shared, x_axis))
+        if version != shown:
+            shown = version
+            if not ended:                            # a phone redraws only what changed (samples, warnings)
+                status, fig, grad, samples, warns, info = view
+                yield (status, fig, grad, samples if samples != sent[3] else skip,
+                       warns if warns != sent[4] else skip, info, skip, skip)
+                sent = view
+        if ended:
+            break
+        session.touch()
+        await asyncio.sleep(FOLLOW_INTERVAL)
+    key = f"follow:{shared.id}" if shared.model is not None else None
+    yield (*view, _picker(session, key), _picker(session, key))
+
+
+@user_errors
+async def follow_page(session: Session, run_id="", x_axis="step"):
+    """The page's own follow (its ``?follow=`` link): ``follow``, or nothing for a page without a link.
+    A gone or mistyped link is said on the status line (``follow`` puts it there before it raises), and
+    the page goes on normally: Start and Stop come back."""
+    if not run_id:
+        yield (gr.skip(),) * 8
+        return
+    try:
+        async for out in follow(session, run_id, x_axis):
+            yield out
+    except gr.Error:
+        return
+
+
+def follow_link_param(request: gr.Request) -> str:
+    """The ``follow`` query parameter of the page (``?follow=<id>``), or "" when it has none."""
+    params = getattr(request, "query_params", None) or {}
+    value = params.get("follow", "") if hasattr(params, "get") else ""
+    return value if isinstance(value, str) else ""
+
+
+def queue_position(demo: gr.Blocks, session_hash: str | None) -> tuple[int, int] | None:
+    """(place, waiting) of this page's training in Gradio's queue of trainings (place 1 = next), or None
+    when it is not waiting there (started, cancelled, or not sent yet).  Reads Gradio's queue, the one
+    that really decides; gradio is pinned (requirements.txt), and a change there only hides the note."""
+    try:
+        waiting = list(demo._queue.event_queue_per_concurrency_id["train"].queue)
+    except (AttributeError, KeyError):
+        return None
+    for i, ev in enumerate(waiting):
+        if ev.session_hash == session_hash:
+            return i + 1, len(waiting)
+    return None
+
+
+def queue_markdown(place: int, waiting: int, slots: int, running_left: list[float], typical: float | None,
+                   measured: bool, class_id: str | None) -> str:
+    """A waiting run's place and when it should start, in both languages, with the class run to follow."""
+    each = typical if typical is not None else 60.0
+    eta = runs.estimate_start(place, slots, running_left, each)
+    basis = (f"from the measured length of recent runs, ~{_fmt_s(each)} each / 根据最近训练的实测时长（每次约 {_fmt_s(each)}）"
+             if measured else "from the running runs' time budgets / 根据正在训练的时间预算")
+    lines = [f"⏳ **Waiting for a training slot: number {place} of {waiting} in the queue; starts in about "
+             f"{_fmt_s(eta)}** ({slots} run{'s' if slots > 1 else ''} train at once; {basis}). / "
+             f"**正在排队：第 {place} 位（共 {waiting} 位），预计约 {_fmt_s(eta)} 后开始。**"]
+    if class_id:
+        lines.append(f'While you wait, <a href="?follow={class_id}" target="_blank" rel="noopener" id="train-class-link">'
+                     "follow the class run live</a> (a new tab; your place here is kept). / "
+                     "等待时可以在新标签页中实时观看正在进行的训练（这里的排队位置保留）。")
+    return "\n\n".join(lines)
+
+
+def queue_note(place: int, waiting: int) -> str:
+    """``queue_markdown`` with the server's figures: slots, running runs' rest, measured durations, class run."""
+    typical = runs.typical_duration()
+    left = runs.remaining_seconds()
+    if typical is None and left:
+        typical = max(left)                   # nothing measured yet: a run lasts about its budget
+    cls = runs.class_run()
+    return queue_markdown(place, waiting, limits.max_training(), left, typical, runs.typical_duration() is not None,
+                          cls.id if cls is not None else None)
+
+
+async def queue_watch(demo: gr.Blocks, session: Session, request: gr.Request):
+    """While this page's training waits for a slot, show its place and when it should start (every second);
+    hide the note once it starts or is cancelled."""
+    t0 = time.monotonic()
+    shown = False
+    while True:
+        pos = queue_position(demo, getattr(request, "session_hash", None))
+        if pos is None:
+            if shown or session.busy or time.monotonic() - t0 > QUEUE_APPEAR_S:
+                break
+            await asyncio.sleep(0.2)
+            continue
+        shown = True
+        yield gr.update(value=queue_note(*pos), visible=True)
+        await asyncio.sleep(QUEUE_INTERVAL)
+    yield gr.update(value="", visible=False)
+
+
 def redraw(session: Session, x_axis="step"):
     return chart(session, x_axis if x_axis in X_AXES else "step")
 
@@ -439,7 +608,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     v = default_values()
     cap = resources.max_train_seconds()
     c = {}
-    active = "classroom" if v["data"] != "toy" else "toy"
+    active = "classroom"                      # default_values(): the classroom preset on the corpus in use
     with gr.Row(elem_id="train-row"):
         with gr.Column(scale=2, min_width=320, elem_id="train-knobs"):
             with gr.Row(elem_classes=["ld-buttons"], elem_id="train-buttons"):
@@ -450,11 +619,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 preset_btns = {name: gr.Button(PRESETS[name]["label"], size="sm", elem_id=f"preset-{name}",
                                                variant="primary" if name == active else "secondary")
                                for name in PRESET_ORDER}
-            preset_note = gr.Markdown(f"**{PRESETS['classroom']['label']}** — {PRESET_NOTES['classroom']}"
-                                      if v["data"] != "toy" else
-                                      "No corpus in data/: the toy task is selected; upload a corpus in tab 1 to "
-                                      "train on lyrics. / 未找到语料：已选择玩具任务。", elem_id="preset-note",
-                                      elem_classes=["ld-note"])
+            preset_note = gr.Markdown(f"**{PRESETS['classroom']['label']}** — {PRESET_NOTES['classroom']}",
+                                      elem_id="preset-note", elem_classes=["ld-note"])
             c["kind"] = gr.Radio([("RNN", "rnn"), ("GRU", "gru"), ("LSTM", "lstm")], value=v["kind"],
                                  elem_id="train-kind", **kw("kind"))
             c["tokenizer"] = gr.Radio(list(TOKENIZERS), value=v["tokenizer"], elem_id="train-tokenizer",
@@ -462,7 +628,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
             c["max_seconds"] = gr.Slider(1, cap, value=v["max_seconds"], step=1, elem_id="train-seconds",
                                          **kw("max_seconds"))
             with gr.Accordion("All settings / 全部参数", open=False, elem_id="train-all"):
-                c["data"] = gr.Radio([("d2l corpus / d2l 语料", "d2l"), ("uploaded in tab 1 / 第 1 页上传", "upload"),
+                c["data"] = gr.Radio([("d2l lyrics / 周杰伦歌词", "d2l"), (EMBEDDED["tang"]["label"], "tang"),
+                                      ("uploaded in tab 1 / 第 1 页上传", "upload"),
                                       ("toy hello→ohlol / 玩具任务", "toy")], value=v["data"], elem_id="train-data",
                                      **kw("data"))
                 with gr.Group():
@@ -519,6 +686,11 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
             samples = gr.Textbox(label="Latest samples (greedy) / 最新样例（贪心解码）", lines=3, interactive=False,
                                  elem_id="train-samples")
             warn = gr.Markdown(label="Warnings / 提示", show_label=False, elem_id="train-warnings")
+            # -- following and the queue (issue 14) -------------------------------------------------
+            queue_md = gr.Markdown(visible=False, elem_id="train-queue")
+            follow_box = gr.Textbox(visible=False, label="run id", elem_id="train-follow-id")
+            follow_btn = gr.Button(visible=False, elem_id="train-follow-go")
+            # -- end of following ---------------------------------------------------------------------
             download = gr.File(label=T["download"], interactive=False, height=90, elem_id="train-download")
             with gr.Accordion("Run as JSON / 训练记录（JSON）", open=False):
                 info = gr.JSON(label="Run / 训练记录", elem_id="train-json")
@@ -535,7 +707,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     clear_btn.click(clear, [session, x_axis], plot, api_visibility="private", queue=False)
     return SimpleNamespace(knobs=c, start=start, stop=stop_btn, status=status, plot=plot, grad_plot=grad_plot,
                            samples=samples, warn=warn, download=download, info=info, x_axis=x_axis,
-                           presets=preset_btns, preset_note=preset_note, lesson=lesson)
+                           presets=preset_btns, preset_note=preset_note, lesson=lesson, demo=demo,
+                           queue_md=queue_md, follow_box=follow_box, follow_btn=follow_btn)
 
 
 def wire(ui: SimpleNamespace, session: gr.State, pickers: list) -> None:
@@ -551,4 +724,19 @@ def wire(ui: SimpleNamespace, session: gr.State, pickers: list) -> None:
                                  preprocess=False)      # train() checks every raw value itself (validate.py)
     ui.stop.click(stop, [session, ui.x_axis], [ui.status, ui.plot, ui.info, ui.download, *pickers],
                   cancels=[train_event], api_name="stop", concurrency_limit=None, preprocess=False)
+    wire_follow(ui, session, pickers)
+
+
+def wire_follow(ui: SimpleNamespace, session: gr.State, pickers: list) -> None:
+    """The queue note beside Start, and /follow (the page's ``?follow=`` link starts it, see ``ui/__init__``)."""
+    async def watch(session: Session, request: gr.Request):
+        async for update in queue_watch(ui.demo, session, request):
+            yield update
+
+    ui.start.click(watch, session, ui.queue_md, api_visibility="private", concurrency_limit=None,
+                   concurrency_id="queue-watch", show_progress="hidden", preprocess=False)
+    outputs = [ui.status, ui.plot, ui.grad_plot, ui.samples, ui.warn, ui.info, *pickers]
+    ui.follow_event = ui.follow_btn.click(follow, [session, ui.follow_box, ui.x_axis], outputs, api_name="follow",
+                                          concurrency_limit=None, concurrency_id="follow", show_progress="hidden",
+                                          preprocess=False)
 

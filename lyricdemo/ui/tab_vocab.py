@@ -14,7 +14,9 @@ from types import SimpleNamespace
 import gradio as gr
 
 from .. import plots
-from ..corpus import CLEANERS, missing_corpus_message, read_corpus_file
+from .. import sources
+from ..corpora import EMBEDDED
+from ..corpus import CLEANERS, read_corpus_file
 from ..data import DataConfig
 from ..errors import LyricdemoError
 from ..stats import RawStats
@@ -26,14 +28,14 @@ from .session import Session
 from .validate import checked_file, choice, subset, text, upload_path, user_errors, whole
 from .widgets import esc, mark_stale, markdown_table, tokens_html
 
-SOURCES = ("d2l", "upload")
+SOURCES = ("d2l", "tang", "upload")
 SHOW_LINES = 8
 
 
 def _load_raw(session: Session, source: str, upload):
     """The corpus text the user chose; an upload is read (size-capped, UTF-8 checked) and kept in the session."""
-    if source == "d2l":
-        return resources.d2l_corpus()
+    if source in ("d2l", "tang"):
+        return resources.builtin_corpus(source)
     path = upload_path("upload", upload)
     if path:
         raw = read_corpus_file(path, max_bytes=resources.max_upload_bytes())
@@ -41,7 +43,7 @@ def _load_raw(session: Session, source: str, upload):
         return raw
     if session.upload is not None:
         return session.upload
-    raise LyricdemoError("Upload a UTF-8 text file first (or choose the d2l corpus). / 请先上传一个 UTF-8 文本文件。")
+    raise LyricdemoError("Upload a UTF-8 text file first (or choose a built-in corpus). / 请先上传一个 UTF-8 文本文件。")
 
 
 def data_config(clean, tokenizer, newline, min_freq, reserved) -> DataConfig:
@@ -107,7 +109,12 @@ def tokenize(session: Session, source: str = "d2l", upload: str | None = None, c
         ["types for 90% coverage / 覆盖 90% 所需词元", f"{c.coverage_marks.get(0.9, 0):,}",
          f"{w.coverage_marks.get(0.9, 0):,}"],
     ]
-    notice = (f"**{esc(raw.name)}** · clean = `{cfg.clean}` · tokenizer = `{cfg.tokenizer}` · "
+    origin = (f"{esc(sources.builtin_source(source).describe())}<br>" if source in ("d2l", "tang") else
+              f"uploaded by you / 你上传的文件: ")
+    download = sources.download_status()
+    if download.state in ("running", "failed") and source != "d2l":   # why the d2l lyrics are not here (yet)
+        origin += f"⚠ {esc(download.sentence())}<br>"
+    notice = (f"{origin}**{esc(raw.name)}** · clean = `{cfg.clean}` · tokenizer = `{cfg.tokenizer}` · "
               f"line break = `{cfg.newline}` · the vocabulary is built from the training lines only "
               f"(the last 10% of lines are held out for validation). / 词表只用训练部分（最后 10% 的行留作验证）。")
     stats_json = {
@@ -126,13 +133,15 @@ def tokenize(session: Session, source: str = "d2l", upload: str | None = None, c
 
 
 def on_load(session: Session, source, upload, clean, tokenizer, newline, min_freq, reserved, top_n, first_line):
-    """The first view: the d2l corpus when it is here, else the note on how to get it."""
-    if source == "d2l" and resources.corpus_available():
-        try:
-            return tokenize(session, source, upload, clean, tokenizer, newline, min_freq, reserved, top_n, first_line)
-        except gr.Error:
-            pass
-    return (missing_corpus_message(),) + (gr.skip(),) * 8
+    """The first view: the corpus in use now (the d2l lyrics when they are in data/, else the Tang poems),
+    analysed; the source picker follows it, so a corpus that arrived while the app ran is chosen."""
+    if source != "upload":
+        source = resources.corpus_in_use().key
+    try:
+        return (gr.update(value=source),
+                *tokenize(session, source, upload, clean, tokenizer, newline, min_freq, reserved, top_n, first_line))
+    except gr.Error as e:
+        return (gr.skip(), f"⚠ {esc(str(e))}") + (gr.skip(),) * 8
 
 
 _ALIASES = {"\\n": "\n", "↵": "\n", "␣": " ", "␠": " ", "space": " ", "⬚": "\u3000"}
@@ -170,14 +179,15 @@ def lookup(session: Session, query: str = ""):
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     """Corpus, tokenizer and Analyze on the left, the tokenized lines (the lesson's picture) and the
     summary on the right, both in the first screen; the other knobs in "All settings / 全部参数"."""
-    have = resources.corpus_available()
+    in_use = resources.corpus_in_use().key
     with gr.Row(elem_id="vocab-row"):
         with gr.Column(scale=1, min_width=300, elem_id="vocab-controls"):
-            source = gr.Radio([("d2l Jay Chou lyrics / 周杰伦歌词", "d2l"), ("uploaded file / 上传文件", "upload")],
-                              value="d2l" if have else "upload", elem_id="vocab-source", **kw("source"))
+            source = gr.Radio([("d2l Jay Chou lyrics / 周杰伦歌词", "d2l"), (EMBEDDED["tang"]["label"], "tang"),
+                               ("uploaded file / 上传文件", "upload")],
+                              value=in_use, elem_id="vocab-source", **kw("source"))
             tokenizer = gr.Radio(list(TOKENIZERS), value="char", elem_id="vocab-tokenizer", **kw("tokenizer"))
             analyze = gr.Button(T["analyze"], variant="primary", elem_id="vocab-analyze")
-            with gr.Accordion("Your own text / 上传文本", open=not have, elem_id="vocab-upload-box"):
+            with gr.Accordion("Your own text / 上传文本", open=False, elem_id="vocab-upload-box"):
                 upload = checked_file(gr.File(file_types=[".txt", ".zip"], type="filepath", elem_id="vocab-upload",
                                               height=110, **kw("upload")), "upload")
             with gr.Accordion("All settings / 全部参数", open=False, elem_id="vocab-all"):
@@ -195,8 +205,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 lookup_btn = gr.Button(T["lookup_btn"], scale=1, elem_id="vocab-lookup-btn")
             lookup_out = gr.Markdown(label="Lookup / 查询结果", show_label=False, elem_id="vocab-lookup-out")
         with gr.Column(scale=2, elem_id="vocab-main"):
-            notice = gr.Markdown(missing_corpus_message() if not have else "", label="Notice / 说明", show_label=False,
-                                 elem_id="vocab-notice", elem_classes=["ld-note"])
+            notice = gr.Markdown("", label="Notice / 说明", show_label=False, elem_id="vocab-notice",
+                                 elem_classes=["ld-note"])
             view = gr.HTML(label="Tokenized lines / 分词结果", elem_id="vocab-tokens")
             summary = gr.Markdown(label="Summary / 概要", show_label=False, elem_id="vocab-summary")
     with gr.Row():
@@ -219,7 +229,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     mark_stale(analyze.click(tokenize, inputs, outputs, api_name="tokenize", concurrency_limit=2,
                              concurrency_id="cpu", preprocess=False), "vocab-main")
     upload.upload(lambda: gr.update(value="upload"), None, source, api_visibility="private", queue=False)
-    demo.load(on_load, inputs, outputs, api_visibility="private")
+    demo.load(on_load, inputs, [source, *outputs], api_visibility="private")
     lookup_btn.click(lookup, [session, query], lookup_out, api_name="lookup", preprocess=False)
     query.submit(lookup, [session, query], lookup_out, api_visibility="private", preprocess=False)
     return SimpleNamespace(source=source, upload=upload, analyze=analyze, summary=summary, view=view,

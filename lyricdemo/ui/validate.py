@@ -160,7 +160,7 @@ def user_errors(fn):
 
     Anything else a handler raises is a bug, not the user's fault: its traceback goes to
     the server log and the user reads a short message that starts with ``INTERNAL_ERROR``
-    (tests assert it never appears).  Works for plain handlers and for generator handlers
+    (tests assert it never appears).  Works for plain handlers and for (async) generator handlers
     (closing the wrapper closes the wrapped generator, so a cancelled stream still runs
     its ``finally``; ``GeneratorExit`` is not an ``Exception`` and passes through)."""
     import gradio as gr
@@ -184,6 +184,21 @@ def user_errors(fn):
             except Exception as e:                  # noqa: BLE001 -- see the docstring
                 raise convert(e) from None
         return gen_wrapper
+
+    if inspect.isasyncgenfunction(fn):            # a stream that waits without holding a worker thread
+        @functools.wraps(fn)
+        async def async_gen_wrapper(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            try:
+                async for item in gen:
+                    yield item
+            except gr.Error:
+                raise
+            except Exception as e:                  # noqa: BLE001 -- see the docstring
+                raise convert(e) from None
+            finally:
+                await gen.aclose()
+        return async_gen_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
