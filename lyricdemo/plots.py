@@ -253,8 +253,10 @@ def training_chart(runs: Sequence[RunCurves], baselines: Mapping[str, float] | N
     yrange = _log_range(shown + [p for _, p in lines]) if data or lines else None
     shapes, annotations = [], []
     if lines and yrange:
-        plot_px = height - _TRAIN_MARGIN["t"] - _TRAIN_MARGIN["b"] - 60 * (1 if data else 0)   # minus the legend
-        shifts = spread_labels([math.log10(p) for _, p in lines], *yrange, plot_px)
+        # an underestimate of the plot's height (the legend's rows take their share): labels end up farther
+        # apart, never closer; a 14-px label box is ~23 px tall in the browser
+        plot_px = height - _TRAIN_MARGIN["t"] - _TRAIN_MARGIN["b"] - 120 * (1 if data else 0)
+        shifts = spread_labels([math.log10(p) for _, p in lines], *yrange, plot_px, gap_px=28.0)
         for (name, ppl), dy in zip(lines, shifts):
             shapes.append(dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=_r(ppl), y1=_r(ppl),
                                line=dict(color="#666666", width=1.5, dash=BASELINE_DASH.get(name, "dot"))))
