@@ -153,19 +153,15 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     # -- 1 tokenize & vocabulary: a result on arrival ------------------------------------
     page.goto(app_url)
     expect(page.get_by_role("tab", name=T["tab_vocab"], exact=True)).to_be_visible(timeout=120_000)   # a busy machine: every wait is generous
-    corpus = "Corpus: the d2l" in page.locator("#ld-header").inner_text()
-    if corpus:
-        page.wait_for_function("() => !!document.querySelector('#vocab-zipf .js-plotly-plot')", timeout=120_000)
-        expect(page.locator("#vocab-summary")).to_contain_text("vocabulary size")
-        assert page.locator("#vocab-tokens span[title^='id ']").count() > 20       # token boxes with ids
-        assert_in_first_screen(page, "#vocab-analyze", "#vocab-tokens")
-        page.locator("#vocab-lookup textarea").fill("龘")                           # not in the vocabulary
-        page.locator("#vocab-lookup-btn").click()
-        expect(page.locator("#vocab-lookup-out")).to_contain_text("<unk>", timeout=60_000)   # escaped, not a tag
-        expect(page.locator("#vocab-lookup-out")).to_contain_text("不在词表中")
-    else:
-        expect(page.locator("#vocab-notice")).to_contain_text("jaychou_lyrics.txt.zip")
-        assert_in_first_screen(page, "#vocab-analyze", "#vocab-notice")
+    # the corpus in use (the d2l lyrics, else the embedded Tang poems) is analysed on arrival
+    page.wait_for_function("() => !!document.querySelector('#vocab-zipf .js-plotly-plot')", timeout=120_000)
+    expect(page.locator("#vocab-summary")).to_contain_text("vocabulary size")
+    assert page.locator("#vocab-tokens span[title^='id ']").count() > 20       # token boxes with ids
+    assert_in_first_screen(page, "#vocab-analyze", "#vocab-tokens")
+    page.locator("#vocab-lookup textarea").fill("龘")                           # not in the vocabulary
+    page.locator("#vocab-lookup-btn").click()
+    expect(page.locator("#vocab-lookup-out")).to_contain_text("<unk>", timeout=60_000)   # escaped, not a tag
+    expect(page.locator("#vocab-lookup-out")).to_contain_text("不在词表中")
     assert_readable(page)
     shot(page, "1280-1-tokenize.png")
 
@@ -211,8 +207,7 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     assert_in_first_screen(page, "#train-start", "#train-status", "#train-chart", "#train-chart .legend")
     labels = page.evaluate("""() => [...document.querySelectorAll('#train-chart .annotation')].map(a => {
         const r = a.getBoundingClientRect(); return [a.textContent, r.x, r.y, r.width, r.height]; })""")
-    if corpus:
-        assert any("bigram" in t[0] for t in labels), labels
+    assert any("bigram" in t[0] for t in labels), labels                  # the baselines are labelled
     assert not overlapping(labels), f"baseline labels overlap: {labels}"
     assert_readable(page, "train-chart")
     shot(page, "1280-2-train.png")
