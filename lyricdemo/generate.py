@@ -259,8 +259,8 @@ def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
     if unknown not in UNKNOWN_MODES:
         raise LyricdemoError(f"unknown must be one of {UNKNOWN_MODES}; got {unknown!r}.")
     if len(prefix) > MAX_PREFIX_CHARS:
-        raise LyricdemoError(f"前缀太长 / The prefix is too long: {len(prefix):,} characters "
-                             f"(at most {MAX_PREFIX_CHARS:,}). Use its last lines.")
+        raise LyricdemoError(f"The prefix is too long: {len(prefix):,} characters "
+                             f"(at most {MAX_PREFIX_CHARS:,}). Use its last lines. / 前缀太长。")
     if len(vocab) == 0:
         raise LyricdemoError("The vocabulary is empty.")
     tok = _tokenizer(tokenizer)
@@ -270,8 +270,8 @@ def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
     if not prefix:
         start = brk if brk is not None else ("<bos>" if "<bos>" in vocab else UNK)
         if start == UNK:
-            warnings.append("词表没有换行符，从 <unk> 开始 / The vocabulary has no line break; "
-                            "generation starts from <unk>.")
+            warnings.append("The vocabulary has no line break; generation starts from <unk>. / "
+                            "词表没有换行符，从 <unk> 开始。")
         return PrefixReport(prefix="", tokens=(), ids=(vocab[start],), line_start=True, warnings=tuple(warnings))
 
     tokens: list[str] = []
@@ -290,10 +290,10 @@ def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
             spans.append((m.start(), m.end()))
             pos = m.end()
     if len(tokens) > MAX_PREFIX_TOKENS:
-        raise LyricdemoError(f"前缀太长 / The prefix is too long: {len(tokens):,} tokens "
-                             f"(at most {MAX_PREFIX_TOKENS:,}). Use its last lines.")
+        raise LyricdemoError(f"The prefix is too long: {len(tokens):,} tokens "
+                             f"(at most {MAX_PREFIX_TOKENS:,}). Use its last lines. / 前缀太长。")
     if breaks and brk == " ":
-        warnings.append("换行按本模型的训练方式写成空格 / Line breaks become spaces, as in this model's training text.")
+        warnings.append("Line breaks become spaces, as in this model's training text. / 换行按本模型的训练方式写成空格。")
 
     unknown_tokens = tuple(UnknownToken(t, s, e) for t, (s, e) in zip(tokens, spans) if t not in vocab)
     if unknown_tokens:
@@ -400,9 +400,9 @@ class Generation:
 
     def summary(self) -> str:
         best = self.candidates[0]
-        return (f"{self.strategy}: {len(best.ids)} 词元 / tokens, 平均对数概率 / mean log-prob "
+        return (f"{self.strategy}: {len(best.ids)} tokens / 词元, mean log-prob / 平均对数概率 "
                 f"{best.mean_log_prob:.3f} (ppl {best.perplexity:.2f}), {self.tokens_per_s:.0f} tokens/s, "
-                f"首词元 / first token {self.time_to_first_token_s * 1000:.1f} ms")
+                f"first token / 首词元 {self.time_to_first_token_s * 1000:.1f} ms")
 
     def to_dict(self) -> dict:
         return {
@@ -854,13 +854,13 @@ class GenerationStream(Iterator[Step]):
         strategy = cfg.effective_strategy
         notes = []
         if cfg.strategy == "sample" and strategy == "greedy":
-            notes.append(f"温度低于 {GREEDY_BELOW:g}，按贪心解码 / A temperature below {GREEDY_BELOW:g} "
-                         "is greedy decoding.")
+            notes.append(f"A temperature below {GREEDY_BELOW:g} is greedy decoding. / "
+                         f"温度低于 {GREEDY_BELOW:g}，按贪心解码。")
         if strategy == "greedy" and cfg.num_candidates > 1:
-            notes.append("贪心解码只有一个结果 / Greedy decoding has exactly one candidate.")
+            notes.append("Greedy decoding has exactly one candidate. / 贪心解码只有一个结果。")
         if strategy == "beam" and len(candidates) < cfg.num_candidates:
-            notes.append(f"束搜索只给出 {len(candidates)} 个候选 / Beam search found {len(candidates)} "
-                         f"candidate(s) (at most beam_width = {cfg.beam_width}).")
+            notes.append(f"Beam search found {len(candidates)} candidate(s) (at most beam_width = "
+                         f"{cfg.beam_width}). / 束搜索只给出 {len(candidates)} 个候选。")
         best = candidates[0]
         busy = self._busy
         return Generation(

@@ -107,14 +107,14 @@ class MemorizationReport:
     def summary(self) -> str:
         """One line for a person, in Chinese and English."""
         if self.longest is None:
-            return "文本为空 / The text is empty."
+            return "The text is empty. / 文本为空。"
         L = self.longest
-        parts = [f"最长照抄 {L.length} 字 / longest verbatim copy: {L.length} chars"
-                 + (f" (corpus line {L.corpus_line})" if L.length else "")]
+        parts = [f"longest verbatim copy: {L.length} chars" + (f" (corpus line {L.corpus_line})" if L.length else "")
+                 + f" / 最长照抄 {L.length} 字"]
         for n, share in sorted(self.ngram_share.items()):
             if share is not None:
-                parts.append(f"{n}-gram 见于语料 / in corpus: {share:.0%}")
-        parts.append(f"≥{self.threshold} 字的照抄 / copies of ≥{self.threshold} chars: {len(self.spans)} "
+                parts.append(f"{n}-grams in corpus / {n}-gram 见于语料: {share:.0%}")
+        parts.append(f"copies of ≥{self.threshold} chars / ≥{self.threshold} 字的照抄: {len(self.spans)} "
                      f"({self.copied_share:.0%} of the text)")
         return "; ".join(parts) + "."
 
@@ -264,3 +264,51 @@ def check_memorization(text: str, corpus: str, threshold: int = DEFAULT_THRESHOL
                        ngram_sizes: Sequence[int] = DEFAULT_NGRAM_SIZES) -> MemorizationReport:
     """One-off check (builds the index each call; keep a ``CorpusIndex`` to check many texts)."""
     return CorpusIndex(corpus).check(text, threshold, ngram_sizes)
+
+
+@dataclass(frozen=True)
+class Repetition:
+    """A loop in a generated text: ``unit`` (a line, or a short run of characters) ``count`` times."""
+
+    unit: str
+    count: int
+    kind: str                                      # "line" or "run"
+
+    def summary(self) -> str:
+        shown = self.unit if len(self.unit) <= 12 else self.unit[:12] + "…"
+        if self.kind == "line":
+            return f"repeats one line {self.count}× (“{shown}”) / 同一行重复 {self.count} 次"
+        return f"repeats “{shown}” {self.count}× in a row / “{shown}” 连续重复 {self.count} 次"
+
+
+MIN_LINE_REPEATS = 3
+MIN_RUN_REPEATS = 4
+
+
+def repetition(text: str, max_unit: int = 12) -> Repetition | None:
+    """The worst loop in ``text``, or None: the most repeated line (at least ``MIN_LINE_REPEATS``
+    times, lines of 2+ characters), else the longest back-to-back run of a unit of up to ``max_unit``
+    characters (at least ``MIN_RUN_REPEATS`` times: 啊啊啊啊, 爱你爱你爱你爱你).  Greedy decoding falls into
+    such loops; the copy meter alone does not see them (a loop of a new line is "new")."""
+    counts: dict[str, int] = {}
+    for line in text.split("\n"):
+        line = line.strip()
+        if len(line) >= 2:
+            counts[line] = counts.get(line, 0) + 1
+    if counts:
+        line, n = max(counts.items(), key=lambda kv: kv[1])
+        if n >= MIN_LINE_REPEATS:
+            return Repetition(line, n, "line")
+    best: Repetition | None = None
+    T = len(text)
+    for p in range(1, max_unit + 1):
+        i = 0
+        while i + p <= T:
+            n = 1
+            while text[i + n * p:i + (n + 1) * p] == text[i:i + p] and i + (n + 1) * p <= T:
+                n += 1
+            unit = text[i:i + p]
+            if n >= MIN_RUN_REPEATS and unit.strip() and (best is None or n * p > best.count * len(best.unit)):
+                best = Repetition(unit, n, "run")
+            i += max(1, (n - 1) * p) if n > 1 else 1
+    return best

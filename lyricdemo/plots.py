@@ -25,6 +25,8 @@ import plotly.io as pio
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 BASELINE_DASH = {"unigram": "dot", "bigram": "dash", "trigram": "dashdot"}
 FONT = "Noto Sans CJK SC, Noto Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
+# Read from the back of a classroom: no chart text (ticks, legends, annotations, cell text) below 14 px.
+FONT_MIN = 14
 DIVERGING = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#b2182b"]]    # negative blue, 0 white, positive red
 NGRAM_NAMES = {1: "unigram / 一元", 2: "bigram / 二元", 3: "trigram / 三元"}
 
@@ -70,10 +72,24 @@ TEMPLATE = {"layout": {"paper_bgcolor": "white", "plot_bgcolor": "white", "font"
                        "hoverlabel": {"align": "left"}}}
 
 
+WRAP_TITLE = 36          # characters: a longer "English / 中文" title breaks at its slash (phones, half-width plots)
+
+
+def _wrap_title(layout: dict) -> None:
+    """Break a long bilingual title into its English and its Chinese line, and make room for both."""
+    title = layout.get("title")
+    text = title.get("text", "") if isinstance(title, dict) else ""
+    if len(text) > WRAP_TITLE and " / " in text and "<br>" not in text:
+        title["text"] = text.replace(" / ", "<br>", 1)
+        margin = layout.setdefault("margin", dict(l=56, r=16, t=48, b=48))
+        margin["t"] = max(margin.get("t", 48), 72)
+
+
 def _figure(data: list[dict], layout: dict) -> go.Figure:
-    base = dict(margin=dict(l=56, r=16, t=48, b=48), font=dict(family=FONT, size=13),
+    base = dict(margin=dict(l=56, r=16, t=48, b=48), font=dict(family=FONT, size=FONT_MIN),
                 template=TEMPLATE, hovermode="closest")
     base.update(layout)
+    _wrap_title(base)
     return go.Figure(data=data, layout=base, _validate=False)
 
 
@@ -142,7 +158,7 @@ def coverage_chart(coverage: Sequence[tuple[int, float]], marks: Mapping[float, 
         if share not in (0.5, 0.9, 0.99):
             continue
         annotations.append(dict(x=math.log10(max(k, 1)), y=share * 100, text=f"{share:.0%}: {k}", showarrow=True,
-                                arrowhead=2, ax=30, ay=20, font=dict(size=12)))
+                                arrowhead=2, ax=30, ay=20, font=dict(size=FONT_MIN)))
     return _figure(data, dict(
         title=dict(text="Coverage / 覆盖率：前 k 个词元覆盖的文本"),
         xaxis=dict(title=dict(text="k most frequent types / 前 k 个词元"), type="log"),
@@ -165,16 +181,48 @@ class RunCurves:
     batch_ppl: list[float] = field(default_factory=list)
 
 
+TRAINING_HEIGHT = 480           # px: with the buttons and the status, the whole chart fits a 720-px screen
+_TRAIN_MARGIN = dict(l=60, r=16, t=44, b=40)
+
+
+def spread_labels(ys: Sequence[float], lo: float, hi: float, plot_px: float, gap_px: float = 20.0) -> list[float]:
+    """Pixel offsets that keep labels at heights ``ys`` (axis units, range ``lo``..``hi`` over
+    ``plot_px`` pixels) at least ``gap_px`` apart: a label that would overlap the one below it is
+    pushed up (bigram and trigram perplexities are often within a few percent)."""
+    scale = plot_px / (hi - lo) if hi > lo else 0.0
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    shifts = [0.0] * len(ys)
+    last = -math.inf
+    for i in order:
+        at = (ys[i] - lo) * scale
+        placed = max(at, last + gap_px)
+        shifts[i] = placed - at
+        last = placed
+    return shifts
+
+
+def _log_range(values: Sequence[float | None]) -> list[float] | None:
+    """A log10 axis range around every finite positive value, with a little room above and below."""
+    vs = [math.log10(v) for v in values if v is not None and math.isfinite(v) and v > 0]
+    if not vs:
+        return None
+    lo, hi = min(vs), max(vs)
+    pad = max(0.06 * (hi - lo), 0.05)
+    return [lo - pad, hi + pad]
+
+
 def training_chart(runs: Sequence[RunCurves], baselines: Mapping[str, float] | None = None,
-                   x: str = "step", title: str | None = None) -> go.Figure:
-    """Perplexity (log scale) of every run: validation solid, training dotted, the last run's
-    smoothed per-batch perplexity thin, and the n-gram baselines as horizontal lines.
+                   x: str = "step", title: str | None = None, height: int = TRAINING_HEIGHT) -> go.Figure:
+    """Perplexity (log scale) of every run: validation solid with filled dots, training dotted with open
+    dots (told apart without colour), the last run's smoothed per-batch perplexity thin, and the n-gram
+    baselines as grey horizontal lines labelled at the right edge, pushed apart where they would overlap.
 
     ``x`` is ``"step"`` or ``"seconds"`` (seconds race models of different speeds fairly).
     The last run in ``runs`` is the current one and is drawn on top."""
     by_time = x == "seconds"
     data: list[dict] = []
     n = len(runs)
+    shown: list[float | None] = []
     for i, run in enumerate(runs):
         color = PALETTE[i % len(PALETTE)]
         current = i == n - 1
@@ -182,38 +230,50 @@ def training_chart(runs: Sequence[RunCurves], baselines: Mapping[str, float] | N
         ex = _rs(run.eval_seconds, 4) if by_time else list(run.eval_steps)
         if current and run.batch_ppl:
             bx = _rs(run.batch_seconds, 4) if by_time else list(run.batch_steps)
-            data.append(dict(type="scatter", mode="lines", x=bx, y=_rs(run.batch_ppl), name=f"{run.label} · batches",
-                             line=dict(color=color, width=1), opacity=0.35, legendgroup=run.label,
-                             hovertemplate="%{y:.1f}<extra>batches</extra>"))
+            data.append(dict(type="scatter", mode="lines", x=bx, y=_rs(run.batch_ppl),
+                             name=f"{run.label} · batches / 批次", line=dict(color=color, width=1), opacity=0.35,
+                             legendgroup=run.label, hovertemplate="%{y:.1f}<extra>batches / 批次</extra>"))
+            shown += run.batch_ppl
         if run.train_ppl:
             data.append(dict(type="scatter", mode="lines+markers", x=ex, y=_rs(run.train_ppl),
-                             name=f"{run.label} · train / 训练", legendgroup=run.label,
-                             line=dict(color=color, width=width, dash="dot"), marker=dict(size=5),
-                             opacity=1.0 if current else 0.6, hovertemplate="%{y:.1f}<extra>train</extra>"))
+                             name=f"{run.label} · train ┈ / 训练", legendgroup=run.label,
+                             line=dict(color=color, width=width, dash="dot"),
+                             marker=dict(size=7, symbol="circle-open", line=dict(width=2)),
+                             opacity=1.0 if current else 0.6, hovertemplate="%{y:.1f}<extra>train / 训练</extra>"))
+            shown += run.train_ppl
         if any(v is not None for v in run.val_ppl):
             data.append(dict(type="scatter", mode="lines+markers", x=ex, y=_rs(run.val_ppl),
-                             name=f"{run.label} · validation / 验证", legendgroup=run.label,
-                             line=dict(color=color, width=width), marker=dict(size=6),
-                             opacity=1.0 if current else 0.6, hovertemplate="%{y:.1f}<extra>validation</extra>"))
+                             name=f"{run.label} · validation ━ / 验证", legendgroup=run.label,
+                             line=dict(color=color, width=width), marker=dict(size=7),
+                             opacity=1.0 if current else 0.6,
+                             hovertemplate="%{y:.1f}<extra>validation / 验证</extra>"))
+            shown += run.val_ppl
+    lines = [(name, ppl) for name, ppl in (baselines or {}).items()
+             if ppl is not None and math.isfinite(ppl) and ppl > 0]
+    yrange = _log_range(shown + [p for _, p in lines]) if data or lines else None
     shapes, annotations = [], []
-    for j, (name, ppl) in enumerate((baselines or {}).items()):
-        if ppl is None or not math.isfinite(ppl) or ppl <= 0:
-            continue
-        shapes.append(dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=_r(ppl), y1=_r(ppl),
-                           line=dict(color="#777777", width=1.2, dash=BASELINE_DASH.get(name, "dot"))))
-        # labels at different heights of the right edge would collide (bigram and trigram are close): spread along x
-        annotations.append(dict(xref="paper", x=1.0 - 0.16 * j, xanchor="right", yref="y", y=math.log10(ppl),
-                                yanchor="bottom", text=f"{name} {ppl:.0f}", showarrow=False,
-                                font=dict(size=11, color="#555555")))
+    if lines and yrange:
+        # an underestimate of the plot's height (the legend's rows take their share): labels end up farther
+        # apart, never closer; a 14-px label box is ~23 px tall in the browser
+        plot_px = height - _TRAIN_MARGIN["t"] - _TRAIN_MARGIN["b"] - 120 * (1 if data else 0)
+        shifts = spread_labels([math.log10(p) for _, p in lines], *yrange, plot_px, gap_px=28.0)
+        for (name, ppl), dy in zip(lines, shifts):
+            shapes.append(dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=_r(ppl), y1=_r(ppl),
+                               line=dict(color="#666666", width=1.5, dash=BASELINE_DASH.get(name, "dot"))))
+            annotations.append(dict(xref="paper", x=1.0, xanchor="right", yref="y", y=math.log10(ppl),
+                                    yanchor="bottom", yshift=_r(dy, 3), text=f"{name} {ppl:.0f}", showarrow=False,
+                                    bgcolor="rgba(255,255,255,0.8)", font=dict(size=FONT_MIN, color="#333333")))
     if not data:
-        annotations.append(dict(xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, font=dict(size=15),
+        annotations.append(dict(xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, font=dict(size=16),
                                 text="Press Start to train / 点击“开始训练”"))
+    yaxis = dict(title=dict(text="perplexity / 困惑度"), **LOG_AXIS)
+    if yrange:
+        yaxis["range"] = [_r(v) for v in yrange]
     return _figure(data, dict(
         title=dict(text=title or "Perplexity (log scale) / 困惑度（对数坐标）"),
         xaxis=dict(title=dict(text="seconds / 秒" if by_time else "step / 步数", standoff=4), rangemode="tozero"),
-        yaxis=dict(title=dict(text="perplexity / 困惑度"), **LOG_AXIS),
-        shapes=shapes, annotations=annotations, height=460, margin=dict(l=56, r=16, t=48, b=40),
-        legend=dict(orientation="h", y=-0.16, yanchor="top", x=0, font=dict(size=11)),
+        yaxis=yaxis, shapes=shapes, annotations=annotations, height=height, margin=dict(_TRAIN_MARGIN),
+        legend=dict(orientation="h", y=-0.14, yanchor="top", x=0, font=dict(size=FONT_MIN)),
         uirevision="training"))
 
 
@@ -227,7 +287,7 @@ def grad_norm_chart(steps: Sequence[int], norms: Sequence[float], clip_theta: fl
                            line=dict(color="#333333", width=1, dash="dash")))
         annotations.append(dict(xref="paper", x=1.0, xanchor="right", yref="y", y=math.log10(clip_theta),
                                 yanchor="bottom", showarrow=False, text=f"clip θ = {clip_theta:g}",
-                                font=dict(size=11)))
+                                font=dict(size=FONT_MIN)))
     return _figure(data, dict(
         title=dict(text="Gradient norm before clipping / 裁剪前的梯度范数"),
         xaxis=dict(title=dict(text="step / 步数"), rangemode="tozero"), yaxis=dict(**LOG_AXIS),
@@ -237,18 +297,34 @@ def grad_norm_chart(steps: Sequence[int], norms: Sequence[float], clip_theta: fl
 
 # ----------------------------------------------------------------------------- generation
 def alternatives_chart(alternatives: Sequence[tuple[str, float]], chosen: str, position: int,
-                       entropy_bits: float | None = None) -> go.Figure:
-    """The model's top-k next tokens at one step (probabilities), the chosen one highlighted."""
-    labels = [show_token(t) for t, _ in alternatives][::-1]
-    probs = [_r(p, 3) for _, p in alternatives][::-1]
-    colors = [PALETTE[1] if t == chosen else PALETTE[0] for t, _ in alternatives][::-1]
-    ent = f", entropy / 熵 {entropy_bits:.2f} bits" if entropy_bits is not None else ""
+                       entropy_bits: float | None = None, chosen_prob: float | None = None,
+                       shown: int = 10) -> go.Figure:
+    """The model's ``shown`` likeliest next tokens at one step, the chosen one highlighted; a sampled
+    token outside them gets its own bar below, with its rank (or "> len(alternatives)" when it is
+    not among them at all) and probability.  The axis fits the bars: next-token probabilities of a
+    2,000-token vocabulary are often below 0.1, invisible on a fixed 0-1 axis."""
+    ranks = [i for i, (t, _) in enumerate(alternatives) if t == chosen]
+    rank = ranks[0] + 1 if ranks else None
+    p_chosen = chosen_prob if chosen_prob is not None else (alternatives[rank - 1][1] if rank else None)
+    rows = [(f"#{i + 1} {show_token(t)}", p, t == chosen) for i, (t, p) in enumerate(alternatives[:shown])]
+    if rank is None or rank > shown:
+        where = f"#{rank}" if rank else f"#>{len(alternatives)}"
+        rows.append((f"{where} {show_token(chosen)}", p_chosen or 0.0, True))
+    labels = [r[0] for r in rows][::-1]
+    probs = [_r(r[1], 3) for r in rows][::-1]
+    colors = [PALETTE[1] if r[2] else PALETTE[0] for r in rows][::-1]
+    top = max((p for p in probs if p is not None), default=0.0) or 1.0
+    ent = f" · entropy / 熵 {entropy_bits:.2f} bits" if entropy_bits is not None else ""
+    said = (f"rank / 排名 {rank if rank else f'> {len(alternatives)}'}, p = {p_chosen:.3f}" if p_chosen is not None
+            else f"rank / 排名 {rank}")
     return _figure(
         [dict(type="bar", orientation="h", x=probs, y=labels, marker=dict(color=colors),
-              hovertemplate="%{y}: %{x:.3f}<extra></extra>")],
-        dict(title=dict(text=f"Step {position + 1}: chose “{show_token(chosen)}”{ent} / 第 {position + 1} 步"),
-             xaxis=dict(title=dict(text="probability / 概率"), range=[0, 1]),
-             yaxis=dict(type="category"), height=320, showlegend=False))
+              text=[f"{p:.3f}" if p is not None else "" for p in probs], textposition="outside",
+              cliponaxis=False, hovertemplate="%{y}: %{x:.3f}<extra></extra>")],
+        dict(title=dict(text=f"Step {position + 1}: chose “{show_token(chosen)}” ({said}){ent}<br>"
+                             f"第 {position + 1} 步：选中 “{show_token(chosen)}”"),
+             xaxis=dict(title=dict(text="probability / 概率"), range=[0, _r(top * 1.25, 3)]),
+             yaxis=dict(type="category"), height=360, showlegend=False, margin=dict(l=90, r=24, t=64, b=48)))
 
 
 def entropy_chart(tokens: Sequence[str], entropy_bits: Sequence[float], probs: Sequence[float],
@@ -295,7 +371,7 @@ def hidden_heatmap(h: np.ndarray, tokens: Sequence[str], title: str = "Hidden st
               colorbar=dict(title=dict(text="h"), thickness=12))],
         dict(title=dict(text=title),
              xaxis=dict(title=dict(text="token read / 读入的词元"), tickmode="array", tickvals=x, ticktext=labels,
-                        tickangle=0, tickfont=dict(size=12 if T <= 60 else 9)),
+                        tickangle=0, tickfont=dict(size=FONT_MIN)),
              yaxis=dict(title=dict(text="unit / 单元"), autorange="reversed"),
              height=max(320, min(720, 120 + 3 * z.shape[0]))))
 
@@ -316,7 +392,7 @@ def unit_trace_chart(values: Sequence[float], tokens: Sequence[str], unit: int) 
 # character repeats), so a hover names the position and the character at once; the ticks show
 # the character alone.  Figures over long texts open on their first VIEW_TOKENS positions (drag
 # the axis to pan) so that the characters stay readable.
-VIEW_TOKENS = 80
+VIEW_TOKENS = 60           # 14 px characters stay apart on a 1280-px screen
 SEQUENTIAL = "Viridis"
 SALIENCY_SCALE = [[0.0, "#ffffff"], [1.0, "#d55e00"]]
 PROBABILITY_SCALE = [[0.0, "#f7fbff"], [0.5, "#6baed6"], [1.0, "#08306b"]]     # white (unlikely) to dark blue
@@ -330,11 +406,11 @@ def position_labels(tokens: Sequence[str]) -> list[str]:
 def _position_axis(tokens: Sequence[str], title: str = "token read / 读入的词元", view: int = VIEW_TOKENS) -> dict:
     cats = position_labels(tokens)
     T = len(tokens)
-    step = max(1, math.ceil(min(T, view) / 80))
+    step = max(1, math.ceil(min(T, view) / 60))
     ticks = list(range(0, T, step))
     axis = dict(type="category", categoryorder="array", categoryarray=cats, tickmode="array",
                 tickvals=[cats[i] for i in ticks], ticktext=[show_token(tokens[i]) for i in ticks], tickangle=0,
-                tickfont=dict(size=12 if T <= 60 else 10), title=dict(text=title, standoff=4))
+                tickfont=dict(size=FONT_MIN), title=dict(text=title, standoff=4))
     if T > view:
         axis["range"] = [-0.5, view - 0.5]
     return axis
@@ -371,15 +447,17 @@ def units_heatmap(values: np.ndarray, tokens: Sequence[str], order: Sequence[int
         r = shown.index(unit)
         shapes.append(dict(type="rect", xref="paper", yref="y", x0=0, x1=1, y0=r - 0.5, y1=r + 0.5,
                            line=dict(color="#000000", width=1.5), fillcolor="rgba(0,0,0,0)"))
-    note = f" (first {len(shown)} of {W})" if len(shown) < W else ""
+    note = f" (top {len(shown)} of {W} units)" if len(shown) < W else ""
+    row = min(16.0, max(2.4, 600 / max(len(shown), 1)))       # px per unit: ids are drawn when a row holds them
     return _figure(
         [dict(type="heatmap", z=z, x=position_labels(tokens), y=units, **colors,
               hovertemplate="%{x} · %{y}: %{z:.3f}<extra></extra>",
               colorbar=dict(title=dict(text=name), thickness=12))],
-        dict(title=dict(text=title + note), xaxis=_position_axis(tokens),
-             yaxis=dict(type="category", autorange="reversed", showticklabels=len(shown) <= 64,
-                        title=dict(text=f"unit / 单元 ({len(shown)})"), tickfont=dict(size=9)),
-             shapes=shapes, height=int(130 + len(shown) * min(14.0, max(2.4, 600 / max(len(shown), 1)))),
+        dict(title=dict(text=title.replace(" / ", note + " / ", 1) if " / " in title else title + note),
+             xaxis=_position_axis(tokens),
+             yaxis=dict(type="category", autorange="reversed", showticklabels=row >= 16, automargin=True,
+                        title=dict(text=f"unit / 单元 ({len(shown)})"), tickfont=dict(size=FONT_MIN)),
+             shapes=shapes, height=int(130 + len(shown) * row),
              dragmode="pan",
              margin=dict(l=64, r=16, t=56, b=48)))
 
@@ -420,7 +498,7 @@ def saturation_chart(saturation: Mapping[str, np.ndarray], names: Mapping[str, s
                                     title=dict(text=f"open / 开 (>{hi:g})" if j == 0 else ""))
         layout.setdefault("annotations", []).append(
             dict(xref="paper", yref="paper", x=d0 + width / 2, y=1.04, yanchor="bottom", showarrow=False,
-                 text=f"<b>{g}</b> · {names.get(g, '')}", font=dict(size=13)))
+                 text=f"<b>{g}</b> · {names.get(g, '')}", font=dict(size=FONT_MIN)))
         layout.setdefault("shapes", []).append(
             dict(type="line", xref=f"x{ax}", yref=f"y{ax}", x0=0, y0=1, x1=1, y1=0,
                  line=dict(color="#999999", width=1, dash="dot")))
@@ -434,7 +512,7 @@ def _cell_text(token: str) -> str:
     """A token short enough for a strip cell: ``<unk>`` is ``?``, long words are cut (hover shows them whole)."""
     if token.startswith("<") and token.endswith(">") and len(token) > 2:
         return "?" if token == "<unk>" else token[1]
-    return token if len(token) <= 2 else token[:2] + "…"
+    return token if len(token) <= 2 else token[0] + "…"
 
 
 def prediction_strip(tokens: Sequence[str], top_tokens: Sequence[Sequence[str]], top_probs: np.ndarray,
@@ -460,7 +538,7 @@ def prediction_strip(tokens: Sequence[str], top_tokens: Sequence[Sequence[str]],
         dict(type="bar", x=cats, y=_rs(entropy_bits, 3), name="entropy / 熵", yaxis="y2",
              marker=dict(color=PALETTE[5]), hovertemplate="after %{x}: entropy %{y} bits<extra></extra>"),
         dict(type="heatmap", z=_f32(probs.T), x=cats, y=ranks, text=cell, texttemplate="%{text}", customdata=full,
-             textfont=dict(size=13), colorscale=PROBABILITY_SCALE, zmin=0, zmax=1, showscale=False,
+             textfont=dict(size=FONT_MIN), colorscale=PROBABILITY_SCALE, zmin=0, zmax=1, showscale=False,
              hovertemplate="after %{x}: %{y} “%{customdata}” p=%{z:.3f}<extra></extra>"),
         dict(type="scatter", mode="markers", x=hits_x, y=hits_y, name="real next / 实际的下一个",
              marker=dict(symbol="square-open", size=22, color=PALETTE[1], line=dict(width=2)), hoverinfo="skip"),
@@ -475,7 +553,7 @@ def prediction_strip(tokens: Sequence[str], top_tokens: Sequence[Sequence[str]],
         xaxis=xaxis, yaxis=dict(domain=[0, 0.62], type="category", autorange="reversed", title=dict(text="rank")),
         yaxis2=dict(domain=[0.7, 1.0], title=dict(text="bits"), rangemode="tozero"),
         height=220 + 26 * k, dragmode="pan", barmode="overlay",
-        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right", font=dict(size=11)),
+        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right", font=dict(size=FONT_MIN)),
         margin=dict(l=56, r=16, t=64, b=48)))
 
 
@@ -515,7 +593,7 @@ def connectivity_chart(shares: np.ndarray, tokens: Sequence[str], targets: Seque
         dict(title=dict(text="Connectivity: which inputs each prediction used / 连接性矩阵"),
              xaxis={**_position_axis(tokens, "input / 输入"), "range": None},
              yaxis=dict(type="category", autorange="reversed", title=dict(text="prediction after / 预测位置"),
-                        tickfont=dict(size=9), showticklabels=T <= 60),
+                        tickfont=dict(size=FONT_MIN), showticklabels=T <= 60),
              height=int(max(360, min(800, 140 + 6 * T)))))
 
 
@@ -532,7 +610,7 @@ def trajectory_chart(coords: np.ndarray, tokens: Sequence[str], explained: Seque
         [dict(type="scatter", mode="lines", x=_rs(c[:, 0]), y=_rs(c[:, 1]), hoverinfo="skip", showlegend=False,
               line=dict(color="#bbbbbb", width=1)),
          dict(type="scatter", mode="markers+text" if T <= 300 else "markers", x=_rs(c[:, 0]), y=_rs(c[:, 1]),
-              text=labels, textposition="top center", textfont=dict(size=12), showlegend=False,
+              text=labels, textposition="top center", textfont=dict(size=FONT_MIN), showlegend=False,
               customdata=list(range(T)),
               marker=dict(color=list(range(T)), colorscale=SEQUENTIAL, size=7,
                           colorbar=dict(title=dict(text="position"), thickness=12)),
@@ -620,9 +698,9 @@ def compare_chart(rows: Sequence[CompareRow], title: str = "RNN · GRU · LSTM o
 
     def axis(r: CompareRow, anchor: str, ticks: bool, title: str = "") -> dict:
         xs = _char_centres(r.tokens)
-        step = max(1, math.ceil(min(len(xs), VIEW_TOKENS) / 80))
+        step = max(1, math.ceil(min(len(xs), VIEW_TOKENS) / 60))
         return dict(tickmode="array", tickvals=xs[::step], ticktext=[show_token(t) for t in r.tokens][::step],
-                    tickangle=0, tickfont=dict(size=11), showticklabels=ticks, anchor=anchor, range=view,
+                    tickangle=0, tickfont=dict(size=FONT_MIN), showticklabels=ticks, anchor=anchor, range=view,
                     title=dict(text=title, standoff=4), showgrid=False, zeroline=False)
 
     for i, r in enumerate(rows):
@@ -643,7 +721,7 @@ def compare_chart(rows: Sequence[CompareRow], title: str = "RNN · GRU · LSTM o
         layout[f"yaxis{ax}"] = dict(domain=[top - h, top], type="category", autorange="reversed",
                                     showticklabels=False, anchor=f"x{ax}")
         layout["annotations"].append(dict(xref="paper", yref="paper", x=0, y=top, xanchor="left", yanchor="bottom",
-                                          showarrow=False, text=f"<b>{r.label}</b>", font=dict(size=12)))
+                                          showarrow=False, text=f"<b>{r.label}</b>", font=dict(size=FONT_MIN)))
     ax = str(n + 1)
     for i, r in enumerate(rows):
         labels = [f"{t}:{show_token(tok)}" for t, tok in enumerate(r.tokens)]

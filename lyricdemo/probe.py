@@ -115,7 +115,7 @@ def read_text(vocab: Vocab, tokenizer: Tokenizer | str, text: str, max_tokens: i
     A text of more than ``max_tokens`` tokens is refused with a message saying how long it is,
     or, with ``truncate=True``, cut to its first ``max_tokens`` tokens (``truncated`` says so)."""
     if not isinstance(text, str) or not text.strip():
-        raise LyricdemoError("请输入要读的文本 / Type a text for the model to read.")
+        raise LyricdemoError("Type a text for the model to read. / 请输入要读的文本。")
     max_tokens = _whole("max_tokens", max_tokens, 1, MAX_PROBE_TOKENS)
     cut = text
     if truncate:
@@ -123,7 +123,7 @@ def read_text(vocab: Vocab, tokenizer: Tokenizer | str, text: str, max_tokens: i
         # them, and stays under prepare_prefix's own limits (2,000 tokens, 20,000 characters)
         cut = text[:min(4 * max_tokens, MAX_PREFIX_CHARS)]
     elif len(text) > MAX_PREFIX_CHARS:
-        raise LyricdemoError(f"文本太长 / The text is too long: {len(text):,} characters; the probe reads at most "
+        raise LyricdemoError(f"The text is too long / 文本太长: {len(text):,} characters; the probe reads at most "
                              f"{max_tokens:,} tokens. Shorten it, or let the probe read only the beginning.")
     try:
         report = prepare_prefix(cut, vocab, tokenizer, unknown="unk")
@@ -131,14 +131,14 @@ def read_text(vocab: Vocab, tokenizer: Tokenizer | str, text: str, max_tokens: i
         if "too long" not in str(e):         # prepare_prefix's other complaints stand as they are
             raise
         if not truncate:
-            raise LyricdemoError(f"文本太长 / The text is too long: more than {max_tokens:,} tokens; the probe "
+            raise LyricdemoError(f"The text is too long / 文本太长: more than {max_tokens:,} tokens; the probe "
                                  f"reads at most {max_tokens:,}. Shorten it, or let the probe read only the "
                                  "beginning.") from None
         report = prepare_prefix(text[:max_tokens], vocab, tokenizer, unknown="unk")
     tokens, ids = tuple(report.tokens), tuple(report.ids)
     truncated = len(cut) < len(text) or len(ids) > max_tokens
     if len(ids) > max_tokens and not truncate:
-        raise LyricdemoError(f"文本太长 / The text is too long: {len(ids):,} tokens; the probe reads at most "
+        raise LyricdemoError(f"The text is too long / 文本太长: {len(ids):,} tokens; the probe reads at most "
                              f"{max_tokens:,}. Shorten it, or let the probe read only the beginning.")
     tokens, ids = tokens[:max_tokens], ids[:max_tokens]
     end = sum(len(t) for t in tokens)        # the characters read (a line break token stands for 1-2)

@@ -93,9 +93,67 @@ def test_grad_norm_chart_shows_the_clip_threshold():
 def test_alternatives_and_entropy_charts():
     fig = validated(plots.alternatives_chart([("爱", 0.5), ("\n", 0.3), ("你", 0.1)], "\n", 4, 1.2))
     bar = fig.data[0]
-    assert list(bar.y) == ["你", "↵", "爱"] and list(bar.x) == [0.1, 0.3, 0.5]    # most likely on top
+    assert list(bar.y) == ["#3 你", "#2 ↵", "#1 爱"] and list(bar.x) == [0.1, 0.3, 0.5]  # most likely on top
     assert bar.marker.color[1] != bar.marker.color[0]                            # the chosen one stands out
-    assert "Step 5" in fig.layout.title.text
+    assert "Step 5" in fig.layout.title.text and "rank / 排名 2" in fig.layout.title.text
+    assert fig.layout.xaxis.range[1] == pytest.approx(0.625)                     # fits the bars, not 0..1
+
+
+def test_alternatives_chart_always_shows_the_chosen_token():
+    alts = [(f"字{i}", 0.05 - i * 0.001) for i in range(30)]
+    fig = validated(plots.alternatives_chart(alts, "字17", 0, chosen_prob=0.033))
+    bar = fig.data[0]
+    assert len(bar.y) == 11 and bar.y[0] == "#18 字17" and bar.x[0] == 0.033      # the 11th bar, at the bottom
+    assert "rank / 排名 18" in fig.layout.title.text and "p = 0.033" in fig.layout.title.text
+    assert fig.layout.xaxis.range[1] < 0.1                                       # autoscaled to ~0.05
+    outside = validated(plots.alternatives_chart(alts[:10], "远", 1, chosen_prob=0.002))
+    assert outside.data[0].y[0] == "#>10 远" and "> 10" in outside.layout.title.text
+
+
+def test_spread_labels_keeps_close_baselines_apart():
+    ys = [math.log10(267), math.log10(280), math.log10(410)]
+    shifts = plots.spread_labels(ys, 2.0, 3.5, 300, gap_px=20)
+    px = [(y - 2.0) * 200 + d for y, d in zip(ys, shifts)]
+    assert shifts[0] == 0 and px[1] - px[0] >= 20 - 1e-9 and px[2] - px[1] >= 20 - 1e-9
+    assert plots.spread_labels([2.0, 3.0], 2.0, 3.0, 300) == [0.0, 0.0]          # far apart: untouched
+
+
+def _font_sizes(obj, path=""):
+    """Every font size set anywhere in a figure's JSON, with where it is."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k.endswith("font") and isinstance(v, dict) and "size" in v:
+                yield path + "." + k, v["size"]
+            yield from _font_sizes(v, path + "." + k)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _font_sizes(v, f"{path}[{i}]")
+
+
+def test_no_chart_text_below_14px():
+    """Readable from the back of a room: every font a figure sets (ticks, legend, annotations, cells)."""
+    run = plots.RunCurves("#1", eval_steps=[10, 20], eval_seconds=[1, 2], train_ppl=[500, 300], val_ppl=[520, 400])
+    T = len(TOKS)
+    figs = [plots.training_chart([run], {"unigram": 410.0, "bigram": 267.0, "trigram": 280.0}),
+            plots.grad_norm_chart([1, 2], [0.5, 2.0], 1.0),
+            plots.alternatives_chart([("爱", 0.5)], "爱", 0, 1.0), plots.entropy_chart(["爱"], [1.0], [0.5]),
+            plots.units_heatmap(np.zeros((T, 40), np.float32), TOKS, max_units=24),
+            plots.prediction_strip(TOKS, [["分"] * 5] * T, np.full((T, 5), 0.2), [1.0] * T, [-1.0] * T),
+            plots.saliency_chart(TOKS, [0.5] * T, 2, "开"),
+            plots.saturation_chart({"z": np.zeros((1, 4, 2))}, {"z": "update"}),
+            plots.top_tokens_chart([("爱", 3)]), plots.coverage_chart([(1, 0.5), (2, 1.0)], {0.5: 1})]
+    for fig in figs:
+        d = fig.to_dict()
+        assert d["layout"]["font"]["size"] >= 14
+        small = [(where, size) for where, size in _font_sizes(d) if size < 14]
+        assert not small, (d["layout"].get("title"), small)
+    train = figs[0].to_dict()
+    dashes = {t["name"]: t["line"].get("dash") for t in train["data"]}
+    assert dashes["#1 · train ┈ / 训练"] == "dot" and dashes["#1 · validation ━ / 验证"] is None   # not by colour
+    labels = sorted(((a["y"] - train["layout"]["yaxis"]["range"][0]) * 1000, a["yshift"])
+                    for a in train["layout"]["annotations"])
+    assert any(shift > 0 for _, shift in labels)                          # 267 and 280 pushed apart
+    assert figs[4].to_dict()["layout"]["yaxis"]["showticklabels"] is True    # 24 units: ids drawn
     ent = validated(plots.entropy_chart(["爱", "你"], [3.0, 1.5], [0.2, 0.7], selected=1))
     assert len(ent.data) == 2 and ent.layout.shapes[0].x0 == 1.5
 
@@ -127,7 +185,7 @@ def test_units_heatmap_orders_marks_and_names_positions():
     assert z.shape == (3, 6) and np.allclose(z[0], v[:, 3])                   # first of the order on top, 3 shown
     assert list(fig.data[0].x) == ["0:分", "1:开", "2:↵", "3:不", "4:分", "5:开"]   # unique categories per position
     assert list(fig.layout.xaxis.ticktext) == ["分", "开", "↵", "不", "分", "开"]
-    assert len(fig.layout.shapes) == 3 and "first 3 of 4" in fig.layout.title.text
+    assert len(fig.layout.shapes) == 3 and "top 3 of 4 units" in fig.layout.title.text
     gates = validated(plots.units_heatmap(np.full((6, 2), 0.5), TOKS, diverging=False))
     assert gates.data[0].zmin == 0 and gates.data[0].zmax == 1
     long = validated(plots.units_heatmap(np.zeros((300, 2)), ["a"] * 300))

@@ -28,10 +28,10 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from . import limits, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab  # noqa: E402
+from . import limits, links, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab  # noqa: E402
 from .labels import T  # noqa: E402
 from .session import Session  # noqa: E402
-from .widgets import CSS, esc  # noqa: E402
+from .widgets import CSS, FIT_JS, esc  # noqa: E402
 
 __all__ = ["build_app", "CSS", "queue_kwargs", "launch_kwargs", "prepare_server", "warm_up"]
 
@@ -88,7 +88,7 @@ def build_app() -> gr.Blocks:
         gr.Markdown(T["title"], elem_id="ld-title")
         header = gr.Markdown(header_markdown(), elem_id="ld-header", elem_classes=["ld-note"])
         demo.load(header_markdown, None, header, api_visibility="private", queue=False)
-        with gr.Tabs(elem_id="ld-tabs") as tabs:
+        with gr.Tabs(elem_id="ld-tabs", overflow_behavior="wrap") as tabs:
             with gr.Tab(T["tab_vocab"], id="vocab", elem_id="tab-vocab"):
                 tab_vocab.build(demo, session)
             with gr.Tab(T["tab_train"], id="train", elem_id="tab-train"):
@@ -99,6 +99,7 @@ def build_app() -> gr.Blocks:
                 inside = tab_inside.build(demo, session)
 
         tab_train.wire(train, session, [gen.model, inside.model])
+        links.wire(demo, session, tabs, train, gen, inside, [gen.first, inside.first])   # ?tab=…&model=…
         gen.ckpt_upload.upload(tab_generate.load_upload, [session, gen.ckpt_upload],
                                [gen.model, inside.model, gen.ckpt_note], api_name="load_checkpoint",
                                concurrency_limit=2, concurrency_id="cpu", preprocess=False)
@@ -141,7 +142,7 @@ def launch_kwargs() -> dict:
 
     ``show_error`` stays off: every expected problem is a ``gr.Error`` with its own message
     (validate.user_errors), and an unexpected one is reported in plain words, not as its text."""
-    return {"max_file_size": limits.max_upload_bytes(), "css": CSS, "footer_links": ["api"],
+    return {"max_file_size": limits.max_upload_bytes(), "css": CSS, "js": FIT_JS, "footer_links": ["api"],
             "run_history": False, "show_error": False,
             # a streaming /generate holds a worker thread while it waits for its shared batch:
             # Gradio's 40 (starlette's default) plus one per generation it lets in

@@ -146,10 +146,11 @@ T: dict[str, str] = {
     "subtitle": ("Recurrent language models (RNN, GRU, LSTM) on the Jay Chou lyrics of *Dive into Deep Learning*: "
                  "tokenize, train live, generate, look inside. / 在《动手学深度学习》的周杰伦歌词上学习循环神经网络："
                  "分词、实时训练、生成、观察隐状态。"),
-    "tab_vocab": "1 · Tokenize & vocabulary / 分词与词表",
-    "tab_train": "2 · Train live / 实时训练",
-    "tab_generate": "3 · Generate / 生成歌词",
-    "tab_inside": "4 · Look inside / 隐状态可视化",
+    # short: all four fit a phone's tab bar (390 px)
+    "tab_vocab": "1 Tokens / 分词",
+    "tab_train": "2 Train / 训练",
+    "tab_generate": "3 Generate / 生成",
+    "tab_inside": "4 Inside / 内部",
     "analyze": "Analyze / 分析",
     "lookup_btn": "Look up / 查询",
     "start": "Start training / 开始训练",

@@ -176,13 +176,34 @@ class ShippedModel:
     meta: dict
 
 
+_SHIPPED: dict[str, tuple] = {}          # "list" -> (stamp of the folder, [ShippedModel])
+
+
+def _shipped_stamp(root: Path) -> tuple | None:
+    """What changes when a checkpoint is added, removed or rewritten: names and JSON modification times."""
+    try:
+        return (str(root), tuple(sorted((p.name, (p / "checkpoint.json").stat().st_mtime_ns)
+                                        for p in root.iterdir() if (p / "checkpoint.json").is_file())))
+    except OSError:
+        return None
+
+
 def shipped_models() -> list[ShippedModel]:
-    """The readable checkpoints in ``checkpoints_dir()`` (their JSON only; weights load lazily)."""
+    """The readable checkpoints in ``checkpoints_dir()`` (their JSON only; weights load lazily).
+
+    Every endpoint asks (the model picker, each probe): the JSON files (vocabularies, histories) are
+    parsed again only when one changes -- parsing all four took ~1 s of a 16-line probe on a busy machine."""
+    root = checkpoints_dir()
+    stamp = _shipped_stamp(root)
+    hit = _SHIPPED.get("list")
+    if stamp is not None and hit is not None and hit[0] == stamp:
+        return list(hit[1])
     out = []
-    for folder, meta in list_checkpoints(checkpoints_dir()):
+    for folder, meta in list_checkpoints(root):
         out.append(ShippedModel(key=f"shipped:{folder.name}", label=shipped_label(folder.name, meta),
                                 folder=folder, meta=meta))
-    return out
+    _SHIPPED["list"] = (stamp, out)
+    return list(out)
 
 
 def shipped_label(name: str, meta: dict) -> str:

@@ -25,17 +25,20 @@ from ..errors import LyricdemoError
 from ..generate import MAX_PREFIX_CHARS, STRATEGIES, UNKNOWN_MODES, DecodeConfig, max_length, stream
 from ..memory import MemoryLM, card_memory_config
 from ..models import BIDIRECTIONAL_WARNING
-from . import limits, registry, resources
+from . import limits, links, registry, resources
 from .labels import T, kw
 from .labels import info as help_text
 from .labels import label as label_text
 from .session import Session
 from .validate import checked_file, choice, flag, real, text, upload_path, user_errors, whole
-from .widgets import esc, memorization_html, prefix_html
+from .widgets import esc, mark_stale, memorization_html, prefix_html
 
 STREAM_INTERVAL = 0.05
 STREAMS_AT_FULL_RATE = 4          # beyond this many live generations, each stream updates less often
 UI_MAX_LENGTH = 500
+ALTERNATIVES = 50             # kept per step: the step view finds the chosen token's rank up to here
+# Default decoding, chosen by measurement (bench/bench_decoding.py, bench/RESULTS.md "Decoding").
+DEFAULT_DECODING = {"strategy": "sample", "temperature": 0.8, "top_k": 0, "top_p": 0.9, "repetition_penalty": 1.0}
 
 
 def _decode_config(length, strategy, temperature, top_k, top_p, repetition_penalty, beam_width, seed, unknown):
@@ -49,8 +52,23 @@ def _decode_config(length, strategy, temperature, top_k, top_p, repetition_penal
         beam_width=whole("beam_width", beam_width, 1, 64),
         seed=whole("gen_seed", seed, 0, 2**63 - 1),
         unknown=choice("unknown", unknown, UNKNOWN_MODES),
-        alternatives=10,
+        alternatives=ALTERNATIVES,
     )
+
+
+UNIT_NAMES = {"char": ("per character", "每字"), "word": ("per word", "每词")}
+
+
+def perplexity_text(value: float, tokenizer: str, baselines: dict | None = None) -> str:
+    """A perplexity with its unit (a word model's 78 and a char model's 189 are not alike) and, when the
+    model's own n-gram baselines are known, the unit-free ratio to its bigram."""
+    en, zh = UNIT_NAMES.get(tokenizer, (f"per {tokenizer} token", "每词元"))
+    out = f"validation perplexity {value:.1f} {en} / 验证困惑度 {value:.1f}（{zh}）"
+    bigram = (baselines or {}).get("bigram")
+    if isinstance(bigram, (int, float)) and bigram > 0:
+        out += (f"; {value / bigram:.2f}× its bigram baseline ({bigram:.1f}), comparable across units / "
+                f"是同单位二元模型的 {value / bigram:.2f} 倍")
+    return out
 
 
 def model_info(session: Session, model: str | None) -> str:
@@ -64,14 +82,25 @@ def model_info(session: Session, model: str | None) -> str:
     except Exception as e:                       # a broken checkpoint: say so, do not crash the page
         return f"⚠ {esc(str(e))}"
     ck = entry.checkpoint
-    meter = ("the memorization meter compares with its training text" if entry.raw is not None or
-             entry.corpus_text is not None else
-             "its training corpus is not here, so the memorization meter is off")
-    md = (f"**{esc(entry.label)}** — {esc(ck.model.describe())}; {ck.data_config.tokenizer} tokens, "
-          f"vocabulary {len(ck.vocab):,}; {meter}. / 模型信息。")
+    tok = ck.data_config.tokenizer
+    meter = ("the memorization meter compares with its training text / 照抄检测对照它的训练文本"
+             if entry.raw is not None or entry.corpus_text is not None else
+             "its training corpus is not here, so the memorization meter is off / 训练语料不在本机，照抄检测关闭")
+    card = ck.meta.get("card") or {}
+    best = card.get("val_ppl", ck.metrics.get("best_val_ppl"))
+    ppl = (perplexity_text(best, tok, card.get("baselines") or ck.metrics.get("baselines")) + "; "
+           if isinstance(best, (int, float)) else "")
+    md = (f"**{esc(entry.label)}** — {esc(ck.model.describe())}; {tok} tokens / {'字' if tok == 'char' else '词'}"
+          f"级词元, vocabulary / 词表 {len(ck.vocab):,}; {ppl}{meter}.")
     if ck.model.config.bidirectional:
         md += "\n\n⚠ " + BIDIRECTIONAL_WARNING
     return md
+
+
+def continuation_report(index, gen):
+    """The memorization report of the continuation alone: the user's prefix is not the model's copy
+    (a 14-character lyric typed as the prefix must not read as "copies some lines")."""
+    return index.check(gen.continuation) if index is not None else None
 
 
 def _step_view(gen, step: int):
@@ -80,7 +109,7 @@ def _step_view(gen, step: int):
         return plots.alternatives_chart([], "", 0), plots.entropy_chart([], [], [])
     i = min(max(step, 1), len(steps)) - 1
     s = steps[i]
-    alt = plots.alternatives_chart(s.alternatives, s.token, i, s.entropy_bits)
+    alt = plots.alternatives_chart(s.alternatives, s.token, i, s.entropy_bits, chosen_prob=s.prob)
     ent = plots.entropy_chart([x.token for x in steps], [x.entropy_bits for x in steps], [x.prob for x in steps], i)
     return alt, ent
 
@@ -180,7 +209,7 @@ def generate(session: Session, model: str = "", prefix: str = "分开", length: 
     finally:
         s.close()
     index = entry.corpus_index()
-    report = index.check(gen.text) if index is not None else None
+    report = continuation_report(index, gen)
     session.generation = (gen, report)
     meter = memorization_html(gen.text, len(gen.prefix.prefix), report,
                               "this model's training corpus is not on this machine")
@@ -244,63 +273,94 @@ def load_upload(session: Session, checkpoint=None):
     return pick, pick, md
 
 
+def first_text(session: Session, *args):
+    """On arrival: a text from the default model and settings, so the tab opens on a result
+    (nothing when no model is installed: the model note says what to do)."""
+    if not registry.choices(session):
+        yield (gr.skip(),) * 7
+        return
+    yield from generate(session, *args)
+
+
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
-    with gr.Row():
-        with gr.Column(scale=2, min_width=320):
+    """Model, prefix, decoding and Generate on the left; the text (once, 18 px, copies highlighted),
+    then the per-step views on the right: both in the first screen at 1280×720."""
+    d = DEFAULT_DECODING
+    with gr.Row(elem_id="gen-row"):
+        with gr.Column(scale=2, min_width=320, elem_id="gen-controls"):
             with gr.Row():
                 model = gr.Dropdown(choices=registry.choices(None), value=registry.default_key(None), scale=4,
                                     allow_custom_value=True, elem_id="gen-model", **kw("model"))
                 refresh = gr.Button("↻", scale=0, min_width=48, elem_id="gen-refresh")
-            about = gr.Markdown(label="About the model / 模型信息", show_label=False, elem_id="gen-model-info")
+            prefix = gr.Textbox(value="分开", lines=1, max_lines=4, elem_id="gen-prefix", **kw("prefix"))
+            strategy = gr.Radio([("greedy / 贪心", "greedy"), ("sample / 采样", "sample"), ("beam / 束搜索", "beam")],
+                                value=d["strategy"], elem_id="gen-strategy", **kw("strategy"))
+            go = gr.Button(T["generate"], variant="primary", elem_id="gen-go")
+            with gr.Accordion("Decoding options / 解码选项", open=False, elem_id="gen-options"):
+                length = gr.Slider(1, min(UI_MAX_LENGTH, limits.max_length()), value=min(100, limits.max_length()),
+                                   step=1, elem_id="gen-length", **kw("length"))
+                temperature = gr.Slider(0, 3, value=d["temperature"], step=0.05, elem_id="gen-temperature",
+                                        **kw("temperature"))
+                with gr.Row():
+                    top_k = gr.Slider(0, 100, value=d["top_k"], step=1, elem_id="gen-top-k", **kw("top_k"))
+                    top_p = gr.Slider(0.05, 1.0, value=d["top_p"], step=0.05, elem_id="gen-top-p", **kw("top_p"))
+                with gr.Row():
+                    rep = gr.Slider(1.0, 3.0, value=d["repetition_penalty"], step=0.05, elem_id="gen-rep",
+                                    **kw("repetition_penalty"))
+                    beam = gr.Slider(1, 16, value=4, step=1, elem_id="gen-beam", **kw("beam_width"))
+                with gr.Row():
+                    seed = gr.Number(value=0, precision=0, minimum=0, elem_id="gen-seed", **kw("gen_seed"))
+                    unknown = gr.Radio(list(UNKNOWN_MODES), value="unk", elem_id="gen-unknown", **kw("unknown"))
+                song_memory = gr.Checkbox(value=False, elem_id="gen-memory", **kw("song_memory"))
+            with gr.Row(equal_height=True):
+                link_btn = gr.Button("Copy link / 复制链接", size="sm", scale=1, elem_id="gen-link-btn")
+                link = gr.Textbox(show_label=False, scale=3, max_lines=1, interactive=False, buttons=["copy"],
+                                  placeholder="the link to this text and its settings / 这段文字及其设置的链接",
+                                  elem_id="gen-link")
+            about = gr.Markdown(label="About the model / 模型信息", show_label=False, elem_id="gen-model-info",
+                                elem_classes=["ld-note"])
             with gr.Accordion("Load a checkpoint / 加载检查点", open=False):
                 ckpt_upload = checked_file(gr.File(file_types=[".zip"], type="filepath", height=90,
                                                    elem_id="gen-ckpt-upload", label=label_text("checkpoint_upload")),
                                            "checkpoint_upload")
                 ckpt_note = gr.Markdown(help_text("checkpoint_upload"), elem_id="gen-ckpt-note", elem_classes=["ld-note"])
-            prefix = gr.Textbox(value="分开", lines=2, elem_id="gen-prefix", **kw("prefix"))
-            length = gr.Slider(1, min(UI_MAX_LENGTH, limits.max_length()), value=min(100, limits.max_length()),
-                               step=1, elem_id="gen-length", **kw("length"))
-            strategy = gr.Radio([("greedy / 贪心", "greedy"), ("sample / 采样", "sample"), ("beam / 束搜索", "beam")],
-                                value="sample", elem_id="gen-strategy", **kw("strategy"))
-            with gr.Accordion("Decoding options / 解码选项", open=True):
-                temperature = gr.Slider(0, 3, value=1.0, step=0.05, elem_id="gen-temperature", **kw("temperature"))
-                with gr.Row():
-                    top_k = gr.Slider(0, 100, value=0, step=1, **kw("top_k"))
-                    top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, **kw("top_p"))
-                with gr.Row():
-                    rep = gr.Slider(1.0, 3.0, value=1.0, step=0.05, **kw("repetition_penalty"))
-                    beam = gr.Slider(1, 16, value=4, step=1, **kw("beam_width"))
-                with gr.Row():
-                    seed = gr.Number(value=0, precision=0, minimum=0, elem_id="gen-seed", **kw("gen_seed"))
-                    unknown = gr.Radio(list(UNKNOWN_MODES), value="unk", **kw("unknown"))
-                song_memory = gr.Checkbox(value=False, elem_id="gen-memory", **kw("song_memory"))
-            go = gr.Button(T["generate"], variant="primary", elem_id="gen-go")
-        with gr.Column(scale=3, min_width=420):
-            out = gr.Textbox(label="Generated text / 生成的歌词", lines=8, interactive=False, elem_id="gen-out",
-                             buttons=["copy"])
+        with gr.Column(scale=3, min_width=300, elem_id="gen-main"):
+            meter = gr.HTML(label="Generated text and memorization meter / 生成的歌词与照抄检测", elem_id="gen-meter")
+            out = gr.Textbox(label="Generated text / 生成的歌词", lines=4, max_lines=12, interactive=False,
+                             elem_id="gen-out", buttons=["copy"])
             report = gr.HTML(label="Prefix as the model reads it / 模型读到的前缀", elem_id="gen-prefix-report")
-            meter = gr.HTML(label="Memorization meter / 照抄检测", elem_id="gen-meter")
-            ent_plot = gr.Plot(label="Entropy / 熵", elem_id="gen-entropy")
             with gr.Row():
                 step = gr.Slider(1, UI_MAX_LENGTH, value=1, step=1, scale=1, elem_id="gen-step", **kw("step"))
-                alt_plot = gr.Plot(label="Top-10 alternatives / 前 10 个候选", scale=2, elem_id="gen-alternatives")
+                alt_plot = gr.Plot(label="Top-10 alternatives / 前 10 个候选", show_label=False, scale=2,
+                                   elem_id="gen-alternatives")
+            ent_plot = gr.Plot(label="Entropy / 熵", show_label=False, elem_id="gen-entropy")
     with gr.Accordion("Result as JSON / 结果（JSON）", open=False):
         info = gr.JSON(label="Result / 结果", elem_id="gen-json")
     with gr.Accordion("Available models / 可用模型", open=False):
         models_json = gr.JSON(label="Models / 模型列表", elem_id="gen-models-json")
 
-    go.click(generate, [session, model, prefix, length, strategy, temperature, top_k, top_p, rep, beam, seed, unknown,
-                        song_memory],
-             [out, report, meter, step, alt_plot, ent_plot, info], api_name="generate",
-             concurrency_limit=limits.generate_concurrency(), show_progress="minimal",
-             preprocess=False)        # generate() checks every raw value itself (validate.py)
+    ins = [session, model, prefix, length, strategy, temperature, top_k, top_p, rep, beam, seed, unknown,
+           song_memory]
+    outs = [out, report, meter, step, alt_plot, ent_plot, info]
+    ev = go.click(generate, ins, outs, api_name="generate",
+                  concurrency_limit=limits.generate_concurrency(), show_progress="minimal",
+                  preprocess=False)        # generate() checks every raw value itself (validate.py)
+    mark_stale(ev, "gen-main")
+    # the first text is drawn on page load by links.wire, after a lesson link has set the knobs; it joins
+    # the same shared batch as /generate (batching.py), so it takes no slot of the solo work
+    first = (first_text, ins, outs, dict(concurrency_limit=limits.generate_concurrency(),
+                                         show_progress="hidden", preprocess=False))
     # .input: the user's drags and typed numbers (not generate()'s own reset); the last one wins
     step.input(step_view, [session, step], [alt_plot, ent_plot], api_name="step_view", trigger_mode="always_last",
                preprocess=False)
     model.change(model_info, [session, model], about, api_visibility="private", queue=False)
     demo.load(model_info, [session, model], about, api_visibility="private")
-    return SimpleNamespace(model=model, refresh=refresh, about=about, ckpt_upload=ckpt_upload, ckpt_note=ckpt_note,
-                           prefix=prefix,
-                           length=length, go=go, out=out,
-                           report=report, meter=meter, step=step, alt_plot=alt_plot, ent_plot=ent_plot, info=info,
-                           models_json=models_json, strategy=strategy, song_memory=song_memory)
+    links.copy_link(link_btn, link, "generate", model, {"prefix": prefix, "strategy": strategy,
+                                                        "temperature": temperature, "top_p": top_p, "top_k": top_k,
+                                                        "seed": seed})
+    return SimpleNamespace(
+        first=first, link=link, link_btn=link_btn, model=model, refresh=refresh, about=about,
+        ckpt_upload=ckpt_upload, ckpt_note=ckpt_note, prefix=prefix, length=length, go=go, out=out,
+        temperature=temperature, top_k=top_k, top_p=top_p, rep=rep, beam=beam, seed=seed, unknown=unknown,
+        report=report, meter=meter, step=step, alt_plot=alt_plot, ent_plot=ent_plot, info=info,
+        models_json=models_json, strategy=strategy, song_memory=song_memory)

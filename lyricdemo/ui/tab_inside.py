@@ -29,16 +29,16 @@ from ..probe import (GATE_NAMES, MAX_CONNECTIVITY_TOKENS, SATURATION, SELECT_BY,
                      connectivity, read_text, select_positions, unit_order, unit_scores)
 from ..probe import probe as run_probe
 from ..probe import saliency as run_saliency
-from . import limits, registry, resources
+from . import limits, links, registry, resources
 from .labels import T, kw
 from .session import Session
 from .validate import choice, user_errors, whole
 from .validate import text as check_text
-from .widgets import esc
+from .widgets import esc, mark_stale
 
 UI_MAX_TOKENS = 1000          # longer texts are read up to here (and the page says so)
 MAX_TEXT_CHARS = 20_000
-HEATMAP_UNITS = 256           # units drawn in the heatmap (the first of the chosen order)
+HEATMAP_UNITS = 20            # units drawn in the heatmap, with their ids (the first of the chosen order)
 RANKED = 8                    # units listed per direction by "find units that fire here"
 KINDS = ("rnn", "gru", "lstm")
 MAX_LAYERS, MAX_UNITS = 8, 2 * 4096      # what a ModelConfig allows: layers, units of a bidirectional layer
@@ -110,7 +110,7 @@ def unit_html(p: Probe, k: int, u: int, marks=()) -> str:
     """Karpathy's view: the text coloured by one unit's activation after each token."""
     v = p.values(k, "h")[:, u]
     lim = float(np.abs(v).max(initial=0.0)) or 1.0
-    titles = [f"{t}:{plots.show_token(tok)} h={x:+.3f}" for t, (tok, x) in enumerate(zip(p.tokens, v))]
+    titles = [f"{t}:{plots.show_token(tok)} h={x:+.3f}" for t, (tok, x) in enumerate(zip(p.tokens, v.tolist()))]
     body = shaded_html(p.tokens, [x / lim for x in v], _rdbu, titles, marks)
     return (body + f'<div class="ld-note" style="color:#555">Layer {k + 1}, unit {u}: '
             f'<span style="background:{_rdbu(-1)}">&nbsp;negative / 负&nbsp;</span> '
@@ -186,7 +186,7 @@ def _units_views(p: Probe, k: int, sort_by: str, sel: np.ndarray, how: str):
     if sort_by == "selection" and scores is None:
         sort_by = "variance"
     order = unit_order(h, sort_by, sel if sort_by == "selection" else None)
-    title = f"Units over time: h, layer {k + 1}, sorted by {sort_by} / 第 {k + 1} 层单元（按{SORT_ZH[sort_by]}排序）"
+    title = f"Units over time (h, layer {k + 1}, by {sort_by}) / 第 {k + 1} 层单元（按{SORT_ZH[sort_by]}排序）"
     heat = plots.units_heatmap(h, p.tokens, order, title=title, max_units=HEATMAP_UNITS, selected=sel.tolist())
     if scores is None:
         html = ("<div class='ld-note'>Select some positions, but not all, to rank the units. / "
@@ -205,8 +205,8 @@ def _position_slider(T: int, value: int):
 
 
 def _layer_slider(num_layers: int, value: int = 1):
-    # a slider needs minimum < maximum: a one-layer model gets a locked 1..2 slider
-    return gr.update(maximum=max(num_layers, 2), value=value, interactive=num_layers > 1)
+    # a slider needs minimum < maximum: a one-layer model gets a locked 1..2 slider, hidden
+    return gr.update(maximum=max(num_layers, 2), value=value, interactive=num_layers > 1, visible=num_layers > 1)
 
 
 def _unit_slider(width: int, value: int = 0):
@@ -442,26 +442,49 @@ def _section(key: str):
     return gr.Markdown(f"### {title}\n<span class='ld-note' style='color:#555'>{help_line}</span>")
 
 
+def first_view(session: Session, *args):
+    """On arrival: the default model reads the default text (nothing when no model is installed)."""
+    if not registry.choices(session):
+        return (gr.skip(),) * 14
+    return probe(session, *args)
+
+
+def stale_views():
+    """What a new text or model makes stale and is not recomputed at once: the full connectivity matrix,
+    the RNN·GRU·LSTM comparison and the exported file are cleared (never shown for the old text)."""
+    return None, "", None, None
+
+
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
-    with gr.Row():
-        with gr.Column(scale=2, min_width=320):
+    """Model, text and "Look inside" on the left, the units-over-time heatmap on the right: drawn on
+    arrival (the shipped char GRU on the default text) and redrawn when the text or the model changes."""
+    with gr.Row(elem_id="probe-row"):
+        with gr.Column(scale=2, min_width=320, elem_id="probe-controls"):
             with gr.Row():
                 model = gr.Dropdown(choices=registry.choices(None), value=registry.default_key(None), scale=4,
                                     allow_custom_value=True, elem_id="probe-model", **kw("model"))
                 refresh = gr.Button("↻", scale=0, min_width=48, elem_id="probe-refresh")
-            txt = gr.Textbox(value=DEFAULT_TEXT, lines=5, max_lines=12, elem_id="probe-text", **kw("probe_text"))
+            txt = gr.Textbox(value=DEFAULT_TEXT, lines=4, max_lines=12, elem_id="probe-text", **kw("probe_text"))
+            go = gr.Button(T["probe"], variant="primary", elem_id="probe-go")
+            with gr.Row(equal_height=True):
+                link_btn = gr.Button("Copy link / 复制链接", size="sm", scale=1, elem_id="probe-link-btn")
+                link = gr.Textbox(show_label=False, scale=3, max_lines=1, interactive=False, buttons=["copy"],
+                                  placeholder="the link to this text / 这段文本的链接", elem_id="probe-link")
             with gr.Row():
                 # wide ranges here (Gradio checks API calls against them); the page narrows them to the model
                 layer = gr.Slider(1, MAX_LAYERS, value=1, step=1, elem_id="probe-layer", **kw("layer"))
                 unit = gr.Slider(0, MAX_UNITS - 1, value=0, step=1, elem_id="probe-unit", **kw("unit"))
             sort_by = gr.Radio(SORT_CHOICES, value="variance", elem_id="probe-sort", **kw("sort_units"))
-            go = gr.Button(T["probe"], variant="primary", elem_id="probe-go")
-            summary = gr.Markdown(label="Summary / 概要", show_label=False, elem_id="probe-summary")
-        with gr.Column(scale=3, min_width=420):
+            summary = gr.Markdown(label="Summary / 概要", show_label=False, elem_id="probe-summary",
+                                  elem_classes=["ld-note"])
+        with gr.Column(scale=3, min_width=300, elem_id="probe-main"):
+            heat = gr.Plot(label="Units over time / 单元随时间变化", show_label=False, elem_id="probe-heatmap")
+            _section("sec_units")
+    with gr.Row():
+        with gr.Column(scale=3, min_width=320):
             colored = gr.HTML(label="Text coloured by the unit / 按单元激活着色的文本", elem_id="probe-colored")
-            trace = gr.Plot(label="Unit activation / 单元激活", elem_id="probe-trace")
-    _section("sec_units")
-    heat = gr.Plot(label="Units over time / 单元随时间变化", elem_id="probe-heatmap")
+        with gr.Column(scale=2, min_width=320):
+            trace = gr.Plot(label="Unit activation / 单元激活", show_label=False, elem_id="probe-trace")
 
     _section("sec_find")
     with gr.Row():
@@ -472,15 +495,15 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     ranking = gr.HTML(elem_id="probe-ranking")
 
     _section("sec_predictions")
-    strip = gr.Plot(label="Predictions / 预测", elem_id="probe-strip")
+    strip = gr.Plot(label="Predictions / 预测", show_label=False, elem_id="probe-strip")
 
     _section("sec_connectivity")
     position = gr.Slider(0, UI_MAX_TOKENS - 1, value=0, step=1, elem_id="probe-position", **kw("position"))
     sal_html = gr.HTML(elem_id="probe-saliency")
-    sal_fig = gr.Plot(label="Saliency / 显著性", elem_id="probe-saliency-chart")
+    sal_fig = gr.Plot(label="Saliency / 显著性", show_label=False, elem_id="probe-saliency-chart")
     with gr.Accordion(T["full_matrix"], open=False):
         conn_go = gr.Button(T["full_matrix_btn"], elem_id="probe-conn-go")
-        conn = gr.Plot(label="Connectivity matrix / 连接性矩阵", elem_id="probe-connectivity")
+        conn = gr.Plot(label="Connectivity matrix / 连接性矩阵", show_label=False, elem_id="probe-connectivity")
     with gr.Accordion(T["memory_section"], open=False):
         mem_go = gr.Button(T["memory_btn"], elem_id="probe-memory-go")
         mem_html = gr.HTML(elem_id="probe-memory")
@@ -489,15 +512,15 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     with gr.Row():
         with gr.Column():
             _section("sec_saturation")
-            sat = gr.Plot(label="Gate saturation / 门饱和度", elem_id="probe-saturation")
+            sat = gr.Plot(label="Gate saturation / 门饱和度", show_label=False, elem_id="probe-saturation")
         with gr.Column():
             _section("sec_trajectory")
-            traj = gr.Plot(label="Trajectory / 轨迹", elem_id="probe-trajectory")
+            traj = gr.Plot(label="Trajectory / 轨迹", show_label=False, elem_id="probe-trajectory")
 
     _section("sec_compare")
     cmp_go = gr.Button(T["compare_btn"], elem_id="probe-compare-go")
     cmp_note = gr.Markdown(elem_id="probe-compare-note")
-    cmp_fig = gr.Plot(label="RNN · GRU · LSTM", elem_id="probe-compare")
+    cmp_fig = gr.Plot(label="RNN · GRU · LSTM", show_label=False, elem_id="probe-compare")
 
     with gr.Accordion(T["export_section"], open=False):
         with gr.Row():
@@ -517,7 +540,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     quiet = dict(infer, trigger_mode="always_last", show_progress="hidden")
     ins = [session, model, txt, layer, unit, sort_by, select_by, select_value]
     outs = [summary, heat, colored, trace, data, layer, unit, ranking, sat, strip, sal_html, sal_fig, position, traj]
-    go.click(probe, ins, outs, api_name="probe", **infer)
+    mark_stale(go.click(probe, ins, outs, api_name="probe", **infer), "probe-main", "probe-colored")
     layer.input(probe, ins, outs, api_visibility="private", **quiet)
     unit.input(unit_view, [session, model, txt, layer, unit, select_by, select_value], [colored, trace, unit_data],
                api_name="probe_unit", **quiet)
@@ -536,5 +559,17 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                     api_name="probe_export", **infer)
     model.change(dims, [session, model], [layer, unit], api_visibility="private", queue=False)
     demo.load(dims, [session, model], [layer, unit], api_visibility="private", queue=False)
-    return SimpleNamespace(model=model, refresh=refresh, text=txt, layer=layer, unit=unit, go=go, summary=summary,
-                           heat=heat, colored=colored, trace=trace, data=data, position=position)
+    # never a stale view: a new text or model redraws what probe() draws and clears the rest
+    stale = [conn, cmp_note, cmp_fig, export_file]
+    txt.change(stale_views, None, stale, api_visibility="private", queue=False)
+    for source in (txt, model):                       # what the song memory drew on: for the old text, cleared
+        source.change(lambda: "", None, mem_html, api_visibility="private", queue=False)
+    model.change(lambda: stale_views()[:1] + (gr.skip(), gr.skip(), None), None, stale, api_visibility="private",
+                 queue=False)                         # the comparison does not depend on the picked model
+    mark_stale(txt.input(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
+    mark_stale(model.input(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
+    first = (first_view, ins, outs, dict(infer, show_progress="hidden"))      # run on load by links.wire
+    links.copy_link(link_btn, link, "inside", model, {"text": txt})
+    return SimpleNamespace(
+        first=first, model=model, refresh=refresh, text=txt, layer=layer, unit=unit, go=go, summary=summary,
+        heat=heat, colored=colored, trace=trace, data=data, position=position)

@@ -26,7 +26,7 @@ from . import resources
 from .labels import T, kw
 from .session import Session
 from .validate import checked_file, choice, subset, text, upload_path, user_errors, whole
-from .widgets import esc, markdown_table, tokens_html
+from .widgets import esc, mark_stale, markdown_table, tokens_html
 
 SOURCES = ("d2l", "tang", "upload")
 SHOW_LINES = 8
@@ -169,42 +169,51 @@ def lookup(session: Session, query: str = ""):
         return (f"token **`{esc(plots.show_token(tok))}`** → id **{v[tok]}** · seen {v.freq(tok):,}× in training "
                 f"(rank {v[tok] - len(v.reserved_tokens)} by frequency) / 训练中出现 {v.freq(tok):,} 次")
     n = v.freq(tok)
-    why = (f"seen only {n}× in training, below min_freq={v.min_freq}" if n else "never seen in the training text")
+    why = (f"seen only {n}× in training, below min_freq={v.min_freq} / 训练中只出现 {n} 次" if n else
+           "never seen in the training text / 训练文本中从未出现")
+    unk = esc(UNK)            # "<unk>" unescaped is an HTML tag: the page would drop it (and the Chinese after it)
     return (f"token **`{esc(plots.show_token(tok))}`** is not in the vocabulary ({why}): it is read as "
-            f"**{UNK}** = id 0. / 不在词表中，按 {UNK}（编号 0）处理。")
+            f"**{unk}** = id 0. / 不在词表中，按 {unk}（编号 0）处理。")
 
 
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
+    """Corpus, tokenizer and Analyze on the left, the tokenized lines (the lesson's picture) and the
+    summary on the right, both in the first screen; the other knobs in "All settings / 全部参数"."""
     in_use = resources.corpus_in_use().key
-    with gr.Row():
-        with gr.Column(scale=1, min_width=300):
+    with gr.Row(elem_id="vocab-row"):
+        with gr.Column(scale=1, min_width=300, elem_id="vocab-controls"):
             source = gr.Radio([("d2l Jay Chou lyrics / 周杰伦歌词", "d2l"), (EMBEDDED["tang"]["label"], "tang"),
                                ("uploaded file / 上传文件", "upload")],
                               value=in_use, elem_id="vocab-source", **kw("source"))
-            upload = checked_file(gr.File(file_types=[".txt", ".zip"], type="filepath", elem_id="vocab-upload",
-                                          height=110, **kw("upload")), "upload")
-            clean = gr.Radio(list(CLEANERS), value="d2l", elem_id="vocab-clean", **kw("clean"))
             tokenizer = gr.Radio(list(TOKENIZERS), value="char", elem_id="vocab-tokenizer", **kw("tokenizer"))
-            newline = gr.Radio(list(NEWLINE_MODES), value="token", elem_id="vocab-newline", **kw("newline"))
-            min_freq = gr.Slider(1, 50, value=2, step=1, elem_id="vocab-min-freq", **kw("min_freq"))
-            reserved = gr.CheckboxGroup(list(RESERVED_CHOICES), value=[], elem_id="vocab-reserved", **kw("reserved"))
-            with gr.Row():
-                top_n = gr.Slider(5, 100, value=30, step=1, elem_id="vocab-top-n", **kw("top_n"))
-                first_line = gr.Number(value=1, precision=0, minimum=1, elem_id="vocab-first-line", **kw("first_line"))
             analyze = gr.Button(T["analyze"], variant="primary", elem_id="vocab-analyze")
-        with gr.Column(scale=2):
-            notice = gr.Markdown("", label="Notice / 说明", show_label=False, elem_id="vocab-notice")
-            summary = gr.Markdown(label="Summary / 概要", show_label=False, elem_id="vocab-summary")
-            view = gr.HTML(label="Tokenized lines / 分词结果", elem_id="vocab-tokens")
+            with gr.Accordion("Your own text / 上传文本", open=False, elem_id="vocab-upload-box"):
+                upload = checked_file(gr.File(file_types=[".txt", ".zip"], type="filepath", elem_id="vocab-upload",
+                                              height=110, **kw("upload")), "upload")
+            with gr.Accordion("All settings / 全部参数", open=False, elem_id="vocab-all"):
+                clean = gr.Radio(list(CLEANERS), value="d2l", elem_id="vocab-clean", **kw("clean"))
+                newline = gr.Radio(list(NEWLINE_MODES), value="token", elem_id="vocab-newline", **kw("newline"))
+                min_freq = gr.Slider(1, 50, value=2, step=1, elem_id="vocab-min-freq", **kw("min_freq"))
+                reserved = gr.CheckboxGroup(list(RESERVED_CHOICES), value=[], elem_id="vocab-reserved",
+                                            **kw("reserved"))
+                with gr.Row():
+                    top_n = gr.Slider(5, 100, value=30, step=1, elem_id="vocab-top-n", **kw("top_n"))
+                    first_line = gr.Number(value=1, precision=0, minimum=1, elem_id="vocab-first-line",
+                                           **kw("first_line"))
             with gr.Row():
                 query = gr.Textbox(scale=3, elem_id="vocab-lookup", **kw("lookup"))
                 lookup_btn = gr.Button(T["lookup_btn"], scale=1, elem_id="vocab-lookup-btn")
             lookup_out = gr.Markdown(label="Lookup / 查询结果", show_label=False, elem_id="vocab-lookup-out")
+        with gr.Column(scale=2, elem_id="vocab-main"):
+            notice = gr.Markdown("", label="Notice / 说明", show_label=False, elem_id="vocab-notice",
+                                 elem_classes=["ld-note"])
+            view = gr.HTML(label="Tokenized lines / 分词结果", elem_id="vocab-tokens")
+            summary = gr.Markdown(label="Summary / 概要", show_label=False, elem_id="vocab-summary")
     with gr.Row():
-        top_plot = gr.Plot(label="Top tokens / 高频词元", elem_id="vocab-top")
+        top_plot = gr.Plot(label="Top tokens / 高频词元", show_label=False, elem_id="vocab-top")
     with gr.Row():
-        zipf_plot = gr.Plot(label="Zipf", elem_id="vocab-zipf")
-        coverage_plot = gr.Plot(label="Coverage / 覆盖率", elem_id="vocab-coverage")
+        zipf_plot = gr.Plot(label="Zipf", show_label=False, elem_id="vocab-zipf")
+        coverage_plot = gr.Plot(label="Coverage / 覆盖率", show_label=False, elem_id="vocab-coverage")
     with gr.Row():
         rare = gr.Dataframe(headers=["token / 词元", "count / 次数", "id / 编号"], interactive=False,
                             label="Rare tokens (rarest first) / 低频词元", elem_id="vocab-rare", max_height=320)
@@ -217,8 +226,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     outputs = [notice, summary, view, top_plot, zipf_plot, coverage_plot, rare, compare, stats_json]
     # preprocess=False: the handlers check every raw value themselves (validate.py), so a string
     # sent to a slider gets a message naming the slider instead of Gradio's blank "Error"
-    analyze.click(tokenize, inputs, outputs, api_name="tokenize", concurrency_limit=2, concurrency_id="cpu",
-                  preprocess=False)
+    mark_stale(analyze.click(tokenize, inputs, outputs, api_name="tokenize", concurrency_limit=2,
+                             concurrency_id="cpu", preprocess=False), "vocab-main")
     upload.upload(lambda: gr.update(value="upload"), None, source, api_visibility="private", queue=False)
     demo.load(on_load, inputs, [source, *outputs], api_visibility="private")
     lookup_btn.click(lookup, [session, query], lookup_out, api_name="lookup", preprocess=False)

@@ -10,15 +10,80 @@ import html
 from collections.abc import Sequence
 
 from ..generate import PrefixReport
-from ..novelty import MemorizationReport
+from ..novelty import MemorizationReport, repetition
 from ..plots import show_token
 from ..vocab import Vocab
 
 CSS = """
+/* The room first: a projector at 1280x720 shows each tab's action and result without scrolling, and
+   everything reads from the back (help text contrast >= 4.5:1, generated text 18 px); a phone at
+   390x844 gets the tabs in one bar and the result before the knobs. */
+.gradio-container {--block-info-text-color: #4b5563; --body-text-color-subdued: #4b5563;
+                   --block-label-text-color: #374151; --block-title-text-color: #374151}
+.dark .gradio-container, .gradio-container.dark {--block-info-text-color: #c4c8cf;
+                   --body-text-color-subdued: #c4c8cf; --block-label-text-color: #d9dce1}
 .ld-note {font-size: 0.95em}
+#ld-title h1 {font-size: 1.45rem; margin: 0}
+#ld-title, #ld-header {margin: 0 !important; padding: 0 !important}
+#ld-header {font-size: 0.8rem; line-height: 1.3}
+#ld-header p {margin: 0 0 2px 0}
 #train-status, #gen-prefix-report, #gen-meter {min-height: 2.5em}
+#train-status {font-size: 0.95em; line-height: 1.4}
+#train-status p {margin: 0 0 4px 0}
+#preset-note {font-size: 0.85em; line-height: 1.35}
 .ld-buttons button {min-width: 9em}
+.ld-presets button {min-width: 0; white-space: normal}
+#gen-out textarea {font-size: 18px !important; line-height: 1.6 !important}
+.ld-gen-text {font-size: 18px; line-height: 1.8; white-space: pre-wrap}
+/* the text is shown once: the plain textbox while it streams, the highlighted view once it is done */
+.gradio-container:has(#gen-meter .ld-gen-done) #gen-out {display: none}
+.ld-gen-text {max-height: 330px; overflow-y: auto}
+/* a failed request leaves the previous result: marked, never passed off as the answer */
+.ld-stale {opacity: 0.45; position: relative}
+.ld-stale::before {content: "⚠ The last request failed: this is the previous result / 上次请求失败：这是之前的结果";
+                   display: block; color: #a50e0e; font-weight: 600; opacity: 1}
+/* a phone: Start and the status, then the chart, then the knobs */
+@media (max-width: 640px) {
+  #train-knobs {display: contents}
+  #train-row {flex-direction: column}
+  #train-knobs > * {order: 4}
+  #train-buttons {order: 1}
+  #train-status {order: 2}
+  #train-main {order: 3}
+  .ld-buttons button {min-width: 0}
+  #ld-title h1 {font-size: 1.2rem}
+}
 """
+
+def mark_stale(event, *elem_ids: str) -> None:
+    """When ``event`` fails, its old result stays on screen: grey it out and say so (page-side, no server
+    round trip); the next success clears the mark."""
+    ids = __import__("json").dumps(list(elem_ids))
+    event.failure(None, None, None, js=f"() => {{ for (const i of {ids}) "
+                                       "document.getElementById(i)?.classList.add('ld-stale'); }")
+    event.success(None, None, None, js=f"() => {{ for (const i of {ids}) "
+                                       "document.getElementById(i)?.classList.remove('ld-stale'); }")
+
+
+# Charts along the text open on a window of positions that fits their width (a phone shows ~8 strip
+# columns, a projector ~35): the server does not know the screen, so the page narrows the window
+# (pan to see the rest).  Plotly.js is global once Gradio has loaded its plot chunk.
+FIT_PX = {"probe-strip": 34, "probe-heatmap": 18, "probe-saliency-chart": 18, "probe-trace": 18}
+FIT_JS = """
+() => {
+  const MIN_PX = %s;
+  setInterval(() => {
+    if (!window.Plotly) return;
+    for (const [id, px] of Object.entries(MIN_PX)) {
+      const gd = document.querySelector(`#${id} .js-plotly-plot`);
+      const L = gd && gd._fullLayout;
+      if (!L || !L.xaxis || !L._size || !L.xaxis.range || L.xaxis.type !== "category") continue;
+      const [a, b] = L.xaxis.range, fit = Math.max(4, Math.floor(L._size.w / px));
+      if (b - a > fit + 0.01) window.Plotly.relayout(gd, {"xaxis.range": [a, a + fit]});
+    }
+  }, 700);
+}
+""" % __import__("json").dumps(FIT_PX)
 
 _TOK = ("display:inline-block;margin:1px 1px;padding:0 3px;border:1px solid #9aa5b1;border-radius:3px;"
         "line-height:1.5;white-space:pre;")
@@ -54,9 +119,9 @@ def tokens_html(lines: Sequence[Sequence[str]], vocab: Vocab, first_line: int = 
                 style = _TOK + _UNK
                 shown = show_token(t)
             spans.append(f'<span style="{style}" title="{esc(title)}">{esc(shown)}</span>')
-        rows.append(f'<div><span style="color:#888;font-size:0.8em;display:inline-block;width:3.2em">{n}</span>'
+        rows.append(f'<div><span style="color:#6b7280;font-size:0.8em;display:inline-block;width:3.2em">{n}</span>'
                     f'{"".join(spans)}</div>')
-    legend = ('<div style="color:#555;font-size:0.85em;margin-top:4px">Each box is one token; hover for its id. '
+    legend = ('<div style="color:#4b5563;font-size:0.85em;margin-top:4px">Each box is one token; hover for its id. '
               '↵ = line break, ␣ = space, ⬚ = full-width space; <span style="color:#a50e0e">red = &lt;unk&gt;</span>. / '
               '每个方框是一个词元，悬停查看编号；红色表示 &lt;unk&gt;。</div>')
     return f'<div style="{_BOX}">{"".join(rows)}{legend}</div>'
@@ -90,13 +155,8 @@ def prefix_html(report: PrefixReport, vocab: Vocab) -> str:
             f'<ul style="margin:2px 0 0 1.2em">{items}</ul></div>')
 
 
-def memorization_html(text: str, prefix_len: int, report: MemorizationReport | None,
-                      missing_reason: str = "") -> str:
-    """The generated text with the spans copied verbatim from the training text highlighted."""
-    if report is None:
-        return (f'<div class="ld-note">Memorization meter unavailable: {esc(missing_reason)} / '
-                f'无法计算照抄程度。</div>')
-    ranges = report.highlight_ranges()
+def _text_html(text: str, prefix_len: int, ranges: Sequence[tuple[int, int]] = ()) -> str:
+    """The text once, at reading size: the prefix underlined, ``ranges`` highlighted."""
     out, pos = [], 0
 
     def piece(a: int, b: int, mark: bool) -> str:
@@ -115,17 +175,40 @@ def memorization_html(text: str, prefix_len: int, report: MemorizationReport | N
         out.append(piece(a, b, True))
         pos = b
     out.append(piece(pos, len(text), False))
+    return f'<div class="ld-gen-text">{"".join(out)}</div>'
+
+
+def memorization_html(text: str, prefix_len: int, report: MemorizationReport | None,
+                      missing_reason: str = "") -> str:
+    """The generated text, shown once (class ``ld-gen-done`` hides the streaming textbox), with the
+    spans copied verbatim from the training text highlighted and repetition loops flagged.
+
+    ``report`` may cover the whole text or only its continuation (the last ``report.text_length``
+    characters): the user's own prefix is no copy of the model's, so the meter should not count it."""
+    loop = repetition(text[prefix_len:])
+    loop_line = (f'<div style="margin:4px 0;color:#a50e0e;font-weight:600">⟳ {esc(loop.summary())}</div>'
+                 if loop else "")
+    if report is None:
+        return (f'<div class="ld-gen-done">{loop_line}{_text_html(text, prefix_len)}'
+                f'<div class="ld-note">Memorization meter unavailable: {esc(missing_reason)} / '
+                f'无法计算照抄程度。</div></div>')
+    offset = max(len(text) - report.text_length, 0)
+    ranges = [(a + offset, b + offset) for a, b in report.highlight_ranges()]
     L = report.longest_length
     level = ("#137333", "mostly new / 基本是新写的") if L < report.threshold else \
         ("#b06000", "copies some lines / 部分照抄") if report.copied_share < 0.5 else \
         ("#a50e0e", "mostly recited from the corpus / 大部分是背出来的")
+    if loop and L < report.threshold:
+        level = ("#a50e0e", "new, but stuck in a loop / 是新写的，但陷入重复")
+    what = "of the continuation / 续写部分" if offset else "of the text / 全文"
     meter = (f'<div style="margin:4px 0"><b>Longest verbatim copy / 最长照抄：{L}</b> chars · '
-             f'copied / 照抄占比 {report.copied_share:.0%} · '
+             f'copied {what} {report.copied_share:.0%} · '
              f'<span style="color:{level[0]};font-weight:600">{level[1]}</span></div>')
-    return (meter + f'<div style="{_BOX}white-space:pre-wrap">{"".join(out)}</div>'
-            f'<div class="ld-note" style="color:#555">{esc(report.summary())} '
+    return (f'<div class="ld-gen-done">{meter}{loop_line}{_text_html(text, prefix_len, ranges)}'
+            f'<div class="ld-note" style="color:#4b5563">{esc(report.summary())} '
             f'<mark style="background:#ffe08a">Highlighted</mark> = at least {report.threshold} characters found '
-            f'verbatim in the training text; underlined = your prefix. / 高亮：与训练文本完全相同的片段；下划线：前缀。</div>')
+            f'verbatim in the training text; underlined = your prefix (not counted). / '
+            f'高亮：与训练文本完全相同的片段；下划线：前缀（不计入）。</div></div>')
 
 
 def _rdbu(v: float, lim: float) -> str:
@@ -147,7 +230,7 @@ def activation_html(tokens: Sequence[str], values: Sequence[float], unit: int, l
         spans.append(f'<span style="background:{_rdbu(v, lim)};padding:1px 1px;border-radius:2px" '
                      f'title="{esc(show_token(t))}: {v:+.3f}">{shown}</span>' + ("<br>" if t == "\n" else ""))
     return (f'<div style="{_BOX}">{"".join(spans)}</div>'
-            f'<div class="ld-note" style="color:#555">Layer {layer}, unit {unit}: '
+            f'<div class="ld-note" style="color:#4b5563">Layer {layer}, unit {unit}: '
             f'<span style="background:{_rdbu(-lim, lim)}">&nbsp;negative / 负&nbsp;</span> '
             f'<span style="background:{_rdbu(lim, lim)}">&nbsp;positive / 正&nbsp;</span> '
             f'(max |h| = {lim:.2f}); hover a character for its value. / 悬停查看数值。</div>')
