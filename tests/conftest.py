@@ -107,7 +107,7 @@ def checkpoints_dir(tmp_path_factory) -> Path:
     return make_tiny_checkpoints(root, text)
 
 
-def start_app(tmp: Path, name: str, extra_env: dict | None = None, timeout: float = 90.0):
+def start_app(tmp: Path, name: str, extra_env: dict | None = None, timeout: float = 240.0):
     """Start ``python app.py`` on a free loopback port; returns (url, process, log path)."""
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
