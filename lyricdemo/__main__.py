@@ -1,4 +1,4 @@
-"""Command line: ``python -m lyricdemo {inspect,fetch,train,generate,probe} ...``.
+"""Command line: ``python -m lyricdemo {inspect,fetch,train,generate,probe,evaluate,card} ...``.
 
 Each subcommand is a thin shell over the library: it parses arguments, calls the
 library, prints.  A ``LyricdemoError`` is printed as a plain message (exit code 2),
@@ -272,6 +272,12 @@ def cmd_train(args) -> int:
                   f"{done.kept if done else 'best'} weights")
     for k, v in (baselines or trainer.baselines or {}).items():
         print(f"  {k:<16} {v:.2f} (validation)")
+    if len(ds.val_ids) >= 2:
+        from .bits import measure as measure_bits
+
+        b = measure_bits(model, ds)
+        print(f"  bits/char        {b.bits_per_char:.3f} (validation; comparable between char and word models, "
+              f"<unk> covers {b.unk_char_share:.1%} of the characters)")
     out = args.out or args.resume              # a resumed run writes back to its folder unless --out says where
     if out:
         command = "python -m lyricdemo " + " ".join(shlex.quote(a) for a in args.argv)
@@ -374,6 +380,9 @@ def _add_generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--candidates", type=int, default=d.num_candidates, help="texts to show (beam: best n; sample: n)")
     p.add_argument("--seed", type=_seed, default=d.seed, help="sampling seed, or 'random' for a fresh one")
     p.add_argument("--strict", action="store_true", help="refuse prefix characters the model does not know")
+    p.add_argument("--memory", action="store_true",
+                   help="song memory: the caches over the prefix and the text generated so far, with the settings "
+                        "on the model card (python -m lyricdemo card measures them)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads for this process (1: batch-1 decoding is fastest on one thread, and a "
                         "second one stalls when the machine is busy; see bench/bench_generate.py)")
@@ -402,12 +411,13 @@ def _resolve_checkpoint(name: str):
     raise LyricdemoError(f"No checkpoint folder at {name!r} (nor {SHIPPED_DIR / path.name}).{known}")
 
 
-def _training_text(ckpt) -> tuple[str | None, str]:
-    """(the checkpoint's training text, a description) or (None, why it cannot be had).
+def _checkpoint_dataset(ckpt):
+    """The dataset a checkpoint was trained on (its DataConfig over its corpus file), or a
+    ``LyricdemoError`` saying why it cannot be had.
 
-    The checkpoint records its DataConfig and the sha256 of the corpus file it saw;
-    the text is rebuilt from the file only when that file is here with the same
-    sha256, so the meter never measures against a different text than the model's."""
+    The checkpoint records the sha256 of the corpus file it saw; the data is rebuilt from
+    the file only when that file is here with the same sha256, so no figure is ever
+    measured against a different text than the model's."""
     from dataclasses import replace
 
     from .corpus import default_corpus_path
@@ -416,7 +426,7 @@ def _training_text(ckpt) -> tuple[str | None, str]:
 
     sha = (ckpt.meta.get("corpus") or {}).get("sha256")
     if not sha:
-        return None, "the checkpoint does not record which corpus it was trained on"
+        raise LyricdemoError("the checkpoint does not record which corpus it was trained on")
     cfg: DataConfig = ckpt.data_config
     if not cfg.source:                       # trained on a built-in corpus: the one with its checksum
         builtin = source_with_sha256(sha)
@@ -424,16 +434,25 @@ def _training_text(ckpt) -> tuple[str | None, str]:
     path = Path(cfg.source)
     if not path.is_file():
         hint = " (python -m lyricdemo fetch gets the d2l corpus)" if path == default_corpus_path() else ""
-        return None, f"its training corpus {str(path)!r} is not here{hint}"
+        raise LyricdemoError(f"its training corpus {str(path)!r} is not here{hint}")
     try:
         raw = load_raw(cfg)
     except LyricdemoError as e:
-        return None, f"its training corpus cannot be read: {e}"
+        raise LyricdemoError(f"its training corpus cannot be read: {e}") from None
     if raw.sha256 != sha:
-        return None, (f"{str(path)!r} is not the file this model was trained on "
-                      f"(sha256 {raw.sha256[:12]}..., the checkpoint says {sha[:12]}...)")
-    text = load_dataset(cfg, raw=raw).train_text
-    return text, f"its training text ({raw.name}, {len(text):,} chars)"
+        raise LyricdemoError(f"{str(path)!r} is not the file this model was trained on "
+                             f"(sha256 {raw.sha256[:12]}..., the checkpoint says {sha[:12]}...)")
+    return load_dataset(cfg, raw=raw)
+
+
+def _training_text(ckpt) -> tuple[str | None, str]:
+    """(the checkpoint's training text, a description) or (None, why it cannot be had)."""
+    try:
+        ds = _checkpoint_dataset(ckpt)
+    except LyricdemoError as e:
+        return None, str(e)
+    text = ds.train_text
+    return text, f"its training text ({ds.raw.name}, {len(text):,} chars)"
 
 
 def _set_threads(n: int) -> None:
@@ -458,8 +477,13 @@ def cmd_generate(args) -> int:
                           beam_width=args.beam_width, num_candidates=args.candidates, seed=args.seed,
                           unknown="strict" if args.strict else "unk")
     ckpt = load_checkpoint(_resolve_checkpoint(args.checkpoint))
-    g = generate(ckpt.model, ckpt.vocab, ckpt.tokenizer, args.prefix, config)
-    print(f"model: {ckpt.describe()}")
+    model = ckpt.model
+    if args.memory:
+        from .memory import MemoryLM, card_memory_config
+
+        model = MemoryLM(ckpt.model, card_memory_config(ckpt.meta, ckpt.name))
+    g = generate(model, ckpt.vocab, ckpt.tokenizer, args.prefix, config)
+    print(f"model: {ckpt.describe()}" + (" + song memory" if args.memory else ""))
     if ckpt.model.bidirectional:
         from .models import BIDIRECTIONAL_WARNING
 
@@ -565,6 +589,85 @@ def cmd_probe(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    """Validation perplexity and bits per character of a checkpoint beside the n-gram baselines;
+    with ``--memory``, the same with song memory (the n-grams given the same memory)."""
+    import math
+    import time
+
+    from .bits import measure as measure_bits
+    from .checkpoint import load_checkpoint
+    from .memory import MemoryConfig, choose_memory, memory_log_probs, tuning_slice
+    from .ngram import NGramLM
+
+    _set_threads(args.threads)
+    ckpt = load_checkpoint(_resolve_checkpoint(args.checkpoint))
+    try:
+        ds = _checkpoint_dataset(ckpt)
+    except LyricdemoError as e:
+        raise LyricdemoError(f"Cannot evaluate {ckpt.name}: {e}.") from None
+    unit = "char" if ds.config.tokenizer == "char" else "word"
+    V = len(ds.vocab)
+    models = {ckpt.name: ckpt.model}
+    models.update({NGramLM(n, V).name: NGramLM(n, V).fit(ds.train_ids) for n in (1, 2, 3)})
+    print(f"model: {ckpt.describe()}")
+    print(f"validation text: {len(ds.val_ids):,} {unit} tokens, <unk> {ds.val_unk_rate:.1%} of them")
+    print(f"\n{'':<22}{'ppl per ' + unit:>14}{'bits/char':>11}")
+    figures = {}
+    for name, m in models.items():
+        b = measure_bits(m, ds)
+        figures[name] = b
+        print(f"{name:<22}{2 ** b.bits_per_token:>14.1f}{b.bits_per_char:>11.3f}")
+    print("(bits per character: the total log-loss in bits over the characters the predicted tokens cover; "
+          "a line break is one character)")
+    if not args.memory:
+        return 0
+    stored = (ckpt.meta.get("card") or {}).get("memory") or {}
+    tune = tuning_slice(ds.train_ids, len(ds.val_ids))
+    print(f"\nsong memory, tuned on the last {len(tune):,} training tokens"
+          + ("" if args.retune or not stored else " (settings stored on the model card; --retune chooses again)"))
+    print(f"{'':<22}{'without':>10}{'with memory':>13}{'bits/char':>11}   settings")
+    with_memory = {}
+    for name, m in models.items():
+        if name == "unigram":
+            continue
+        key = "model" if name == ckpt.name else name
+        t0 = time.perf_counter()
+        if stored.get(key) and not args.retune:
+            cfg = MemoryConfig.from_dict(stored[key]["config"])
+        else:
+            cfg = choose_memory(m, tune).config
+        plain, mixed = memory_log_probs(m, ds.val_ids, cfg)
+        bpc = -mixed.sum() / math.log(2) / figures[name].chars
+        with_memory[name] = math.exp(-mixed.mean())
+        how = f"window {cfg.window}, beta {cfg.beta:g}" + (f", theta {cfg.theta:g}" if cfg.continuous else "") \
+            + (f", dynamic lr {cfg.dynamic_lr:g}" if cfg.dynamic_lr else "")
+        print(f"{name:<22}{math.exp(-plain.mean()):>10.1f}{with_memory[name]:>13.1f}{bpc:>11.3f}   {how} "
+              f"[{time.perf_counter() - t0:.0f} s]")
+    if "bigram" in with_memory:
+        print(f"\n{ckpt.name} with memory / bigram with memory: {with_memory[ckpt.name] / with_memory['bigram']:.3f}")
+    return 0
+
+
+def cmd_card(args) -> int:
+    """Measure an existing checkpoint again and rewrite its model card (the weights are not touched)."""
+    from .card import write_card
+    from .checkpoint import load_checkpoint
+
+    _set_threads(args.threads)
+    path = _resolve_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(path)
+    try:
+        ds = _checkpoint_dataset(ckpt)
+    except LyricdemoError as e:
+        raise LyricdemoError(f"Cannot measure {ckpt.name}: {e}.") from None
+    fig = write_card(path, ds, ckpt.meta.get("command"), memory=not args.no_memory)
+    print(f"model card {path / 'README.md'}: validation perplexity {fig.val_ppl:.2f}, "
+          f"{fig.bits['model']['bits_per_char']:.3f} bits/char"
+          + (f", with song memory {fig.memory['model']['val_ppl_memory']:.2f}" if fig.memory else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lyricdemo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -601,6 +704,25 @@ def build_parser() -> argparse.ArgumentParser:
                                      "and trajectory as JSON, or as a standalone HTML page of plots")
     _add_probe_args(p)
     p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("evaluate", help="validation perplexity and bits per character of a checkpoint beside the "
+                                        "n-gram baselines; --memory: with song memory too")
+    p.add_argument("--checkpoint", required=True,
+                   help="a checkpoint folder, or the name of one under checkpoints/ (e.g. char-gru)")
+    p.add_argument("--memory", action="store_true",
+                   help="also with song memory (caches over the text read so far, dynamic evaluation), the "
+                        "n-grams given the same memory; settings from the model card, else tuned on training text")
+    p.add_argument("--retune", action="store_true", help="with --memory: tune the memory again, ignoring the card")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (batch-1 work is fastest on one)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("card", help="measure an existing checkpoint again and rewrite its model card "
+                                    "(weights unchanged)")
+    p.add_argument("--checkpoint", required=True,
+                   help="a checkpoint folder, or the name of one under checkpoints/ (e.g. char-gru)")
+    p.add_argument("--no-memory", action="store_true", help="leave song memory off the card (it takes minutes)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.set_defaults(func=cmd_card)
 
     p = sub.add_parser("publish", help="publish the app as a Hugging Face Space (--dry-run lists the files)")
     p.add_argument("--space", default=None, help="USER/NAME of the Space (created if it does not exist)")

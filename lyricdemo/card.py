@@ -2,22 +2,27 @@
 
 ``write_card(path, dataset)`` reloads a saved checkpoint *from disk* (so every figure
 is measured on the weights that ship, float16 rounding included), recomputes its
-training and validation perplexity, the n-gram baselines on the same split, and the
-memorization meter on a 500-character sample; it stores these under ``"card"`` in
-the checkpoint's JSON and writes the Markdown card ``README.md`` beside it.
+training and validation perplexity, bits per character (comparable between char and
+word models), the n-gram baselines on the same split, the validation perplexity with
+song memory beside the n-grams given the same memory (``memory.py``: tuned on the last
+stretch of the training text, as long as the validation text), and the memorization
+meter on a 500-character sample; it stores these under ``"card"`` in the checkpoint's
+JSON and writes the Markdown card ``README.md`` beside it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bits import measure as measure_bits
 from .checkpoint import CARD, META, _json_safe, load_checkpoint
 from .data import Dataset
 from .generate import DecodeConfig, generate
-from .ngram import baseline_perplexities
+from .ngram import NGramLM, baseline_perplexities
 from .novelty import CorpusIndex
 from .train import perplexity
 
@@ -32,18 +37,42 @@ class CardFigures:
     train_eval_ppl: float
     baselines: dict
     memorization: dict
+    bits: dict | None = None          # bits.BitsPerChar.to_dict() on the validation text, per model
+    memory: dict | None = None        # song_memory(): with memory, for the model and the n-grams
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
 
-def measure(path: str | os.PathLike, dataset: Dataset) -> CardFigures:
+def song_memory(model, dataset: Dataset, orders=(2, 3)) -> dict:
+    """Validation perplexity with song memory, for the model and for the n-grams given the same
+    memory, each tuned on the last stretch of the training text (``memory.choose_memory``)."""
+    from .memory import choose_memory, memory_log_probs, tuning_slice
+
+    tune = tuning_slice(dataset.train_ids, len(dataset.val_ids))
+    out = {"tuning_tokens": len(tune)}
+    contenders = {"model": model}
+    contenders.update({NGramLM(n, len(dataset.vocab)).name: NGramLM(n, len(dataset.vocab)).fit(dataset.train_ids)
+                       for n in orders})
+    for name, m in contenders.items():
+        choice = choose_memory(m, tune)
+        plain, mixed = memory_log_probs(m, dataset.val_ids, choice.config)
+        out[name] = {"val_ppl": float(math.exp(-plain.mean())), "val_ppl_memory": float(math.exp(-mixed.mean())),
+                     "tuning_ppl": choice.plain_ppl, "tuning_ppl_memory": choice.tuning_ppl,
+                     "config": choice.config.to_dict()}
+    return out
+
+
+def measure(path: str | os.PathLike, dataset: Dataset, memory: bool = True) -> CardFigures:
     """Every number on the card, measured on the checkpoint as stored."""
     ck = load_checkpoint(path)
     val = perplexity(ck.model, dataset.val_ids)
     n = max(len(dataset.val_ids), 512)
     train_eval = perplexity(ck.model, dataset.train_ids[:n])
     baselines = baseline_perplexities(dataset.train_ids, dataset.val_ids, len(dataset.vocab))
+    bits = {"model": measure_bits(ck.model, dataset).to_dict()}
+    bits.update({m.name: measure_bits(m, dataset).to_dict()
+                 for m in (NGramLM(k, len(dataset.vocab)).fit(dataset.train_ids) for k in (1, 2, 3))})
     prefix = sample_prefix(ck.train_config)
     text = generate(ck.model, ck.vocab, ck.tokenizer, prefix,
                     DecodeConfig(length=SAMPLE_CHARS, **SAMPLE_DECODE)).continuation[:SAMPLE_CHARS]
@@ -51,7 +80,9 @@ def measure(path: str | os.PathLike, dataset: Dataset) -> CardFigures:
     # Only figures are kept: a sample may hold copied lyrics, and corpus text is never committed.
     mem = {"prefix": prefix, "text_length": report.text_length, "longest_length": report.longest_length,
            "ngram_share": report.ngram_share, "copied_share": report.copied_share, "summary": report.summary()}
-    return CardFigures(val_ppl=val, train_eval_ppl=train_eval, baselines=baselines, memorization=mem)
+    memory_figures = song_memory(ck.model, dataset) if memory and not ck.model.bidirectional else None
+    return CardFigures(val_ppl=val, train_eval_ppl=train_eval, baselines=baselines, memorization=mem, bits=bits,
+                       memory=memory_figures)
 
 
 def sample_prefix(train_config) -> str:
@@ -61,10 +92,11 @@ def sample_prefix(train_config) -> str:
     return prefixes[0] if prefixes and prefixes[0] else SAMPLE_PREFIX
 
 
-def write_card(path: str | os.PathLike, dataset: Dataset, command: str | None = None) -> CardFigures:
+def write_card(path: str | os.PathLike, dataset: Dataset, command: str | None = None,
+               memory: bool = True) -> CardFigures:
     """Measure, store the figures in the checkpoint JSON, write README.md (atomically)."""
     path = Path(path)
-    fig = measure(path, dataset)
+    fig = measure(path, dataset, memory=memory)
     meta = json.loads((path / META).read_text(encoding="utf-8"))
     meta["card"] = _json_safe(fig.to_dict())
     if command:
@@ -126,6 +158,8 @@ def render(meta: dict) -> str:
     ]
     if isinstance(val, (int, float)) and b.get("bigram"):
         rows.append(("against the bigram", f"{(val / b['bigram'] - 1) * 100:+.1f}%"))
+    rows += _bits_rows(card.get("bits"), d["tokenizer"])
+    rows += _memory_rows(card.get("memory"))
     if mem:
         share = mem.get("ngram_share", {})
         rows.append((f"memorization ({SAMPLE_CHARS} characters sampled after {mem.get('prefix', SAMPLE_PREFIX)}, "
@@ -133,7 +167,48 @@ def render(meta: dict) -> str:
                      f"longest copy from the training text {mem.get('longest_length', '?')} chars; "
                      f"8-grams found in it {share.get('8', share.get(8, 0)) or 0:.0%}"))
     lines = [f"# {meta['name']}", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
+    if card.get("memory"):
+        lines += ["", "Song memory: a copy cache (the longest earlier match of the text just read votes for what "
+                  "followed it), a continuous cache over the model's own features (Grave et al. 2017) and dynamic "
+                  "evaluation (Krause et al. 2018), tuned on the last stretch of the training text and never on "
+                  "the validation text; the n-gram models get the copy cache, tuned the same way "
+                  "(`lyricdemo/memory.py`, `python -m lyricdemo evaluate --memory`)."]
     if meta.get("command"):
         lines += ["", "Reproduce:", "", "```bash", meta["command"], "```"]
     lines.append("")
     return "\n".join(lines)
+
+
+def _bits_rows(bits: dict | None, tokenizer: str) -> list[tuple[str, str]]:
+    if not bits or "model" not in bits:
+        return []
+    mine = bits["model"]
+    unit = "character" if tokenizer == "char" else "word"
+    others = ", ".join(f"{k} {v['bits_per_char']:.2f}" for k, v in bits.items() if k != "model")
+    return [("validation bits per character (one unit for char and word models)",
+             f"**{mine['bits_per_char']:.3f}** ({mine['bits_per_token']:.2f} bits per {unit}); n-grams: {others}. "
+             f"<unk> stands for {mine['unk_char_share']:.1%} of the characters, and predicting <unk> is not "
+             "charged for which characters it was: the more <unk>, the more flattering the figure")]
+
+
+def _memory_rows(memory: dict | None) -> list[tuple[str, str]]:
+    if not memory or "model" not in memory:
+        return []
+    mine = memory["model"]
+    cfg = mine["config"]
+    parts = [f"window {cfg['window']}", f"copy beta {cfg['beta']:g}"]
+    if cfg.get("continuous"):
+        parts.append(f"continuous theta {cfg['theta']:g}")
+    if cfg.get("dynamic_lr"):
+        parts.append(f"dynamic evaluation lr {cfg['dynamic_lr']:g}")
+    rows = [("validation perplexity with song memory", f"**{mine['val_ppl_memory']:.1f}** (without: "
+             f"{mine['val_ppl']:.1f}; {', '.join(parts)}; tuned on the last {memory['tuning_tokens']:,} training "
+             "tokens)")]
+    grams = {k: v for k, v in memory.items() if k not in ("model", "tuning_tokens")}
+    if grams:
+        rows.append(("n-grams with the same memory (copy cache)",
+                     ", ".join(f"{k} {v['val_ppl_memory']:.1f}" for k, v in grams.items())))
+    if "bigram" in grams:
+        rows.append(("with memory, against the bigram with memory",
+                     f"{mine['val_ppl_memory'] / grams['bigram']['val_ppl_memory']:.2f}x"))
+    return rows

@@ -117,3 +117,16 @@ def test_nothing_is_fetched_when_the_corpus_is_here(empty_data):
     finally:
         server.close()
     assert server.hits == [] and sources.download_status().state == "present"
+
+
+def test_tab_1_says_why_the_download_failed(empty_data, monkeypatch):
+    from lyricdemo.ui import tab_vocab
+    from lyricdemo.ui.session import Session
+
+    server = _Server({})
+    try:
+        _wait(sources.start_download(urls=(server.url + "/c.zip",)))
+    finally:
+        server.close()
+    notice = tab_vocab.on_load(Session(), "d2l", None, "d2l", "char", "token", 2, [], 30, 1)[1]
+    assert "Tang poems" in notice and "download of the d2l corpus failed" in notice and "404" in notice

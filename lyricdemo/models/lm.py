@@ -337,6 +337,19 @@ class RNNLM(nn.Module):
         y, state, _ = self._features(ids, state)
         return self._logits(y), state
 
+    def features(self, ids: torch.Tensor, state=None):
+        """ids (B, T) -> (features (B, T, F), state): the vectors the output layer reads, one per
+        position (after the last recurrent layer and the projection, if any).  ``log_probs_of``
+        turns them into the next-token distribution.  The song memory (``lyricdemo/memory.py``)
+        compares these vectors to find the earlier positions that resemble the current one."""
+        ids = self._check_ids(ids)
+        y, state, _ = self._features(ids, state)
+        return y, state
+
+    def log_probs_of(self, features: torch.Tensor) -> torch.Tensor:
+        """features (B, T, F) from ``features`` -> log-probabilities (B, T, V) of the next token."""
+        return torch.log_softmax(self._logits(features), dim=-1)
+
     def loss(self, ids: torch.Tensor, targets: torch.Tensor, state=None):
         """Mean cross-entropy (nats per token) of predicting ``targets`` (B, T) after
         reading ``ids`` (B, T) -> (scalar loss, state).  The adaptive softmax computes

@@ -101,6 +101,10 @@ CONTROLS: dict[str, tuple[str, str]] = {
     "gen_seed": ("Seed / 随机种子", "Sampling with the same seed gives the same text. / 相同种子得到相同文本。"),
     "unknown": ("Unknown characters / 未知字符",
                 "unk: read them as <unk> and say so · strict: refuse the prefix. / unk：当作 <unk> 并提示 · strict：拒绝。"),
+    "song_memory": ("Song memory / 歌曲记忆",
+                    "The model also remembers the text so far (prefix + what it wrote): a line seen before is "
+                    "likely to come back, as a chorus does. Settings measured on the model card. / "
+                    "模型同时记住前面的文字（前缀和已生成的），出现过的句子更可能再次出现，就像副歌。"),
     "step": ("Step to inspect / 查看第几步", "Which generated token to open up. / 查看第几个生成的词元。"),
     # -- tab 4: look inside ----------------------------------------------------------
     "probe_text": ("Text to read / 要读的文本", "The model reads this and we watch its hidden state. / 模型读这段文字，我们观察它的隐状态。"),
@@ -155,6 +159,8 @@ T: dict[str, str] = {
     "probe": "Look inside / 查看",
     "find_units": "Find units that fire here / 找出在这里激活的单元",
     "full_matrix": "Full connectivity matrix (short texts) / 完整连接性矩阵（短文本）",
+    "memory_section": "Song memory: what it remembered at this position / 歌曲记忆：这个位置记起了什么",
+    "memory_btn": "Show the earlier positions it drew on / 显示它用到的前文位置",
     "full_matrix_btn": "Compute every position / 计算所有位置",
     "compare_btn": "Compare RNN · GRU · LSTM on this text / 在这段文本上比较三种模型",
     "export_section": "Data and export / 数据与导出",

@@ -166,8 +166,13 @@ def shipped_label(name: str, meta: dict) -> str:
     m = meta.get("model", {}) or {}
     d = meta.get("data", {}) or {}
     kind = KIND_NAMES.get(m.get("kind"), str(m.get("kind", "?")).upper())
-    best = (meta.get("card") or {}).get("val_ppl", (meta.get("metrics") or {}).get("best_val_ppl"))
-    ppl = f", val ppl {best:.0f}" if isinstance(best, (int, float)) else ""
+    card = meta.get("card") or {}
+    best = card.get("val_ppl", (meta.get("metrics") or {}).get("best_val_ppl"))
+    unit = "char" if d.get("tokenizer", "char") == "char" else "word"
+    ppl = f", val ppl {best:.0f} / {unit}" if isinstance(best, (int, float)) else ""
+    bpc = ((card.get("bits") or {}).get("model") or {}).get("bits_per_char")
+    if isinstance(bpc, (int, float)):
+        ppl += f", {bpc:.2f} bits/char"          # the figure that compares char and word models
     return (f"shipped · {name} — {kind} {m.get('num_layers', 1)}×{m.get('hidden_size', '?')}, "
             f"{d.get('tokenizer', 'char')}{ppl}")
 

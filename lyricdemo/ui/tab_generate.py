@@ -21,13 +21,14 @@ import gradio as gr
 from .. import plots
 from ..errors import LyricdemoError
 from ..generate import MAX_PREFIX_CHARS, STRATEGIES, UNKNOWN_MODES, DecodeConfig, max_length, stream
+from ..memory import MemoryLM, card_memory_config
 from ..models import BIDIRECTIONAL_WARNING
 from . import limits, registry
 from .labels import T, kw
 from .labels import info as help_text
 from .labels import label as label_text
 from .session import Session
-from .validate import checked_file, choice, real, text, upload_path, user_errors, whole
+from .validate import checked_file, choice, flag, real, text, upload_path, user_errors, whole
 from .widgets import esc, memorization_html, prefix_html
 
 STREAM_INTERVAL = 0.05
@@ -81,17 +82,30 @@ def _step_view(gen, step: int):
     return alt, ent
 
 
+def _with_memory(ck, memory: bool):
+    """The checkpoint's model, or the model with song memory (the settings its card measured)."""
+    if not memory:
+        return ck.model
+    try:
+        return MemoryLM(ck.model, card_memory_config(ck.meta, ck.name))
+    except LyricdemoError:
+        raise LyricdemoError("Song memory needs settings measured on the model card; the shipped models have "
+                             "them (python -m lyricdemo card measures a checkpoint). / 歌曲记忆需要模型卡上测得的"
+                             "设置：内置模型都有。") from None
+
+
 @user_errors
 def generate(session: Session, model: str = "", prefix: str = "分开", length: float = 100, strategy: str = "sample",
              temperature: float = 1.0, top_k: float = 0, top_p: float = 1.0, repetition_penalty: float = 1.0,
-             beam_width: float = 4, seed: float = 0, unknown: str = "unk"):
+             beam_width: float = 4, seed: float = 0, unknown: str = "unk", memory: bool = False):
     """Stream generated text: (text, prefix report, memorization meter, step slider, top-k chart,
-    entropy chart, result JSON)."""
+    entropy chart, result JSON).  ``memory``: song memory over the prefix and the text so far."""
     prefix = text("prefix", prefix, MAX_PREFIX_CHARS)
     cfg = _decode_config(length, strategy, temperature, top_k, top_p, repetition_penalty, beam_width, seed, unknown)
+    memory = flag("song_memory", memory)
     entry = registry.get(session, model)
     ck = entry.checkpoint
-    s = stream(ck.model, ck.vocab, ck.tokenizer, prefix, cfg)      # checks the prefix (strict mode refuses here)
+    s = stream(_with_memory(ck, memory), ck.vocab, ck.tokenizer, prefix, cfg)   # checks the prefix (strict refuses)
     report_html = prefix_html(s.prefix, ck.vocab)
     skip = gr.skip()
     waiting = '<div class="ld-note">generating … / 生成中 …</div>'
@@ -120,7 +134,7 @@ def generate(session: Session, model: str = "", prefix: str = "分开", length: 
         "seed": gen.seed, "tokens": len(gen.steps), "tokens_per_s": round(gen.tokens_per_s, 1),
         "time_to_first_token_s": round(gen.time_to_first_token_s, 4),
         "unknown": [{"token": u.token, "start": u.start, "end": u.end} for u in gen.prefix.unknown],
-        "notes": list(gen.notes), "summary": gen.summary(),
+        "notes": list(gen.notes), "summary": gen.summary(), "song_memory": memory,
         "memorization": None if report is None else {
             "longest_length": report.longest_length, "copied_share": report.copied_share,
             "ngram_share": {str(k): v for k, v in report.ngram_share.items()}, "summary": report.summary(),
@@ -203,6 +217,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 with gr.Row():
                     seed = gr.Number(value=0, precision=0, minimum=0, elem_id="gen-seed", **kw("gen_seed"))
                     unknown = gr.Radio(list(UNKNOWN_MODES), value="unk", **kw("unknown"))
+                song_memory = gr.Checkbox(value=False, elem_id="gen-memory", **kw("song_memory"))
             go = gr.Button(T["generate"], variant="primary", elem_id="gen-go")
         with gr.Column(scale=3, min_width=420):
             out = gr.Textbox(label="Generated text / 生成的歌词", lines=8, interactive=False, elem_id="gen-out",
@@ -218,7 +233,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     with gr.Accordion("Available models / 可用模型", open=False):
         models_json = gr.JSON(label="Models / 模型列表", elem_id="gen-models-json")
 
-    go.click(generate, [session, model, prefix, length, strategy, temperature, top_k, top_p, rep, beam, seed, unknown],
+    go.click(generate, [session, model, prefix, length, strategy, temperature, top_k, top_p, rep, beam, seed, unknown,
+                        song_memory],
              [out, report, meter, step, alt_plot, ent_plot, info], api_name="generate",
              concurrency_limit=limits.max_generating(), concurrency_id="infer", show_progress="minimal",
              preprocess=False)        # generate() checks every raw value itself (validate.py)
@@ -231,4 +247,4 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                            prefix=prefix,
                            length=length, go=go, out=out,
                            report=report, meter=meter, step=step, alt_plot=alt_plot, ent_plot=ent_plot, info=info,
-                           models_json=models_json, strategy=strategy)
+                           models_json=models_json, strategy=strategy, song_memory=song_memory)

@@ -23,6 +23,8 @@ import numpy as np
 
 from .. import plots
 from ..errors import LyricdemoError
+from ..memory import card_memory_config
+from ..memory import trace as memory_trace
 from ..probe import (GATE_NAMES, MAX_CONNECTIVITY_TOKENS, SATURATION, SELECT_BY, UNIT_ORDERS, Probe, Saliency,
                      connectivity, read_text, select_positions, unit_order, unit_scores)
 from ..probe import probe as run_probe
@@ -295,6 +297,51 @@ def saliency_view(session: Session, model: str = "", text: str = DEFAULT_TEXT, p
             plots.saliency_chart(tokens, s.shares, s.position, s.target, s.in_text, s.reads_future), s.to_dict())
 
 
+def memory_html(tr) -> str:
+    """The text with the earlier tokens the song memory voted for shaded by their share, the
+    current position boxed, the text after it greyed (not read), and one sentence of numbers."""
+    shares = np.zeros(len(tr.tokens))
+    titles = [f"{i}: {t!r}" for i, t in enumerate(tr.tokens)]
+    for s in tr.sources:
+        j = s["position"] + 1                       # the token that followed the earlier match
+        shares[j] = s["share"]
+        titles[j] += f" · {s['share']:.0%} of the memory's vote ({s['cache']} cache, match {s['match']} tokens)"
+    top = max(shares.max(), 1e-12)
+    body = shaded_html(tr.tokens, shares / top, _orange, titles, current=tr.position, dim_after=tr.position)
+    if tr.target is None:
+        what = "The text ends here; the memory's sources are for the most likely next token."
+    else:
+        tgt = "↵" if tr.target == "\n" else tr.target
+        what = (f"The next token is <b>{esc(tgt)}</b>: the model alone gives it <b>{tr.model_prob:.1%}</b>, "
+                f"with song memory <b>{tr.memory_prob:.1%}</b>. / 模型本身给它 {tr.model_prob:.1%}，"
+                f"加上歌曲记忆 {tr.memory_prob:.1%}。")
+    if tr.sources:
+        where = (f"It remembered {len(tr.sources)} earlier place(s) (shaded; the longest match is "
+                 f"{tr.longest_match} token(s)). / 它记起了前文 {len(tr.sources)} 处（橙色）。")
+    else:
+        where = "Nothing earlier in the text voted for it. / 前文中没有可用的记忆。"
+    return f"<div class='ld-note'>After reading position <b>{tr.position}</b> (boxed): {what} {where}</div>{body}"
+
+
+@user_errors
+def memory_view(session: Session, model: str = "", text: str = DEFAULT_TEXT, position: float = 0):
+    """Song memory at one position: which earlier positions it drew on (HTML, data)."""
+    txt = check_text("probe_text", text, MAX_TEXT_CHARS, allow_empty=False)
+    ck = registry.get(session, model).checkpoint
+    pos = whole("position", position, 0, UI_MAX_TOKENS - 1)
+    rt = read_text(ck.vocab, ck.tokenizer, txt, UI_MAX_TOKENS, truncate=True)
+    if pos >= len(rt.tokens):
+        raise gr.Error(f"Position must be from 0 to {len(rt.tokens) - 1} (the text has {len(rt.tokens)} tokens); "
+                       f"got {pos}. / 位置超出范围。", print_exception=False)
+    try:
+        config = card_memory_config(ck.meta, ck.name)
+    except LyricdemoError:
+        raise LyricdemoError("Song memory needs settings measured on the model card; the shipped models have "
+                             "them. / 歌曲记忆需要模型卡上测得的设置：内置模型都有。") from None
+    tr = memory_trace(ck.model, rt.ids, rt.tokens, pos, config)
+    return memory_html(tr), tr.to_dict()
+
+
 @user_errors
 def connectivity_view(session: Session, model: str = "", text: str = DEFAULT_TEXT):
     """The full connectivity matrix (texts up to MAX_CONNECTIVITY_TOKENS tokens)."""
@@ -434,6 +481,10 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     with gr.Accordion(T["full_matrix"], open=False):
         conn_go = gr.Button(T["full_matrix_btn"], elem_id="probe-conn-go")
         conn = gr.Plot(label="Connectivity matrix / 连接性矩阵", elem_id="probe-connectivity")
+    with gr.Accordion(T["memory_section"], open=False):
+        mem_go = gr.Button(T["memory_btn"], elem_id="probe-memory-go")
+        mem_html = gr.HTML(elem_id="probe-memory")
+        mem_data = gr.JSON(visible=False)
 
     with gr.Row():
         with gr.Column():
@@ -479,6 +530,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     position.input(saliency_view, [session, model, txt, position], [sal_html, sal_fig, sal_data],
                    api_name="probe_saliency", **quiet)
     conn_go.click(connectivity_view, [session, model, txt], conn, api_name="probe_connectivity", **infer)
+    mem_go.click(memory_view, [session, model, txt, position], [mem_html, mem_data], api_name="probe_memory", **infer)
     cmp_go.click(compare, [session, txt], [cmp_note, cmp_fig, cmp_data], api_name="probe_compare", **infer)
     export_go.click(export, [session, model, txt, layer, unit, select_by, select_value, fmt], export_file,
                     api_name="probe_export", **infer)

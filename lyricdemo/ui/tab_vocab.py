@@ -111,6 +111,9 @@ def tokenize(session: Session, source: str = "d2l", upload: str | None = None, c
     ]
     origin = (f"{esc(sources.builtin_source(source).describe())}<br>" if source in ("d2l", "tang") else
               f"uploaded by you / 你上传的文件: ")
+    download = sources.download_status()
+    if download.state in ("running", "failed") and source != "d2l":   # why the d2l lyrics are not here (yet)
+        origin += f"⚠ {esc(download.sentence())}<br>"
     notice = (f"{origin}**{esc(raw.name)}** · clean = `{cfg.clean}` · tokenizer = `{cfg.tokenizer}` · "
               f"line break = `{cfg.newline}` · the vocabulary is built from the training lines only "
               f"(the last 10% of lines are held out for validation). / 词表只用训练部分（最后 10% 的行留作验证）。")

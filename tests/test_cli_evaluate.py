@@ -1,0 +1,81 @@
+"""``python -m lyricdemo evaluate`` and ``card``: perplexity and bits per character beside the n-grams,
+with and without song memory; the card re-measured without touching the weights; ``generate --memory``."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+
+from lyricdemo.__main__ import main
+from lyricdemo.checkpoint import load_checkpoint
+
+from test_cli_generate import make_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def keep_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return make_checkpoint(tmp_path_factory.mktemp("eval"))[0]
+
+
+def test_evaluate_prints_ppl_and_bits_per_char_beside_the_ngrams(tiny, capsys):
+    assert main(["evaluate", "--checkpoint", str(tiny)]) == 0
+    out = capsys.readouterr().out
+    assert "bits/char" in out and "ppl per char" in out
+    for name in ("tiny", "unigram", "bigram", "trigram"):
+        row = re.search(rf"^{name}\s+([\d.]+)\s+([\d.]+)$", out, re.M)
+        assert row, (name, out)
+        ppl, bpc = map(float, row.groups())
+        assert 2 ** bpc == pytest.approx(ppl, abs=0.06)           # a char model: one token, one character
+    assert "song memory" not in out
+
+
+def test_evaluate_with_memory_and_the_card(tiny, capsys):
+    weights = (tiny / "model.safetensors").read_bytes()
+    assert main(["evaluate", "--checkpoint", str(tiny), "--memory"]) == 0
+    out = capsys.readouterr().out
+    assert "song memory, tuned on the last" in out and "with memory / bigram with memory" in out
+    assert re.search(r"^bigram\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+window", out, re.M)
+
+    assert main(["card", "--checkpoint", str(tiny)]) == 0
+    assert "bits/char" in capsys.readouterr().out
+    assert (tiny / "model.safetensors").read_bytes() == weights              # the card never touches the weights
+    meta = json.loads((tiny / "checkpoint.json").read_text(encoding="utf-8"))
+    card = meta["card"]
+    assert set(card["bits"]) == {"model", "unigram", "bigram", "trigram"}
+    assert card["memory"]["model"]["val_ppl_memory"] > 1 and card["memory"]["bigram"]["config"]["continuous"] is False
+    md = (tiny / "README.md").read_text(encoding="utf-8")
+    assert "bits per character" in md and "with song memory" in md
+    load_checkpoint(tiny)                                                    # still a valid checkpoint
+
+    # the stored settings are used (no --retune): the same figure as on the card
+    assert main(["evaluate", "--checkpoint", str(tiny), "--memory"]) == 0
+    out = capsys.readouterr().out
+    assert "settings stored on the model card" in out
+    row = re.search(r"^tiny\s+([\d.]+)\s+([\d.]+)", out.split("song memory")[1], re.M)
+    assert float(row.group(2)) == pytest.approx(card["memory"]["model"]["val_ppl_memory"], abs=0.06)
+
+    assert main(["generate", "--checkpoint", str(tiny), "--memory", "--length", "15", "--prefix", "月光"]) == 0
+    assert "+ song memory" in capsys.readouterr().out
+
+
+def test_generate_with_memory_needs_the_card_settings(tmp_path, capsys):
+    path, _ = make_checkpoint(tmp_path, "bare")
+    assert main(["generate", "--checkpoint", str(path), "--memory", "--length", "5"]) == 2
+    assert "python -m lyricdemo card" in capsys.readouterr().err
+
+
+def test_evaluate_without_the_corpus_says_why(tmp_path, capsys):
+    path, text = make_checkpoint(tmp_path, "gone")
+    text.unlink()
+    assert main(["evaluate", "--checkpoint", str(path)]) == 2
+    assert "is not here" in capsys.readouterr().err
