@@ -361,7 +361,8 @@ class Candidate:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(-self.mean_log_prob)
+        nll = -self.mean_log_prob
+        return math.exp(nll) if nll < 709.0 else math.inf     # a diverged model's text: no OverflowError
 
     def to_dict(self) -> dict:
         return {

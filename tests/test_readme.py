@@ -121,7 +121,7 @@ def test_every_command_line_example_runs(tmp_path, corpus_host):
         out = r.stdout + r.stderr
         assert "Traceback" not in out, f"{line}\n{out}"
         if argv[3] == "fetch" and not corpus_host.real:
-            assert r.returncode == 1 and "checksum mismatch" in out, out
+            assert r.returncode != 0 and "checksum mismatch" in out, out
             continue
         assert r.returncode == 0, f"{line}\n{out}"
         if argv[3] == "train" and "--resume" in argv:

@@ -6,6 +6,7 @@ In-process: real training runs on a tiny text, no server.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 
 import pytest
@@ -18,6 +19,13 @@ from lyricdemo.ui.session import Session, TrainingRun
 
 QUICK = dict(data="upload", min_freq=1, hidden_size=16, embed_dim=8, batch_size=2, num_steps=4, eval_every=3,
              max_seconds=30, max_steps=4)
+
+
+def run_async(coro):
+    """``asyncio.run`` in a thread of its own: after a Playwright test, this thread may hold a running
+    event loop, and asyncio.run refuses to start another one in it."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def drain(gen):
@@ -132,7 +140,7 @@ def test_a_followed_model_is_shared_not_copied_and_outside_every_limit(monkeypat
         out = drain(tab_train.train(owner, **QUICK))
         rid = out[5]["follow"]
         assert rid and f"?follow={rid}" in out[0]                       # the share link on the status
-        outs = asyncio.run(adrain(tab_train.follow(fan, rid)))
+        outs = run_async(adrain(tab_train.follow(fan, rid)))
         status, *_, info, gen_pick, inside_pick = outs[-1]
         assert "Following a run" in status and info["state"] == "done"
         assert gen_pick["value"] == f"follow:{rid}" == inside_pick["value"]
@@ -159,11 +167,11 @@ def test_a_follower_cannot_stop_the_run():
         first = next(gen)
         rid = first[5]["follow"]
         stream = tab_train.follow(fan, rid)
-        view = asyncio.run(stream.__anext__())
+        view = run_async(stream.__anext__())
         assert view[5]["state"] == "running"
         assert "Nothing is training" in tab_train.stop(fan)[0]
         assert owner.latest_run().running
-        asyncio.run(stream.aclose())
+        run_async(stream.aclose())
         gen.close()                                                   # the owner's page goes: the run ends
         assert not owner.latest_run().running and not runs.get(rid).running
     finally:
