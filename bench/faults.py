@@ -131,6 +131,7 @@ def main() -> None:
 
             # 6. the checkpoint downloaded before is intact and loads
             out = root / "unpacked"
+            out.mkdir()
             ckpt = load_checkpoint(unpack_checkpoint(kept.read_bytes(), out))      # checks the sha256 of the weights
             check("the downloaded checkpoint loads in the library", ckpt.model is not None,
                   f"{ckpt.model.num_parameters():,} parameters, sha256 checked")

@@ -38,7 +38,7 @@ class Server:
         self.env = env or {}
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 180.0) -> float:
+    def start(self, timeout: float = 400.0) -> float:
         """Start and wait for the first HTTP 200; returns the seconds it took."""
         import httpx
 

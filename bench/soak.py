@@ -39,10 +39,10 @@ def student(url: str, rid: str, key: str, trains: bool, errors: list) -> None:
         c = Client(url, verbose=False)
         c.predict(api_name="/tokenize")
         c.submit(run_id=rid, api_name="/follow").result()
+        c.predict(model=f"follow:{rid}", prefix="我", length=20, api_name="/generate")   # the class model, first
         for i in range(3):
             c.predict(model=key, prefix="分开", length=200, seed=i, api_name="/generate")
         c.predict(model=key, text=PROBE_TEXT, api_name="/probe")
-        c.predict(model=f"follow:{rid}", prefix="我", length=20, api_name="/generate")
         if trains:
             c.submit(**OWN).result()
     except Exception as e:                  # noqa: BLE001 -- counted and shown, the soak goes on

@@ -218,3 +218,18 @@ def test_a_checkpoint_zip_appears_whole_or_not_at_all():
         assert s.workdir().name.startswith(f"lyricdemo-session-{__import__('os').getpid()}-")
     finally:
         s.close()
+
+
+def test_the_queue_place_is_read_from_gradios_queue_of_trainings():
+    import inspect
+    from types import SimpleNamespace
+
+    from gradio.queueing import Event, EventQueue
+
+    waiting = EventQueue("train", 2)                    # the structure tab 2 reads, as Gradio 6.31 has it
+    assert waiting.queue == [] and "session_hash" in inspect.signature(Event).parameters
+    waiting.queue.extend(SimpleNamespace(session_hash=h) for h in ("a", "b", "c"))
+    demo = SimpleNamespace(_queue=SimpleNamespace(event_queue_per_concurrency_id={"train": waiting}))
+    assert tab_train.queue_position(demo, "b") == (2, 3)
+    assert tab_train.queue_position(demo, "z") is None                  # started, cancelled or never sent
+    assert tab_train.queue_position(SimpleNamespace(), "a") is None     # no queue: no note, no error
