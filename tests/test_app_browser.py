@@ -195,7 +195,7 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     time.sleep(SHOWCASE)
     sizes = page.evaluate("() => [...window.__chartSizes].sort((a, b) => a - b)")
     assert len(sizes) >= 3, sizes
-    page.locator("#train-stop").click()
+    page.locator("#train-stop").dispatch_event("click")  # the chart redraws under it: a real click waits on stability
     expect(status).to_contain_text("stopped", timeout=120_000)
     n = page.evaluate(CHART_POINTS)
     time.sleep(1.5)
@@ -261,8 +261,13 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     page.locator("#probe-conn-go").click()
     page.wait_for_function(DRAWN, arg="probe-connectivity", timeout=120_000)
     page.locator("#probe-text textarea").fill("天空很蓝\n我想你")                         # a new text ...
-    for view in ("heatmap", "strip", "saliency-chart", "trace"):                         # ... redrawn
+    for view in ("compare", "connectivity"):                                             # ... clears these at once
+        page.wait_for_function(f"() => !({DRAWN})('probe-{view}')", timeout=60_000)
+    page.locator("#probe-go").click()                                                    # ... and is read
+    for view in ("heatmap", "strip", "saliency-chart"):                                  # ... redrawn
         page.wait_for_function(f"() => ({FIRST_X})('probe-{view}') === '0:天'", timeout=120_000)
+    page.wait_for_function("() => { const d = document.querySelector('#probe-trace .js-plotly-plot');"   # (x: 0, 1, ...)
+                           " return !!d && d.data && d.data.length && d.data[0].text[0] === '天'; }", timeout=120_000)
     expect(page.locator("#probe-colored")).to_contain_text("天空很蓝", timeout=60_000)
     expect(page.locator("#probe-saliency")).to_contain_text("天", timeout=60_000)
     for view in ("compare", "connectivity"):                                             # ... or cleared

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
+
+from lyricdemo.ui.labels import T
 from playwright.sync_api import Browser, expect
 
 from conftest import start_app, stop_app
@@ -56,12 +58,12 @@ def test_a_second_page_follows_the_run_and_gets_its_model(browser: Browser, slow
     try:
         # -- A: a run that lasts until it is stopped ------------------------------------------
         a.goto(app_url)
-        a.get_by_role("tab", name=re.compile("Train live")).click()
+        a.get_by_role("tab", name=T["tab_train"], exact=True).click()
         a.locator("#preset-classroom").click()
+        a.locator("#train-all").get_by_text("All settings / 全部参数", exact=True).click()   # the folded knobs
         expect(a.locator("#train-hidden input[type=number]")).to_have_value("256")
         set_number(a, "train-hidden", 32)                                 # small and quick
         set_number(a, "train-seconds", 240)
-        a.get_by_text("More / 更多", exact=True).click()
         set_number(a, "train-eval-every", 5)
         a.locator("#train-start").click()
         href, target = a.wait_for_function(
@@ -84,16 +86,16 @@ def test_a_second_page_follows_the_run_and_gets_its_model(browser: Browser, slow
         expect(b.locator("#train-samples textarea")).to_have_value(re.compile(r"step \d+"), timeout=60_000)
 
         # -- A stops; B gets the model --------------------------------------------------------
-        a.locator("#train-stop").click()          # (on a busy machine early stopping may have ended it first)
+        a.locator("#train-stop").dispatch_event("click")    # (a real click waits for a stable box; the chart redraws under it)
         expect(a.locator("#train-status")).to_contain_text(re.compile("stopped|early stopping|budget"), timeout=60_000)
         expect(status).to_contain_text("your pickers", timeout=60_000)
         expect(b.locator("#train-start")).to_be_visible(timeout=15_000)        # now B may train its own
-        b.get_by_role("tab", name=re.compile("Generate")).click()
+        b.get_by_role("tab", name=T["tab_generate"], exact=True).click()
         expect(b.locator("#gen-model input")).to_have_value(re.compile(r"^followed · #1"), timeout=15_000)
-        b.get_by_role("tab", name=re.compile("Look inside")).click()
+        b.get_by_role("tab", name=T["tab_inside"], exact=True).click()
         expect(b.locator("#probe-model input")).to_have_value(re.compile(r"^followed · #1"), timeout=15_000)
         # A's own picker names it as its own
-        a.get_by_role("tab", name=re.compile("Generate")).click()
+        a.get_by_role("tab", name=T["tab_generate"], exact=True).click()
         expect(a.locator("#gen-model input")).to_have_value(re.compile(r"^trained here · #1"), timeout=15_000)
 
         # -- a link to a run that is not here says so ------------------------------------------
