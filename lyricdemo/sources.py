@@ -40,6 +40,16 @@ class CorpusSource:
     path: Path
     origin: str
 
+    def short(self) -> str:
+        """A few words for the page header: what, how big, built in or from data/."""
+        try:
+            size = f"{self.path.stat().st_size / 1024:,.0f} KB"
+        except OSError:
+            size = "missing"
+        where = ("built in; no d2l lyrics on this server / 内置；本服务器没有周杰伦歌词" if self.key != "d2l" else
+                 "downloaded / 已下载" if self.origin.startswith("downloaded") else "data/")
+        return f"{self.label} ({size}, {where})"
+
     def describe(self) -> str:
         """One line for a header or a terminal: what, how big, from where."""
         try:

@@ -130,3 +130,13 @@ def test_tab_1_says_why_the_download_failed(empty_data, monkeypatch):
         server.close()
     notice = tab_vocab.on_load(Session(), "d2l", None, "d2l", "char", "token", 2, [], 30, 1)[1]
     assert "Tang poems" in notice and "download of the d2l corpus failed" in notice and "404" in notice
+
+
+def test_the_header_names_the_corpus_in_one_short_line(empty_data):
+    from lyricdemo.ui import header_markdown
+
+    line = header_markdown().split("\n\n")[1]
+    assert line.startswith("Corpus in use") and "Tang poems" in line and "built in" in line and len(line) < 120, line
+    (empty_data / corpus_mod.D2L_CORPUS_NAME).write_bytes(_zip("窗外\n"))
+    line = header_markdown().split("\n\n")[1]
+    assert "d2l Jay Chou lyrics" in line and "data/" in line, line

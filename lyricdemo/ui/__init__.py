@@ -48,12 +48,11 @@ def header_markdown() -> str:
 
     src = resources.corpus_in_use()
     dl = sources.download_status()
-    corpus = f"📚 Corpus in use / 当前语料: **{esc(src.describe())}**"
-    if src.key != "d2l":
-        corpus += (" · The d2l Jay Chou lyrics are not on this server; everything works on the Tang poems, "
-                   "or upload your own text in tab 1. / 本服务器没有周杰伦歌词语料：各页均可使用唐诗，或在第 1 页上传文本。")
-    if dl.state in ("running", "failed", "done"):
-        corpus += f" · {esc(dl.sentence())}"
+    corpus = f"Corpus in use / 当前语料: **{esc(src.short())}**"       # one line: the lesson must fit below it
+    if dl.state == "running":
+        corpus += " · downloading the d2l lyrics … / 正在下载周杰伦歌词 …"
+    elif dl.state == "failed":
+        corpus += " · the d2l download failed: tab 1 says why / 下载失败，原因见第 1 页"
     shipped = resources.shipped_models()
     models = (f"✓ {len(shipped)} shipped model(s) / 预训练模型: " + ", ".join(m.folder.name for m in shipped) + "."
               if shipped else "No shipped checkpoints installed: train a model in tab 2 to generate. / "
