@@ -134,8 +134,8 @@ def test_numbers_from_the_api_are_checked_by_name(app_url):
             c.predict(model=key, length=length, api_name="/generate")
     for bad in ("NaN", "Infinity"):                                       # JSON gradio_client will not write
         state, msg = raw_call(app_url, "generate", [key, "分开", float(bad.replace("Infinity", "inf")), "sample",
-                                                    1.0, 0, 1.0, 1.0, 4, 0, "unk"])
-        assert state == "error" and "Length" in msg, msg
+                                                    1.0, 0, 1.0, 1.0, 4, 0, "unk", False])
+        assert state == "error" and "Length" in (msg or ""), (state, msg)
     knobs = [("hidden_size", 0, "Hidden size"), ("hidden_size", 10**6, "Hidden size"), ("num_layers", 9, "Layers"),
              ("num_layers", None, "Layers"), ("batch_size", -1, "Batch size"), ("batch_size", 3.5, "Batch size"),
              ("num_steps", "many", "Time steps"), ("max_steps", 10**30, "Max optimizer steps"),
@@ -176,7 +176,7 @@ def test_odd_prefixes(app_url):
         c.predict(model=key, prefix="月" * 10_000, length=5, api_name="/generate")
     with pytest.raises(AppError, match="too long: 20,001 characters"):
         c.predict(model=key, prefix="月" * 20_001, length=5, api_name="/generate")
-    state, msg = raw_call(app_url, "generate", [key, "分\ud800开", 5, "sample", 1.0, 0, 1.0, 1.0, 4, 0, "unk"])
+    state, msg = raw_call(app_url, "generate", [key, "分\ud800开", 5, "sample", 1.0, 0, 1.0, 1.0, 4, 0, "unk", False])
     assert state == "error" and "not valid Unicode" in msg, msg
     state, msg = raw_call(app_url, "lookup", ["\udfff"])
     assert state == "error" and "not valid Unicode" in msg, msg
