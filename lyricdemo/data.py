@@ -10,7 +10,8 @@ training never saw (or saw fewer than ``min_freq`` times) become ``<unk>``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ import torch
 from .corpus import (CLEANERS, DEFAULT_MAX_BYTES, RawText, clean_lines, default_corpus_path, read_corpus_file,
                      split_lines)
 from .errors import LyricdemoError
+from .fields import field, from_dict, to_dict, validate
 from .tokenizers import NEWLINE_MODES, TOKENIZERS, Tokenizer, flatten, get_tokenizer, tokenize_lines
 from .vocab import RESERVED_CHOICES, Vocab
 
@@ -32,44 +34,30 @@ class DataConfig:
     ~3% of validation characters that training never saw dominate its perplexity.
     """
 
-    source: str | None = None      # a .txt/.zip path; None = the corpus in use (sources.corpus_in_use)
-    clean: str = "d2l"             # none | d2l | lyrics  (corpus.CLEANERS)
-    tokenizer: str = "char"        # char | word
-    newline: str = "token"         # token | space      (tokenizers.NEWLINE_MODES)
-    min_freq: int = 2              # rarer training tokens become <unk> (see below)
-    reserved_tokens: tuple[str, ...] = ()
-    val_fraction: float = 0.1      # the last 10% of the lines are held out
-    max_tokens: int = 0            # > 0: keep only the first N training tokens (d2l used 10,000)
+    source: str | None = field(None, help="A .txt or .zip of UTF-8 text; empty: the corpus in use / "
+                                          "UTF-8 文本文件（.txt 或 .zip）；为空时用当前语料")
+    clean: str = field("d2l", choices=tuple(CLEANERS), help="Cleaning preset (corpus.CLEANERS) / 清洗方式")
+    tokenizer: str = field("char", choices=tuple(TOKENIZERS), help="Characters or jieba words / 按字或按 jieba 词切分")
+    newline: str = field("token", choices=NEWLINE_MODES, help="A line break becomes a token or a space / "
+                                                              "换行符变为词元或空格")
+    min_freq: int = field(2, lo=1, hi=1_000_000, help="Rarer training tokens become <unk> / "
+                                                      "训练集中出现次数少于它的词元记为 <unk>")
+    reserved_tokens: tuple[str, ...] = field((), choices=RESERVED_CHOICES,
+                                             help="Special tokens with their own ids after <unk> / 保留的特殊词元")
+    val_fraction: float = field(0.1, lo=0.0, hi=0.5, help="The last share of the lines held out / "
+                                                           "留作验证的最后一部分行")
+    max_tokens: int = field(0, lo=0, hi=10**12, help="Keep the first N training tokens (0 = all; d2l used 10,000) / "
+                                                    "只用前 N 个训练词元（0 为全部）")
 
     def __post_init__(self):
-        if self.clean not in CLEANERS:
-            raise LyricdemoError(f"Unknown cleaning preset {self.clean!r}; choose one of {sorted(CLEANERS)}.")
-        if self.tokenizer not in TOKENIZERS:
-            raise LyricdemoError(f"Unknown tokenizer {self.tokenizer!r}; choose 'char' or 'word'.")
-        if self.newline not in NEWLINE_MODES:
-            raise LyricdemoError(f"Unknown newline mode {self.newline!r}; choose one of {NEWLINE_MODES}.")
-        if isinstance(self.min_freq, bool) or not isinstance(self.min_freq, int) or not 1 <= self.min_freq <= 1_000_000:
-            raise LyricdemoError(f"min_freq must be a whole number from 1 to 1,000,000; got {self.min_freq!r}.")
-        bad = [t for t in self.reserved_tokens if t not in RESERVED_CHOICES]
-        if bad:
-            raise LyricdemoError(f"Reserved tokens must be among {RESERVED_CHOICES}; got {bad}.")
-        if not isinstance(self.val_fraction, (int, float)) or not 0.0 <= self.val_fraction <= 0.5:
-            raise LyricdemoError(f"The validation fraction must be between 0 and 0.5; got {self.val_fraction!r}.")
-        if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) or self.max_tokens < 0:
-            raise LyricdemoError(f"max_tokens must be a whole number >= 0 (0 = all); got {self.max_tokens!r}.")
-        object.__setattr__(self, "reserved_tokens", tuple(self.reserved_tokens))
+        validate(self)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["reserved_tokens"] = list(self.reserved_tokens)
-        return d
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> DataConfig:
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        if "reserved_tokens" in known:
-            known["reserved_tokens"] = tuple(known["reserved_tokens"])
-        return cls(**known)
+        return from_dict(cls, d)
 
 
 @dataclass
@@ -84,9 +72,9 @@ class Dataset:
     val_lines: list[str]
     train_tokens: list[str]
     val_tokens: list[str]
-    train_ids: torch.Tensor = field(repr=False)   # (N_train,) long
-    val_ids: torch.Tensor = field(repr=False)     # (N_val,) long
-    train_targets: torch.Tensor | None = field(default=None, repr=False)  # toy task only: Y for X = train_ids
+    train_ids: torch.Tensor = dc_field(repr=False)   # (N_train,) long
+    val_ids: torch.Tensor = dc_field(repr=False)     # (N_val,) long
+    train_targets: torch.Tensor | None = dc_field(default=None, repr=False)  # toy task only: Y for X = train_ids
 
     @property
     def corpus_sha256(self) -> str:

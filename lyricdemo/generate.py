@@ -56,6 +56,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .errors import LyricdemoError
+from .fields import field as setting  # dataclasses.field keeps its name below
+from .fields import from_dict, to_dict, validate
 from .tokenizers import Tokenizer, get_tokenizer
 from .vocab import UNK, Vocab
 
@@ -91,41 +93,6 @@ def max_length() -> int:
 
 
 # ----------------------------------------------------------------------------- config
-def _whole(name: str, value: Any, lo: int, hi: int) -> int:
-    """A whole number in [lo, hi].  Integral floats (a UI slider's ``50.0``) are accepted."""
-    if isinstance(value, bool):
-        raise LyricdemoError(f"{name} must be a whole number; got {value!r}.")
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int):
-        try:
-            if hasattr(value, "__index__"):        # numpy integers
-                value = int(value.__index__())
-            else:
-                raise TypeError
-        except TypeError:
-            raise LyricdemoError(f"{name} must be a whole number from {lo:,} to {hi:,}; got {value!r}.") from None
-    if not lo <= value <= hi:
-        raise LyricdemoError(f"{name} must be a whole number from {lo:,} to {hi:,}; got {value!r}.")
-    return value
-
-
-def _real(name: str, value: Any, lo: float, hi: float, lo_open: bool = False) -> float:
-    """A finite real number in [lo, hi] (or (lo, hi] when ``lo_open``)."""
-    if isinstance(value, bool):
-        raise LyricdemoError(f"{name} must be a number; got {value!r}.")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise LyricdemoError(f"{name} must be a number; got {value!r}.") from None
-    interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
-    if not math.isfinite(x):
-        raise LyricdemoError(f"{name} must be a finite number in {interval}; got {value!r}.")
-    if x < lo or (lo_open and x == lo) or x > hi:
-        raise LyricdemoError(f"{name} must be in {interval}; got {value!r}.")
-    return x
-
-
 @dataclass(frozen=True)
 class DecodeConfig:
     """How to choose the new tokens.  The CLI and the UI both build one; every field
@@ -135,38 +102,27 @@ class DecodeConfig:
     penalty acts in every strategy (it changes the scores greedy and beam rank by).
     """
 
-    strategy: str = "sample"          # greedy | sample | beam
-    length: int = 100                 # new tokens, 1 .. max_length()
-    temperature: float = 1.0          # 0 <= T <= 100; T < 1e-4 is greedy
-    top_k: int = 0                    # keep the k most likely tokens; 0 = off
-    top_p: float = 1.0                # keep the smallest set with mass >= p; 1 = off
-    repetition_penalty: float = 1.0   # >= 1; CTRL-style, on tokens already in the text; 1 = off
-    beam_width: int = 4               # 1 .. 64
-    length_norm: float = 1.0          # beam score = log-prob / length ** alpha; 1 = mean log-prob
-    num_candidates: int = 1           # beam: best n beams; sample: n independent samples (1 .. 16)
-    seed: int | None = 0              # None: a fresh seed, reported in Generation.seed
-    unknown: str = "unk"              # unk: map unknown prefix tokens to <unk>; strict: refuse
-    alternatives: int = 5             # top-k alternatives reported per step (0 .. 50)
+    strategy: str = setting("sample", choices=STRATEGIES, help="greedy: the most likely token; sample: draw; "
+                          "beam: keep the best partial texts / 贪心、采样或束搜索")
+    length: int = setting(100, lo=1, hi=max_length, help="New tokens, up to $LYRICDEMO_MAX_LENGTH (2000) / 生成长度")
+    temperature: float = setting(1.0, lo=0.0, hi=100.0, help="Sampling: < 1 sharper, > 1 flatter; below 1e-4 greedy / "
+                                                         "温度：小于 1 更保守，大于 1 更随机")
+    top_k: int = setting(0, lo=0, hi=1_000_000, help="Sampling: keep the k most likely tokens (0 = off) / 只在前 k 个中抽")
+    top_p: float = setting(1.0, lo=0.0, lo_open=True, hi=1.0, help="Sampling: keep the smallest set with mass p "
+                                                               "(1 = off) / 累计概率 p 内抽取")
+    repetition_penalty: float = setting(1.0, lo=1.0, hi=10.0, help="Lowers tokens already in the text (1 = off) / "
+                                                               "降低已出现词元（1 为关闭）")
+    beam_width: int = setting(4, lo=1, hi=64, help="Beam search: partial texts kept / 束宽")
+    length_norm: float = setting(1.0, lo=0.0, hi=5.0, help="Beam score = log-prob / length ** alpha / 束搜索长度归一化")
+    num_candidates: int = setting(1, lo=1, hi=16, help="Beam: best n beams; sample: n samples / 候选条数")
+    seed: int | None = setting(0, lo=0, hi=2**64 - 1, help="The same seed gives the same text; none: a fresh one / "
+                                                       "随机种子")
+    unknown: str = setting("unk", choices=UNKNOWN_MODES, help="Unknown prefix tokens: read as <unk>, or refuse / "
+                                                            "未知字符：当作 <unk> 或拒绝")
+    alternatives: int = setting(5, lo=0, hi=50, help="Top alternatives reported per step / 每步报告的候选数")
 
     def __post_init__(self):
-        if self.strategy not in STRATEGIES:
-            raise LyricdemoError(f"strategy must be one of {STRATEGIES}; got {self.strategy!r}.")
-        if self.unknown not in UNKNOWN_MODES:
-            raise LyricdemoError(f"unknown must be one of {UNKNOWN_MODES}; got {self.unknown!r}.")
-        fixed = {
-            "length": _whole("length", self.length, 1, max_length()),
-            "temperature": _real("temperature", self.temperature, 0.0, 100.0),
-            "top_k": _whole("top_k", self.top_k, 0, 1_000_000),
-            "top_p": _real("top_p", self.top_p, 0.0, 1.0, lo_open=True),
-            "repetition_penalty": _real("repetition_penalty", self.repetition_penalty, 1.0, 10.0),
-            "beam_width": _whole("beam_width", self.beam_width, 1, 64),
-            "length_norm": _real("length_norm", self.length_norm, 0.0, 5.0),
-            "num_candidates": _whole("num_candidates", self.num_candidates, 1, 16),
-            "alternatives": _whole("alternatives", self.alternatives, 0, 50),
-            "seed": None if self.seed is None else _whole("seed", self.seed, 0, 2**64 - 1),
-        }
-        for k, v in fixed.items():
-            object.__setattr__(self, k, v)
+        validate(self)
 
     @property
     def effective_strategy(self) -> str:
@@ -176,14 +132,11 @@ class DecodeConfig:
         return self.strategy
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> DecodeConfig:
-        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise LyricdemoError(f"Unknown decoding option(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}.")
-        return cls(**d)
+        return from_dict(cls, d)
 
 
 # ----------------------------------------------------------------------------- prefix

@@ -29,86 +29,60 @@ import math
 import random
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, fields
+from dataclasses import field as dc_field
 
 import torch
 
 from .batches import SAMPLING, batch_iter, num_batches
 from .data import Dataset
 from .errors import LyricdemoError
+from .fields import ConfigError, field, from_dict, to_dict, validate
 from .models.state import detach_state
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 
 
-def _num(name: str, v, lo: float, hi: float, *, whole: bool = False, lo_open: bool = False) -> None:
-    ok_type = isinstance(v, int) if whole else isinstance(v, (int, float))
-    if isinstance(v, bool) or not ok_type or (not whole and not math.isfinite(v)):
-        kind = "a whole number" if whole else "a finite number"
-        raise LyricdemoError(f"{name} must be {kind}; got {v!r}.")
-    if v < lo or v > hi or (lo_open and v == lo):
-        raise LyricdemoError(f"{name} must be {'>' if lo_open else '>='} {lo} and <= {hi}; got {v!r}.")
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train.  Validated on construction; stored in every checkpoint."""
 
-    sampling: str = "random"            # random (state reset per batch) | sequential (state carried)
-    batch_size: int = 32
-    num_steps: int = 35                 # T: tokens per row per batch (truncated BPTT length)
-    optimizer: str = "adam"             # sgd | adam | adamw
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    lr_schedule: str = "constant"       # constant | cosine (to 5% of lr over the budget)
-    clip: bool = True                   # clip the global gradient norm ...
-    clip_theta: float = 1.0             # ... to this
-    epochs: float = 0                   # budgets: 0 = no limit of that kind; at least one is needed
-    max_steps: int = 0
-    max_seconds: float = 60.0
-    eval_every: int = 50                # steps between evaluations (0: once per epoch)
-    early_stopping: int = 0             # patience in evaluations without improvement (0: off)
-    keep_best: bool = True              # end with the weights of the best validation perplexity
-    seed: int = 0
-    sample_prefixes: tuple[str, ...] = ("分开", "不分开")
-    sample_length: int = 50
-    sample_every: int = 1               # evaluations between samples (0: only at the end)
-    device: str = "auto"                # auto | cpu | cuda
+    sampling: str = field("sequential", choices=SAMPLING, help=(
+        "random: independent windows, fresh state per batch; sequential: consecutive windows, state carried / "
+        "随机采样：每批重置状态；顺序分区：状态跨批传递"))
+    batch_size: int = field(32, lo=1, hi=4096, help="Sequences per optimizer step / 每步训练的序列条数")
+    num_steps: int = field(35, lo=1, hi=2048, help="T: tokens per sequence, the truncated BPTT length / "
+                                                   "每条序列的词元数（截断反向传播长度）")
+    optimizer: str = field("adamw", choices=OPTIMIZERS, help="The optimizer / 优化器")
+    lr: float = field(3e-3, lo=0.0, lo_open=True, hi=1000.0, help="Learning rate / 学习率")
+    weight_decay: float = field(1.0, lo=0.0, hi=10.0, help="Pulls every weight toward zero at each step / 权重衰减")
+    lr_schedule: str = field("constant", choices=SCHEDULES, help="constant, or cosine to 5% of lr over the budget / "
+                                                                "学习率不变，或按余弦降到 5%")
+    clip: bool = field(True, help="Clip the global gradient norm / 裁剪梯度范数")
+    clip_theta: float = field(1.0, lo=0.0, lo_open=True, hi=1e6, help="Clipping threshold θ / 裁剪阈值 θ")
+    epochs: float = field(0.0, lo=0.0, hi=1e6, help="Budget in epochs (0 = none) / 训练轮数预算（0 为不限）")
+    max_steps: int = field(0, lo=0, hi=10**9, help="Budget in optimizer steps (0 = none) / 训练步数预算（0 为不限）")
+    max_seconds: float = field(180.0, lo=0.0, hi=7 * 24 * 3600, help="Budget in seconds (0 = none) / "
+                                                                      "时间预算，秒（0 为不限）")
+    eval_every: int = field(50, lo=0, hi=10**9, help="Steps between evaluations (0: once per epoch) / 每隔几步评估")
+    early_stopping: int = field(6, lo=0, hi=10**6, help="Stop after N evaluations without gain (0: off) / "
+                                                       "连续 N 次评估没有改进就停止（0 为关闭）")
+    keep_best: bool = field(True, help="End with the weights of the best validation perplexity / 保留最佳权重")
+    seed: int = field(0, lo=0, hi=2**32 - 1, help="Same seed, same run / 随机种子")
+    sample_prefixes: tuple[str, ...] = field(("分开", "不分开"), items=8, help="Prefixes of the samples shown at "
+                                                                          "evaluations / 评估时生成样例的前缀")
+    sample_length: int = field(50, lo=0, hi=2000, help="Tokens per sample / 样例长度（词元）")
+    sample_every: int = field(1, lo=0, hi=10**6, help="Evaluations between samples (0: only at the end) / "
+                                                     "每隔几次评估生成样例")
+    device: str = field("auto", choices=("auto", "cpu", "cuda"), help="Where to train / 训练设备")
 
     def __post_init__(self):
-        if self.sampling not in SAMPLING:
-            raise LyricdemoError(f"Unknown sampling {self.sampling!r}; choose one of {SAMPLING}.")
-        if self.optimizer not in OPTIMIZERS:
-            raise LyricdemoError(f"Unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.")
-        if self.lr_schedule not in SCHEDULES:
-            raise LyricdemoError(f"Unknown learning-rate schedule {self.lr_schedule!r}; choose one of {SCHEDULES}.")
-        _num("batch_size", self.batch_size, 1, 4096, whole=True)
-        _num("num_steps", self.num_steps, 1, 2048, whole=True)
-        _num("lr", self.lr, 0, 1000, lo_open=True)
-        _num("weight_decay", self.weight_decay, 0, 10)
-        _num("clip_theta", self.clip_theta, 0, 1e6, lo_open=True)
-        _num("epochs", self.epochs, 0, 1e6)
-        _num("max_steps", self.max_steps, 0, 10**9, whole=True)
-        _num("max_seconds", self.max_seconds, 0, 7 * 24 * 3600)
-        _num("eval_every", self.eval_every, 0, 10**9, whole=True)
-        _num("early_stopping", self.early_stopping, 0, 10**6, whole=True)
-        _num("seed", self.seed, 0, 2**32 - 1, whole=True)
-        _num("sample_length", self.sample_length, 0, 2000, whole=True)
-        _num("sample_every", self.sample_every, 0, 10**6, whole=True)
+        validate(self)
         if not (self.epochs or self.max_steps or self.max_seconds):
-            raise LyricdemoError("Give a budget: epochs, max_steps or max_seconds (all are 0).")
-        for name in ("clip", "keep_best"):
-            if not isinstance(getattr(self, name), bool):
-                raise LyricdemoError(f"{name} must be True or False; got {getattr(self, name)!r}.")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise LyricdemoError(f"device must be auto, cpu or cuda; got {self.device!r}.")
+            raise ConfigError("Give a budget: epochs, max_steps or max_seconds (all are 0).", "max_seconds")
         if self.device == "cuda" and not torch.cuda.is_available():
-            raise LyricdemoError("device 'cuda' was asked for, but no CUDA device is available.")
-        prefixes = self.sample_prefixes
-        if isinstance(prefixes, str) or not all(isinstance(p, str) for p in prefixes) or len(prefixes) > 8:
-            raise LyricdemoError("sample_prefixes must be a list of at most 8 strings.")
-        object.__setattr__(self, "sample_prefixes", tuple(prefixes))
+            raise ConfigError("device 'cuda' was asked for, but no CUDA device is available.", "device")
 
     def resolved_device(self) -> torch.device:
         if self.device == "auto":
@@ -116,16 +90,11 @@ class TrainConfig:
         return torch.device(self.device)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["sample_prefixes"] = list(self.sample_prefixes)
-        return d
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        if "sample_prefixes" in known:
-            known["sample_prefixes"] = tuple(known["sample_prefixes"])
-        return cls(**known)
+        return from_dict(cls, d)
 
 
 # ----------------------------------------------------------------------------- events
@@ -133,7 +102,7 @@ class TrainConfig:
 class Event:
     """Base of every record ``Trainer.run`` yields; ``kind`` names it for JSON/UI use."""
 
-    kind: str = field(init=False, default="")
+    kind: str = dc_field(init=False, default="")
 
     def __post_init__(self):
         self.kind = type(self).__name__.lower()

@@ -130,7 +130,7 @@ def test_vocab_of_the_wrong_size(copy):
 @pytest.mark.parametrize("edit, words", [
     (lambda m: m.update(format="something"), "not a lyricdemo checkpoint"),
     (lambda m: m.update(format_version=99), "format 99"),
-    (lambda m: m["model"].update(kind="transformer"), "Unknown recurrent cell"),
+    (lambda m: m["model"].update(kind="transformer"), "kind must be one of"),
     (lambda m: m["model"].update(num_layers=-1), "num_layers"),
     (lambda m: m.pop("vocab"), "lacks or garbles"),
     (lambda m: m["vocab"].update(idx_to_token=["a"]), "malformed"),

@@ -394,8 +394,8 @@ def test_cuda():
 # -- ModelConfig -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bad,match", [
-    (dict(kind="transformer"), "Unknown recurrent cell"),
-    (dict(impl="cuda"), "Unknown implementation"),
+    (dict(kind="transformer"), "kind must be one of"),
+    (dict(impl="cuda"), "impl must be one of"),
     (dict(vocab_size=1), "vocab_size"),
     (dict(vocab_size=2.5), "vocab_size"),
     (dict(embed_dim=-1), "embed_dim"),
@@ -409,7 +409,7 @@ def test_cuda():
     (dict(tie_weights=True), "needs an embedding"),
     (dict(tie_weights=1, embed_dim=4), "True or False"),
     (dict(bidirectional="yes"), "True or False"),
-    (dict(adaptive_cutoffs=(0,)), "adaptive cutoff"),
+    (dict(adaptive_cutoffs=(0,)), "adaptive_cutoffs"),
     (dict(adaptive_cutoffs=(V,)), "adaptive cutoff"),
     (dict(adaptive_cutoffs=(8, 4)), "increasing"),
     (dict(adaptive_cutoffs=(4, 4)), "increasing"),

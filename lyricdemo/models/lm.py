@@ -30,13 +30,14 @@ Initialisation: torch's defaults (recurrent weights and biases uniform in
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import LyricdemoError
+from ..fields import ConfigError, field, from_dict, to_dict, validate
 from .scratch import CELL_KINDS, CELLS, ScratchRNN, check_hidden
 from .stepper import Stepper, stepper_for
 
@@ -65,14 +66,10 @@ RNN_BUILDERS = {
 }
 
 
-def _whole(name: str, v, lo: int, hi: int, why: str = "") -> None:
+def _whole(name: str, v, lo: int, hi: int) -> None:
+    """A call argument that is no config field (``init_state``'s batch size)."""
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise LyricdemoError(f"{name} must be a whole number from {lo} to {hi:,}{why}; got {v!r}.")
-
-
-def _fraction(name: str, v, hi: float = 0.95) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= hi:
-        raise LyricdemoError(f"{name} is a dropout probability and must be between 0 and {hi}; got {v!r}.")
+        raise LyricdemoError(f"{name} must be a whole number from {lo} to {hi:,}; got {v!r}.")
 
 
 @dataclass(frozen=True)
@@ -82,55 +79,47 @@ class ModelConfig:
     The defaults are d2l's model (one-hot input, one GRU layer of 256 units).
     """
 
-    vocab_size: int                          # V, from the Vocab
-    kind: str = "gru"                        # rnn | gru | lstm
-    impl: str = "torch"                      # torch (fused, fast) | scratch (cells written out)
-    embed_dim: int = 0                       # 0: one-hot input (d2l); else nn.Embedding(V, embed_dim)
-    hidden_size: int = 256                   # H
-    num_layers: int = 1                      # L
-    dropout_embed: float = 0.0               # on the input vectors
-    dropout_rnn: float = 0.0                 # between recurrent layers (needs num_layers > 1)
-    dropout_out: float = 0.0                 # on the recurrent output, before the decoder
-    tie_weights: bool = False                # decoder weight = embedding matrix
-    bidirectional: bool = False              # D = 2: reads the future (see BIDIRECTIONAL_WARNING)
-    adaptive_cutoffs: tuple[int, ...] = ()   # non-empty: nn.AdaptiveLogSoftmaxWithLoss output
+    vocab_size: int = field(help="V, from the vocabulary: a model needs two tokens to choose from / 词表大小 V",
+                            lo=2, hi=10_000_000)
+    kind: str = field("gru", choices=CELL_KINDS, help="The recurrent cell / 循环单元")
+    impl: str = field("torch", choices=IMPLS, help="torch: fused and fast; scratch: the cells written out / "
+                                                   "torch：融合实现；scratch：从零实现")
+    embed_dim: int = field(0, lo=0, hi=4096, help="Embedding size; 0: one-hot input, as d2l / 嵌入维度（0 为独热输入）")
+    hidden_size: int = field(256, lo=1, hi=4096, help="H: units per recurrent layer / 每层隐藏单元数")
+    num_layers: int = field(1, lo=1, hi=8, help="L: stacked recurrent layers / 循环层数")
+    dropout_embed: float = field(0.0, lo=0.0, hi=0.95, help="Dropout on the input vectors / 输入向量上的丢弃率")
+    dropout_rnn: float = field(0.0, lo=0.0, hi=0.95, help="Dropout between recurrent layers (needs two layers) / "
+                                                        "层与层之间的丢弃率（需要两层以上）")
+    dropout_out: float = field(0.0, lo=0.0, hi=0.95, help="Dropout before the output layer / 输出层之前的丢弃率")
+    tie_weights: bool = field(False, help="Share the embedding matrix with the output layer / 输出层与嵌入共享权重")
+    bidirectional: bool = field(False, help="D = 2: also reads the future, a lesson, not a generator / "
+                                           "双向：会偷看答案，只用于演示")
+    adaptive_cutoffs: tuple[int, ...] = field((), lo=1, hi=10_000_000, help=(
+        "Adaptive softmax cutoffs (token ranks); none: the full softmax / 自适应 softmax 的分段（词元排名）；为空即完整 softmax"))
 
     def __post_init__(self):
-        if self.kind not in CELL_KINDS:
-            raise LyricdemoError(f"Unknown recurrent cell {self.kind!r}; choose one of {CELL_KINDS}.")
-        if self.impl not in IMPLS:
-            raise LyricdemoError(f"Unknown implementation {self.impl!r}; choose one of {IMPLS}.")
-        _whole("vocab_size", self.vocab_size, 2, 10_000_000, " (a language model needs two tokens to choose from)")
-        _whole("embed_dim", self.embed_dim, 0, 4096, " (0 means one-hot input)")
-        _whole("hidden_size", self.hidden_size, 1, 4096)
-        _whole("num_layers", self.num_layers, 1, 8)
-        for name in ("dropout_embed", "dropout_rnn", "dropout_out"):
-            _fraction(name, getattr(self, name))
-        for name in ("tie_weights", "bidirectional"):
-            if not isinstance(getattr(self, name), bool):
-                raise LyricdemoError(f"{name} must be True or False; got {getattr(self, name)!r}.")
-        if self.tie_weights and self.embed_dim == 0:
-            raise LyricdemoError("tie_weights shares the embedding matrix with the decoder, so it needs an "
-                                 "embedding (embed_dim > 0); one-hot input has no matrix to share.")
+        validate(self)
         cutoffs = self.adaptive_cutoffs
-        if isinstance(cutoffs, (str, bytes)) or not isinstance(cutoffs, (tuple, list)):
-            raise LyricdemoError(f"adaptive_cutoffs must be a list of token ranks; got {cutoffs!r}.")
-        cutoffs = tuple(cutoffs)
+        if self.tie_weights and self.embed_dim == 0:
+            raise ConfigError("tie_weights shares the embedding matrix with the decoder, so it needs an "
+                              "embedding (embed_dim > 0); one-hot input has no matrix to share.", "tie_weights")
         if cutoffs:
-            for c in cutoffs:
-                _whole("Each adaptive cutoff", c, 1, self.vocab_size - 1, " (below the vocabulary size)")
+            if max(cutoffs) >= self.vocab_size:
+                raise ConfigError(f"Each adaptive cutoff must be below the vocabulary size {self.vocab_size:,}; "
+                                  f"got {list(cutoffs)}.", "adaptive_cutoffs")
             if list(cutoffs) != sorted(set(cutoffs)):
-                raise LyricdemoError(f"adaptive_cutoffs must be strictly increasing; got {list(cutoffs)}.")
+                raise ConfigError(f"adaptive_cutoffs must be strictly increasing; got {list(cutoffs)}.",
+                                  "adaptive_cutoffs")
             width = self.rnn_output_size
             if width // ADAPTIVE_DIV ** len(cutoffs) < 1:
-                raise LyricdemoError(
+                raise ConfigError(
                     f"With {len(cutoffs)} adaptive cutoffs the last tail cluster is projected to "
                     f"{width} // {ADAPTIVE_DIV}**{len(cutoffs)} = 0 dimensions and could never learn; "
-                    f"use fewer cutoffs or a larger hidden size.")
+                    f"use fewer cutoffs or a larger hidden size.", "adaptive_cutoffs")
             if self.tie_weights:
-                raise LyricdemoError("tie_weights and adaptive_cutoffs do not go together: the adaptive "
-                                     "softmax has its own head and tail matrices, not one decoder to tie.")
-        object.__setattr__(self, "adaptive_cutoffs", cutoffs)
+                raise ConfigError("tie_weights and adaptive_cutoffs do not go together: the adaptive "
+                                  "softmax has its own head and tail matrices, not one decoder to tie.",
+                                  "adaptive_cutoffs")
 
     # -- derived sizes -----------------------------------------------------------------------
     @property
@@ -167,20 +156,11 @@ class ModelConfig:
 
     # -- JSON --------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["adaptive_cutoffs"] = list(self.adaptive_cutoffs)
-        return d
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        if not isinstance(d, dict):
-            raise LyricdemoError(f"A model config must be a JSON object; got {type(d).__name__}.")
-        if "vocab_size" not in d:
-            raise LyricdemoError("The model config has no vocab_size.")
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        if "adaptive_cutoffs" in known and isinstance(known["adaptive_cutoffs"], list):
-            known["adaptive_cutoffs"] = tuple(known["adaptive_cutoffs"])
-        return cls(**known)
+        return from_dict(cls, d)
 
 
 def _count(n: int) -> str:
