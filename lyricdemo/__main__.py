@@ -17,26 +17,81 @@ from .errors import LyricdemoError
 from .presets import DEFAULT, PRESETS
 
 
-def _add_data_args(p: argparse.ArgumentParser, *, defaults=None) -> None:
-    from .data import DataConfig
+# The flags of the config fields, one per field (vocab_size comes from the data): the flag where it is not the
+# field's name with dashes.  --no-clip and --keep-last turn a field that defaults to True off; --minutes reads
+# max_seconds in minutes.  tests/test_config_fields.py checks the flags against the fields, both ways.
+FLAGS = {
+    "source": "--file", "reserved_tokens": "--reserved", "kind": "--model", "embed_dim": "--embed",
+    "hidden_size": "--hidden", "num_layers": "--layers", "tie_weights": "--tie", "adaptive_cutoffs": "--adaptive",
+    "batch_size": "--batch", "num_steps": "--steps", "lr_schedule": "--schedule", "clip_theta": "--clip",
+    "clip": "--no-clip", "early_stopping": "--patience", "keep_best": "--keep-last", "max_seconds": "--minutes",
+    "sample_prefixes": "--prefix",
+}
+TURNS_OFF = ("clip", "keep_best")
+NOTES = {       # what a flag adds to its field's help
+    "source": "the d2l lyrics in data/, else the embedded Tang poems",
+    "adaptive_cutoffs": "e.g. 500 1200 (the default); --adaptive with no numbers: the full softmax",
+    "max_seconds": "in minutes (0 = none)",
+    "sample_prefixes": "repeatable",
+}
 
-    d = defaults or DataConfig()
-    p.add_argument("--file", default=None, help="a .txt or .zip of UTF-8 text (default: the d2l corpus in data/)")
-    p.add_argument("--clean", default=d.clean, choices=["none", "d2l", "lyrics"], help="cleaning preset")
-    p.add_argument("--tokenizer", default=d.tokenizer, choices=["char", "word"], help="characters or jieba words")
-    p.add_argument("--newline", default=d.newline, choices=["token", "space"], help="a line break becomes ...")
-    p.add_argument("--min-freq", type=int, default=d.min_freq, help="rarer training tokens become <unk>")
-    p.add_argument("--reserved", nargs="*", default=list(d.reserved_tokens), help="e.g. <pad> <bos> <eos>")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="last share of lines held out")
-    p.add_argument("--max-tokens", type=int, default=d.max_tokens, help="keep the first N training tokens (0 = all)")
+
+def _minutes(text: str) -> float:
+    return float(text) * 60
+
+
+class _Repeat(argparse.Action):
+    """A repeatable flag whose values replace its default (argparse's "append" would add to it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, (given if isinstance(given, list) else []) + [values])
+
+
+def _add_fields(g, cls, defaults: dict, skip: tuple[str, ...] = ()) -> None:
+    """One flag per field of the config class ``cls``: its type, choices and help from the field, its default
+    from ``defaults`` (the field's own, or a preset's)."""
+    from .fields import config_fields
+
+    for f in config_fields(cls):
+        if f.name in skip:
+            continue
+        tp, _optional, many = f.metadata["_hint"]
+        text = f.metadata["help"] + (f" ({NOTES[f.name]})" if f.name in NOTES else "")
+        kw = {"dest": f.name, "default": defaults[f.name], "help": text.replace("%", "%%")}
+        if tp is bool:
+            kw["action"] = "store_false" if f.name in TURNS_OFF else "store_true"
+        elif many:
+            kw.update(action=_Repeat) if f.name == "sample_prefixes" else kw.update(nargs="*")
+            kw["type"] = tp
+        else:
+            kw["type"] = _minutes if f.name == "max_seconds" else tp
+        flag = FLAGS.get(f.name, "--" + f.name.replace("_", "-"))
+        if f.metadata["choices"] is not None:
+            kw["choices"] = f.metadata["choices"]
+        elif tp is not bool:
+            kw["metavar"] = flag[2:].upper().replace("-", "_")
+        g.add_argument(flag, **kw)
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    from .data import DataConfig
+    from .fields import defaults
+
+    _add_fields(p.add_argument_group("data"), DataConfig, defaults(DataConfig))
+
+
+def _config(cls, args, **given):
+    """The config ``cls`` from the parsed flags (in the fields' names) and ``given``."""
+    from .fields import config_fields
+
+    return cls(**{f.name: getattr(args, f.name) for f in config_fields(cls) if f.name not in given}, **given)
 
 
 def _data_config(args):
     from .data import DataConfig
 
-    return DataConfig(source=args.file, clean=args.clean, tokenizer=args.tokenizer, newline=args.newline,
-                      min_freq=args.min_freq, reserved_tokens=tuple(args.reserved),
-                      val_fraction=args.val_fraction, max_tokens=args.max_tokens)
+    return _config(DataConfig, args)
 
 
 def _show(tok: str) -> str:
@@ -81,44 +136,15 @@ def cmd_fetch(args) -> int:
     return 0
 
 
-def _add_train_args(p: argparse.ArgumentParser) -> None:
+def _add_train_args(p: argparse.ArgumentParser, recipe: dict[str, dict]) -> None:
+    from .data import DataConfig
+    from .models import ModelConfig
     from .train import TrainConfig
 
-    t = TrainConfig()
-    g = p.add_argument_group("model")
-    g.add_argument("--model", default="gru", choices=["rnn", "gru", "lstm"], help="recurrent cell")
-    g.add_argument("--impl", default="torch", choices=["torch", "scratch"], help="fused torch.nn or cells written out")
-    g.add_argument("--embed", type=int, default=128, help="embedding size (0 = one-hot input, as d2l)")
-    g.add_argument("--hidden", type=int, default=256, help="hidden units per layer")
-    g.add_argument("--layers", type=int, default=1, help="recurrent layers")
-    g.add_argument("--dropout-embed", type=float, default=0.0)
-    g.add_argument("--dropout-rnn", type=float, default=0.0, help="between recurrent layers")
-    g.add_argument("--dropout-out", type=float, default=0.0, help="before the output layer")
-    g.add_argument("--tie", action="store_true", help="share the embedding matrix with the output layer")
-    g.add_argument("--bidirectional", action="store_true", help="reads the future: a lesson, not a generator")
-    g.add_argument("--adaptive", type=int, nargs="*", default=[],
-                   help="adaptive softmax cutoffs (token ranks), e.g. 500 1200 (the default); "
-                        "--adaptive with no numbers: the full softmax")
+    _add_fields(p.add_argument_group("data"), DataConfig, recipe["data"])
+    _add_fields(p.add_argument_group("model"), ModelConfig, recipe["model"], skip=("vocab_size",))
     g = p.add_argument_group("training")
-    g.add_argument("--sampling", default=t.sampling, choices=["random", "sequential"])
-    g.add_argument("--batch", type=int, default=t.batch_size)
-    g.add_argument("--steps", type=int, default=t.num_steps, help="time steps per row (BPTT length)")
-    g.add_argument("--optimizer", default=t.optimizer, choices=["sgd", "adam", "adamw"])
-    g.add_argument("--lr", type=float, default=t.lr)
-    g.add_argument("--weight-decay", type=float, default=t.weight_decay)
-    g.add_argument("--schedule", default=t.lr_schedule, choices=["constant", "cosine"])
-    g.add_argument("--no-clip", action="store_true", help="turn gradient clipping off (to see explosions)")
-    g.add_argument("--clip", type=float, default=t.clip_theta, help="clip the global gradient norm to this")
-    g.add_argument("--epochs", type=float, default=0, help="budget in epochs (0 = none)")
-    g.add_argument("--max-steps", type=int, default=0, help="budget in optimizer steps (0 = none)")
-    g.add_argument("--minutes", type=float, default=1.0, help="budget in minutes (0 = none)")
-    g.add_argument("--eval-every", type=int, default=t.eval_every, help="steps between evaluations")
-    g.add_argument("--patience", type=int, default=0, help="early stopping after N evaluations without gain")
-    g.add_argument("--keep-last", action="store_true", help="end with the last weights, not the best")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    g.add_argument("--prefix", action="append", help="sample prefix (repeatable; default 分开, 不分开)")
-    g.add_argument("--sample-length", type=int, default=t.sample_length)
+    _add_fields(g, TrainConfig, recipe["train"])
     g.add_argument("--preset", default=None, choices=["classroom", "d2l"],
                    help="start from a preset of the app (explicit flags still win)")
     g = p.add_argument_group("output")
@@ -130,78 +156,34 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-# Where each config field lands among the train command's arguments; bool fields stored inverted
-# by a flag are marked with "not ".
-_PRESET_ARGS = {
-    "data": {"clean": "clean", "tokenizer": "tokenizer", "newline": "newline", "min_freq": "min_freq",
-             "max_tokens": "max_tokens", "val_fraction": "val_fraction", "reserved_tokens": "reserved"},
-    "model": {"kind": "model", "impl": "impl", "embed_dim": "embed", "hidden_size": "hidden", "num_layers": "layers",
-              "dropout_embed": "dropout_embed", "dropout_rnn": "dropout_rnn", "dropout_out": "dropout_out",
-              "tie_weights": "tie", "bidirectional": "bidirectional", "adaptive_cutoffs": "adaptive"},
-    "train": {"sampling": "sampling", "batch_size": "batch", "num_steps": "steps", "optimizer": "optimizer",
-              "lr": "lr", "weight_decay": "weight_decay", "lr_schedule": "schedule", "clip": "not no_clip",
-              "clip_theta": "clip", "epochs": "epochs", "max_steps": "max_steps", "max_seconds": "minutes",
-              "eval_every": "eval_every", "early_stopping": "patience", "keep_best": "not keep_last",
-              "seed": "seed", "sample_length": "sample_length"},
-}
+def preset_arguments(preset: dict | str) -> dict:
+    """A preset (``presets.PRESETS``/``DEFAULT``) as the train command's defaults: ``presets.apply`` in the
+    fields' names, which are the flags' destinations."""
+    from .presets import apply
 
-
-def preset_arguments(preset: dict) -> dict:
-    """A preset (``presets.PRESETS``/``DEFAULT``) as default values of the train command's arguments;
-    what the preset does not set takes the library's own default (DataConfig, ModelConfig, TrainConfig)."""
-    from dataclasses import MISSING, fields
-
-    from .data import DataConfig
-    from .models import ModelConfig
-    from .train import TrainConfig
-
-    out = {}
-    for part, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
-        names = _PRESET_ARGS[part]
-        base = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
-        for key, value in {**base, **preset.get(part, {})}.items():
-            if key not in names:
-                continue
-            dest = names[key]
-            if dest.startswith("not "):
-                dest, value = dest[4:], not value
-            elif key == "max_seconds":
-                value = value / 60
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[dest] = value
-    out["adaptive_default"] = out["adaptive"]      # the same object: ``args.adaptive is ...`` = not given
+    whole = apply(preset)
+    out = {k: v for part in whole.values() for k, v in part.items()}
+    out["adaptive_default"] = out["adaptive_cutoffs"]   # the same object: ``args.adaptive_cutoffs is`` = not given
     return out
 
 
 def _model_config(args, vocab_size: int):
     from .models import ModelConfig
 
-    cutoffs = tuple(args.adaptive)
-    if cutoffs and args.adaptive is getattr(args, "adaptive_default", None) and max(cutoffs) >= vocab_size - 1:
+    cutoffs = tuple(args.adaptive_cutoffs)
+    if cutoffs and args.adaptive_cutoffs is getattr(args, "adaptive_default", None) and max(cutoffs) >= vocab_size - 1:
         # the recipe's cutoffs are ranks in the d2l vocabulary (~2,000 tokens); a smaller one gets the full
         # softmax -- an explicit --adaptive is never changed (a bad one is an error)
         print(f"note: the vocabulary has {vocab_size:,} tokens, too few for the default adaptive softmax "
               f"cutoffs {list(cutoffs)}; using the full softmax")
         cutoffs = ()
-    return ModelConfig(vocab_size=vocab_size, kind=args.model, impl=args.impl, embed_dim=args.embed,
-                       hidden_size=args.hidden, num_layers=args.layers, dropout_embed=args.dropout_embed,
-                       dropout_rnn=args.dropout_rnn, dropout_out=args.dropout_out, tie_weights=args.tie,
-                       bidirectional=args.bidirectional, adaptive_cutoffs=cutoffs)
+    return _config(ModelConfig, args, vocab_size=vocab_size, adaptive_cutoffs=cutoffs)
 
 
 def _train_config(args):
     from .train import TrainConfig
 
-    kw = {}
-    if args.prefix:
-        kw["sample_prefixes"] = tuple(args.prefix)
-    return TrainConfig(sampling=args.sampling, batch_size=args.batch, num_steps=args.steps, optimizer=args.optimizer,
-                       lr=args.lr, weight_decay=args.weight_decay, lr_schedule=args.schedule, clip=not args.no_clip,
-                       clip_theta=args.clip, epochs=args.epochs, max_steps=args.max_steps,
-                       max_seconds=args.minutes * 60, eval_every=args.eval_every, early_stopping=args.patience,
-                       keep_best=not args.keep_last, seed=args.seed, sample_length=args.sample_length,
-                       device=args.device, **kw)
+    return _config(TrainConfig, args)
 
 
 def cmd_train(args) -> int:
@@ -333,13 +315,13 @@ def _resumed(args):
     trainer = resume_trainer(args.resume, ds, ckpt.train_config)
     c = trainer.config
     more_epochs = args.epochs + trainer.epoch + trainer.batch_in_epoch / max(trainer.batches_per_epoch(), 1)
-    trainer.config = replace(c, max_seconds=trainer.train_seconds + args.minutes * 60 if args.minutes else 0,
+    trainer.config = replace(c, max_seconds=trainer.train_seconds + args.max_seconds if args.max_seconds else 0,
                              max_steps=trainer.step + args.max_steps if args.max_steps else 0,
                              epochs=more_epochs if args.epochs else 0)
     trainer.config = _capped(trainer.config, already=trainer.train_seconds)
     print(f"resuming {args.resume} at step {trainer.step:,} ({trainer.train_seconds:.0f} s trained) on "
           f"{ds.raw.name}; training up to " + ", ".join(
-              x for x in (f"{args.minutes:g} more minute(s)" if args.minutes else "",
+              x for x in (f"{args.max_seconds / 60:g} more minute(s)" if args.max_seconds else "",
                           f"{args.max_steps:,} more steps" if args.max_steps else "",
                           f"{args.epochs:g} more epoch(s)" if args.epochs else "") if x))
     return trainer, ds
@@ -347,7 +329,7 @@ def _resumed(args):
 
 def _say_corpus(args, ds) -> None:
     """Without --file the corpus in use is the d2l one in data/, else the embedded one: say which."""
-    if not args.file:
+    if not args.source:
         from .sources import corpus_in_use
 
         print(f"corpus: {corpus_in_use().describe()}  (--file chooses another)")
@@ -681,18 +663,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", action="append", help="a mirror URL to try (repeatable)")
     p.set_defaults(func=cmd_fetch)
 
-    m, t = DEFAULT["model"], DEFAULT["train"]
+    recipe = preset_arguments(DEFAULT)
     p = sub.add_parser("train", help="train a model; prints evaluations, saves a checkpoint",
-                       description=f"Train a model. Without flags: the default recipe of lyricdemo.presets.DEFAULT "
-                                   f"(char {m['kind'].upper()} {m['hidden_size']}, embedding {m['embed_dim']}, dropout "
-                                   f"{m['dropout_embed']}/{m['dropout_out']}, adaptive softmax "
-                                   f"{'/'.join(map(str, m['adaptive_cutoffs']))}, {t['optimizer']} {t['lr']:g} with "
-                                   f"weight decay {t['weight_decay']:g}, {t['sampling']} sampling, "
-                                   f"{t['max_seconds'] / 60:g} minutes, early stopping after {t['early_stopping']} "
-                                   "evaluations).")
-    _add_data_args(p)
-    _add_train_args(p)
-    p.set_defaults(func=cmd_train, **preset_arguments(DEFAULT))     # the recipe overrides add_argument's defaults
+                       description="Train a model. Without flags: the default recipe of lyricdemo.presets.DEFAULT "
+                                   f"(char {recipe['kind'].upper()} {recipe['hidden_size']}, embedding "
+                                   f"{recipe['embed_dim']}, dropout {recipe['dropout_embed']}/{recipe['dropout_out']}, "
+                                   f"adaptive softmax {'/'.join(map(str, recipe['adaptive_cutoffs']))}, "
+                                   f"{recipe['optimizer']} {recipe['lr']:g} with weight decay "
+                                   f"{recipe['weight_decay']:g}, {recipe['sampling']} sampling, "
+                                   f"{recipe['max_seconds'] / 60:g} minutes, early stopping after "
+                                   f"{recipe['early_stopping']} evaluations).")
+    from .presets import apply
+
+    _add_train_args(p, apply(DEFAULT))
+    p.set_defaults(func=cmd_train, adaptive_default=recipe["adaptive_default"])
     parser.train_parser = p
 
     p = sub.add_parser("generate", help="continue a prefix with a checkpoint; prints the text and how much "

@@ -1,7 +1,9 @@
-"""One-click settings for the app and the CLI (``--preset``): plain data, no code.
+"""One-click settings for the app and the CLI (``--preset``): plain data, and ``apply`` to make one whole.
 
-Each preset gives keyword arguments for ``DataConfig``, ``ModelConfig`` (without
-``vocab_size``, which comes from the data) and ``TrainConfig``.
+A preset is a partial config in the fields' own names: keyword arguments for
+``DataConfig``, ``ModelConfig`` (without ``vocab_size``, which comes from the data) and
+``TrainConfig``, over the fields' defaults (not over another preset).  ``apply`` gives
+the whole of it; the CLI (``--preset``) and the app (its preset buttons) both read that.
 
 ``DEFAULT`` is the recipe ``python -m lyricdemo train`` uses when no flag says
 otherwise and the one ``bench/bench_quality.py`` measures: the regularization that
@@ -20,14 +22,13 @@ for what else was tried). The shipped checkpoints use it with the full softmax.
 
 from __future__ import annotations
 
+# The training half of the default recipe is TrainConfig's own defaults, and its data half DataConfig's;
+# ModelConfig's defaults are d2l's model, so the recipe names what it changes there.
 DEFAULT: dict[str, dict] = {
     "label": "Default recipe / 默认配方",
-    "data": {"clean": "d2l", "tokenizer": "char", "newline": "token", "min_freq": 2},
-    "model": {"kind": "gru", "embed_dim": 128, "hidden_size": 256, "num_layers": 1,
-              "dropout_embed": 0.3, "dropout_out": 0.6, "adaptive_cutoffs": (500, 1200)},
-    "train": {"sampling": "sequential", "batch_size": 32, "num_steps": 35, "optimizer": "adamw", "lr": 3e-3,
-              "weight_decay": 1.0, "clip": True, "clip_theta": 1.0, "max_seconds": 180, "eval_every": 50,
-              "early_stopping": 6, "keep_best": True},
+    "data": {},
+    "model": {"embed_dim": 128, "dropout_embed": 0.3, "dropout_out": 0.6, "adaptive_cutoffs": (500, 1200)},
+    "train": {},
 }
 # The same with the full softmax: ~8% lower held-out perplexity, ~1.4x slower to train (bench/RESULTS.md).
 # The shipped checkpoints use it; the app's knobs have no adaptive softmax, so "classroom" does too.
@@ -45,16 +46,42 @@ PRESETS: dict[str, dict] = {
     },
     "d2l": {
         "label": "d2l faithful / 忠于 d2l",
-        "data": {"clean": "d2l", "tokenizer": "char", "newline": "space", "min_freq": 1, "max_tokens": 10_000},
-        "model": {"kind": "gru", "embed_dim": 0, "hidden_size": 256, "num_layers": 1},
-        "train": {"sampling": "sequential", "batch_size": 32, "num_steps": 35, "optimizer": "sgd", "lr": 1.0,
-                  "clip": True, "clip_theta": 1.0, "max_seconds": 120, "eval_every": 25, "keep_best": False},
+        "data": {"newline": "space", "min_freq": 1, "max_tokens": 10_000},
+        "model": {"embed_dim": 0},
+        "train": {"optimizer": "sgd", "lr": 1.0, "weight_decay": 0.0, "max_seconds": 120, "eval_every": 25,
+                  "early_stopping": 0, "keep_best": False},
     },
     "toy": {
         "label": "Toy hello→ohlol / 玩具示例",
         "toy": {"inputs": "hello", "targets": "ohlol"},
-        "model": {"kind": "rnn", "embed_dim": 0, "hidden_size": 4, "num_layers": 1},
-        "train": {"batch_size": 1, "num_steps": 5, "optimizer": "adam", "lr": 0.1, "max_steps": 15,
-                  "max_seconds": 0, "eval_every": 1, "sample_every": 1, "keep_best": False},
+        "model": {"kind": "rnn", "embed_dim": 0, "hidden_size": 4},
+        "train": {"sampling": "random", "batch_size": 1, "num_steps": 5, "optimizer": "adam", "lr": 0.1,
+                  "weight_decay": 0.0, "max_steps": 15, "max_seconds": 0, "eval_every": 1, "early_stopping": 0,
+                  "sample_every": 1, "keep_best": False},
     },
 }
+PARTS = ("data", "model", "train")
+
+
+def apply(preset: str | dict) -> dict[str, dict]:
+    """A preset (a name in ``PRESETS``, or ``DEFAULT`` or another such dict) made whole: for each part,
+    the config's field defaults with the preset's values over them, in the fields' names.  A key that is
+    no field of its config is refused, naming it.  ``vocab_size`` is left out (it comes from the data)."""
+    from .data import DataConfig
+    from .errors import LyricdemoError
+    from .fields import defaults
+    from .models import ModelConfig
+    from .train import TrainConfig
+
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise LyricdemoError(f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
+        preset = PRESETS[preset]
+    out = {}
+    for part, cls in zip(PARTS, (DataConfig, ModelConfig, TrainConfig)):
+        base = defaults(cls)
+        unknown = sorted(set(preset.get(part, {})) - set(base))
+        if unknown:
+            raise LyricdemoError(f"The preset {preset.get('label', '')!r} sets {unknown}, not fields of {cls.__name__}.")
+        out[part] = {**base, **preset.get(part, {})}
+    return out

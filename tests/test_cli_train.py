@@ -15,6 +15,7 @@ import torch
 from lyricdemo.__main__ import main, parse_args
 from lyricdemo.checkpoint import load_checkpoint
 from lyricdemo.presets import DEFAULT, PRESETS
+from lyricdemo.train import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 LINES = ["月光洒在小河上", "风吹过我的窗", "你在远方唱", "星星一闪一闪亮", "我想你在远方", "明天会更亮"]
@@ -42,23 +43,25 @@ def parsed(*argv):
 
 def test_without_flags_the_command_trains_the_default_recipe():
     a = parsed()
-    m, t = DEFAULT["model"], DEFAULT["train"]
-    assert (a.model, a.embed, a.hidden, a.layers, a.dropout_embed, a.dropout_out) == (
-        m["kind"], m["embed_dim"], m["hidden_size"], m["num_layers"], m["dropout_embed"], m["dropout_out"])
-    assert (a.sampling, a.optimizer, a.lr, a.weight_decay, a.patience, a.eval_every) == (
-        t["sampling"], t["optimizer"], t["lr"], t["weight_decay"], t["early_stopping"], t["eval_every"])
-    assert a.minutes == t["max_seconds"] / 60 and not a.no_clip and not a.keep_last
+    m = DEFAULT["model"]
+    assert (a.kind, a.embed_dim, a.hidden_size, a.num_layers, a.dropout_embed, a.dropout_out) == (
+        "gru", m["embed_dim"], 256, 1, m["dropout_embed"], m["dropout_out"])
+    t = TrainConfig()                                       # the recipe's training half is TrainConfig's defaults
+    assert (a.sampling, a.optimizer, a.lr, a.weight_decay, a.early_stopping, a.eval_every) == (
+        t.sampling, t.optimizer, t.lr, t.weight_decay, t.early_stopping, t.eval_every)
+    assert a.max_seconds == t.max_seconds and a.clip and a.keep_best
 
 
 def test_a_preset_sets_every_value_and_explicit_flags_win():
     a = parsed("--preset", "d2l")
-    assert (a.embed, a.optimizer, a.lr, a.newline, a.max_tokens, a.min_freq) == (0, "sgd", 1.0, "space", 10_000, 1)
-    assert a.dropout_out == 0.0 and a.weight_decay == 0.0 and a.patience == 0 and a.keep_last   # reset, not inherited
-    assert a.minutes == 2.0
-    b = parsed("--preset", "d2l", "--lr", "0.5", "--hidden", "64")
-    assert (b.lr, b.hidden, b.embed) == (0.5, 64, 0)
+    assert (a.embed_dim, a.optimizer, a.lr, a.newline, a.max_tokens, a.min_freq) == (0, "sgd", 1.0, "space", 10_000, 1)
+    assert a.dropout_out == 0.0 and a.weight_decay == 0.0 and a.early_stopping == 0 and not a.keep_best
+    assert a.max_seconds == 120                                     # --minutes 2
+    b = parsed("--preset", "d2l", "--lr", "0.5", "--hidden", "64", "--minutes", "1.5", "--keep-last", "--no-clip")
+    assert (b.lr, b.hidden_size, b.embed_dim, b.max_seconds, b.keep_best, b.clip) == (0.5, 64, 0, 90, False, False)
     c = parsed("--preset", "classroom")
-    assert c.minutes == PRESETS["classroom"]["train"]["max_seconds"] / 60 and c.weight_decay == DEFAULT["train"]["weight_decay"]
+    assert c.max_seconds == PRESETS["classroom"]["train"]["max_seconds"] and c.weight_decay == TrainConfig().weight_decay
+    assert parsed("--prefix", "月", "--prefix", "风").sample_prefixes == ["月", "风"]     # given prefixes replace the two
 
 
 def test_train_saves_a_checkpoint_with_its_card(text_file, tmp_path, capsys):
@@ -89,7 +92,7 @@ def test_the_default_adaptive_softmax_gives_way_on_a_small_vocabulary_but_an_exp
     assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2", "--adaptive", "10",
                  "--out", str(tmp_path / "b")]) == 0
     assert load_checkpoint(tmp_path / "b").model.config.adaptive_cutoffs == (10,)
-    assert parsed("--adaptive").adaptive == []                       # no numbers: the full softmax
+    assert parsed("--adaptive").adaptive_cutoffs == []                       # no numbers: the full softmax
 
 
 def test_bad_values_are_messages_not_tracebacks(text_file, capsys):

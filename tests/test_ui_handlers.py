@@ -17,7 +17,7 @@ from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.generate import prepare_prefix
 from lyricdemo.corpora import EMBEDDED
-from lyricdemo.presets import DEFAULT, PRESETS
+from lyricdemo.presets import DEFAULT, PRESETS, apply
 from lyricdemo.ui import build_app, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab, validate
 from lyricdemo.ui.session import BoundedCurve, Session
 from lyricdemo.ui.widgets import markdown_table, prefix_html, tokens_html
@@ -133,7 +133,8 @@ def test_every_preset_makes_valid_configs(name, session):
         assert tcfg.weight_decay == 0 and mcfg.dropout_out == 0 and mcfg.dropout_embed == 0   # nothing of the recipe
     if name == "classroom":                       # the default recipe, as far as the app's knobs go
         over = EMBEDDED.get(v["data"], {}).get("classroom", {})          # and what the corpus in use adds
-        rec_m, rec_t = {**DEFAULT["model"], **over.get("model", {})}, {**DEFAULT["train"], **over.get("train", {})}
+        recipe = apply(DEFAULT)
+        rec_m, rec_t = {**recipe["model"], **over.get("model", {})}, {**recipe["train"], **over.get("train", {})}
         assert (tcfg.optimizer, tcfg.weight_decay, tcfg.sampling) == (rec_t["optimizer"], rec_t["weight_decay"],
                                                                       rec_t["sampling"])
         assert (mcfg.dropout_embed, mcfg.dropout_out, mcfg.adaptive_cutoffs) == (rec_m["dropout_embed"],

@@ -87,10 +87,10 @@ class ModelConfig:
     embed_dim: int = field(0, lo=0, hi=4096, help="Embedding size; 0: one-hot input, as d2l / 嵌入维度（0 为独热输入）")
     hidden_size: int = field(256, lo=1, hi=4096, help="H: units per recurrent layer / 每层隐藏单元数")
     num_layers: int = field(1, lo=1, hi=8, help="L: stacked recurrent layers / 循环层数")
-    dropout_embed: float = field(0.0, lo=0.0, hi=0.95, help="Dropout on the input vectors / 输入向量上的丢弃率")
-    dropout_rnn: float = field(0.0, lo=0.0, hi=0.95, help="Dropout between recurrent layers (needs two layers) / "
+    dropout_embed: float = field(0.0, lo=0.0, hi=0.8, help="Dropout on the input vectors / 输入向量上的丢弃率")
+    dropout_rnn: float = field(0.0, lo=0.0, hi=0.8, help="Dropout between recurrent layers (needs two layers) / "
                                                         "层与层之间的丢弃率（需要两层以上）")
-    dropout_out: float = field(0.0, lo=0.0, hi=0.95, help="Dropout before the output layer / 输出层之前的丢弃率")
+    dropout_out: float = field(0.0, lo=0.0, hi=0.8, help="Dropout before the output layer / 输出层之前的丢弃率")
     tie_weights: bool = field(False, help="Share the embedding matrix with the output layer / 输出层与嵌入共享权重")
     bidirectional: bool = field(False, help="D = 2: also reads the future, a lesson, not a generator / "
                                            "双向：会偷看答案，只用于演示")

@@ -79,6 +79,8 @@ CONTROLS: dict[str, tuple[str, str]] = {
     "max_seconds": ("Time budget, seconds / 时间预算（秒）", "The run stops after this long. / 训练到这个时长就停止。"),
     "eval_every": ("Evaluate every … steps / 每隔几步评估",
                    "Validation perplexity and samples are measured this often. / 每隔这么多步测一次验证困惑度并生成样例。"),
+    "keep_best": ("Keep the best weights / 保留最佳权重",
+                  "End with the weights of the best validation perplexity. / 训练结束时使用验证困惑度最好的权重。"),
     "seed": ("Seed / 随机种子", "Same seed, same run. / 种子相同，结果相同。"),
     "max_tokens": ("Training tokens to use / 使用的训练词元数",
                    "0 = all; d2l used the first 10,000 characters. / 0 表示全部；d2l 只用了前 10,000 个字。"),

@@ -22,6 +22,7 @@ import gradio as gr
 from .. import plots
 from ..batching import BatchedStream, Waiting, batchable
 from ..errors import LyricdemoError
+from ..fields import ConfigError
 from ..generate import MAX_PREFIX_CHARS, STRATEGIES, UNKNOWN_MODES, DecodeConfig, max_length, stream
 from ..memory import MemoryLM, card_memory_config
 from ..models import BIDIRECTIONAL_WARNING
@@ -30,7 +31,7 @@ from .labels import T, kw
 from .labels import info as help_text
 from .labels import label as label_text
 from .session import Session
-from .validate import checked_file, choice, flag, real, text, upload_path, user_errors, whole
+from .validate import checked_file, choice, flag, labelled, real, text, upload_path, user_errors, whole
 from .widgets import esc, mark_stale, memorization_html, prefix_html
 
 STREAM_INTERVAL = 0.05
@@ -42,18 +43,13 @@ DEFAULT_DECODING = {"strategy": "sample", "temperature": 0.8, "top_k": 0, "top_p
 
 
 def _decode_config(length, strategy, temperature, top_k, top_p, repetition_penalty, beam_width, seed, unknown):
-    return DecodeConfig(
-        strategy=choice("strategy", strategy, STRATEGIES),
-        length=whole("length", length, 1, max_length()),
-        temperature=real("temperature", temperature, 0.0, 100.0),
-        top_k=whole("top_k", top_k, 0, 1_000_000),
-        top_p=real("top_p", top_p, 0.0, 1.0, lo_open=True),
-        repetition_penalty=real("repetition_penalty", repetition_penalty, 1.0, 10.0),
-        beam_width=whole("beam_width", beam_width, 1, 64),
-        seed=whole("gen_seed", seed, 0, 2**63 - 1),
-        unknown=choice("unknown", unknown, UNKNOWN_MODES),
-        alternatives=ALTERNATIVES,
-    )
+    """The knobs as a ``DecodeConfig``: it checks every value; its message comes under the knob's label."""
+    try:
+        return DecodeConfig(strategy=strategy, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+                            repetition_penalty=repetition_penalty, beam_width=beam_width, seed=seed, unknown=unknown,
+                            alternatives=ALTERNATIVES)
+    except ConfigError as e:
+        raise labelled(e, {"seed": "gen_seed"}) from None
 
 
 UNIT_NAMES = {"char": ("per character", "每字"), "word": ("per word", "每词")}

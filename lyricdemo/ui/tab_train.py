@@ -38,15 +38,16 @@ from ..corpora import EMBEDDED
 from ..corpus import CLEANERS
 from ..data import DataConfig, toy_dataset
 from ..errors import LyricdemoError
+from ..fields import ConfigError
 from ..models import BIDIRECTIONAL_WARNING, ModelConfig
 from ..models.lm import KIND_NAMES
-from ..presets import PRESETS
+from ..presets import PRESETS, apply
 from ..tokenizers import NEWLINE_MODES, TOKENIZERS
 from ..train import OPTIMIZERS, Done, Failed, TrainConfig, Trainer, new_model
 from . import limits, registry, resources, runs
-from .labels import T, kw
+from .labels import T, kw, label
 from .session import Session, TrainingRun
-from .validate import choice, flag, real, user_errors, whole
+from .validate import choice, labelled, real, user_errors
 
 DATA_SOURCES = ("d2l", "tang", "upload", "toy")
 INPUTS = ("one-hot", "embedding")
@@ -76,42 +77,67 @@ PRESET_NOTES = {
 }
 
 
-# ----------------------------------------------------------------------------- presets
+# ----------------------------------------------------------------------------- knobs <-> config fields
+# The one table between this tab's knobs and the config fields (tests/test_config_fields.py checks it against
+# the fields, both ways).  A knob named like a field sets that field, and its value, bounds and message are the
+# field's.  The others:
+#   data        no field: a built-in corpus, the upload of tab 1, or the toy task (the corpus is the data's source)
+#   input_kind  one-hot is embed_dim = 0; "embedding" takes embed_dim from its slider (at least 1)
+#   dropout     one knob, two fields: dropout_out, and dropout_rnn too when there are two layers or more
+#   log10_lr    lr = 10 ** log10_lr, in [-5, 2]: one slider over seven decades
+#   max_seconds the field, within 1 .. LYRICDEMO_MAX_TRAIN_SECONDS (a shared server has no "no limit": a preset's
+#               0 shows the cap, and the toy's TOY_SECONDS)
+# The fields without a knob take the classroom preset's values (the app's default).
+KNOB_FIELDS = {
+    "tokenizer": ("data", "tokenizer"), "clean": ("data", "clean"), "newline": ("data", "newline"),
+    "min_freq": ("data", "min_freq"), "max_tokens": ("data", "max_tokens"),
+    "kind": ("model", "kind"), "impl": ("model", "impl"), "embed_dim": ("model", "embed_dim"),
+    "hidden_size": ("model", "hidden_size"), "num_layers": ("model", "num_layers"),
+    "dropout_embed": ("model", "dropout_embed"), "bidirectional": ("model", "bidirectional"),
+    "sampling": ("train", "sampling"), "optimizer": ("train", "optimizer"), "weight_decay": ("train", "weight_decay"),
+    "clip": ("train", "clip"), "clip_theta": ("train", "clip_theta"), "batch_size": ("train", "batch_size"),
+    "num_steps": ("train", "num_steps"), "max_steps": ("train", "max_steps"), "max_seconds": ("train", "max_seconds"),
+    "eval_every": ("train", "eval_every"), "keep_best": ("train", "keep_best"), "seed": ("train", "seed"),
+    # one knob, more than one field, or a field through a conversion (see above)
+    "input_kind": ("model", "embed_dim"), "dropout": ("model", "dropout_out", "dropout_rnn"),
+    "log10_lr": ("train", "lr"),
+}
+# The label (ui/labels.CONTROLS) of the knob that sets a field, where its key is not the field's name.
+FIELD_LABELS = {"hidden_size": "hidden", "num_layers": "layers", "dropout_out": "dropout", "dropout_rnn": "dropout",
+                "lr": "log_lr"}
+# The sliders' ranges, each within its field's bounds (the server accepts the field's whole range).
+SLIDERS = {"min_freq": (1, 50), "embed_dim": (1, 512), "hidden_size": (1, 1024), "num_layers": (1, 4),
+           "dropout": (0, 0.8), "dropout_embed": (0, 0.8), "log10_lr": (-5, 2), "weight_decay": (0, 10),
+           "clip_theta": (0.01, 100), "batch_size": (1, 512), "num_steps": (1, 200), "eval_every": (1, 500)}
+EMBED_SIZE = 128       # the embedding slider's value while the input is one-hot
+
+
+def knob_values(whole: dict[str, dict], data: str) -> dict:
+    """The knobs showing ``whole`` (``presets.apply``'s field values) on ``data``: the table above, read forwards."""
+    m, t = whole["model"], whole["train"]
+    v = {knob: whole[where[0]][where[1]] for knob, where in KNOB_FIELDS.items() if len(where) == 2}
+    v.update(data=data, input_kind="embedding" if m["embed_dim"] else "one-hot", embed_dim=m["embed_dim"] or EMBED_SIZE,
+             dropout=max(m["dropout_out"], m["dropout_rnn"]), log10_lr=round(math.log10(t["lr"]), 2),
+             eval_every=t["eval_every"] or 25)
+    return {k: v[k] for k in KNOBS}
+
+
 def default_values() -> dict:
     """The knobs' starting values: the classroom preset on the corpus in use (d2l lyrics, else Tang poems)."""
     return preset_values("classroom")
 
 
 def preset_values(name: str) -> dict:
-    """Knob values of a preset from ``presets.PRESETS`` (plain data) -- everything it does not set is reset."""
-    if name not in PRESETS:
-        raise LyricdemoError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
-    p = PRESETS[name]
-    d, m, t = DataConfig(), dict(p.get("model", {})), TrainConfig()
-    data = {**d.to_dict(), **p.get("data", {})}
-    tr = {**t.to_dict(), **p.get("train", {})}
-    source = "toy" if "toy" in p else resources.corpus_in_use().key
+    """Knob values of a preset (``presets.apply``: everything it does not set takes the field's default),
+    on the corpus in use, with the time budget within the app's cap."""
+    whole = apply(name)
+    source = "toy" if "toy" in PRESETS[name] else resources.corpus_in_use().key
     if name == "classroom" and source in EMBEDDED:      # what makes the quick run beat that corpus's bigram
-        over = EMBEDDED[source].get("classroom", {})
-        m.update(over.get("model", {}))
-        tr.update(over.get("train", {}))
-    cap = resources.max_train_seconds()
-    seconds = tr.get("max_seconds") or TOY_SECONDS
-    return {
-        "data": source,
-        "tokenizer": data["tokenizer"], "clean": data["clean"], "newline": data["newline"],
-        "min_freq": data["min_freq"], "max_tokens": data["max_tokens"],
-        "kind": m.get("kind", "gru"), "impl": m.get("impl", "torch"),
-        "input_kind": "embedding" if m.get("embed_dim", 0) else "one-hot",
-        "embed_dim": m.get("embed_dim") or 128, "hidden_size": m.get("hidden_size", 256),
-        "num_layers": m.get("num_layers", 1), "dropout": max(m.get("dropout_out", 0.0), m.get("dropout_rnn", 0.0)),
-        "dropout_embed": m.get("dropout_embed", 0.0), "bidirectional": bool(m.get("bidirectional", False)),
-        "sampling": tr["sampling"], "optimizer": tr["optimizer"], "log10_lr": round(math.log10(tr["lr"]), 2),
-        "weight_decay": tr["weight_decay"],
-        "clip": tr["clip"], "clip_theta": tr["clip_theta"], "batch_size": tr["batch_size"],
-        "num_steps": tr["num_steps"], "max_steps": tr["max_steps"], "max_seconds": min(seconds, cap),
-        "eval_every": tr["eval_every"] or 25, "keep_best": tr["keep_best"], "seed": tr["seed"],
-    }
+        for part, values in EMBEDDED[source].get("classroom", {}).items():
+            whole[part].update(values)
+    v = knob_values(whole, source)
+    v["max_seconds"] = min(v["max_seconds"] or TOY_SECONDS, resources.max_train_seconds())
+    return v
 
 
 def apply_preset(name: str):
@@ -124,62 +150,58 @@ def build_configs(session: Session, data, tokenizer, clean, newline, min_freq, m
                   embed_dim, hidden_size, num_layers, dropout, dropout_embed, bidirectional, sampling, optimizer,
                   log10_lr, weight_decay, clip, clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every,
                   keep_best, seed):
-    """Check every knob and make (dataset, raw, corpus_text, ModelConfig, TrainConfig). Raises LyricdemoError."""
+    """Check every knob and make (dataset, raw, corpus_text, ModelConfig, TrainConfig). Raises LyricdemoError.
+
+    The knobs named like fields are checked by the configs themselves; here only what the table above adds."""
+    knobs = dict(locals())
     data = choice("data", data, DATA_SOURCES)
-    cap = resources.max_train_seconds()
     input_kind = choice("input", input_kind, INPUTS)
-    layers = whole("layers", num_layers, 1, 4)
-    p_drop = real("dropout", dropout, 0.0, 0.8)
-    model_kw = dict(
-        kind=choice("kind", kind, tuple(KIND_NAMES)), impl=choice("impl", impl, ("torch", "scratch")),
-        embed_dim=whole("embed_dim", embed_dim, 1, 512) if input_kind == "embedding" else 0,
-        hidden_size=whole("hidden", hidden_size, 1, 1024), num_layers=layers,
-        dropout_out=p_drop, dropout_rnn=p_drop if layers > 1 else 0.0,
-        dropout_embed=real("dropout_embed", dropout_embed, 0.0, 0.8),
-        bidirectional=flag("bidirectional", bidirectional))
+    if input_kind == "embedding" and not isinstance(embed_dim, bool) and embed_dim == 0:
+        raise LyricdemoError(f"{label('embed_dim')}: an embedding needs at least 1 dimension; got 0.")
     lr = 10 ** real("log_lr", log10_lr, -5.0, 2.0)
-    train_kw = dict(
-        sampling=choice("sampling", sampling, ("random", "sequential")),
-        optimizer=choice("optimizer", optimizer, OPTIMIZERS), lr=float(f"{lr:.4g}"),
-        weight_decay=real("weight_decay", weight_decay, 0.0, 10.0),
-        clip=flag("clip", clip), clip_theta=real("clip_theta", clip_theta, 0.01, 100.0),
-        batch_size=whole("batch_size", batch_size, 1, 512), num_steps=whole("num_steps", num_steps, 1, 200),
-        max_steps=whole("max_steps", max_steps, 0, 1_000_000),
-        max_seconds=real("max_seconds", max_seconds, 1.0, float(cap)),
-        eval_every=whole("eval_every", eval_every, 1, 100_000), keep_best=flag("keep_best", keep_best),
-        seed=whole("seed", seed, 0, 2**31 - 1))
-    if data == "toy":
-        ds, raw = toy_dataset(), None
-        corpus_text = ds.tokenizer.detokenize(ds.train_tokens)
-        train_kw.update(sample_every=1)
-    else:
-        cfg = DataConfig(clean=choice("clean", clean, tuple(CLEANERS)),
-                         tokenizer=choice("tokenizer", tokenizer, tuple(TOKENIZERS)),
-                         newline=choice("newline", newline, NEWLINE_MODES),
-                         min_freq=whole("min_freq", min_freq, 1, 1000),
-                         max_tokens=whole("max_tokens", max_tokens, 0, 10_000_000))
-        if data in ("d2l", "tang"):
-            raw = resources.builtin_corpus(data)
-        elif session.upload is not None:
-            raw = session.upload
+    max_seconds = real("max_seconds", max_seconds, 1.0, float(resources.max_train_seconds()))
+    base = apply("classroom")                       # the fields without a knob
+    parts = {part: dict(base[part]) for part in ("data", "model", "train")}
+    for knob, where in KNOB_FIELDS.items():
+        if len(where) == 2 and knob not in ("input_kind", "log10_lr"):
+            parts[where[0]][where[1]] = knobs[knob]
+    layers_ok = isinstance(num_layers, int) and not isinstance(num_layers, bool)
+    parts["model"].update(embed_dim=embed_dim if input_kind == "embedding" else 0, dropout_out=dropout,
+                          dropout_rnn=dropout if layers_ok and num_layers > 1 else 0.0)
+    parts["train"].update(lr=float(f"{lr:.4g}"), max_seconds=max_seconds)
+    try:
+        if data == "toy":
+            ds, raw = toy_dataset(), None
+            corpus_text = ds.tokenizer.detokenize(ds.train_tokens)
+            parts["train"].update(sample_every=1)
         else:
-            raise LyricdemoError("No uploaded corpus in this session: upload a file in tab 1 (and press Analyze), "
-                                 "or choose a built-in corpus or the toy task. / 请先在第 1 页上传语料。")
-        ds = resources.dataset(raw, cfg)
-        corpus_text = None
-        if data != "d2l":                       # d2l's 分开 / 不分开 mean nothing to another corpus
-            firsts = list(EMBEDDED[data]["prefixes"][:2]) if data in EMBEDDED else \
-                [ln[:2] for ln in ds.train_lines if ln.strip()][:2]
-            train_kw.update(sample_prefixes=tuple(firsts) or ("",))
-    V = len(ds.vocab)
-    out_elems = train_kw["batch_size"] * train_kw["num_steps"] * V
-    if out_elems > MAX_OUTPUT_ELEMENTS:
-        raise LyricdemoError(
-            f"One batch would need {out_elems * 4 / 2**20:,.0f} MB for its {V:,}-token output layer "
-            f"(batch {train_kw['batch_size']} × {train_kw['num_steps']} steps × {V:,}); lower the batch size or "
-            "the time steps. / 批量太大：请减小批量大小或时间步数。")
-    mcfg = ModelConfig(vocab_size=V, **model_kw)
-    tcfg = TrainConfig(**train_kw)
+            cfg = DataConfig(**parts["data"])
+            if data in ("d2l", "tang"):
+                raw = resources.builtin_corpus(data)
+            elif session.upload is not None:
+                raw = session.upload
+            else:
+                raise LyricdemoError("No uploaded corpus in this session: upload a file in tab 1 (and press Analyze), "
+                                     "or choose a built-in corpus or the toy task. / 请先在第 1 页上传语料。")
+            ModelConfig(vocab_size=2, **parts["model"])              # the knobs' faults before the data's work
+            TrainConfig(**parts["train"])
+            ds = resources.dataset(raw, cfg)
+            corpus_text = None
+            if data != "d2l":                       # d2l's 分开 / 不分开 mean nothing to another corpus
+                firsts = list(EMBEDDED[data]["prefixes"][:2]) if data in EMBEDDED else \
+                    [ln[:2] for ln in ds.train_lines if ln.strip()][:2]
+                parts["train"].update(sample_prefixes=tuple(firsts) or ("",))
+        V = len(ds.vocab)
+        tcfg = TrainConfig(**parts["train"])
+        out_elems = tcfg.batch_size * tcfg.num_steps * V
+        if out_elems > MAX_OUTPUT_ELEMENTS:
+            raise LyricdemoError(
+                f"One batch would need {out_elems * 4 / 2**20:,.0f} MB for its {V:,}-token output layer "
+                f"(batch {tcfg.batch_size} × {tcfg.num_steps} steps × {V:,}); lower the batch size or "
+                "the time steps. / 批量太大：请减小批量大小或时间步数。")
+        mcfg = ModelConfig(vocab_size=V, **parts["model"])
+    except ConfigError as e:
+        raise labelled(e, FIELD_LABELS) from None
     return ds, raw, corpus_text, mcfg, tcfg
 
 
@@ -368,12 +390,19 @@ def _picker(session: Session, select: str | None):
 
 
 # ----------------------------------------------------------------------------- the endpoint
+_E = knob_values(apply("classroom"), "d2l")     # /train's defaults: the classroom preset, as the page opens with
+
+
 @user_errors
-def train(session: Session, data="d2l", tokenizer="char", clean="d2l", newline="token", min_freq=2, max_tokens=0,
-          kind="gru", impl="torch", input_kind="embedding", embed_dim=128, hidden_size=256, num_layers=1,
-          dropout=0.3, dropout_embed=0.1, bidirectional=False, sampling="random", optimizer="adam",
-          log10_lr=-2.7, weight_decay=1.0, clip=True, clip_theta=1.0, batch_size=32, num_steps=35, max_steps=0, max_seconds=45,
-          eval_every=25, keep_best=True, seed=0, x_axis="step"):
+def train(session: Session, data=_E["data"], tokenizer=_E["tokenizer"], clean=_E["clean"], newline=_E["newline"],
+          min_freq=_E["min_freq"], max_tokens=_E["max_tokens"], kind=_E["kind"], impl=_E["impl"],
+          input_kind=_E["input_kind"], embed_dim=_E["embed_dim"], hidden_size=_E["hidden_size"],
+          num_layers=_E["num_layers"], dropout=_E["dropout"], dropout_embed=_E["dropout_embed"],
+          bidirectional=_E["bidirectional"], sampling=_E["sampling"], optimizer=_E["optimizer"],
+          log10_lr=_E["log10_lr"], weight_decay=_E["weight_decay"], clip=_E["clip"], clip_theta=_E["clip_theta"],
+          batch_size=_E["batch_size"], num_steps=_E["num_steps"], max_steps=_E["max_steps"],
+          max_seconds=_E["max_seconds"], eval_every=_E["eval_every"], keep_best=_E["keep_best"], seed=_E["seed"],
+          x_axis="step"):
     """Train a model and stream its progress: (status, chart, grad-norm chart, samples, warnings, run JSON,
     checkpoint download, generate-tab picker, inside-tab picker)."""
     session.touch()
@@ -635,19 +664,19 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 with gr.Group():
                     c["clean"] = gr.Radio(list(CLEANERS), value=v["clean"], **kw("clean"))
                     c["newline"] = gr.Radio(list(NEWLINE_MODES), value=v["newline"], **kw("newline"))
-                    c["min_freq"] = gr.Slider(1, 50, value=v["min_freq"], step=1, **kw("min_freq"))
+                    c["min_freq"] = gr.Slider(*SLIDERS["min_freq"], value=v["min_freq"], step=1, **kw("min_freq"))
                     c["max_tokens"] = gr.Number(value=v["max_tokens"], precision=0, minimum=0, **kw("max_tokens"))
                 with gr.Group():
                     c["impl"] = gr.Radio([("torch.nn", "torch"), ("scratch / 从零实现", "scratch")], value=v["impl"],
                                          **kw("impl"))
                     c["input_kind"] = gr.Radio([("one-hot / 独热", "one-hot"), ("embedding / 嵌入", "embedding")],
                                                value=v["input_kind"], **kw("input"))
-                    c["embed_dim"] = gr.Slider(1, 512, value=v["embed_dim"], step=1, **kw("embed_dim"))
-                    c["hidden_size"] = gr.Slider(1, 1024, value=v["hidden_size"], step=1, elem_id="train-hidden",
+                    c["embed_dim"] = gr.Slider(*SLIDERS["embed_dim"], value=v["embed_dim"], step=1, **kw("embed_dim"))
+                    c["hidden_size"] = gr.Slider(*SLIDERS["hidden_size"], value=v["hidden_size"], step=1, elem_id="train-hidden",
                                                  **kw("hidden"))
-                    c["num_layers"] = gr.Slider(1, 4, value=v["num_layers"], step=1, **kw("layers"))
-                    c["dropout"] = gr.Slider(0, 0.8, value=v["dropout"], step=0.05, **kw("dropout"))
-                    c["dropout_embed"] = gr.Slider(0, 0.8, value=v["dropout_embed"], step=0.05,
+                    c["num_layers"] = gr.Slider(*SLIDERS["num_layers"], value=v["num_layers"], step=1, **kw("layers"))
+                    c["dropout"] = gr.Slider(*SLIDERS["dropout"], value=v["dropout"], step=0.05, **kw("dropout"))
+                    c["dropout_embed"] = gr.Slider(*SLIDERS["dropout_embed"], value=v["dropout_embed"], step=0.05,
                                                    **kw("dropout_embed"))
                     c["bidirectional"] = gr.Checkbox(value=v["bidirectional"], elem_id="train-bidirectional",
                                                      **kw("bidirectional"))
@@ -657,23 +686,21 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                                               ("sequential / 顺序分区", "sequential")],
                                              value=v["sampling"], **kw("sampling"))
                     c["optimizer"] = gr.Radio(list(OPTIMIZERS), value=v["optimizer"], **kw("optimizer"))
-                    c["log10_lr"] = gr.Slider(-5, 2, value=v["log10_lr"], step=0.05, elem_id="train-lr",
+                    c["log10_lr"] = gr.Slider(*SLIDERS["log10_lr"], value=v["log10_lr"], step=0.05, elem_id="train-lr",
                                               **kw("log_lr"))
                     lr_md = gr.Markdown(f"learning rate / 学习率 = **{10 ** v['log10_lr']:.2g}**",
                                         elem_id="train-lr-value")
-                    c["weight_decay"] = gr.Slider(0, 10, value=v["weight_decay"], step=0.05, elem_id="train-wd",
+                    c["weight_decay"] = gr.Slider(*SLIDERS["weight_decay"], value=v["weight_decay"], step=0.05, elem_id="train-wd",
                                                   **kw("weight_decay"))
                     c["clip"] = gr.Checkbox(value=v["clip"], **kw("clip"))
-                    c["clip_theta"] = gr.Slider(0.01, 100, value=v["clip_theta"], step=0.01, **kw("clip_theta"))
-                    c["batch_size"] = gr.Slider(1, 512, value=v["batch_size"], step=1, **kw("batch_size"))
-                    c["num_steps"] = gr.Slider(1, 200, value=v["num_steps"], step=1, **kw("num_steps"))
+                    c["clip_theta"] = gr.Slider(*SLIDERS["clip_theta"], value=v["clip_theta"], step=0.01, **kw("clip_theta"))
+                    c["batch_size"] = gr.Slider(*SLIDERS["batch_size"], value=v["batch_size"], step=1, **kw("batch_size"))
+                    c["num_steps"] = gr.Slider(*SLIDERS["num_steps"], value=v["num_steps"], step=1, **kw("num_steps"))
                     c["max_steps"] = gr.Number(value=v["max_steps"], precision=0, minimum=0,
                                                elem_id="train-max-steps", **kw("max_steps"))
-                    c["eval_every"] = gr.Slider(1, 500, value=v["eval_every"], step=1, elem_id="train-eval-every",
+                    c["eval_every"] = gr.Slider(*SLIDERS["eval_every"], value=v["eval_every"], step=1, elem_id="train-eval-every",
                                                 **kw("eval_every"))
-                    c["keep_best"] = gr.Checkbox(value=v["keep_best"], label="Keep the best weights / 保留最佳权重",
-                                                 info="End with the weights of the best validation perplexity. / "
-                                                      "训练结束时使用验证困惑度最好的权重。")
+                    c["keep_best"] = gr.Checkbox(value=v["keep_best"], **kw("keep_best"))
                     c["seed"] = gr.Number(value=v["seed"], precision=0, minimum=0, **kw("seed"))
         with gr.Column(scale=3, min_width=300, elem_id="train-main"):
             plot = gr.Plot(value=plots.training_chart([], None), label="Perplexity / 困惑度", show_label=False,

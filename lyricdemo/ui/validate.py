@@ -17,11 +17,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import LyricdemoError
+from ..fields import ConfigError
 from .labels import CONTROLS
 
 
 def _name(key: str) -> str:
     return CONTROLS[key][0] if key in CONTROLS else key
+
+
+def labelled(e: ConfigError, aliases: dict[str, str] | None = None) -> LyricdemoError:
+    """A config's message under the label of the control that sets the field (``aliases``: field -> control
+    key, where the control's key is not the field's name)."""
+    key = (aliases or {}).get(e.field, e.field)
+    return LyricdemoError(f"{_name(key)}: {e}" if key in CONTROLS else str(e))
 
 
 def show(value: Any, limit: int = 60) -> str:
