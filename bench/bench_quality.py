@@ -39,12 +39,12 @@ from common import REPO, machine
 from lyricdemo.data import DataConfig, load_dataset
 from lyricdemo.models import ModelConfig
 from lyricdemo.ngram import fit_baselines
-from lyricdemo.presets import DEFAULT
+from lyricdemo.presets import DEFAULT, apply
 from lyricdemo.train import Trainer, TrainConfig, new_model, perplexity
 
 # The recipe under test: the default of ``python -m lyricdemo train`` (lyricdemo.presets.DEFAULT).
 # --set model.KEY=VALUE / train.KEY=VALUE / data.KEY=VALUE override it.
-RECIPE = {part: dict(DEFAULT[part]) for part in ("data", "model", "train")}
+RECIPE = apply(DEFAULT)            # every field, so a result row records the whole recipe
 
 
 def load_average() -> str:

@@ -23,7 +23,7 @@ from .. import plots
 from ..batching import BatchedStream, Waiting, batchable
 from ..errors import LyricdemoError
 from ..fields import ConfigError
-from ..generate import MAX_PREFIX_CHARS, STRATEGIES, UNKNOWN_MODES, DecodeConfig, max_length, stream
+from ..generate import MAX_PREFIX_CHARS, UNKNOWN_MODES, DecodeConfig, stream
 from ..memory import MemoryLM, card_memory_config
 from ..models import BIDIRECTIONAL_WARNING
 from . import limits, links, registry, resources
@@ -31,7 +31,7 @@ from .labels import T, kw
 from .labels import info as help_text
 from .labels import label as label_text
 from .session import Session
-from .validate import checked_file, choice, flag, labelled, real, text, upload_path, user_errors, whole
+from .validate import checked_file, flag, labelled, text, upload_path, user_errors, whole
 from .widgets import esc, mark_stale, memorization_html, prefix_html
 
 STREAM_INTERVAL = 0.05

@@ -19,13 +19,14 @@ from ..corpora import EMBEDDED
 from ..corpus import CLEANERS, read_corpus_file
 from ..data import DataConfig
 from ..errors import LyricdemoError
+from ..fields import ConfigError
 from ..stats import RawStats
 from ..tokenizers import NEWLINE_MODES, TOKENIZERS, tokenize_lines
 from ..vocab import RESERVED_CHOICES, UNK
 from . import resources
 from .labels import T, kw
 from .session import Session
-from .validate import checked_file, choice, subset, text, upload_path, user_errors, whole
+from .validate import checked_file, choice, labelled, subset, text, upload_path, user_errors, whole
 from .widgets import esc, mark_stale, markdown_table, tokens_html
 
 SOURCES = ("d2l", "tang", "upload")
@@ -47,13 +48,13 @@ def _load_raw(session: Session, source: str, upload):
 
 
 def data_config(clean, tokenizer, newline, min_freq, reserved) -> DataConfig:
-    return DataConfig(
-        clean=choice("clean", clean, tuple(CLEANERS)),
-        tokenizer=choice("tokenizer", tokenizer, tuple(TOKENIZERS)),
-        newline=choice("newline", newline, NEWLINE_MODES),
-        min_freq=whole("min_freq", min_freq, 1, 1_000_000),
-        reserved_tokens=subset("reserved", reserved, RESERVED_CHOICES),
-    )
+    """The knobs as a ``DataConfig``: it checks every value; its message comes under the knob's label.
+    The reserved tokens, a checkbox group, come in the order of their choices, once each."""
+    try:
+        return DataConfig(clean=clean, tokenizer=tokenizer, newline=newline, min_freq=min_freq,
+                          reserved_tokens=subset("reserved", reserved, RESERVED_CHOICES))
+    except ConfigError as e:
+        raise labelled(e, {"reserved_tokens": "reserved"}) from None
 
 
 def _pct(x: float) -> str:
