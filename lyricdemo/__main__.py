@@ -746,7 +746,9 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except LyricdemoError as e:
-        print(f"error: {e}", file=sys.stderr)
+        field = getattr(e, "field", None)          # a config field's error: say which flag set it
+        flag = FLAGS.get(field, f"--{field.replace('_', '-')}") if field and args.command == "train" else ""
+        print(f"error: {flag + ': ' if flag else ''}{e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

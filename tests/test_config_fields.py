@@ -71,6 +71,10 @@ def test_a_flag_out_of_bounds_is_refused_by_its_field_with_the_field_named(capsy
     with pytest.raises(ConfigError, match="clip_theta"):
         _train_config(parse_args(["train", "--clip", "0"]))
     assert _train_config(parse_args(["train", "--minutes", "2"])).max_seconds == 120
+    from lyricdemo.__main__ import main
+
+    assert main(["train", "--min-freq", "0"]) == 2                # refused before any data is read
+    assert "error: --min-freq: min_freq must be a whole number from 1 to" in capsys.readouterr().err
 
 
 def test_every_training_knob_maps_to_fields_and_every_field_to_a_knob_or_the_classroom_preset():

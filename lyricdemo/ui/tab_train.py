@@ -87,6 +87,7 @@ PRESET_NOTES = {
 #   log10_lr    lr = 10 ** log10_lr, in [-5, 2]: one slider over seven decades
 #   max_seconds the field, within 1 .. LYRICDEMO_MAX_TRAIN_SECONDS (a shared server has no "no limit": a preset's
 #               0 shows the cap, and the toy's TOY_SECONDS)
+#   eval_every  the field; a preset's 0 (once per epoch) shows 25, the slider starting at 1
 # The fields without a knob take the classroom preset's values (the app's default).
 KNOB_FIELDS = {
     "tokenizer": ("data", "tokenizer"), "clean": ("data", "clean"), "newline": ("data", "newline"),
@@ -116,9 +117,9 @@ def knob_values(whole: dict[str, dict], data: str) -> dict:
     """The knobs showing ``whole`` (``presets.apply``'s field values) on ``data``: the table above, read forwards."""
     m, t = whole["model"], whole["train"]
     v = {knob: whole[where[0]][where[1]] for knob, where in KNOB_FIELDS.items() if len(where) == 2}
-    v.update(data=data, input_kind="embedding" if m["embed_dim"] else "one-hot", embed_dim=m["embed_dim"] or EMBED_SIZE,
-             dropout=max(m["dropout_out"], m["dropout_rnn"]), log10_lr=round(math.log10(t["lr"]), 2),
-             eval_every=t["eval_every"] or 25)
+    v.update(data=data, input_kind="embedding" if m["embed_dim"] else "one-hot",
+             embed_dim=m["embed_dim"] or EMBED_SIZE, dropout=max(m["dropout_out"], m["dropout_rnn"]),
+             log10_lr=round(math.log10(t["lr"]), 2), eval_every=t["eval_every"] or 25)
     return {k: v[k] for k in KNOBS}
 
 
@@ -664,17 +665,21 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 with gr.Group():
                     c["clean"] = gr.Radio(list(CLEANERS), value=v["clean"], **kw("clean"))
                     c["newline"] = gr.Radio(list(NEWLINE_MODES), value=v["newline"], **kw("newline"))
-                    c["min_freq"] = gr.Slider(*SLIDERS["min_freq"], value=v["min_freq"], step=1, **kw("min_freq"))
+                    c["min_freq"] = gr.Slider(*SLIDERS["min_freq"], value=v["min_freq"], step=1,
+                                              **kw("min_freq"))
                     c["max_tokens"] = gr.Number(value=v["max_tokens"], precision=0, minimum=0, **kw("max_tokens"))
                 with gr.Group():
                     c["impl"] = gr.Radio([("torch.nn", "torch"), ("scratch / 从零实现", "scratch")], value=v["impl"],
                                          **kw("impl"))
                     c["input_kind"] = gr.Radio([("one-hot / 独热", "one-hot"), ("embedding / 嵌入", "embedding")],
                                                value=v["input_kind"], **kw("input"))
-                    c["embed_dim"] = gr.Slider(*SLIDERS["embed_dim"], value=v["embed_dim"], step=1, **kw("embed_dim"))
-                    c["hidden_size"] = gr.Slider(*SLIDERS["hidden_size"], value=v["hidden_size"], step=1, elem_id="train-hidden",
+                    c["embed_dim"] = gr.Slider(*SLIDERS["embed_dim"], value=v["embed_dim"], step=1,
+                                               **kw("embed_dim"))
+                    c["hidden_size"] = gr.Slider(*SLIDERS["hidden_size"], value=v["hidden_size"], step=1,
+                                                 elem_id="train-hidden",
                                                  **kw("hidden"))
-                    c["num_layers"] = gr.Slider(*SLIDERS["num_layers"], value=v["num_layers"], step=1, **kw("layers"))
+                    c["num_layers"] = gr.Slider(*SLIDERS["num_layers"], value=v["num_layers"], step=1,
+                                                **kw("layers"))
                     c["dropout"] = gr.Slider(*SLIDERS["dropout"], value=v["dropout"], step=0.05, **kw("dropout"))
                     c["dropout_embed"] = gr.Slider(*SLIDERS["dropout_embed"], value=v["dropout_embed"], step=0.05,
                                                    **kw("dropout_embed"))
@@ -686,19 +691,25 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                                               ("sequential / 顺序分区", "sequential")],
                                              value=v["sampling"], **kw("sampling"))
                     c["optimizer"] = gr.Radio(list(OPTIMIZERS), value=v["optimizer"], **kw("optimizer"))
-                    c["log10_lr"] = gr.Slider(*SLIDERS["log10_lr"], value=v["log10_lr"], step=0.05, elem_id="train-lr",
+                    c["log10_lr"] = gr.Slider(*SLIDERS["log10_lr"], value=v["log10_lr"], step=0.05,
+                                              elem_id="train-lr",
                                               **kw("log_lr"))
                     lr_md = gr.Markdown(f"learning rate / 学习率 = **{10 ** v['log10_lr']:.2g}**",
                                         elem_id="train-lr-value")
-                    c["weight_decay"] = gr.Slider(*SLIDERS["weight_decay"], value=v["weight_decay"], step=0.05, elem_id="train-wd",
+                    c["weight_decay"] = gr.Slider(*SLIDERS["weight_decay"], value=v["weight_decay"], step=0.05,
+                                                  elem_id="train-wd",
                                                   **kw("weight_decay"))
                     c["clip"] = gr.Checkbox(value=v["clip"], **kw("clip"))
-                    c["clip_theta"] = gr.Slider(*SLIDERS["clip_theta"], value=v["clip_theta"], step=0.01, **kw("clip_theta"))
-                    c["batch_size"] = gr.Slider(*SLIDERS["batch_size"], value=v["batch_size"], step=1, **kw("batch_size"))
-                    c["num_steps"] = gr.Slider(*SLIDERS["num_steps"], value=v["num_steps"], step=1, **kw("num_steps"))
+                    c["clip_theta"] = gr.Slider(*SLIDERS["clip_theta"], value=v["clip_theta"], step=0.01,
+                                                **kw("clip_theta"))
+                    c["batch_size"] = gr.Slider(*SLIDERS["batch_size"], value=v["batch_size"], step=1,
+                                                **kw("batch_size"))
+                    c["num_steps"] = gr.Slider(*SLIDERS["num_steps"], value=v["num_steps"], step=1,
+                                               **kw("num_steps"))
                     c["max_steps"] = gr.Number(value=v["max_steps"], precision=0, minimum=0,
                                                elem_id="train-max-steps", **kw("max_steps"))
-                    c["eval_every"] = gr.Slider(*SLIDERS["eval_every"], value=v["eval_every"], step=1, elem_id="train-eval-every",
+                    c["eval_every"] = gr.Slider(*SLIDERS["eval_every"], value=v["eval_every"], step=1,
+                                                elem_id="train-eval-every",
                                                 **kw("eval_every"))
                     c["keep_best"] = gr.Checkbox(value=v["keep_best"], **kw("keep_best"))
                     c["seed"] = gr.Number(value=v["seed"], precision=0, minimum=0, **kw("seed"))
