@@ -170,3 +170,21 @@ def test_config_dicts_round_trip_and_refuse_unknown_keys():
         assert type(cfg).from_dict(d) == cfg
         with pytest.raises(LyricdemoError, match="'bogus'"):
             type(cfg).from_dict({**d, "bogus": 1})
+
+
+def test_the_generate_flags_are_decode_config_fields_with_their_defaults():
+    parser = build_parser()
+    gen = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["generate"]
+    by_dest = {a.dest: a for a in gen._actions}
+    renamed = {"num_candidates": "candidates", "unknown": "strict"}      # --candidates; --strict is unknown="strict"
+    d = DecodeConfig()
+    for f in config_fields(DecodeConfig):
+        if f.name in ("length_norm", "alternatives"):                   # not on the command line
+            assert f.name not in by_dest
+            continue
+        a = by_dest[renamed.get(f.name, f.name)]
+        if f.name == "unknown":
+            assert a.default is False and d.unknown == "unk"
+            continue
+        assert a.default == getattr(d, f.name), f.name
+        assert tuple(a.choices or ()) == tuple(f.metadata["choices"] or ()), f.name
