@@ -110,7 +110,11 @@ def config_fields(cls_or_config) -> tuple[dataclasses.Field, ...]:
 
 
 def _show(v: Any) -> str:
-    r = repr(v)
+    """``repr(v)`` cut to 60 characters: a message never echoes a long paste."""
+    try:
+        r = repr(v)
+    except ValueError:                  # an int of more than 4,300 digits has no repr by default
+        return f"a whole number of {v.bit_length():,} bits" if isinstance(v, int) else "an unprintable value"
     return r if len(r) <= 60 else f"{r[:60]}… ({len(r):,} characters)"
 
 
