@@ -369,7 +369,9 @@ def test_limits_reach_the_app(monkeypatch):
 
     monkeypatch.setenv("LYRICDEMO_MAX_UPLOAD_MB", "3")
     monkeypatch.setenv("LYRICDEMO_QUEUE_SIZE", "17")
+    monkeypatch.setenv("LYRICDEMO_MAX_SESSIONS", "33")
     assert launch_kwargs()["max_file_size"] == 3 * 2**20 and queue_kwargs()["max_size"] == 17
+    assert launch_kwargs()["state_session_capacity"] == 33
 
 
 # ----------------------------------------------------------------------------- sessions end, files go
@@ -424,3 +426,31 @@ def test_evicting_an_uploaded_model_deletes_its_files(tmp_path, trained_zip, mon
     _, _, note = tab_generate.load_upload(s, str(f))
     assert list(s.models) == ["session:2"] and not home.exists() and "Removed" in note
     s.close()
+
+
+def test_the_reaper_forgets_gradios_closed_sessions():
+    """Gradio keeps a closed page's session (a copy of every component's config) until 10,000 exist;
+    the reaper forgets it once it is closed and idle as long as the limit, running its State's
+    delete callback -- and keeps open sessions and recently used closed ones."""
+    import datetime
+
+    from gradio.state_holder import StateHolder
+
+    from lyricdemo.ui.session import forget_closed_sessions
+
+    deleted = []
+    with gr.Blocks() as demo:
+        st = gr.State("x", delete_callback=deleted.append)
+        gr.Textbox()
+    holder = StateHolder()
+    holder.set_blocks(demo)
+    for sid in ("closed-old", "closed-new", "open-old"):
+        holder[sid][st._id] = f"value of {sid}"
+    holder.session_data["closed-old"].is_closed = holder.session_data["closed-new"].is_closed = True
+    long_ago = datetime.datetime.now() - datetime.timedelta(minutes=61)
+    holder.time_last_used["closed-old"] = holder.time_last_used["open-old"] = long_ago
+    assert forget_closed_sessions(holder, idle_seconds=3600) == 1
+    assert set(holder.session_data) == {"closed-new", "open-old"}
+    assert "closed-old" not in holder.time_last_used
+    assert deleted == ["value of closed-old"]
+    assert forget_closed_sessions(holder, idle_seconds=3600) == 0           # nothing more to forget

@@ -30,7 +30,7 @@ import gradio as gr  # noqa: E402
 
 from . import fast_skip, limits, links, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab  # noqa: E402
 from .labels import T  # noqa: E402
-from .session import Session  # noqa: E402
+from .session import Session, watch_gradio_sessions  # noqa: E402
 from .widgets import CSS, FIT_JS, esc  # noqa: E402
 
 __all__ = ["build_app", "CSS", "queue_kwargs", "launch_kwargs", "prepare_server", "warm_up"]
@@ -109,6 +109,7 @@ def build_app() -> gr.Blocks:
         inside_tab.select(refresh_picker, [session, inside.model], inside.model, api_visibility="private",
                           queue=False)
         wire_follow_link(demo, session, tabs, train, [gen.model, inside.model])
+    watch_gradio_sessions(demo)        # the reaper forgets the sessions of closed pages
     return demo
 
 
@@ -144,6 +145,9 @@ def launch_kwargs() -> dict:
     (validate.user_errors), and an unexpected one is reported in plain words, not as its text."""
     return {"max_file_size": limits.max_upload_bytes(), "css": CSS, "js": FIT_JS, "footer_links": ["api"],
             "run_history": False, "show_error": False,
+            # sessions Gradio keeps, used ones or not (its default is 10,000: ~17 GB of configs);
+            # closed ones the reaper forgets sooner (session.forget_closed_sessions)
+            "state_session_capacity": limits.max_sessions(),
             # a streaming /generate holds a worker thread while it waits for its shared batch:
             # Gradio's 40 (starlette's default) plus one per generation it lets in
             "max_threads": 40 + limits.generate_concurrency()}

@@ -87,6 +87,10 @@ LIMITS: tuple[Limit, ...] = (
     Limit("LYRICDEMO_SESSION_IDLE_MINUTES", 60, 1, 7 * 24 * 60,
           "minutes a session may sit idle before its models, runs and files are deleted (a running training "
           "keeps it alive); also the age at which uploaded and downloadable files are deleted"),
+    Limit("LYRICDEMO_MAX_SESSIONS", 200, 10, 100_000,
+          "open pages (sessions) the server keeps, used or not; beyond it the least recently used one is "
+          "forgotten (its trained models go). A closed page's session is forgotten once idle as long as "
+          "LYRICDEMO_SESSION_IDLE_MINUTES"),
     Limit("LYRICDEMO_FOLLOW_RUNS", 8, 1, 256,
           "finished runs kept for their followers (their charts and models, shared read-only), each for as long as "
           "an idle session lasts; the oldest go first"),
@@ -163,6 +167,10 @@ def queue_size() -> int:
 def max_length() -> int:
     """Read by the library (``generate.max_length``: ``DecodeConfig`` checks it, the CLI obeys it)."""
     return _library_max_length()
+
+
+def max_sessions() -> int:
+    return value("LYRICDEMO_MAX_SESSIONS")
 
 
 def max_session_models() -> int:
