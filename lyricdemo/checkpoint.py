@@ -242,11 +242,6 @@ def _read_tensors(file: Path, expected_sha: str | None, what: str) -> dict[str, 
         raise LyricdemoError(f"{what}: {file.name} is not a valid safetensors file ({e}).") from None
 
 
-def read_info(path: str | os.PathLike) -> dict:
-    """The checkpoint's JSON description only (fast: no weights are read)."""
-    return _read_meta(Path(path))
-
-
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Load and check a checkpoint folder; the model comes back on the CPU in eval mode."""
     folder = Path(path)
@@ -302,12 +297,6 @@ def check_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str = "c
             raise LyricdemoError(f"{what}: {k} has dtype {t.dtype}; weights must be floating point.")
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise LyricdemoError(f"{what}: {k} contains inf or NaN.")
-
-
-def load_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str = "checkpoint") -> None:
-    """Copy ``tensors`` into ``model`` after checking names, shapes and dtypes exactly."""
-    check_weights(model, tensors, what)
-    _copy_weights(model, tensors, what)
 
 
 def _copy_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str) -> None:

@@ -352,30 +352,6 @@ def entropy_chart(tokens: Sequence[str], entropy_bits: Sequence[float], probs: S
 
 
 # ----------------------------------------------------------------------------- hidden states
-def hidden_heatmap(h: np.ndarray, tokens: Sequence[str], title: str = "Hidden state / 隐状态",
-                   max_units: int = 512) -> go.Figure:
-    """Hidden state ``h`` (T, H) as a heatmap: units on the vertical axis, the tokens read along the
-    horizontal one (h[t] is the state *after* reading token t)."""
-    h = np.asarray(h, dtype=np.float32)
-    if h.ndim != 2:
-        raise ValueError(f"h must be (time, units); got shape {h.shape}")
-    T, H = h.shape
-    z = np.round(h[:, :max_units].T, 3)                                     # (units, T)
-    lim = float(max(np.abs(z).max(initial=0.0), 1e-6))
-    x = list(range(T))
-    labels = [show_token(t) for t in tokens]
-    return _figure(
-        [dict(type="heatmap", z=z, x=x, colorscale=DIVERGING, zmin=-lim, zmax=lim, zmid=0,
-              customdata=[labels] * z.shape[0],
-              hovertemplate="t=%{x} “%{customdata}”, unit %{y}: %{z}<extra></extra>",
-              colorbar=dict(title=dict(text="h"), thickness=12))],
-        dict(title=dict(text=title),
-             xaxis=dict(title=dict(text="token read / 读入的词元"), tickmode="array", tickvals=x, ticktext=labels,
-                        tickangle=0, tickfont=dict(size=FONT_MIN)),
-             yaxis=dict(title=dict(text="unit / 单元"), autorange="reversed"),
-             height=max(320, min(720, 120 + 3 * z.shape[0]))))
-
-
 def unit_trace_chart(values: Sequence[float], tokens: Sequence[str], unit: int) -> go.Figure:
     """One unit's activation along the text."""
     labels = [show_token(t) for t in tokens]

@@ -1,7 +1,7 @@
 """Training as a generator of events.
 
 ``Trainer(model, dataset, config).run()`` yields typed records — ``Started``,
-``Baselines``, ``Progress``, ``Evaluation``, ``Sample``, ``Warning``, ``Done``,
+``Baselines``, ``Progress``, ``Evaluation``, ``Sample``, ``TrainWarning``, ``Done``,
 ``Failed`` — and does nothing else: no printing, no plotting.  The CLI prints them,
 the app streams them into a chart, the tests assert on them.
 
@@ -136,7 +136,7 @@ class Event:
     kind: str = field(init=False, default="")
 
     def __post_init__(self):
-        self.kind = type(self).__name__.lower()
+        self.kind = getattr(type(self), "KIND", type(self).__name__.lower())
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -188,7 +188,10 @@ class Sample(Event):
 
 
 @dataclass
-class Warning(Event):  # noqa: A001 (the event's name in the UI)
+class TrainWarning(Event):
+    """Something the user should know before or while training (``kind == "warning"``)."""
+
+    KIND = "warning"            # a class attribute, not a field
     message: str
 
 
@@ -444,7 +447,7 @@ class Trainer:
         yield Started(model=model.describe(), parameters=model.num_parameters(), device=str(self.device),
                       train_tokens=len(ds.train_ids), val_tokens=len(ds.val_ids), batches_per_epoch=bpe)
         for message in model.config.warnings():
-            yield Warning(message=message)
+            yield TrainWarning(message=message)
         if self.baselines is None and not self.pair_mode and len(ds.val_ids) >= 2:
             from .ngram import baseline_perplexities
 

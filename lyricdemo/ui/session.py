@@ -42,7 +42,7 @@ from ..corpus import RawText
 from ..data import Dataset
 from ..models.lm import KIND_NAMES
 from ..plots import RunCurves
-from ..train import Baselines, Done, Evaluation, Failed, Progress, Sample, Started, Trainer, Warning
+from ..train import Baselines, Done, Evaluation, Failed, Progress, Sample, Started, Trainer, TrainWarning
 from . import runs
 from .limits import max_session_models, session_idle_seconds
 
@@ -178,7 +178,7 @@ class TrainingRun:
         if isinstance(ev, Baselines):
             self.baselines = dict(ev.perplexities)
             return True
-        if isinstance(ev, Warning):
+        if isinstance(ev, TrainWarning):
             self.warnings.append(ev.message)
             return True
         if isinstance(ev, (Done, Failed)):

@@ -22,7 +22,7 @@ from ..errors import LyricdemoError
 from ..stats import RawStats
 from ..tokenizers import NEWLINE_MODES, TOKENIZERS, tokenize_lines
 from ..vocab import RESERVED_CHOICES, UNK
-from . import resources
+from . import limits, resources
 from .labels import T, kw
 from .session import Session
 from .validate import checked_file, choice, subset, text, upload_path, user_errors, whole
@@ -38,7 +38,7 @@ def _load_raw(session: Session, source: str, upload):
         return resources.builtin_corpus(source)
     path = upload_path("upload", upload)
     if path:
-        raw = read_corpus_file(path, max_bytes=resources.max_upload_bytes())
+        raw = read_corpus_file(path, max_bytes=limits.max_upload_bytes())
         session.upload = raw
         return raw
     if session.upload is not None:
