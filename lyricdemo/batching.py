@@ -55,6 +55,7 @@ from torch import nn
 
 from .errors import LyricdemoError
 from .generate import DecodeConfig, Generation, GenerationStream, Step, choose_together
+from .models.state import cat_states, narrow_state
 from .tokenizers import Tokenizer
 from .vocab import Vocab
 
@@ -88,34 +89,6 @@ def batchable(model: Any, config: DecodeConfig) -> bool:
     if config.effective_strategy == "beam" or not hasattr(model, "init_state"):
         return False
     return not (isinstance(model, nn.Module) and model.training)
-
-
-# ----------------------------------------------------------------------------- state plumbing
-def _cat_states(states: list[Any]) -> Any:
-    """Join per-request states along their batch dimension (as ``generate._index_state`` finds it)."""
-    first = states[0]
-    if first is None:
-        return None
-    if isinstance(first, torch.Tensor):
-        return torch.cat(states, dim=1 if first.dim() >= 3 else 0)
-    if isinstance(first, tuple):
-        return tuple(_cat_states(list(parts)) for parts in zip(*states))
-    if isinstance(first, list):
-        return [row for s in states for row in s]
-    raise TypeError(f"Cannot batch a model state of type {type(first).__name__}.")
-
-
-def _rows_of(state: Any, start: int, n: int) -> Any:
-    """Rows ``start .. start+n`` of a batched state (a view for tensors)."""
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return state.narrow(1 if state.dim() >= 3 else 0, start, n)
-    if isinstance(state, tuple):
-        return tuple(_rows_of(s, start, n) for s in state)
-    if isinstance(state, list):
-        return state[start:start + n]
-    raise TypeError(f"Cannot split a model state of type {type(state).__name__}.")
 
 
 # ----------------------------------------------------------------------------- the consumer's end
@@ -386,7 +359,7 @@ class Batcher:
             if same:
                 state = self._state
             else:
-                state = _cat_states([bs._state if bs._fresh else _rows_of(self._state, bs._offset, bs._chooser.rows)
+                state = cat_states([bs._state if bs._fresh else narrow_state(self._state, bs._offset, bs._chooser.rows)
                                      for bs in rows])
             ids = torch.cat([bs._nxt for bs in rows])
             step = rows[0].stream._choose_path()[1]          # the model's one-step path (its stepper)

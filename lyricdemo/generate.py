@@ -56,6 +56,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .errors import LyricdemoError
+from .models.state import index_state
 from .tokenizers import Tokenizer, get_tokenizer
 from .vocab import UNK, Vocab
 
@@ -415,29 +416,6 @@ class Generation:
 
 
 # ----------------------------------------------------------------------------- tensor helpers
-def _index_state(state: Any, idx: torch.Tensor) -> Any:
-    """Pick (reorder, duplicate) batch rows of a state: row b of the result is row ``idx[b]``.
-
-    A tensor state has its batch on dim 1 (``(L, B, H)``, as ``nn.RNN/GRU/LSTM``), or on
-    dim 0 when it is 2-D (``(B, H)``, a single scratch layer); a tuple holds such
-    states (LSTM's ``(h, c)``); a list holds one item per row (the n-gram state).
-    (``lyricdemo.models`` will offer ``index_state``; this is its stand-in.)
-    """
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        if state.dim() >= 3:
-            return state.index_select(1, idx.to(state.device))
-        if state.dim() == 2:
-            return state.index_select(0, idx.to(state.device))
-        raise TypeError(f"Cannot find the batch dimension of a state tensor of shape {tuple(state.shape)}.")
-    if isinstance(state, tuple):
-        return tuple(_index_state(s, idx) for s in state)
-    if isinstance(state, list):
-        return [state[i] for i in idx.tolist()]
-    raise TypeError(f"Cannot index a model state of type {type(state).__name__}.")
-
-
 def _device(model: Any) -> torch.device:
     if isinstance(model, nn.Module):
         for p in model.parameters():
@@ -948,7 +926,7 @@ class GenerationStream(Iterator[Step]):
             chooser = _Chooser(self, logits.shape[-1])
             if chooser.rows > 1:
                 rows = torch.zeros(chooser.rows, dtype=torch.long, device=dev)
-                state, logits = _index_state(state, rows), logits.expand(chooser.rows, logits.shape[-1])
+                state, logits = index_state(state, rows), logits.expand(chooser.rows, logits.shape[-1])
         return logits, state, chooser
 
     def _sample(self) -> Iterator[Step]:
@@ -987,7 +965,7 @@ class GenerationStream(Iterator[Step]):
             logits, state = self._warm_up()                                   # (1, V)
             V = logits.shape[-1]
             rows0 = torch.zeros(W, dtype=torch.long, device=dev)
-            state, logits = _index_state(state, rows0), logits.expand(W, V)    # W copies of the prefix
+            state, logits = index_state(state, rows0), logits.expand(W, V)    # W copies of the prefix
             score = torch.full((W,), -math.inf, device=dev)
             score[0] = 0.0                                                     # only row 0 is live at first
             length = torch.zeros(W, device=dev)
@@ -1026,7 +1004,7 @@ class GenerationStream(Iterator[Step]):
                 self._positions += 1
                 if bool((finished | ~torch.isfinite(score)).all()) or t == cfg.length - 1:
                     break
-                state = _index_state(state, parent)
+                state = index_state(state, parent)
                 if present is not None:
                     present = present[parent]
                     present[arange, tok] = True

@@ -58,7 +58,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .errors import LyricdemoError
 from .generate import MAX_PREFIX_CHARS, UnknownToken, prepare_prefix
@@ -172,28 +171,10 @@ def _grad_mode(on: bool):
     return stack
 
 
-def _input_vectors(twin, ids: torch.Tensor) -> torch.Tensor:
-    """ids (B, T) -> the vectors the first recurrent layer reads (B, T, I): embedding rows or one-hot."""
-    if twin.embedding is None:
-        return F.one_hot(ids, twin.config.vocab_size).to(twin.dtype)
-    return twin.embedding(ids)
-
-
 def _features(twin, x: torch.Tensor, record: bool):
     """x (B, T, I) -> (features (B, T, F) for the output layer, gates dict or {}). Eval mode: no dropout."""
-    if record:
-        y, _, gates = twin.rnn.forward_with_gates(x)
-    else:
-        y, _ = twin.rnn(x)
-        gates = {}
-    if twin.proj is not None:
-        y = twin.proj(y)
-    return y, gates
-
-
-def _log_probs(twin, y: torch.Tensor) -> torch.Tensor:
-    """features (B, T, F) -> log-probabilities (B, T, V) (the adaptive softmax gives them directly)."""
-    return torch.log_softmax(twin._logits(y), dim=-1)
+    y, _, gates = twin.run_layers(x, None, with_gates=record)
+    return y, gates or {}
 
 
 def _to_units(g: torch.Tensor) -> np.ndarray:
@@ -459,7 +440,7 @@ def probe(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str, *, max_tok
     t0 = time.perf_counter()
     ids = torch.tensor([rt.ids], dtype=torch.long, device=twin.device)              # (1, T)
     with _grad_mode(pos is not None):
-        x = _input_vectors(twin, ids)                                                 # (1, T, I)
+        x = twin.embed(ids)                                                 # (1, T, I)
         if pos is not None:
             x = x.detach().requires_grad_(True)
         y, rec = _features(twin, x, record=True)                                      # (1, T, F)
@@ -469,7 +450,7 @@ def probe(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str, *, max_tok
 
     t0 = time.perf_counter()
     with torch.inference_mode():
-        logp = _log_probs(twin, y.detach())[0].float()                               # (T, V)
+        logp = twin.log_probs_of(y.detach())[0].float()                               # (T, V)
         k = min(top_k, logp.shape[-1])
         top_lp, top_i = logp.topk(k, dim=-1)                                          # (T, k)
         entropy = -(logp.exp() * logp).sum(-1) / LN2                                  # (T,) bits
@@ -525,7 +506,7 @@ def _saliency_from(twin, vocab: Vocab, rt: ReadText, x: torch.Tensor, y: torch.T
     """One backward pass from log p(target at t) to the input vectors x (1, T, I) (which require grad);
     ``logp_t`` (V,) is the distribution at t (it names the target at the end of the text)."""
     target, in_text = _target(rt.ids, logp_t, t)
-    lp = _log_probs(twin, y[:, t:t + 1])[0, 0, target]              # only row t goes through the decoder
+    lp = twin.log_probs_of(y[:, t:t + 1])[0, 0, target]              # only row t goes through the decoder
     (grad,) = torch.autograd.grad(lp, x)
     norms = grad[0].norm(dim=-1).float().cpu().numpy()              # (T,)
     bidi = twin.config.bidirectional
@@ -546,10 +527,10 @@ def saliency(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str, positio
     n = T if twin.config.bidirectional else t + 1
     ids = torch.tensor([rt.ids[:n]], dtype=torch.long, device=twin.device)
     with _grad_mode(True):
-        x = _input_vectors(twin, ids).detach().requires_grad_(True)
+        x = twin.embed(ids).detach().requires_grad_(True)
         y, _ = _features(twin, x, record=False)
         with torch.no_grad():
-            logp_t = _log_probs(twin, y[:, t:t + 1].detach())[0]    # (1, V)
+            logp_t = twin.log_probs_of(y[:, t:t + 1].detach())[0]    # (1, V)
         sal = _saliency_from(twin, vocab, rt, x, y, logp_t[0], t)
     if n < T:
         sal.norms = np.concatenate([sal.norms, np.zeros(T - n, dtype=sal.norms.dtype)])
@@ -596,14 +577,14 @@ def connectivity(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str,
     matrix = np.zeros((T, T), dtype=np.float32)
     targets: list[int] = []
     with _grad_mode(True):
-        base = _input_vectors(twin, ids).detach()                                          # (1, T, I)
+        base = twin.embed(ids).detach()                                          # (1, T, I)
         for r0 in range(0, T, chunk):
             rows = torch.arange(r0, min(r0 + chunk, T))
             n = T if bidi else int(rows[-1]) + 1          # one direction: rows up to t need tokens 0..t only
             x = base[:, :n].expand(len(rows), -1, -1).clone().requires_grad_(True)         # (rows, n, I)
             y, _ = _features(twin, x, record=False)                                        # (rows, n, F)
             own = y[torch.arange(len(rows)), rows][:, None]                                # (rows, 1, F): row t at t
-            logp = _log_probs(twin, own)[:, 0]                                             # (rows, V)
+            logp = twin.log_probs_of(own)[:, 0]                                             # (rows, V)
             tg = [_target(rt.ids, logp[i].detach(), int(t))[0] for i, t in enumerate(rows)]
             (grad,) = torch.autograd.grad(logp[torch.arange(len(rows)), torch.tensor(tg)].sum(), x)
             matrix[rows.numpy(), :n] = grad.norm(dim=-1).float().cpu().numpy()

@@ -18,8 +18,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from lyricdemo.errors import LyricdemoError
-from lyricdemo.generate import (MAX_PREFIX_TOKENS, DecodeConfig, Generation, Step, _index_state, _top_k, _top_p,
+from lyricdemo.generate import (MAX_PREFIX_TOKENS, DecodeConfig, Generation, Step, _top_k, _top_p,
                                 generate, max_length, prepare_prefix, stream)
+from lyricdemo.models.state import index_state
 from lyricdemo.ngram import NGramLM
 from lyricdemo.tokenizers import CharTokenizer, WordTokenizer, flatten, tokenize_lines
 from lyricdemo.vocab import Vocab
@@ -319,12 +320,12 @@ def test_beam_stream_replays_the_finished_candidates(models, vocab):
 def test_index_state_handles_tensor_tuple_and_list():
     idx = torch.tensor([2, 0, 0])
     h = torch.arange(2 * 3 * 1).reshape(2, 3, 1)                  # (L, B, H)
-    assert _index_state(h, idx)[:, :, 0].tolist() == [[2, 0, 0], [5, 3, 3]]
-    hc = _index_state((h, h + 10), idx)
+    assert index_state(h, idx)[:, :, 0].tolist() == [[2, 0, 0], [5, 3, 3]]
+    hc = index_state((h, h + 10), idx)
     assert isinstance(hc, tuple) and hc[1][:, :, 0].tolist() == [[12, 10, 10], [15, 13, 13]]
-    assert _index_state([(1,), (2,), (3,)], idx) == [(3,), (1,), (1,)]
-    assert _index_state(torch.tensor([[1.0], [2.0], [3.0]]), idx)[:, 0].tolist() == [3.0, 1.0, 1.0]   # (B, H)
-    assert _index_state(None, idx) is None
+    assert index_state([(1,), (2,), (3,)], idx) == [(3,), (1,), (1,)]
+    assert index_state(torch.tensor([[1.0], [2.0], [3.0]]), idx)[:, 0].tolist() == [3.0, 1.0, 1.0]   # (B, H)
+    assert index_state(None, idx) is None
 
 
 # ----------------------------------------------------------------------------- special tokens

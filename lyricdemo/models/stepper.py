@@ -209,7 +209,7 @@ class Stepper:
         if not self.fast:
             out, state = model(ids, state)                                      # (B, T, V)
             return out[:, -1], state
-        y, state, _ = model._features(model._check_ids(ids), state)             # (B, T, F)
+        y, state = model.features(ids, state)                                   # (B, T, F); ids checked
         return self._head(y[:, -1]), state                                       # (B, V)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
