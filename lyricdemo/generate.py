@@ -44,10 +44,9 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -57,21 +56,17 @@ from torch.nn import functional as F
 
 from .errors import LyricdemoError
 from .models.state import index_state
-from .tokenizers import Tokenizer, get_tokenizer
+from .reading import UNKNOWN_MODES, PrefixReport, as_tokenizer, prepare_prefix
+from .tokenizers import Tokenizer
 from .vocab import UNK, Vocab
 
 STRATEGIES = ("greedy", "sample", "beam")
-UNKNOWN_MODES = ("unk", "strict")
 MAX_LENGTH = 2000                 # new tokens per generation; LYRICDEMO_MAX_LENGTH overrides it
 MAX_LENGTH_ENV = "LYRICDEMO_MAX_LENGTH"
-MAX_PREFIX_TOKENS = 2000
-MAX_PREFIX_CHARS = 20_000         # checked before tokenizing, so a huge paste costs nothing
 GREEDY_BELOW = 1e-4               # a temperature below this is greedy decoding
 EOS = "<eos>"
 NEVER_EMITTED = (UNK, "<pad>", "<bos>")
 LN2 = math.log(2.0)
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def max_length() -> int:
@@ -185,127 +180,6 @@ class DecodeConfig:
         if unknown:
             raise LyricdemoError(f"Unknown decoding option(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}.")
         return cls(**d)
-
-
-# ----------------------------------------------------------------------------- prefix
-@dataclass(frozen=True)
-class UnknownToken:
-    """A prefix token the vocabulary lacks, and where it is: ``prefix[start:end]``."""
-
-    token: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class PrefixReport:
-    """What the model will read before it writes.
-
-    ``ids`` are fed to the model in the warm-up; when the prefix is empty they hold one
-    line-start token (``"\\n"``, else ``" "``), which is context only and not part of
-    the text (``line_start`` is then True).
-    """
-
-    prefix: str                              # as given
-    tokens: tuple[str, ...]                  # its tokens (a line break as the vocab writes it)
-    ids: tuple[int, ...]                     # what the model reads (unknown -> <unk>)
-    unknown: tuple[UnknownToken, ...] = ()
-    line_start: bool = False
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def message(self) -> str:
-        """The warnings as one readable line ("" when all is well)."""
-        return " ".join(self.warnings)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["message"] = self.message
-        return d
-
-
-def _show(tokens: Sequence[UnknownToken], limit: int = 10) -> str:
-    shown = ", ".join(f"{u.token!r} at {u.start}" for u in tokens[:limit])
-    more = len(tokens) - limit
-    return shown + (f" (and {more} more)" if more > 0 else "")
-
-
-def _line_break_token(vocab: Vocab) -> str | None:
-    """How this model writes a line break: ``"\\n"`` (newline="token"), ``" "`` (newline="space")."""
-    for t in ("\n", " "):
-        if t in vocab:
-            return t
-    return None
-
-
-def _tokenizer(tokenizer: Tokenizer | str) -> Tokenizer:
-    return get_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
-
-
-def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
-                   unknown: str = "unk") -> PrefixReport:
-    """Tokenize ``prefix`` as the model's training text was, and find what the model does not know.
-
-    Lines are tokenized one at a time (a tokenizer never sees a line break), and each
-    line break (``\\n``, ``\\r\\n`` or ``\\r``) becomes the vocab's line-break token.
-    Tokens outside the vocabulary -- a rare character, an emoji, a control character --
-    are listed with their character positions; with ``unknown="unk"`` they become
-    ``<unk>`` and a warning says so (never silently), with ``"strict"`` they are refused.
-    An empty prefix starts at the beginning of a line.
-    """
-    if prefix is None:
-        prefix = ""
-    if not isinstance(prefix, str):
-        raise LyricdemoError(f"The prefix must be text; got {type(prefix).__name__}.")
-    if unknown not in UNKNOWN_MODES:
-        raise LyricdemoError(f"unknown must be one of {UNKNOWN_MODES}; got {unknown!r}.")
-    if len(prefix) > MAX_PREFIX_CHARS:
-        raise LyricdemoError(f"The prefix is too long: {len(prefix):,} characters "
-                             f"(at most {MAX_PREFIX_CHARS:,}). Use its last lines. / 前缀太长。")
-    if len(vocab) == 0:
-        raise LyricdemoError("The vocabulary is empty.")
-    tok = _tokenizer(tokenizer)
-    brk = _line_break_token(vocab)
-    warnings: list[str] = []
-
-    if not prefix:
-        start = brk if brk is not None else ("<bos>" if "<bos>" in vocab else UNK)
-        if start == UNK:
-            warnings.append("The vocabulary has no line break; generation starts from <unk>. / "
-                            "词表没有换行符，从 <unk> 开始。")
-        return PrefixReport(prefix="", tokens=(), ids=(vocab[start],), line_start=True, warnings=tuple(warnings))
-
-    tokens: list[str] = []
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    breaks = list(_LINE_BREAK.finditer(prefix))
-    for m in [*breaks, None]:
-        end = m.start() if m is not None else len(prefix)
-        offset = pos
-        for t in (tok.tokenize(prefix[pos:end]) if end > pos else []):
-            tokens.append(t)
-            spans.append((offset, offset + len(t)))
-            offset += len(t)
-        if m is not None:
-            tokens.append(brk if brk is not None else "\n")
-            spans.append((m.start(), m.end()))
-            pos = m.end()
-    if len(tokens) > MAX_PREFIX_TOKENS:
-        raise LyricdemoError(f"The prefix is too long: {len(tokens):,} tokens "
-                             f"(at most {MAX_PREFIX_TOKENS:,}). Use its last lines. / 前缀太长。")
-    if breaks and brk == " ":
-        warnings.append("Line breaks become spaces, as in this model's training text. / 换行按本模型的训练方式写成空格。")
-
-    unknown_tokens = tuple(UnknownToken(t, s, e) for t, (s, e) in zip(tokens, spans) if t not in vocab)
-    if unknown_tokens:
-        n = len(unknown_tokens)
-        if unknown == "strict":
-            raise LyricdemoError(f"前缀中有 {n} 个词表外的词元（严格模式）/ The prefix has {n} token(s) "
-                                 f"this model does not know (strict mode): {_show(unknown_tokens)}.")
-        warnings.append(f"前缀中有 {n} 个词表外的词元，已替换为 <unk> / {n} prefix token(s) are not in "
-                        f"the vocabulary and were replaced by <unk>: {_show(unknown_tokens)}.")
-    return PrefixReport(prefix=prefix, tokens=tuple(tokens), ids=tuple(vocab.encode(tokens)),
-                        unknown=unknown_tokens, warnings=tuple(warnings))
 
 
 # ----------------------------------------------------------------------------- records
@@ -765,7 +639,7 @@ class GenerationStream(Iterator[Step]):
         if not isinstance(config, DecodeConfig):
             raise LyricdemoError(f"config must be a DecodeConfig; got {type(config).__name__}.")
         self.model, self.vocab, self.config = model, vocab, config
-        self.tokenizer = _tokenizer(tokenizer)
+        self.tokenizer = as_tokenizer(tokenizer)
         self.prefix = prepare_prefix(prefix, vocab, self.tokenizer, config.unknown)
         self._forbidden_ids = [vocab[t] for t in NEVER_EMITTED if t in vocab]
         if len(self._forbidden_ids) >= len(vocab) - (EOS in vocab):

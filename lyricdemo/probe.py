@@ -60,12 +60,11 @@ import numpy as np
 import torch
 
 from .errors import LyricdemoError
-from .generate import MAX_PREFIX_CHARS, UnknownToken, prepare_prefix
+from .reading import MAX_PROBE_TOKENS, ReadText, UnknownToken, read_text
 from .models.stepper import weights_key
 from .tokenizers import Tokenizer
 from .vocab import Vocab
 
-MAX_PROBE_TOKENS = 2000
 MAX_CONNECTIVITY_TOKENS = 120     # a (T, T) matrix costs about T single-position saliency passes
 CONNECTIVITY_CHUNK = 12_000_000   # input numbers per batched pass of connectivity (rows x T x I)
 CONNECTIVITY_ROWS = 24            # target rows per batched pass (a one-directional pass stops at its last row)
@@ -92,57 +91,6 @@ def _whole(name: str, v, lo: int, hi: int) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
         raise LyricdemoError(f"{name} must be a whole number from {lo:,} to {hi:,}; got {v!r}.")
     return int(v)
-
-
-# ----------------------------------------------------------------------------- reading the text
-@dataclass(frozen=True)
-class ReadText:
-    """A text as the model reads it: its tokens, their ids (unknown tokens -> <unk>, listed)."""
-
-    text: str
-    tokens: tuple[str, ...]
-    ids: tuple[int, ...]
-    unknown: tuple[UnknownToken, ...] = ()
-    truncated: bool = False
-
-
-def read_text(vocab: Vocab, tokenizer: Tokenizer | str, text: str, max_tokens: int = MAX_PROBE_TOKENS,
-              truncate: bool = False) -> ReadText:
-    """Tokenize ``text`` as the model's training text was (``generate.prepare_prefix``: line breaks
-    become the model's line-break token, unknown tokens become ``<unk>`` and are listed).
-
-    A text of more than ``max_tokens`` tokens is refused with a message saying how long it is,
-    or, with ``truncate=True``, cut to its first ``max_tokens`` tokens (``truncated`` says so)."""
-    if not isinstance(text, str) or not text.strip():
-        raise LyricdemoError("Type a text for the model to read. / 请输入要读的文本。")
-    max_tokens = _whole("max_tokens", max_tokens, 1, MAX_PROBE_TOKENS)
-    cut = text
-    if truncate:
-        # every token is at least one character, so this cut keeps >= max_tokens tokens when the text has
-        # them, and stays under prepare_prefix's own limits (2,000 tokens, 20,000 characters)
-        cut = text[:min(4 * max_tokens, MAX_PREFIX_CHARS)]
-    elif len(text) > MAX_PREFIX_CHARS:
-        raise LyricdemoError(f"The text is too long / 文本太长: {len(text):,} characters; the probe reads at most "
-                             f"{max_tokens:,} tokens. Shorten it, or let the probe read only the beginning.")
-    try:
-        report = prepare_prefix(cut, vocab, tokenizer, unknown="unk")
-    except LyricdemoError as e:
-        if "too long" not in str(e):         # prepare_prefix's other complaints stand as they are
-            raise
-        if not truncate:
-            raise LyricdemoError(f"The text is too long / 文本太长: more than {max_tokens:,} tokens; the probe "
-                                 f"reads at most {max_tokens:,}. Shorten it, or let the probe read only the "
-                                 "beginning.") from None
-        report = prepare_prefix(text[:max_tokens], vocab, tokenizer, unknown="unk")
-    tokens, ids = tuple(report.tokens), tuple(report.ids)
-    truncated = len(cut) < len(text) or len(ids) > max_tokens
-    if len(ids) > max_tokens and not truncate:
-        raise LyricdemoError(f"The text is too long / 文本太长: {len(ids):,} tokens; the probe reads at most "
-                             f"{max_tokens:,}. Shorten it, or let the probe read only the beginning.")
-    tokens, ids = tokens[:max_tokens], ids[:max_tokens]
-    end = sum(len(t) for t in tokens)        # the characters read (a line break token stands for 1-2)
-    unknown = tuple(u for u in report.unknown if u.start < end) if truncated else tuple(report.unknown)
-    return ReadText(text=text, tokens=tokens, ids=ids, unknown=unknown, truncated=bool(truncated))
 
 
 # ----------------------------------------------------------------------------- the scratch twin

@@ -18,10 +18,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from lyricdemo.errors import LyricdemoError
-from lyricdemo.generate import (MAX_PREFIX_TOKENS, DecodeConfig, Generation, Step, _top_k, _top_p,
-                                generate, max_length, prepare_prefix, stream)
+from lyricdemo.generate import DecodeConfig, Generation, Step, _top_k, _top_p, generate, max_length, stream
 from lyricdemo.models.state import index_state
 from lyricdemo.ngram import NGramLM
+from lyricdemo.reading import MAX_PREFIX_TOKENS, prepare_prefix
 from lyricdemo.tokenizers import CharTokenizer, WordTokenizer, flatten, tokenize_lines
 from lyricdemo.vocab import Vocab
 

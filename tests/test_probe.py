@@ -18,8 +18,9 @@ import torch.nn.functional as F
 
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.models import ModelConfig
-from lyricdemo.probe import (MAX_PROBE_TOKENS, connectivity, gate_saturation, pca_2d, probe, read_text, saliency,
+from lyricdemo.probe import (MAX_PROBE_TOKENS, connectivity, gate_saturation, pca_2d, probe, saliency,
                              scratch_twin, select_positions, unit_order, unit_scores)
+from lyricdemo.reading import read_text
 from lyricdemo.tokenizers import CharTokenizer, flatten, tokenize_lines
 from lyricdemo.train import new_model
 from lyricdemo.vocab import Vocab

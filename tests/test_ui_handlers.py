@@ -15,7 +15,7 @@ from lyricdemo import corpus as corpus_mod
 from lyricdemo.checkpoint import load_checkpoint, unpack_checkpoint
 from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.errors import LyricdemoError
-from lyricdemo.generate import prepare_prefix
+from lyricdemo.reading import prepare_prefix
 from lyricdemo.corpora import EMBEDDED
 from lyricdemo.presets import DEFAULT, PRESETS
 from lyricdemo.ui import build_app, limits, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab, validate

@@ -22,7 +22,8 @@ import gradio as gr
 from .. import plots
 from ..batching import BatchedStream, Waiting, batchable
 from ..errors import LyricdemoError
-from ..generate import MAX_PREFIX_CHARS, STRATEGIES, UNKNOWN_MODES, DecodeConfig, max_length, stream
+from ..generate import STRATEGIES, DecodeConfig, max_length, stream
+from ..reading import MAX_PREFIX_CHARS, UNKNOWN_MODES
 from ..memory import MemoryLM, card_memory_config
 from ..models import BIDIRECTIONAL_WARNING
 from . import limits, links, registry, resources

@@ -26,7 +26,8 @@ from ..errors import LyricdemoError
 from ..memory import card_memory_config
 from ..memory import trace as memory_trace
 from ..probe import (GATE_NAMES, MAX_CONNECTIVITY_TOKENS, SATURATION, SELECT_BY, UNIT_ORDERS, Probe, Saliency,
-                     connectivity, read_text, select_positions, unit_order, unit_scores)
+                     connectivity, select_positions, unit_order, unit_scores)
+from ..reading import read_text
 from ..probe import probe as run_probe
 from ..probe import saliency as run_saliency
 from . import limits, links, registry, resources

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from ..generate import PrefixReport
+from ..reading import PrefixReport
 from ..novelty import MemorizationReport, repetition
 from ..plots import show_token
 from ..vocab import Vocab
