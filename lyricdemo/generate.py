@@ -1,4 +1,9 @@
-"""Decoding: from a prefix to new text, one token at a time.
+"""Decoding: from a prefix to new text, one token at a time -- the fast path.
+
+Read ``lyricdemo/decode_reference.py`` first: greedy and sampling in thirty lines over the
+model's forward.  This module computes the same tokens for the same seed
+(``tests/test_decode_reference.py``), faster, and adds beam search, several candidates, a
+repetition penalty, batched rows and a report of every step.
 
 The flow of one generation::
 
