@@ -350,7 +350,7 @@ def _belief(raw: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torc
     their ids (B, k) and log-probabilities (B, k), most likely first.
 
     The entropy is one fused dot product ``-sum(p * log p)``: at batch 1 the number of
-    calls per step is the cost that matters.  It is NaN when a log-probability is
+    calls per step is the cost that matters (measured 29 us against 36 us, ``bench/bench_decode_tricks.py``).  It is NaN when a log-probability is
     -inf (``0 * -inf``) and when the logits themselves were NaN/inf (softmax spreads
     a NaN over the row), so a finite entropy also vouches for the logits; ``_settle``
     looks closer only when it is not."""
@@ -394,7 +394,8 @@ def _draw(probs: torch.Tensor, u01: torch.Tensor) -> torch.Tensor:
     """One token per row of ``probs`` (B, V), by inverting the cumulative distribution at the
     uniform draws ``u01`` (B, 1) float64 (from the generation's seeded generator: ``_uniform``).
 
-    Same law as ``torch.multinomial`` and several times faster for one draw.  The sum
+    Same law as ``torch.multinomial`` and faster for one draw (measured 143 us against 288 us at V = 2,597,
+    ``bench/bench_decode_tricks.py``); ``decode_reference.decode`` draws the same way.  The sum
     runs in float64 and ``u`` stays strictly below the total, so the token found is
     always one of positive probability (a filtered token is never drawn)."""
     cdf = probs.double().cumsum(dim=-1)                                # (B, V)
@@ -451,7 +452,7 @@ class _Chooser:
             if not stream.prefix.line_start:
                 self.present[:, list(stream.prefix.ids)] = True
         # greedy without a penalty reads its choice off the top of the list (see _top_choice):
-        # no masked copy, no argmax, no gather -- three calls fewer per token
+        # no masked copy, no argmax, no gather; measured 4.9 us against 77 us (bench/bench_decode_tricks.py)
         self.shortcut = self.greedy and self.present is None
         self.forbidden_set = set(stream._forbidden_ids)
         self.k_top = max(cfg.alternatives, len(self.forbidden_set) + 1) if self.shortcut else cfg.alternatives
@@ -759,6 +760,7 @@ class GenerationStream(Iterator[Step]):
         by the fast path."""
         model = self.model
         if hasattr(model, "stepper"):
+            # measured: 375 us a step against 2,622 us for model(ids[:, None]) (bench/bench_decode_tricks.py)
             stepper = model.stepper()
             return stepper.prefill, stepper.step
 
