@@ -45,9 +45,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from lyricdemo import generate as gen_mod
     from lyricdemo.decode_reference import decode
-    from lyricdemo.generate import DecodeConfig, _belief, _draw, _top_choice, _uniform, generate
+    from lyricdemo.decode_choice import draw, top_choice, uniform_draws
+    from lyricdemo.generate import DecodeConfig, generate
     from lyricdemo.models import ModelConfig, build_model
     from lyricdemo.tokenizers import CharTokenizer
     from lyricdemo.vocab import Vocab
@@ -76,7 +76,7 @@ def main() -> None:
         g = torch.Generator().manual_seed(0)
         rows.append(("draw: torch.multinomial(p, 1)", per_call_us(lambda: torch.multinomial(probs, 1, generator=g),
                                                                  args.repeat),
-                     "draw: inverse CDF (_draw)", per_call_us(lambda: _draw(probs, _uniform(1, g)), args.repeat)))
+                     "draw: inverse CDF (draw)", per_call_us(lambda: draw(probs, uniform_draws(1, g)), args.repeat)))
         forbidden = torch.tensor([0])
         top_lp, top_i = raw.topk(5, dim=-1)
 
@@ -85,7 +85,7 @@ def main() -> None:
             return raw.gather(1, nxt.view(-1, 1)).view(-1).tolist(), nxt.tolist()
 
         def greedy_top():
-            return _top_choice(top_i[0].tolist(), top_lp[0].tolist(), {0})
+            return top_choice(top_i[0].tolist(), top_lp[0].tolist(), {0})
 
         rows.append(("greedy: mask + argmax + gather", per_call_us(greedy_plain, args.repeat),
                      "greedy: read off the top list", per_call_us(greedy_top, args.repeat)))
@@ -108,7 +108,6 @@ def main() -> None:
         print(f"  {name:<24} reference {len(ref) / t_ref:7.0f} tokens/s, generate {len(fast.candidates[0].ids) / t_fast:7.0f}"
               f" tokens/s ({t_ref / t_fast * len(fast.candidates[0].ids) / max(len(ref), 1):.1f}x), same tokens: {same}")
     print(f"load average after: {os.getloadavg()}")
-    del gen_mod
 
 
 if __name__ == "__main__":

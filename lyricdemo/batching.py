@@ -9,13 +9,13 @@ thread::
     submit(prefix, config) --> waiting --(room in the batch)--> warm-up over its prefix (its own call)
                                                         --> joins the running batch
     each step:  one forward pass over every active row  -->  each request chooses its own next token
-                (its options, its seeded torch.Generator, its repetition memory: generate._Chooser)
+                (its options, its seeded torch.Generator, its repetition memory: decode_choice.Chooser)
     a request leaves the batch when it is done, fails, or its client closed its stream
 
 Requests join and leave between steps, so a newcomer never waits for the others to
 finish.  Everything that makes a request's text -- strategy, temperature, top-k, top-p,
 repetition penalty, seed -- stays its own: the per-request choice is
-``generate._Chooser``, the very code ``generate.stream`` runs alone, and the prefix
+``decode_choice.Chooser``, the very code ``generate.stream`` runs alone, and the prefix
 warm-up is the same call.  Only the forward pass of the later steps is shared.
 
 **The same seed gives the same text batched or alone** -- with one caveat that is a
@@ -54,7 +54,8 @@ import torch
 from torch import nn
 
 from .errors import LyricdemoError
-from .generate import DecodeConfig, Generation, GenerationStream, Step, choose_together
+from .decode_choice import choose_together
+from .generate import DecodeConfig, Generation, GenerationStream, Step
 from .models.state import cat_states, narrow_state
 from .tokenizers import Tokenizer
 from .vocab import Vocab

@@ -16,7 +16,7 @@ model's forward, a top-list shortcut for greedy, batched rows, beam search, per-
 
 * greedy: always (the argmax of the same scores);
 * sampling: the fast path draws one uniform number per token from a ``torch.Generator`` seeded
-  with ``seed`` and inverts the cumulative distribution at it (``generate._draw``: same law as
+  with ``seed`` and inverts the cumulative distribution at it (``decode_choice.draw``: same law as
   ``torch.multinomial``, several times faster for one draw); this reference draws the same
   number the same way, so the same seed gives the same text.
 

@@ -52,16 +52,18 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .decode_choice import Chooser, belief, check_logits, penalize, settle_entropy
+from .decode_records import Candidate, Generation, Step
 from .errors import LyricdemoError
 from .models.state import index_state
-from .reading import UNKNOWN_MODES, PrefixReport, as_tokenizer, prepare_prefix
+from .reading import UNKNOWN_MODES, as_tokenizer, prepare_prefix
 from .tokenizers import Tokenizer
 from .vocab import UNK, Vocab
 
@@ -71,7 +73,6 @@ MAX_LENGTH_ENV = "LYRICDEMO_MAX_LENGTH"
 GREEDY_BELOW = 1e-4               # a temperature below this is greedy decoding
 EOS = "<eos>"
 NEVER_EMITTED = (UNK, "<pad>", "<bos>")
-LN2 = math.log(2.0)
 
 
 def max_length() -> int:
@@ -187,114 +188,7 @@ class DecodeConfig:
         return cls(**d)
 
 
-# ----------------------------------------------------------------------------- records
-@dataclass(frozen=True)
-class Step:
-    """One new token and what the model thought when it chose it.
-
-    ``prob``, ``log_prob``, ``alternatives`` and ``entropy`` come from the model's raw
-    distribution ``softmax(logits)`` over the whole vocabulary (no penalty, mask,
-    temperature or filter; ``<unk>`` may appear among the alternatives although it is
-    never emitted).  ``decode_prob`` is the token's probability under the reshaped
-    distribution that sampling drew from; 1.0 for greedy, None for beam search.
-    """
-
-    position: int                                  # 0-based, within its candidate's continuation
-    token: str
-    id: int
-    prob: float
-    log_prob: float
-    entropy: float                                 # nats
-    alternatives: tuple[tuple[str, float], ...]    # the most likely tokens, most likely first
-    decode_prob: float | None = None
-    candidate: int = 0                             # which candidate this step belongs to
-
-    @property
-    def entropy_bits(self) -> float:
-        return self.entropy / LN2
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["alternatives"] = [list(a) for a in self.alternatives]
-        d["entropy_bits"] = self.entropy_bits
-        return d
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One finished continuation.
-
-    ``log_prob`` is the model's raw log-probability of its tokens (and of ``<eos>``
-    when that ended it); ``mean_log_prob`` divides by that count.  ``score`` ranked it:
-    the mean log-prob for samples, ``log_prob / length ** length_norm`` for beams.
-    ``index`` is its number in the stream (``Step.candidate``).
-    """
-
-    continuation: str
-    ids: tuple[int, ...]
-    log_prob: float
-    mean_log_prob: float
-    score: float
-    stop_reason: str                               # "length" | "eos"
-    steps: tuple[Step, ...] = field(repr=False)
-    index: int = 0
-
-    @property
-    def perplexity(self) -> float:
-        nll = -self.mean_log_prob
-        return math.exp(nll) if nll < 709.0 else math.inf     # a diverged model's text: no OverflowError
-
-    def to_dict(self) -> dict:
-        return {
-            "continuation": self.continuation, "ids": list(self.ids), "log_prob": self.log_prob,
-            "mean_log_prob": self.mean_log_prob, "perplexity": self.perplexity, "score": self.score,
-            "stop_reason": self.stop_reason, "index": self.index,
-            "steps": [s.to_dict() for s in self.steps],
-        }
-
-
-@dataclass(frozen=True)
-class Generation:
-    """The result of one call: the best candidate's text and steps, every candidate, timings.
-
-    Times count only the decoder's own work (warm-up included), not the time a
-    consumer of ``stream`` spent between tokens.
-    """
-
-    prefix: PrefixReport
-    text: str                                      # prefix + best continuation
-    continuation: str                              # the best continuation alone
-    steps: tuple[Step, ...] = field(repr=False)    # the best candidate's steps
-    candidates: tuple[Candidate, ...] = field(repr=False)   # best first
-    config: DecodeConfig = field(repr=False)
-    strategy: str = "sample"                       # the strategy that ran (see effective_strategy)
-    seed: int | None = None                        # the seed sampling used (None for greedy/beam)
-    time_to_first_token_s: float = 0.0
-    elapsed_s: float = 0.0
-    tokens_per_s: float = 0.0                      # decoding positions / elapsed_s (warm-up included)
-    notes: tuple[str, ...] = ()
-
-    @property
-    def chars_per_s(self) -> float:
-        return len(self.continuation) / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    def summary(self) -> str:
-        best = self.candidates[0]
-        return (f"{self.strategy}: {len(best.ids)} tokens / 词元, mean log-prob / 平均对数概率 "
-                f"{best.mean_log_prob:.3f} (ppl {best.perplexity:.2f}), {self.tokens_per_s:.0f} tokens/s, "
-                f"first token / 首词元 {self.time_to_first_token_s * 1000:.1f} ms")
-
-    def to_dict(self) -> dict:
-        return {
-            "text": self.text, "continuation": self.continuation, "strategy": self.strategy, "seed": self.seed,
-            "prefix": self.prefix.to_dict(), "config": self.config.to_dict(),
-            "candidates": [c.to_dict() for c in self.candidates],
-            "time_to_first_token_s": self.time_to_first_token_s, "elapsed_s": self.elapsed_s,
-            "tokens_per_s": self.tokens_per_s, "chars_per_s": self.chars_per_s, "notes": list(self.notes),
-        }
-
-
-# ----------------------------------------------------------------------------- tensor helpers
+# ----------------------------------------------------------------------------- streaming
 def _device(model: Any) -> torch.device:
     if isinstance(model, nn.Module):
         for p in model.parameters():
@@ -302,112 +196,6 @@ def _device(model: Any) -> torch.device:
         for b in model.buffers():
             return b.device
     return torch.device("cpu")
-
-
-def _penalize(logits: torch.Tensor, present: torch.Tensor, penalty: float) -> torch.Tensor:
-    """CTRL's repetition penalty (Keskar et al. 2019): a token already in the text gets its
-    logit divided by ``penalty`` when positive, multiplied when negative -- both lower it."""
-    return torch.where(present, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
-
-
-def _top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """Keep the k largest logits of each row (ties at the k-th are kept too); (B, V) -> (B, V)."""
-    if k <= 0 or k >= logits.shape[-1]:
-        return logits
-    kth = logits.topk(k, dim=-1).values[..., -1:]                 # (B, 1)
-    return logits.masked_fill(logits < kth, -math.inf)
-
-
-def _top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
-    """Nucleus filter (Holtzman et al. 2020): keep the smallest set of most likely tokens
-    whose probability mass is at least ``p``; (B, V) -> (B, V).
-
-    A token is dropped when the tokens ranked above it already hold mass >= p, so the
-    kept mass is >= p and dropping the last kept token would go below p.
-    """
-    if p >= 1.0:
-        return logits
-    probs, order = F.softmax(logits, dim=-1).sort(dim=-1, descending=True)   # (B, V)
-    before = probs.cumsum(dim=-1) - probs                                     # mass ranked above
-    drop_sorted = before >= p
-    drop_sorted[..., 0] = False
-    drop = drop_sorted.scatter(-1, order, drop_sorted)
-    return logits.masked_fill(drop, -math.inf)
-
-
-def _check_logits(logits: torch.Tensor) -> None:
-    """A diverged model (NaN/inf weights) must stop with a reason, not crash while sampling.
-
-    One reduction: a row's max is NaN if the row has a NaN, +inf if it has +inf, and
-    -inf if every logit is -inf; otherwise it is finite."""
-    if not bool(torch.isfinite(logits.amax(dim=-1)).all()):
-        raise LyricdemoError("模型输出了 NaN/inf / The model's outputs are NaN or infinite (did training "
-                             "diverge?); it cannot generate text.")
-
-
-def _belief(raw: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Entropy (B,) in nats and the k most likely tokens of raw log-probabilities (B, V):
-    their ids (B, k) and log-probabilities (B, k), most likely first.
-
-    The entropy is one fused dot product ``-sum(p * log p)``: at batch 1 the number of
-    calls per step is the cost that matters (measured 29 us against 36 us, ``bench/bench_decode_tricks.py``).  It is NaN when a log-probability is
-    -inf (``0 * -inf``) and when the logits themselves were NaN/inf (softmax spreads
-    a NaN over the row), so a finite entropy also vouches for the logits; ``_settle``
-    looks closer only when it is not."""
-    entropy = torch.linalg.vecdot(raw.exp(), raw).neg_()             # (B,)
-    if k:
-        top_lp, top_i = raw.topk(min(k, raw.shape[-1]), dim=-1)      # (B, k)
-    else:
-        top_lp = top_i = raw.new_zeros(raw.shape[0], 0)
-    return entropy, top_i, top_lp
-
-
-def _top_choice(ids: list[int], log_probs: list[float], forbidden: set[int]) -> int | None:
-    """Greedy's choice read off the top of the list (``_belief``'s ids and log-probs of one
-    row, most likely first): the position of the first token that may be emitted, or
-    None when the list cannot decide and the full argmax must.
-
-    It decides exactly as ``argmax`` over the masked logits would: log_softmax keeps
-    the order of the logits (it subtracts one constant), so a token whose log-prob is
-    strictly above the next one's is the unique maximum among the allowed tokens.  A
-    tie (argmax takes the lowest id, topk's order among equals is not defined) or the
-    list running out gives None."""
-    for j, i in enumerate(ids):
-        if i in forbidden:
-            continue
-        if j + 1 >= len(ids) or log_probs[j + 1] == log_probs[j]:
-            return None
-        return j
-    return None
-
-
-def _settle(logits: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
-    """The entropy (B,) when ``_belief``'s was not finite: check the logits, then count 0 * log 0 as 0.
-
-    Non-finite logits (a diverged model) raise, as ``_check_logits`` explains; finite
-    logits with a -inf among them (a token the model rules out) are fine."""
-    _check_logits(logits)
-    return -(raw.exp() * raw.nan_to_num(neginf=0.0)).sum(dim=-1)      # (B,)
-
-
-def _draw(probs: torch.Tensor, u01: torch.Tensor) -> torch.Tensor:
-    """One token per row of ``probs`` (B, V), by inverting the cumulative distribution at the
-    uniform draws ``u01`` (B, 1) float64 (from the generation's seeded generator: ``_uniform``).
-
-    Same law as ``torch.multinomial`` and faster for one draw (measured 143 us against 288 us at V = 2,597,
-    ``bench/bench_decode_tricks.py``); ``decode_reference.decode`` draws the same way.  The sum
-    runs in float64 and ``u`` stays strictly below the total, so the token found is
-    always one of positive probability (a filtered token is never drawn)."""
-    cdf = probs.double().cumsum(dim=-1)                                # (B, V)
-    total = cdf[:, -1:]
-    u = u01 * total
-    u = torch.minimum(u, torch.nextafter(total, torch.zeros_like(total)))
-    return torch.searchsorted(cdf, u, right=True).squeeze(1)         # (B,)
-
-
-def _uniform(rows: int, gen: torch.Generator) -> torch.Tensor:
-    """(rows, 1) float64 uniform draws in [0, 1) from ``gen``: what ``_draw`` inverts."""
-    return torch.rand((rows, 1), generator=gen, dtype=torch.float64, device=gen.device)
 
 
 def _top_stable(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -420,205 +208,6 @@ def _top_stable(x: torch.Tensor, k: int) -> torch.Tensor:
     return cand[x[cand].sort(descending=True, stable=True).indices[:k]]
 
 
-# ----------------------------------------------------------------------------- one step's choice
-class _Chooser:
-    """Greedy's and sampling's choice of the next token for the B rows of one generation.
-
-    It holds what the choice depends on besides the logits -- the decoding options,
-    the seeded ``torch.Generator``, the tokens already in the text (for the repetition
-    penalty) -- and what it chose so far (ids, steps, ``<eos>``).  ``choose`` takes
-    one step's logits and returns the tokens to feed next and the ``Step`` records;
-    the forward pass that makes the logits is not its business.
-
-    ``choose_together`` makes the choice for several generations at once, over their
-    rows stacked in one (N, V) tensor: a shared batch (``lyricdemo/batching.py``).  A
-    generation alone is the same function with one chooser, so alone and batched run
-    the same operations on the same rows: every one of them acts on each row on its
-    own (softmax, top-k, cumulative sums, ``searchsorted``; a per-row temperature is
-    the same division), and the same logits and seed give the same tokens.
-    """
-
-    def __init__(self, stream: GenerationStream, vocab_size: int):
-        cfg, dev = stream.config, stream._dev
-        self.stream, self.config = stream, cfg
-        self.greedy = cfg.effective_strategy == "greedy"
-        self.rows = B = 1 if self.greedy else cfg.num_candidates
-        self.gen = torch.Generator(device=dev)
-        self.gen.manual_seed(stream._seed)
-        self.forbidden = torch.tensor(stream._forbidden_ids, dtype=torch.long, device=dev)
-        self.present = None
-        if cfg.repetition_penalty != 1.0:
-            self.present = torch.zeros(B, vocab_size, dtype=torch.bool, device=dev)   # (B, V) tokens in the text
-            if not stream.prefix.line_start:
-                self.present[:, list(stream.prefix.ids)] = True
-        # greedy without a penalty reads its choice off the top of the list (see _top_choice):
-        # no masked copy, no argmax, no gather; measured 4.9 us against 77 us (bench/bench_decode_tricks.py)
-        self.shortcut = self.greedy and self.present is None
-        self.forbidden_set = set(stream._forbidden_ids)
-        self.k_top = max(cfg.alternatives, len(self.forbidden_set) + 1) if self.shortcut else cfg.alternatives
-        self.ids: list[list[int]] = [[] for _ in range(B)]
-        self.steps: list[list[Step]] = [[] for _ in range(B)]
-        self.eos_logp: list[float | None] = [None] * B
-        self.done = [False] * B
-        self.t = 0                                                            # positions decoded so far
-        self._u: torch.Tensor | None = None                                   # this position's draws, once drawn
-
-    @property
-    def finished(self) -> bool:
-        """Every row ended (``<eos>``) or the requested length is reached."""
-        return self.t >= self.config.length or all(self.done)
-
-    def choose(self, logits: torch.Tensor) -> tuple[torch.Tensor, list[Step]]:
-        """One position: logits (B, V) float -> (the chosen ids (B,) to feed next, the new steps).
-
-        Runs under the caller's ``torch.inference_mode``."""
-        out = choose_together([self], logits)[0]
-        if isinstance(out, BaseException):
-            raise out
-        return out
-
-    def draws(self) -> torch.Tensor:
-        """This position's uniform draws (rows, 1), drawn once: a retry of the same position
-        (``choose_together`` after a failure elsewhere) reuses them."""
-        if self._u is None:
-            self._u = _uniform(self.rows, self.gen)
-        return self._u
-
-    def commit(self, chosen: list[int], tok_logp: list[float], dprob: list[float], entropy: list[float],
-               top_i: list[list[int]], top_lp: list[list[float]], nxt: torch.Tensor) -> list[Step]:
-        """Record this position's choice (rows' values as lists) and return its new steps.  The
-        steps are built before anything changes, so a failure leaves the chooser as it was."""
-        k_alt, eos, idx_to_token = self.config.alternatives, self.stream._eos, self.stream.vocab.idx_to_token
-        t, out, ends = self.t, [], []
-        for b in range(self.rows):
-            if self.done[b]:
-                continue
-            i = chosen[b]
-            if i == eos:
-                ends.append(b)
-                continue
-            out.append(Step(position=t, token=idx_to_token[i], id=i, prob=math.exp(tok_logp[b]),
-                            log_prob=tok_logp[b], entropy=entropy[b],
-                            alternatives=tuple((idx_to_token[a], math.exp(lp))
-                                               for a, lp in zip(top_i[b][:k_alt], top_lp[b][:k_alt])),
-                            decode_prob=dprob[b], candidate=b))
-        for b in ends:
-            self.done[b], self.eos_logp[b] = True, tok_logp[b]
-        for step in out:
-            self.ids[step.candidate].append(step.id)
-            self.steps[step.candidate].append(step)
-        if self.present is not None:                                          # the text now holds them
-            self.present.scatter_(1, nxt.view(-1, 1), True)
-        self.t, self._u = t + 1, None
-        return out
-
-    def candidates(self) -> list[Candidate]:
-        """The rows' continuations, best (highest mean log-prob) first."""
-        cands = [self.stream._make_candidate(b, self.ids[b], self.steps[b], self.eos_logp[b], None)
-                 for b in range(self.rows)]
-        return sorted(cands, key=lambda c: -c.mean_log_prob)                 # stable: ties keep sample order
-
-
-def _rows_where(spans: list[tuple[int, int]], keep: list[bool], device) -> torch.Tensor:
-    """The row indices (long) of the spans whose ``keep`` is True."""
-    return torch.tensor([r for (a, b), k in zip(spans, keep) if k for r in range(a, b)], dtype=torch.long,
-                        device=device)
-
-
-def choose_together(choosers: list[_Chooser], logits: torch.Tensor) -> list:
-    """One position for several generations of one model at once: ``logits`` (N, V) float holds
-    their rows in order (``choosers[0].rows`` first).  Returns, per chooser, ``(ids (B,), steps)``
-    or the exception that chooser met; a failure of the shared work is retried chooser by
-    chooser, so it ends only the generations it belongs to.
-
-    The processors act as ``GenerationStream``'s docstring says, each on the rows it
-    concerns: the repetition penalty on the rows that ask for it, top-k and top-p on the
-    rows of each value asked, the temperature as a per-row divisor (exactly a division by
-    it).  Runs under the caller's ``torch.inference_mode``."""
-    spans, start = [], 0
-    for c in choosers:
-        spans.append((start, start + c.rows))
-        start += c.rows
-    try:
-        return _choose_rows(choosers, spans, logits)
-    except Exception:                                                         # noqa: BLE001 -- isolate it
-        if len(choosers) == 1:
-            raise
-    out = []
-    for c, (a, b) in zip(choosers, spans):
-        try:
-            out.append(_choose_rows([c], [(0, c.rows)], logits[a:b])[0])
-        except Exception as e:                                                # noqa: BLE001 -- its own
-            out.append(e)
-    return out
-
-
-def _choose_rows(choosers: list[_Chooser], spans: list[tuple[int, int]], logits: torch.Tensor) -> list:
-    dev = logits.device
-    raw = F.log_softmax(logits, dim=-1)                                       # (N, V) the model's belief
-    entropy_t, top_i_t, top_lp_t = _belief(raw, max(c.k_top for c in choosers))   # (N,), (N, k), (N, k)
-    entropy = entropy_t.tolist()
-    if not all(map(math.isfinite, entropy)):                                  # NaN/inf logits raise here
-        entropy = _settle(logits, raw).tolist()
-    top_i, top_lp = top_i_t.tolist(), top_lp_t.tolist()
-    picks: list[int | None] = []                                              # greedy read off the top list
-    for c, (a, _) in zip(choosers, spans):
-        picks.append(_top_choice(top_i[a][:c.k_top], top_lp[a][:c.k_top], c.forbidden_set)
-                     if c.shortcut else None)
-    nxt = chosen = tok_logp = dprob = None
-    if any(j is None for j in picks):
-        work = logits.index_fill(1, choosers[0].forbidden, -math.inf)         # same vocab, same specials
-        for c, (a, b) in zip(choosers, spans):
-            if c.present is not None:
-                work[a:b] = _penalize(work[a:b], c.present, c.config.repetition_penalty)
-        sampling = [not c.greedy for c in choosers]
-        if any(c.greedy for c in choosers):
-            nxt = work.argmax(dim=-1)                                         # (N,) greedy rows keep it
-        else:
-            nxt = torch.empty(work.shape[0], dtype=torch.long, device=dev)
-        probs = None
-        if any(sampling):
-            temps = [c.config.temperature for c in choosers]
-            if any(t != 1.0 for t, s in zip(temps, sampling) if s):
-                div = torch.tensor([temps[i] if sampling[i] else 1.0 for i, (a, b) in enumerate(spans)
-                                    for _ in range(a, b)], dtype=work.dtype, device=dev)
-                work = work / div[:, None]
-            for attr, fn in (("top_k", _top_k), ("top_p", _top_p)):
-                for value in {getattr(c.config, attr) for c, s in zip(choosers, sampling) if s}:
-                    if _filter_is_off(attr, value, work.shape[-1]):
-                        continue
-                    rows = _rows_where(spans, [s and getattr(c.config, attr) == value
-                                               for c, s in zip(choosers, sampling)], dev)
-                    work[rows] = fn(work[rows], value)
-            probs = F.softmax(work, dim=-1)                                   # (N, V)
-            rows = _rows_where(spans, sampling, dev)
-            u01 = torch.cat([c.draws() for c, s in zip(choosers, sampling) if s])
-            nxt[rows] = _draw(probs[rows], u01)
-        tok_logp = raw.gather(1, nxt.view(-1, 1)).view(-1).tolist()
-        dprob = (probs.gather(1, nxt.view(-1, 1)).view(-1).tolist() if probs is not None else None)
-        chosen = nxt.tolist()
-    out = []
-    for k, (c, (a, b)) in enumerate(zip(choosers, spans)):
-        try:
-            j = picks[k]
-            if j is not None:
-                c_nxt = top_i_t[a:b, j]                                       # (1,)
-                args = [top_i[a][j]], [top_lp[a][j]], [1.0]
-            else:
-                c_nxt = nxt[a:b]
-                args = chosen[a:b], tok_logp[a:b], [1.0] * c.rows if c.greedy else dprob[a:b]
-            out.append((c_nxt, c.commit(*args, entropy[a:b], top_i[a:b], top_lp[a:b], c_nxt)))
-        except Exception as e:                                                # noqa: BLE001 -- its own
-            out.append(e)
-    return out
-
-
-def _filter_is_off(attr: str, value: float, vocab_size: int) -> bool:
-    """True when top-k ``value`` or top-p ``value`` keeps every token (``_top_k``/``_top_p`` return the input)."""
-    return (value <= 0 or value >= vocab_size) if attr == "top_k" else value >= 1.0
-
-
-# ----------------------------------------------------------------------------- streaming
 class GenerationStream(Iterator[Step]):
     """An iterator of ``Step`` records; ``result()`` gives the ``Generation`` at the end.
 
@@ -647,10 +236,12 @@ class GenerationStream(Iterator[Step]):
         self.model, self.vocab, self.config = model, vocab, config
         self.tokenizer = as_tokenizer(tokenizer)
         self.prefix = prepare_prefix(prefix, vocab, self.tokenizer, config.unknown)
-        self._forbidden_ids = [vocab[t] for t in NEVER_EMITTED if t in vocab]
-        if len(self._forbidden_ids) >= len(vocab) - (EOS in vocab):
+        self.forbidden_ids = [vocab[t] for t in NEVER_EMITTED if t in vocab]
+        if len(self.forbidden_ids) >= len(vocab) - (EOS in vocab):
             raise LyricdemoError("The vocabulary has no token that can be generated (only special tokens).")
-        self._eos = vocab[EOS] if EOS in vocab else None
+        self.eos_id = vocab[EOS] if EOS in vocab else None
+        self.device = _device(model)
+        self.seed: int | None = None         # drawn when sampling starts (start_sampling)
         self._result: Generation | None = None
         self._busy = 0.0                     # seconds of the decoder's own work
         self._first: float | None = None
@@ -724,7 +315,7 @@ class GenerationStream(Iterator[Step]):
         return Generation(
             prefix=self.prefix, text=self.prefix.prefix + best.continuation, continuation=best.continuation,
             steps=best.steps, candidates=tuple(candidates), config=cfg, strategy=strategy,
-            seed=self._seed if strategy == "sample" else None,
+            seed=self.seed if strategy == "sample" else None,
             time_to_first_token_s=self._first if self._first is not None else busy, elapsed_s=busy,
             tokens_per_s=self._positions / busy if busy > 0 else 0.0,
             notes=tuple(notes) + self.prefix.warnings,
@@ -734,14 +325,14 @@ class GenerationStream(Iterator[Step]):
         """One forward over the whole prefix: the state after it and the logits (1, V) of the next token.
 
         Also picks how the following tokens are fed (``self._step``, see ``_choose_path``)."""
-        ids = torch.tensor([self.prefix.ids], dtype=torch.long, device=self._dev)     # (1, T0)
+        ids = torch.tensor([self.prefix.ids], dtype=torch.long, device=self.device)     # (1, T0)
         prefill, self._step = self._choose_path()
         logits, state = prefill(ids, self.model.init_state(1))                      # (1, V)
         if logits.dim() != 2 or logits.shape[-1] != len(self.vocab):
             raise LyricdemoError(f"The model predicts {logits.shape[-1]} tokens but the vocabulary has "
                                  f"{len(self.vocab)}: they do not belong together.")
         logits = logits.float()
-        _check_logits(logits)
+        check_logits(logits)
         return logits, state
 
     def _choose_path(self):
@@ -777,7 +368,7 @@ class GenerationStream(Iterator[Step]):
 
         return prefill, step
 
-    def _make_candidate(self, index: int, ids: list[int], steps: list[Step], eos_logp: float | None,
+    def make_candidate(self, index: int, ids: list[int], steps: list[Step], eos_logp: float | None,
                         score: float | None) -> Candidate:
         log_prob = sum(s.log_prob for s in steps) + (eos_logp or 0.0)
         n = max(len(steps) + (eos_logp is not None), 1)
@@ -788,23 +379,23 @@ class GenerationStream(Iterator[Step]):
             stop_reason="eos" if eos_logp is not None else "length", steps=tuple(steps), index=index)
 
     # -- greedy and sampling ---------------------------------------------------------
-    def start_sampling(self) -> tuple[torch.Tensor, Any, _Chooser]:
+    def start_sampling(self) -> tuple[torch.Tensor, Any, Chooser]:
         """Greedy or sampling up to the first choice: the seed drawn, the warm-up over the
         prefix, the rows copied for ``num_candidates`` samples.
 
         Returns ``(logits (B, V), state, chooser)``: the chooser picks each step's tokens
-        from the logits of its B rows (see ``_Chooser``); feeding them back is the
+        from the logits of its B rows (see ``Chooser``); feeding them back is the
         caller's business.  ``_sample`` feeds them one stream at a time; the batcher
         (``lyricdemo/batching.py``) feeds many streams' rows in one forward pass, and
         both therefore decode with exactly the same code."""
         if self.config.effective_strategy == "beam":
             raise LyricdemoError("Beam search does not sample; use stream() for it.")
-        self._dev = dev = _device(self.model)
+        dev = self.device
         # a fresh seed comes from the OS (not torch's or Python's global RNG), small enough to read out
-        self._seed = self.config.seed if self.config.seed is not None else secrets.randbelow(2**31)
+        self.seed = self.config.seed if self.config.seed is not None else secrets.randbelow(2**31)
         with torch.inference_mode():
             logits, state = self._warm_up()                                   # (1, V)
-            chooser = _Chooser(self, logits.shape[-1])
+            chooser = Chooser(self, logits.shape[-1])
             if chooser.rows > 1:
                 rows = torch.zeros(chooser.rows, dtype=torch.long, device=dev)
                 state, logits = index_state(state, rows), logits.expand(chooser.rows, logits.shape[-1])
@@ -836,13 +427,13 @@ class GenerationStream(Iterator[Step]):
         candidates are read back from it at the end.
         """
         cfg, vocab = self.config, self.vocab
-        W, alpha, k_alt, eos = cfg.beam_width, cfg.length_norm, cfg.alternatives, self._eos
+        W, alpha, k_alt, eos = cfg.beam_width, cfg.length_norm, cfg.alternatives, self.eos_id
         penalty = cfg.repetition_penalty
-        self._dev = dev = _device(self.model)
-        self._seed = None
+        dev = self.device
+        self.seed = None
         hist: list[tuple[torch.Tensor, ...]] = []
         with torch.inference_mode():
-            forbidden = torch.tensor(self._forbidden_ids, dtype=torch.long, device=dev)
+            forbidden = torch.tensor(self.forbidden_ids, dtype=torch.long, device=dev)
             logits, state = self._warm_up()                                   # (1, V)
             V = logits.shape[-1]
             rows0 = torch.zeros(W, dtype=torch.long, device=dev)
@@ -861,10 +452,10 @@ class GenerationStream(Iterator[Step]):
             step_fn = self._step
             for t in range(cfg.length):
                 raw = F.log_softmax(logits, dim=-1)                            # (W, V)
-                entropy, alt_i, alt_lp = _belief(raw, k_alt)                   # (W,), (W, k), (W, k)
+                entropy, alt_i, alt_lp = belief(raw, k_alt)                   # (W,), (W, k), (W, k)
                 if not math.isfinite(float(entropy.sum())):                    # NaN/inf logits raise here
-                    entropy = _settle(logits, raw)
-                search = raw if present is None else F.log_softmax(_penalize(logits, present, penalty), dim=-1)
+                    entropy = settle_entropy(logits, raw)
+                search = raw if present is None else F.log_softmax(penalize(logits, present, penalty), dim=-1)
                 total = score[:, None] + search.index_fill(1, forbidden, -math.inf)   # (W, V)
                 new_len = torch.full((W,), float(t + 1), device=dev)
                 if eos is not None and bool(finished.any()):
@@ -919,7 +510,7 @@ class GenerationStream(Iterator[Step]):
                                       alternatives=tuple((vocab.idx_to_token[a], math.exp(lp))
                                                          for a, lp in zip(alt_is[t][r], alt_lps[t][r])),
                                       decode_prob=None, candidate=rank))
-            cands.append(self._make_candidate(rank, ids, steps, eos_logp, final_key[row]))
+            cands.append(self.make_candidate(rank, ids, steps, eos_logp, final_key[row]))
 
         longest = max((len(c.steps) for c in cands), default=0)
         for pos in range(longest):

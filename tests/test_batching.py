@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from lyricdemo import generate as gen_mod
+from lyricdemo.decode_choice import Chooser
 from lyricdemo.batching import BatchPool, QueueFull, Waiting, batchable
 from lyricdemo.checkpoint import load_checkpoint
 from lyricdemo.errors import LyricdemoError
@@ -153,7 +154,7 @@ def test_a_cancelled_request_leaves_the_batch(pool, vocab):
 
 def test_an_error_in_one_request_does_not_stop_the_others(pool, vocab, monkeypatch):
     model = tiny(vocab, seed=6)
-    commit = gen_mod._Chooser.commit
+    commit = Chooser.commit
 
     def failing(self, *args):
         if self.config.seed == 13 and self.t == 5:
@@ -162,7 +163,7 @@ def test_an_error_in_one_request_does_not_stop_the_others(pool, vocab, monkeypat
 
     cfgs = [DecodeConfig(length=30, seed=s) for s in (11, 12, 13, 14)]
     alone = [generate(model, vocab, CHAR, "月", c) for c in cfgs]
-    monkeypatch.setattr(gen_mod._Chooser, "commit", failing)
+    monkeypatch.setattr(Chooser, "commit", failing)
     streams = [pool.submit(model, vocab, CHAR, "月", c) for c in cfgs]
     for s, c, a in zip(streams, cfgs, alone):
         if c.seed == 13:

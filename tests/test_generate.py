@@ -18,7 +18,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from lyricdemo.errors import LyricdemoError
-from lyricdemo.generate import DecodeConfig, Generation, Step, _top_k, _top_p, generate, max_length, stream
+from lyricdemo.decode_choice import top_choice, top_k_filter, top_p_filter
+from lyricdemo.generate import DecodeConfig, Generation, Step, generate, max_length, stream
 from lyricdemo.models.state import index_state
 from lyricdemo.ngram import NGramLM
 from lyricdemo.reading import MAX_PREFIX_TOKENS, prepare_prefix
@@ -211,7 +212,7 @@ def test_top_p_emits_only_from_the_nucleus(models, vocab, p):
 @given(st.lists(st.floats(-8, 8), min_size=2, max_size=40), st.floats(0.01, 0.99))
 def test_top_p_keeps_the_smallest_set_with_mass_at_least_p(values, p):
     logits = torch.tensor([values])
-    kept = torch.isfinite(_top_p(logits, p))[0]
+    kept = torch.isfinite(top_p_filter(logits, p))[0]
     probs = F.softmax(logits, dim=-1)[0]
     mass = float(probs[kept].sum())
     assert mass >= p - 1e-5
@@ -221,8 +222,8 @@ def test_top_p_keeps_the_smallest_set_with_mass_at_least_p(values, p):
 
 def test_top_k_filter_keeps_k(vocab):
     logits = torch.tensor([[0.1, 3.0, -1.0, 2.0, 0.5]])
-    assert torch.isfinite(_top_k(logits, 2)).tolist() == [[False, True, False, True, False]]
-    assert torch.equal(_top_k(logits, 0), logits) and torch.equal(_top_k(logits, 99), logits)
+    assert torch.isfinite(top_k_filter(logits, 2)).tolist() == [[False, True, False, True, False]]
+    assert torch.equal(top_k_filter(logits, 0), logits) and torch.equal(top_k_filter(logits, 99), logits)
 
 
 @pytest.mark.parametrize("temperature", [0.0, 1e-5])
@@ -570,13 +571,12 @@ def test_a_token_ruled_out_by_the_model_is_not_an_error(vocab):
 
 
 def test_greedy_reads_its_choice_off_the_top_list_only_when_it_decides():
-    from lyricdemo.generate import _top_choice
 
-    assert _top_choice([4, 2, 9], [-0.1, -0.5, -0.9], set()) == 0
-    assert _top_choice([0, 2, 9], [-0.1, -0.5, -0.9], {0}) == 1                 # <unk> skipped
-    assert _top_choice([4, 2, 9], [-0.5, -0.5, -0.9], set()) is None             # a tie: argmax decides
-    assert _top_choice([0, 2], [-0.1, -0.5], {0}) is None                        # list ran out
-    assert _top_choice([0, 1], [-0.1, -0.5], {0, 1}) is None
+    assert top_choice([4, 2, 9], [-0.1, -0.5, -0.9], set()) == 0
+    assert top_choice([0, 2, 9], [-0.1, -0.5, -0.9], {0}) == 1                 # <unk> skipped
+    assert top_choice([4, 2, 9], [-0.5, -0.5, -0.9], set()) is None             # a tie: argmax decides
+    assert top_choice([0, 2], [-0.1, -0.5], {0}) is None                        # list ran out
+    assert top_choice([0, 1], [-0.1, -0.5], {0, 1}) is None
 
 
 @pytest.mark.parametrize("tie_at", [None, (3, 7), (7, 3), (2, 5, 9)])
