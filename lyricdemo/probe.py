@@ -74,9 +74,6 @@ SATURATION = (0.1, 0.9)           # left- and right-saturation thresholds of a s
 # Gates each cell exposes (ScratchRNN's names), the sigmoid ones among them, and what they are.
 GATES = {"rnn": (), "gru": ("r", "z", "n"), "lstm": ("i", "f", "g", "o")}
 SIGMOID_GATES = {"rnn": (), "gru": ("r", "z"), "lstm": ("i", "f", "o")}
-GATE_NAMES = {"r": "reset / 重置门", "z": "update / 更新门", "n": "candidate / 候选状态",
-              "i": "input / 输入门", "f": "forget / 遗忘门", "g": "candidate / 候选记忆", "o": "output / 输出门",
-              "h": "hidden state / 隐状态", "c": "memory cell / 记忆单元"}
 SELECT_BY = ("token", "line starts", "line ends", "positions")
 UNIT_ORDERS = ("variance", "mean", "selection")
 LN2 = math.log(2.0)
@@ -205,22 +202,6 @@ class Probe:
     def bidirectional(self) -> bool:
         return self.num_directions == 2
 
-    @property
-    def notes(self) -> list[str]:
-        """What a reader of these numbers must know (bidirectional, unknown tokens, truncation)."""
-        out = []
-        if self.bidirectional:
-            H = self.hidden_size
-            out.append(f"Bidirectional: units 0–{H - 1} read forwards, {H}–{2 * H - 1} backwards. The backward "
-                       "half reads the future (the tokens after t), so its predictions peek at the answer. / "
-                       f"双向模型：单元 0–{H - 1} 正向读，{H}–{2 * H - 1} 反向读；反向的一半读到了之后的字，等于偷看答案。")
-        if self.unknown:
-            shown = ", ".join(repr(u.token) for u in self.unknown[:10])
-            out.append(f"{len(self.unknown)} unknown token(s) read as <unk>: {shown}. / 未知词元按 <unk> 读入。")
-        if self.truncated:
-            out.append(f"Only the first {len(self.tokens):,} tokens were read. / 只读了前 {len(self.tokens):,} 个词元。")
-        return out
-
     def layer(self, k: int) -> int:
         return _whole("layer", k, 0, self.num_layers - 1)
 
@@ -236,7 +217,11 @@ class Probe:
     def unit(self, layer: int, unit: int, name: str = "h") -> np.ndarray:
         """Activation (T,) of one unit along the text."""
         v = self.values(layer, name)
-        return v[:, _whole("unit", unit, 0, self.width - 1)]
+        return v[:, self.check_unit(unit)]
+
+    def check_unit(self, unit: int) -> int:
+        """``unit`` when it is a unit of every layer (0 .. W-1); else a message naming the range."""
+        return _whole("unit", unit, 0, self.width - 1)
 
     def positions(self, by: str, value: str = "") -> np.ndarray:
         return select_positions(self.tokens, by, value)
@@ -270,7 +255,6 @@ class Probe:
                       "hidden_size": self.hidden_size, "width": self.width},
             "text": self.text, "tokens": list(self.tokens), "ids": list(self.ids),
             "truncated": self.truncated, "unknown": [{"token": u.token, "start": u.start} for u in self.unknown],
-            "notes": self.notes,
             "predictions": {"top_k": int(self.top_ids.shape[1]), "tokens": self.top_tokens,
                             "ids": self.top_ids.tolist(), "probs": _rounded(self.top_probs, digits),
                             "entropy_bits": _rounded(self.entropy_bits, digits),
@@ -289,62 +273,6 @@ class Probe:
             d["gates"] = {n: _rounded(v[ks], digits) for n, v in self.gates.items()}
         return d
 
-
-    # -- a page of plots ---------------------------------------------------------------------
-    def to_html(self, layer: int = -1, unit: int | None = None, select_by: str = "line starts",
-                select_value: str = "", title: str | None = None, connectivity: Connectivity | None = None) -> str:
-        """A standalone HTML page of the views (plotly.js inlined: it works offline), for slides and
-        handouts: units over time, the text coloured by one unit, the units that fire at a selection,
-        gate saturation, the prediction strip, the saliency of one position, the trajectory."""
-        from html import escape
-
-        from . import plots
-
-        k = self.layer(layer % self.num_layers if isinstance(layer, int) and not isinstance(layer, bool) else layer)
-        h = self.values(k, "h")
-        sel = self.positions(select_by, select_value) if select_by else np.zeros(0, dtype=np.int64)
-        scores = unit_scores(h, sel) if 0 < sel.size < len(self.tokens) else None
-        order = unit_order(h, "selection", sel) if scores is not None else unit_order(h, "variance")
-        u = int(order[0]) if unit is None else _whole("unit", unit, 0, self.width - 1)
-        kind = self.kind.upper()
-        head = (f"<p>{escape(kind)} · {self.num_layers} layer(s) × {self.hidden_size} units"
-                f"{' × 2 directions' if self.bidirectional else ''} · {len(self.tokens)} tokens"
-                + (f" · mean surprisal {self.surprisal_bits():.2f} bits/token" if self.surprisal_bits() is not None
-                   else "") + "</p>" + "".join(f"<p>{escape(n)}</p>" for n in self.notes))
-        sections: list[tuple[str, object]] = [
-            (f"Units over time, layer {k + 1} / 第 {k + 1} 层单元",
-             plots.units_heatmap(h, self.tokens, order, selected=sel.tolist(), unit=u,
-                                 title=f"h, layer {k + 1}, units sorted by {'selection' if scores is not None else 'variance'}")),
-            (f"The text coloured by unit {u} / 按第 {u} 号单元着色",
-             plots.text_grid_chart(self.tokens, h[:, u], f"unit {u}, layer {k + 1}", marks=sel.tolist())),
-        ]
-        if scores is not None:
-            top = np.argsort(-scores, kind="stable")[:8]
-            low = np.argsort(scores, kind="stable")[:8]
-            rows = "".join(f"<tr><td>{int(a)}</td><td>{scores[a]:+.3f}</td><td>{int(b)}</td><td>{scores[b]:+.3f}</td></tr>"
-                           for a, b in zip(top, low))
-            sections.append((f"Units that fire at {select_by} {escape(select_value)} ({sel.size} positions) / 在选中位置激活的单元",
-                             "<table><tr><th>up here / 升高</th><th>score</th><th>down here / 降低</th><th>score</th></tr>"
-                             f"{rows}</table><p>score = mean at the selected positions − mean elsewhere.</p>"))
-        sections += [
-            ("Gate saturation / 门饱和度", plots.saturation_chart(self.saturation(), GATE_NAMES, *SATURATION)),
-            ("Predictions / 预测", plots.prediction_strip(self.tokens, self.top_tokens, self.top_probs,
-                                                        self.entropy_bits, self.next_logprob_bits.tolist())),
-        ]
-        if self.saliency is not None:
-            s = self.saliency
-            sections.append((f"Connectivity of position {s.position} / 第 {s.position} 个位置的连接性",
-                             plots.saliency_chart(self.tokens, s.shares, s.position, s.target, s.in_text,
-                                                  s.reads_future)))
-            sections.append(("", plots.text_grid_chart(self.tokens, s.shares, "saliency, shaded / 显著性着色",
-                                                       diverging=False, marks=[s.position])))
-        if connectivity is not None:
-            sections.append(("Connectivity matrix / 连接性矩阵",
-                             plots.connectivity_chart(connectivity.shares, connectivity.tokens, connectivity.targets)))
-        if self.projection is not None:
-            sections.append((f"State trajectory, layer {k + 1} / 状态轨迹",
-                             plots.trajectory_chart(self.projection[k], self.tokens, self.explained[k])))
-        return plots.figures_page(title or f"lyricdemo · inside a {kind} / 模型内部", sections, head)
 
 def _round(x: float, digits: int) -> float | None:
     return round(float(x), digits) if math.isfinite(x) else None
