@@ -20,20 +20,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 
 import common  # noqa: F401  (puts the repository on sys.path)
-
-
-def _times(fn, repeat: int) -> tuple[float, float]:
-    fn()
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out), min(out)
 
 
 def main() -> None:
@@ -57,7 +46,7 @@ def main() -> None:
     for name, fn in (("shipped_models(), warm", resources.shipped_models),
                      ("registry.choices(None)", lambda: registry.choices(None)),
                      (f"registry.get(None, {key!r})", lambda: registry.get(None, key))):
-        med, best = _times(fn, args.repeat)
+        med, best = common.timeit(fn, args.repeat)
         print(f"  {name:<40} median {med * 1e3:8.3f} ms, best {best * 1e3:8.3f} ms  ({args.repeat} runs)")
     print(f"load average after: {os.getloadavg()}")
 

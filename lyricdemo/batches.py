@@ -63,15 +63,21 @@ def num_batches(n_tokens: int, batch_size: int, num_steps: int, sampling: str) -
     return ((n_tokens - 1) // batch_size) // num_steps
 
 
+def _checked(corpus, batch_size: int, num_steps: int, sampling: str) -> torch.Tensor:
+    """The corpus as a long tensor, once the sizes are whole numbers and it holds one batch at least."""
+    _check(batch_size, num_steps)
+    data = _as_tensor(corpus)
+    if num_batches(len(data), batch_size, num_steps, sampling) < 1:
+        raise _too_short(len(data), batch_size, num_steps)
+    return data
+
+
 def seq_data_iter_random(corpus: Sequence[int] | torch.Tensor, batch_size: int, num_steps: int,
                          rng: random.Random | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Random sampling: disjoint subsequences on a grid ``offset + k*T``, shuffled.
 
     Checks its arguments at once (not at the first ``next``)."""
-    _check(batch_size, num_steps)
-    data = _as_tensor(corpus)
-    if ((len(data) - 1) // num_steps) // batch_size < 1:
-        raise _too_short(len(data), batch_size, num_steps)
+    data = _checked(corpus, batch_size, num_steps, "random")
     return _random_batches(data, batch_size, num_steps, rng or random.Random())
 
 
@@ -94,10 +100,7 @@ def seq_data_iter_sequential(corpus: Sequence[int] | torch.Tensor, batch_size: i
     """Sequential partitioning: B contiguous rows, walked T columns at a time.
 
     Checks its arguments at once (not at the first ``next``)."""
-    _check(batch_size, num_steps)
-    data = _as_tensor(corpus)
-    if ((len(data) - 1) // batch_size) // num_steps < 1:
-        raise _too_short(len(data), batch_size, num_steps)
+    data = _checked(corpus, batch_size, num_steps, "sequential")
     return _sequential_batches(data, batch_size, num_steps, rng or random.Random())
 
 

@@ -26,12 +26,7 @@ SETTINGS = [dict(strategy="greedy"),
             dict(strategy="sample", temperature=0.7, top_k=8, top_p=0.8)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def model_of(kind, layers, embed, tied, seed=0):

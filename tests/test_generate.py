@@ -77,14 +77,7 @@ class Biased(nn.Module):
         return self.logits.expand(B, T, -1).clone(), state
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These models are tiny: a second intra-op thread only adds waiting (and, on a busy
-    2-core machine, stalls of tens of ms per LSTM call).  Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
