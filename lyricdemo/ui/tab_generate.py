@@ -289,10 +289,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     d = DEFAULT_DECODING
     with gr.Row(elem_id="gen-row"):
         with gr.Column(scale=2, min_width=320, elem_id="gen-controls"):
-            with gr.Row():
-                model = gr.Dropdown(choices=registry.choices(None), value=registry.default_key(None), scale=4,
-                                    allow_custom_value=True, elem_id="gen-model", **kw("model"))
-                refresh = gr.Button("↻", scale=0, min_width=48, elem_id="gen-refresh")
+            model, refresh = registry.picker("gen")
             prefix = gr.Textbox(value="分开", lines=1, max_lines=4, elem_id="gen-prefix", **kw("prefix"))
             strategy = gr.Radio([("greedy / 贪心", "greedy"), ("sample / 采样", "sample"), ("beam / 束搜索", "beam")],
                                 value=d["strategy"], elem_id="gen-strategy", **kw("strategy"))

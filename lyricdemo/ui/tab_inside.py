@@ -463,10 +463,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     arrival (the shipped char GRU on the default text) and redrawn when the text or the model changes."""
     with gr.Row(elem_id="probe-row"):
         with gr.Column(scale=2, min_width=320, elem_id="probe-controls"):
-            with gr.Row():
-                model = gr.Dropdown(choices=registry.choices(None), value=registry.default_key(None), scale=4,
-                                    allow_custom_value=True, elem_id="probe-model", **kw("model"))
-                refresh = gr.Button("↻", scale=0, min_width=48, elem_id="probe-refresh")
+            model, refresh = registry.picker("probe")
             txt = gr.Textbox(value=DEFAULT_TEXT, lines=4, max_lines=12, elem_id="probe-text", **kw("probe_text"))
             go = gr.Button(T["probe"], variant="primary", elem_id="probe-go")
             with gr.Row(equal_height=True):
