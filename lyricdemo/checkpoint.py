@@ -42,6 +42,7 @@ from . import __version__
 from .data import DataConfig, Dataset
 from .errors import LyricdemoError
 from .models import ModelConfig, RNNLM, build_model
+from .numbers import json_safe
 from .tokenizers import Tokenizer, get_tokenizer
 from .train import TrainConfig, Trainer
 from .vocab import Vocab
@@ -139,7 +140,7 @@ def save_checkpoint(path: str | os.PathLike, model: RNNLM, vocab: Vocab, data_co
     }
     if resume_blob is not None:
         meta["resume"] = {"file": RESUME, "sha256": hashlib.sha256(resume_blob).hexdigest(), "state": state}
-    files = {WEIGHTS: weights, META: json.dumps(_json_safe(meta), ensure_ascii=False, indent=1,
+    files = {WEIGHTS: weights, META: json.dumps(json_safe(meta), ensure_ascii=False, indent=1,
                                                 allow_nan=False).encode()}
     if resume_blob is not None:
         files[RESUME] = resume_blob
@@ -147,17 +148,6 @@ def save_checkpoint(path: str | os.PathLike, model: RNNLM, vocab: Vocab, data_co
         files[CARD] = card.encode()
     _write_folder_atomically(path, files)
     return path
-
-
-def _json_safe(obj):
-    """inf/NaN (a diverged run's perplexity) become null: JSON has no such numbers."""
-    if isinstance(obj, float):
-        return obj if obj == obj and abs(obj) != float("inf") else None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
 
 
 def _write_folder_atomically(path: Path, files: dict[str, bytes]) -> None:

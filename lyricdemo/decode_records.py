@@ -10,6 +10,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from .numbers import perplexity_of
+
 if TYPE_CHECKING:                       # annotations only: generate.py imports this module
     from .generate import DecodeConfig
     from .reading import PrefixReport
@@ -70,8 +72,7 @@ class Candidate:
 
     @property
     def perplexity(self) -> float:
-        nll = -self.mean_log_prob
-        return math.exp(nll) if nll < 709.0 else math.inf     # a diverged model's text: no OverflowError
+        return perplexity_of(-self.mean_log_prob)            # a diverged model's text: inf, no OverflowError
 
     def to_dict(self) -> dict:
         return {

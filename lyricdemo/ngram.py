@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .errors import LyricdemoError
+from .numbers import perplexity_of
 
 ORDER_NAMES = {1: "unigram", 2: "bigram", 3: "trigram"}
 
@@ -141,7 +142,7 @@ class NGramLM:
         lp = self.log_probs(ids)
         if not len(lp):
             raise LyricdemoError("At least two tokens are needed to measure perplexity.")
-        return float(math.exp(-lp.mean()))
+        return perplexity_of(float(-lp.mean()))
 
     # -- the interface every model shares ------------------------------------------------
     def init_state(self, batch_size: int = 1) -> list[tuple[int, ...]]:

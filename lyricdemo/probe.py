@@ -62,6 +62,7 @@ import torch
 from .errors import LyricdemoError
 from .reading import MAX_PROBE_TOKENS, ReadText, UnknownToken, read_text
 from .models.stepper import weights_key
+from .numbers import rounded
 from .tokenizers import Tokenizer
 from .vocab import Vocab
 
@@ -154,7 +155,7 @@ class Saliency:
         return {"position": self.position, "target": self.target, "target_id": self.target_id,
                 "in_text": self.in_text, "logprob": _round(self.logprob, digits),
                 "max_norm": _round(float(self.norms.max(initial=0.0)), 8),
-                "shares": _rounded(self.shares, digits), "reads_future": self.reads_future}
+                "shares": rounded(self.shares, digits), "reads_future": self.reads_future}
 
 
 @dataclass
@@ -256,21 +257,21 @@ class Probe:
             "text": self.text, "tokens": list(self.tokens), "ids": list(self.ids),
             "truncated": self.truncated, "unknown": [{"token": u.token, "start": u.start} for u in self.unknown],
             "predictions": {"top_k": int(self.top_ids.shape[1]), "tokens": self.top_tokens,
-                            "ids": self.top_ids.tolist(), "probs": _rounded(self.top_probs, digits),
-                            "entropy_bits": _rounded(self.entropy_bits, digits),
-                            "next_logprob_bits": _rounded(self.next_logprob_bits, digits)},
+                            "ids": self.top_ids.tolist(), "probs": rounded(self.top_probs, digits),
+                            "entropy_bits": rounded(self.entropy_bits, digits),
+                            "next_logprob_bits": rounded(self.next_logprob_bits, digits)},
             "saliency": self.saliency.to_dict(digits) if self.saliency is not None else None,
             "projection": None if self.projection is None else {
-                "layers": [{"layer": k, "coords": _rounded(self.projection[k], digits),
-                            "explained": _rounded(self.explained[k], digits)} for k in ks]},
+                "layers": [{"layer": k, "coords": rounded(self.projection[k], digits),
+                            "explained": rounded(self.explained[k], digits)} for k in ks]},
             "saturation": {"thresholds": list(SATURATION),
-                           "gates": {g: {"left": _rounded(s[ks, :, 0], digits), "right": _rounded(s[ks, :, 1], digits)}
+                           "gates": {g: {"left": rounded(s[ks, :, 0], digits), "right": rounded(s[ks, :, 1], digits)}
                                      for g, s in sat.items()}},
             "layers": ks,
         }
         if arrays:
-            d["states"] = {n: _rounded(v[ks], digits) for n, v in self.states.items()}
-            d["gates"] = {n: _rounded(v[ks], digits) for n, v in self.gates.items()}
+            d["states"] = {n: rounded(v[ks], digits) for n, v in self.states.items()}
+            d["gates"] = {n: rounded(v[ks], digits) for n, v in self.gates.items()}
         return d
 
 
@@ -278,15 +279,6 @@ def _round(x: float, digits: int) -> float | None:
     return round(float(x), digits) if math.isfinite(x) else None
 
 
-def _rounded(a: np.ndarray, digits: int) -> list:
-    """np array -> nested lists of floats rounded to ``digits`` decimals; NaN/inf -> None."""
-    a = np.asarray(a, dtype=np.float64)
-    r = np.round(a, digits)
-    if np.isfinite(r).all():
-        return r.tolist()
-    obj = r.astype(object)
-    obj[~np.isfinite(r)] = None
-    return obj.tolist()
 
 
 # ----------------------------------------------------------------------------- the probe

@@ -37,6 +37,7 @@ from .batches import SAMPLING, batch_iter, num_batches
 from .data import Dataset
 from .errors import LyricdemoError
 from .models.state import detach_state
+from .numbers import perplexity_of
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
@@ -214,11 +215,6 @@ class Failed(Event):
 
 
 # ----------------------------------------------------------------------------- evaluation
-def _exp(x: float) -> float:
-    """exp that says inf instead of raising (a diverged model's perplexity)."""
-    return math.exp(x) if x < 709 else float("inf")
-
-
 @torch.inference_mode()
 def perplexity(model, ids: torch.Tensor, chunk: int = 512) -> float:
     """exp(mean NLL of ids[1:] given everything before), one stream from a zero state.
@@ -239,7 +235,7 @@ def perplexity(model, ids: torch.Tensor, chunk: int = 512) -> float:
             loss, state = model.loss(x, y, state)
             nll += float(loss) * y.numel()
             n += y.numel()
-        return _exp(nll / n)
+        return perplexity_of(nll / n)
     finally:
         model.train(was_training)
 
@@ -397,7 +393,7 @@ class Trainer:
         elif val is not None:
             self.bad_evals += 1
         ev = Evaluation(step=self.step, epoch=self._epoch_float(),
-                        train_ppl=_exp(running_nll / running_n) if running_n else float("nan"),
+                        train_ppl=perplexity_of(running_nll / running_n) if running_n else float("nan"),
                         train_eval_ppl=train_eval, val_ppl=val, best_val_ppl=self.best_val_ppl, elapsed=elapsed)
         self.history.append(ev.to_dict())
         return ev
@@ -409,7 +405,7 @@ class Trainer:
         X, Y = self.dataset.train_ids.unsqueeze(0), self.dataset.train_targets.unsqueeze(0)
         loss, _ = self.model.loss(X.to(self.device), Y.to(self.device))
         self.model.train(was)
-        return _exp(float(loss))
+        return perplexity_of(float(loss))
 
     def _epoch_float(self) -> float:
         return self.epoch + self.batch_in_epoch / max(self.batches_per_epoch(), 1)
