@@ -21,6 +21,8 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from .vocab import show_token
+
 # Colours of successive training runs (a colour-blind-safe qualitative palette).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 BASELINE_DASH = {"unigram": "dot", "bigram": "dash", "trigram": "dashdot"}
@@ -30,16 +32,6 @@ FONT_MIN = 14
 DIVERGING = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#b2182b"]]    # negative blue, 0 white, positive red
 NGRAM_NAMES = {1: "unigram / 一元", 2: "bigram / 二元", 3: "trigram / 三元"}
 
-# glyphs that DejaVu Sans and Noto Sans CJK both draw (␠ U+2420 and ␍ are missing: they would be tofu boxes)
-_SHOWN = {"\n": "↵", " ": "␣", "\u3000": "⬚", "\t": "⇥", "\r": "\\r"}
-
-
-def show_token(token: str) -> str:
-    """A token as it can be read on a chart or a page: a line break is ``↵``, a space ``␣``,
-    a full-width space ``⬚``."""
-    if token in _SHOWN:
-        return _SHOWN[token]
-    return "".join(_SHOWN.get(ch, ch) for ch in token) if any(ch in _SHOWN for ch in token) else token
 
 
 def _r(x: float | None, digits: int = 4) -> float | None:

@@ -64,7 +64,7 @@ from .reading import MAX_PROBE_TOKENS, ReadText, UnknownToken, read_text
 from .models.stepper import weights_key
 from .numbers import rounded
 from .tokenizers import Tokenizer
-from .vocab import Vocab
+from .vocab import Vocab, token_from_glyph
 
 MAX_CONNECTIVITY_TOKENS = 120     # a (T, T) matrix costs about T single-position saliency passes
 CONNECTIVITY_CHUNK = 12_000_000   # input numbers per batched pass of connectivity (rows x T x I)
@@ -526,7 +526,7 @@ def select_positions(tokens: Sequence[str], by: str, value: str = "") -> np.ndar
             raise LyricdemoError("The text has no line break. / 文本中没有换行。")
     elif by == "token":
         want = value.strip() or value
-        want = {"\\n": "\n", "↵": "\n", "␣": " "}.get(want, want)
+        want = token_from_glyph(want)
         if not want:
             raise LyricdemoError("Type the character (or word) to select, e.g. 我. / 请输入要选择的字或词，例如“我”。")
         pos = [t for t in range(T) if tokens[t] == want]

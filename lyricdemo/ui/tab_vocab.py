@@ -21,7 +21,7 @@ from ..data import DataConfig
 from ..errors import LyricdemoError
 from ..stats import RawStats
 from ..tokenizers import NEWLINE_MODES, TOKENIZERS, tokenize_lines
-from ..vocab import RESERVED_CHOICES, UNK
+from ..vocab import RESERVED_CHOICES, UNK, token_from_glyph
 from . import limits, resources
 from .labels import T, kw
 from .session import Session
@@ -144,9 +144,6 @@ def on_load(session: Session, source, upload, clean, tokenizer, newline, min_fre
         return (gr.skip(), f"⚠ {esc(str(e))}") + (gr.skip(),) * 8
 
 
-_ALIASES = {"\\n": "\n", "↵": "\n", "␣": " ", "␠": " ", "space": " ", "⬚": "\u3000"}
-
-
 @user_errors
 def lookup(session: Session, query: str = ""):
     """Token -> id (and count), or id -> token, in the vocabulary of the session's last /tokenize."""
@@ -164,7 +161,9 @@ def lookup(session: Session, query: str = ""):
         tok = v.to_tokens(i)
         return (f"id **{i}** → token **`{esc(plots.show_token(tok))}`** · seen {v.freq(tok):,}× in training / "
                 f"训练中出现 {v.freq(tok):,} 次")
-    tok = _ALIASES.get(s, q if q.isspace() else s)
+    tok = token_from_glyph(s)
+    if tok == s and q.isspace():
+        tok = q                                  # a space typed as itself
     if tok in v:
         return (f"token **`{esc(plots.show_token(tok))}`** → id **{v[tok]}** · seen {v.freq(tok):,}× in training "
                 f"(rank {v[tok] - len(v.reserved_tokens)} by frequency) / 训练中出现 {v.freq(tok):,} 次")
