@@ -368,6 +368,16 @@ class GenerationStream(Iterator[Step]):
 
         return prefill, step
 
+    def tokens_present(self, rows: int, vocab_size: int) -> torch.Tensor | None:
+        """(rows, V) bool: the tokens already in the text (the prefix's, unless it is only the line-start
+        context), which the repetition penalty lowers; None when there is no penalty."""
+        if self.config.repetition_penalty == 1.0:
+            return None
+        present = torch.zeros(rows, vocab_size, dtype=torch.bool, device=self.device)
+        if not self.prefix.line_start:
+            present[:, list(self.prefix.ids)] = True
+        return present
+
     def make_candidate(self, index: int, ids: list[int], steps: list[Step], eos_logp: float | None,
                         score: float | None) -> Candidate:
         log_prob = sum(s.log_prob for s in steps) + (eos_logp or 0.0)
@@ -424,9 +434,22 @@ class GenerationStream(Iterator[Step]):
         finished: it stays in the beam unchanged (its one continuation is itself) and
         keeps competing with longer rows by its normalised score.  The history keeps,
         per step and row, the parent row, the token and what the model believed; the
-        candidates are read back from it at the end.
+        candidates are read back from it at the end (``_beam_candidates``).
         """
-        cfg, vocab = self.config, self.vocab
+        ranked, final_key, history = self._beam_search()
+        cands = self._beam_candidates(ranked, final_key, history)
+        longest = max((len(c.steps) for c in cands), default=0)
+        for pos in range(longest):
+            for c in cands:
+                if pos < len(c.steps):
+                    yield c.steps[pos]
+        return cands
+
+    def _beam_search(self) -> tuple[list[int], list[float], list[list]]:
+        """The search: (the best rows, best first; every row's final key; the history as lists,
+        one per field -- parent, token, kind, log-prob, entropy, alternatives' ids and log-probs --
+        each (T, W) or (T, W, k))."""
+        cfg = self.config
         W, alpha, k_alt, eos = cfg.beam_width, cfg.length_norm, cfg.alternatives, self.eos_id
         penalty = cfg.repetition_penalty
         dev = self.device
@@ -443,12 +466,7 @@ class GenerationStream(Iterator[Step]):
             length = torch.zeros(W, device=dev)
             finished = torch.zeros(W, dtype=torch.bool, device=dev)
             arange = torch.arange(W, device=dev)
-            present = None
-            if penalty != 1.0:
-                present = torch.zeros(W, V, dtype=torch.bool, device=dev)
-                if not self.prefix.line_start:
-                    present[:, list(self.prefix.ids)] = True
-
+            present = self.tokens_present(W, V)                               # (W, V) or None
             step_fn = self._step
             for t in range(cfg.length):
                 raw = F.log_softmax(logits, dim=-1)                            # (W, V)
@@ -487,10 +505,12 @@ class GenerationStream(Iterator[Step]):
             final_key = torch.where(live, score / length.clamp(min=1) ** alpha, -math.inf)
             ranked = final_key.sort(descending=True, stable=True).indices[: int(live.sum())]
             ranked = ranked[: cfg.num_candidates].tolist()
-            final_key = final_key.tolist()
-            H = [torch.stack(cols).tolist() for cols in zip(*hist)]            # each (T, W) or (T, W, k)
+            return ranked, final_key.tolist(), [torch.stack(cols).tolist() for cols in zip(*hist)]
 
-        parents, toks, kinds, logps, ents, alt_is, alt_lps = H
+    def _beam_candidates(self, ranked: list[int], final_key: list[float], history: list[list]) -> list[Candidate]:
+        """Each ranked row's continuation, read back through its parents from the last step."""
+        vocab = self.vocab
+        parents, toks, kinds, logps, ents, alt_is, alt_lps = history
         cands: list[Candidate] = []
         for rank, row in enumerate(ranked):
             rev: list[tuple[int, int]] = []                                    # (t, row at t), last first
@@ -511,12 +531,6 @@ class GenerationStream(Iterator[Step]):
                                                          for a, lp in zip(alt_is[t][r], alt_lps[t][r])),
                                       decode_prob=None, candidate=rank))
             cands.append(self.make_candidate(rank, ids, steps, eos_logp, final_key[row]))
-
-        longest = max((len(c.steps) for c in cands), default=0)
-        for pos in range(longest):
-            for c in cands:
-                if pos < len(c.steps):
-                    yield c.steps[pos]
         return cands
 
 

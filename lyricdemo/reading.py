@@ -83,6 +83,27 @@ def as_tokenizer(tokenizer: Tokenizer | str) -> Tokenizer:
     return get_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
 
 
+def _tokens_and_spans(text: str, tok: Tokenizer, brk: str) -> tuple[list[str], list[tuple[int, int]], int]:
+    """(tokens, their character spans in ``text``, the number of line breaks): each line tokenized
+    on its own, each line break (``\\n``, ``\\r\\n`` or ``\\r``) written as ``brk``."""
+    tokens: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    breaks = list(_LINE_BREAK.finditer(text))
+    for m in [*breaks, None]:
+        end = m.start() if m is not None else len(text)
+        offset = pos
+        for t in (tok.tokenize(text[pos:end]) if end > pos else []):
+            tokens.append(t)
+            spans.append((offset, offset + len(t)))
+            offset += len(t)
+        if m is not None:
+            tokens.append(brk)
+            spans.append((m.start(), m.end()))
+            pos = m.end()
+    return tokens, spans, len(breaks)
+
+
 def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
                    unknown: str = "unk") -> PrefixReport:
     """Tokenize ``prefix`` as the model's training text was, and find what the model does not know.
@@ -116,21 +137,7 @@ def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
                             "词表没有换行符，从 <unk> 开始。")
         return PrefixReport(prefix="", tokens=(), ids=(vocab[start],), line_start=True, warnings=tuple(warnings))
 
-    tokens: list[str] = []
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    breaks = list(_LINE_BREAK.finditer(prefix))
-    for m in [*breaks, None]:
-        end = m.start() if m is not None else len(prefix)
-        offset = pos
-        for t in (tok.tokenize(prefix[pos:end]) if end > pos else []):
-            tokens.append(t)
-            spans.append((offset, offset + len(t)))
-            offset += len(t)
-        if m is not None:
-            tokens.append(brk if brk is not None else "\n")
-            spans.append((m.start(), m.end()))
-            pos = m.end()
+    tokens, spans, breaks = _tokens_and_spans(prefix, tok, brk if brk is not None else "\n")
     if len(tokens) > MAX_PREFIX_TOKENS:
         raise LyricdemoError(f"The prefix is too long: {len(tokens):,} tokens "
                              f"(at most {MAX_PREFIX_TOKENS:,}). Use its last lines. / 前缀太长。")
