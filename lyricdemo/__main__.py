@@ -516,7 +516,8 @@ def cmd_generate(args) -> int:
 
 
 def _add_probe_args(p: argparse.ArgumentParser) -> None:
-    from .probe import DEFAULT_TOP_K, MAX_PROBE_TOKENS, SELECT_BY
+    from .activations import SELECT_BY
+    from .probe import DEFAULT_TOP_K, MAX_PROBE_TOKENS
 
     p.add_argument("--checkpoint", required=True,
                    help="a checkpoint folder, or the name of one under checkpoints/ (e.g. char-gru)")

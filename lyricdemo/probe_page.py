@@ -12,7 +12,8 @@ from html import escape
 import numpy as np
 
 from . import plots
-from .probe import SATURATION, Connectivity, Probe, unit_order, unit_scores
+from .activations import SATURATION, unit_order, unit_scores
+from .probe import Connectivity, Probe
 
 # What each recorded gate or state is, as the views name it (ScratchRNN's names).
 GATE_NAMES = {"r": "reset / 重置门", "z": "update / 更新门", "n": "candidate / 候选状态",

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.models import ModelConfig
-from lyricdemo.probe import (MAX_PROBE_TOKENS, connectivity, gate_saturation, pca_2d, probe, saliency,
-                             scratch_twin, select_positions, unit_order, unit_scores)
+from lyricdemo.activations import gate_saturation, pca_2d, select_positions, unit_order, unit_scores
+from lyricdemo.probe import MAX_PROBE_TOKENS, connectivity, probe, saliency, scratch_twin
 from lyricdemo.probe_page import probe_notes
 from lyricdemo.reading import read_text
 from lyricdemo.tokenizers import CharTokenizer, flatten, tokenize_lines

@@ -25,8 +25,8 @@ from .. import plots
 from ..errors import LyricdemoError
 from ..memory import card_memory_config
 from ..memory import trace as memory_trace
-from ..probe import (MAX_CONNECTIVITY_TOKENS, SATURATION, SELECT_BY, UNIT_ORDERS, Probe, Saliency,
-                     connectivity, select_positions, unit_order, unit_scores)
+from ..activations import SATURATION, SELECT_BY, UNIT_ORDERS, select_positions, unit_order, unit_scores
+from ..probe import MAX_CONNECTIVITY_TOKENS, Probe, Saliency, connectivity
 from ..probe_page import GATE_NAMES, probe_html, probe_notes
 from ..reading import read_text
 from ..probe import probe as run_probe
