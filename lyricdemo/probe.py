@@ -266,6 +266,19 @@ def _round(x: float, digits: int) -> float | None:
 
 
 # ----------------------------------------------------------------------------- the probe
+@torch.inference_mode()
+def _distributions(twin, y: torch.Tensor, ids: torch.Tensor, top_k: int):
+    """Features y (1, T, F) -> log p (T, V), the top-k log-probs and ids (T, k), the entropy (T,) in
+    bits and log2 p(the text's next token) (T,), NaN at the last position."""
+    logp = twin.log_probs_of(y.detach())[0].float()                               # (T, V)
+    top_lp, top_i = logp.topk(min(top_k, logp.shape[-1]), dim=-1)                 # (T, k)
+    entropy = -(logp.exp() * logp).sum(-1) / LN2                                  # (T,) bits
+    nxt = torch.full((logp.shape[0],), float("nan"))
+    if logp.shape[0] > 1:
+        nxt[:-1] = logp[:-1].gather(1, ids[0, 1:, None]).squeeze(1) / LN2
+    return logp, top_lp, top_i, entropy, nxt
+
+
 def probe(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str, *, max_tokens: int = MAX_PROBE_TOKENS,
           truncate: bool = False, top_k: int = DEFAULT_TOP_K, saliency_at: int | str | None = "auto",
           project: bool = True) -> Probe:
@@ -301,14 +314,7 @@ def probe(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str, *, max_tok
     timings["states"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    with torch.inference_mode():
-        logp = twin.log_probs_of(y.detach())[0].float()                               # (T, V)
-        k = min(top_k, logp.shape[-1])
-        top_lp, top_i = logp.topk(k, dim=-1)                                          # (T, k)
-        entropy = -(logp.exp() * logp).sum(-1) / LN2                                  # (T,) bits
-        nxt = torch.full((T,), float("nan"))
-        if T > 1:
-            nxt[:-1] = logp[:-1].gather(1, ids[0, 1:, None]).squeeze(1) / LN2
+    logp, top_lp, top_i, entropy, nxt = _distributions(twin, y, ids, top_k)
     top_ids = top_i.cpu().numpy()
     top_tokens = [vocab.to_tokens(row) for row in top_ids.tolist()]
     timings["distributions"] = time.perf_counter() - t0

@@ -434,6 +434,8 @@ class Trainer:
         return out
 
     # -- the loop ------------------------------------------------------------------------
+    # Long by design: the training loop, read in one sitting (budget, step, evaluation, stopping), as
+    # seed 000's train_epoch was; its parts that are not the loop itself are the methods around it.
     def run(self) -> Iterator[Event]:
         """Train until a budget, early stopping, ``stop()`` or ``close()``; yield events."""
         c, ds, model = self.config, self.dataset, self.model

@@ -458,6 +458,8 @@ def stale_views():
     return None, "", None, None
 
 
+# Long by design: the layout is written top to bottom as the page shows it, then the wiring of its
+# events; cut into pieces it would no longer read as the page.
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     """Model, text and "Look inside" on the left, the units-over-time heatmap on the right: drawn on
     arrival (the shipped char GRU on the default text) and redrawn when the text or the model changes."""

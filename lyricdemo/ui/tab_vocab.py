@@ -61,6 +61,7 @@ def _pct(x: float) -> str:
 
 
 @user_errors
+# A little over 60 lines: one handler whose outputs follow the tab's views in order.
 def tokenize(session: Session, source: str = "d2l", upload: str | None = None, clean: str = "d2l",
              tokenizer: str = "char", newline: str = "token", min_freq: float = 2, reserved: list | None = None,
              top_n: float = 30, first_line: float = 1):
