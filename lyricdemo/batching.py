@@ -140,8 +140,8 @@ class BatchedStream(Iterator["Step | Waiting"]):
             self._cond.notify_all()
         self._over.set()
 
-    def _finish(self, generation: Generation) -> None:
-        self.stream._result = generation
+    def _finish(self) -> None:
+        """The stream ended with its ``Generation`` (``GenerationStream.finish``): tell the consumer."""
         self._push([_END])
         self._over.set()
 
@@ -201,9 +201,9 @@ class BatchedStream(Iterator["Step | Waiting"]):
         submitted: waiting and the shared steps included)."""
         for _ in self:
             pass
-        if self.stream._result is None:
+        if self.stream.generation is None:
             raise LyricdemoError("The generation was stopped before it finished. / 生成已停止。")
-        return self.stream._result
+        return self.stream.generation
 
 
 # ----------------------------------------------------------------------------- one model's loop
@@ -339,9 +339,7 @@ class Batcher:
                     bs._fail(out)                # this request's problem only
                     continue
                 bs._nxt, steps = out
-                bs.stream._positions += 1
-                if bs.stream._first is None:
-                    bs.stream._first = time.perf_counter() - bs.submitted
+                bs.stream.count_position(time.perf_counter() - bs.submitted)
                 bs._push(steps)
                 if bs._chooser.finished:
                     self._end(bs)
@@ -363,7 +361,7 @@ class Batcher:
                 state = cat_states([bs._state if bs._fresh else narrow_state(self._state, bs._offset, bs._chooser.rows)
                                      for bs in rows])
             ids = torch.cat([bs._nxt for bs in rows])
-            step = rows[0].stream._choose_path()[1]          # the model's one-step path (its stepper)
+            step = rows[0].stream.choose_path()[1]           # the model's one-step path (its stepper)
             logits, state = step(ids, state)
             logits = logits.float()
         except Exception as e:                   # noqa: BLE001 -- the shared pass failed: all its rows end
@@ -383,10 +381,9 @@ class Batcher:
         self.step_s = dt if self.step_s is None else (1 - EMA) * self.step_s + EMA * dt
 
     def _end(self, bs: BatchedStream) -> None:
-        s = bs.stream
-        s._busy = time.perf_counter() - bs.submitted
         try:
-            bs._finish(s._finish(bs._chooser.candidates()))
+            bs.stream.finish(bs._chooser.candidates(), time.perf_counter() - bs.submitted)
+            bs._finish()
         except Exception as e:                   # noqa: BLE001
             bs._fail(e)
 

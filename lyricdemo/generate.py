@@ -246,7 +246,7 @@ class GenerationStream(Iterator[Step]):
         self._busy = 0.0                     # seconds of the decoder's own work
         self._first: float | None = None
         self._positions = 0
-        self._step = None                    # how a token is fed after the warm-up (_choose_path)
+        self._step = None                    # how a token is fed after the warm-up (choose_path)
         self._gen = self._run()
 
     def __iter__(self) -> GenerationStream:
@@ -298,6 +298,24 @@ class GenerationStream(Iterator[Step]):
             if was_training:
                 model.train(True)
 
+    # -- for a batcher that runs this stream's rows in a shared batch (batching.py) ----
+    def count_position(self, since_start_s: float) -> None:
+        """One more position decoded; the first one also fixes the time to first token."""
+        self._positions += 1
+        if self._first is None:
+            self._first = since_start_s
+
+    def finish(self, candidates: list[Candidate], busy_s: float) -> Generation:
+        """End the stream with these candidates after ``busy_s`` seconds: its ``Generation``."""
+        self._busy = busy_s
+        self._result = self._finish(candidates)
+        return self._result
+
+    @property
+    def generation(self) -> Generation | None:
+        """The ``Generation`` once the stream finished, else None."""
+        return self._result
+
     def _finish(self, candidates: list[Candidate]) -> Generation:
         cfg = self.config
         strategy = cfg.effective_strategy
@@ -324,9 +342,9 @@ class GenerationStream(Iterator[Step]):
     def _warm_up(self) -> tuple[torch.Tensor, Any]:
         """One forward over the whole prefix: the state after it and the logits (1, V) of the next token.
 
-        Also picks how the following tokens are fed (``self._step``, see ``_choose_path``)."""
+        Also picks how the following tokens are fed (``self._step``, see ``choose_path``)."""
         ids = torch.tensor([self.prefix.ids], dtype=torch.long, device=self.device)     # (1, T0)
-        prefill, self._step = self._choose_path()
+        prefill, self._step = self.choose_path()
         logits, state = prefill(ids, self.model.init_state(1))                      # (1, V)
         if logits.dim() != 2 or logits.shape[-1] != len(self.vocab):
             raise LyricdemoError(f"The model predicts {logits.shape[-1]} tokens but the vocabulary has "
@@ -335,7 +353,7 @@ class GenerationStream(Iterator[Step]):
         check_logits(logits)
         return logits, state
 
-    def _choose_path(self):
+    def choose_path(self):
         """``(prefill, step)`` for this model::
 
             prefill(ids (1, T0), state) -> (logits (1, V) after the last prefix token, state)
