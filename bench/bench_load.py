@@ -1,34 +1,38 @@
-"""Load test: a classroom on one server.  40 students generate while 2 trainings run.
+"""Load test: a classroom on one server.  40 students work while 2 trainings run.
 
     python bench/bench_load.py [--students 40] [--chars 200] [--rounds 3] [--models char-gru]
+                               [--actions tokenize,follow,generate,probe] [--follow-seconds 10]
                                [--torch-threads 1] [--generating 2] [--train-seconds 120] [--repo PATH]
 
 What it does, against ``python app.py`` on 127.0.0.1 (a subprocess on a free port, through
 ``gradio_client`` as an API user would):
 
 1. two ``/train`` runs start (the classroom model on the d2l corpus, or the toy task when the
-   corpus is absent) and are left running;
+   corpus is absent) and are left running: the first is the teacher's, whose share id the
+   students follow; the second is a student's own;
 2. ``--students`` clients, each in its own thread with its own session, do the classroom's
-   student actions: ``ACTIONS`` lists them, one function each (today: ``generate``, which
-   streams ``--chars`` characters ``--rounds`` times in a row from a shipped model --
-   ``--models`` names them, spread over the students; the repository's ``checkpoints/`` when it
-   holds any, else classroom-sized GRUs made here in a temp dir);
-3. meanwhile one more user asks to train: with ``LYRICDEMO_MAX_TRAINING=2`` it must wait in
+   student actions in order: ``ACTIONS`` lists them, one function each -- ``tokenize`` (what the
+   page computes on arrival: tab 1's analysis), ``follow`` (the teacher's run for
+   ``--follow-seconds``: time to the first view), ``generate`` (``--chars`` characters
+   ``--rounds`` times in a row from a shipped model -- ``--models`` names them, spread over the
+   students; the repository's ``checkpoints/`` when it holds any, else classroom-sized GRUs made
+   here in a temp dir), ``probe`` (tab 4 on 100 characters);
+3. meanwhile one more student asks to train: with ``LYRICDEMO_MAX_TRAINING=2`` it must wait in
    the queue (its status says ``IN_QUEUE`` and its position), not fail; one running
    training is then cancelled and the third starts in the freed slot.
 
 Printed, per endpoint: requests, errors, client time-outs (an ``httpx`` time-out anywhere in
-the error, or no answer in ``--deadline`` seconds), time to the first streamed character and
-whole-request time (p50/p95/max), throughput; then the server's peak memory (VmHWM from
-/proc), the trainings' tokens/s while all this ran, what the third training saw, and the
-1-minute load average before, during (max sampled) and after -- the machine is shared:
-compare runs taken at similar load.  ``--torch-threads`` and ``--generating`` set
+the error, or no answer in ``--deadline`` seconds), time to the first streamed character (the first
+view for ``/follow``) and whole-request time (p50/p95/max), throughput; then the server's peak
+memory (VmHWM from /proc), the trainings' tokens/s while all this ran, what the third training
+saw, and the 1-minute load average before, during (max sampled) and after -- the machine is
+shared: compare runs taken at similar load.  ``--torch-threads`` and ``--generating`` set
 LYRICDEMO_TORCH_THREADS and LYRICDEMO_MAX_GENERATING on the server; ``--repo`` runs the app
 of another checkout (e.g. an export of main, for a before/after comparison in the same
 conditions).
 
-To add a student action (follow a run, tokenize, probe): write ``action_x(ctx, client, i)``
-that returns a list of ``Record`` and add it to ``ACTIONS``; ``--actions`` picks them.
+To add a student action: write ``action_x(ctx, client, i)`` that returns a list of ``Record`` and
+add it to ``ACTIONS``; ``--actions`` picks them.
 """
 
 from __future__ import annotations
@@ -203,7 +207,69 @@ def action_generate(ctx: Context, client, i: int) -> list[Record]:
             for r in range(ctx.args.rounds)]
 
 
-ACTIONS = {"generate": action_generate}
+def timed_call(client, endpoint: str, deadline: float, **kwargs) -> Record:
+    """One call that answers once (no stream): its whole time is also its first answer's."""
+    rec = Record(endpoint)
+    t0 = time.perf_counter()
+    try:
+        job = client.submit(**kwargs, api_name=endpoint)
+        while not job.done():
+            if time.perf_counter() - t0 > deadline:
+                job.cancel()
+                rec.error, rec.timed_out = f"no answer in {deadline:.0f} s", True
+                return rec
+            time.sleep(0.02)
+        job.result()
+        rec.total_s = rec.first_s = time.perf_counter() - t0
+    except Exception as e:  # noqa: BLE001 -- counted and shown
+        rec.error, rec.timed_out = f"{type(e).__name__}: {str(e)[:160]}", _is_timeout(e)
+    return rec
+
+
+def action_tokenize(ctx: Context, client, i: int) -> list[Record]:
+    """What the page computes on arrival: tab 1's analysis of the corpus in use, with its defaults."""
+    return [timed_call(client, "/tokenize", ctx.args.deadline)]
+
+
+def action_follow(ctx: Context, client, i: int) -> list[Record]:
+    """Follow the teacher's run (its share link's id) for ``--follow-seconds``: time to the first view
+    (status and chart), then the updates keep coming until the student moves on (cancels)."""
+    rec = Record("/follow")
+    t0 = time.perf_counter()
+    try:
+        job = client.submit(run_id=ctx.extra["follow_id"], api_name="/follow")
+        while time.perf_counter() - t0 < ctx.args.follow_seconds:
+            if rec.first_s is None and job.outputs():
+                rec.first_s = time.perf_counter() - t0
+            if job.done():
+                job.result()               # a run that ended: its last view came; an error raises here
+                break
+            if time.perf_counter() - t0 > ctx.args.deadline:
+                break
+            time.sleep(0.05)
+        rec.chars = len(job.outputs())     # updates received
+        if rec.first_s is None:
+            rec.error, rec.timed_out = f"no view in {time.perf_counter() - t0:.0f} s", True
+        else:
+            rec.total_s = time.perf_counter() - t0
+        job.cancel()
+    except Exception as e:  # noqa: BLE001 -- counted and shown
+        rec.error, rec.timed_out = f"{type(e).__name__}: {str(e)[:160]}", _is_timeout(e)
+    return [rec]
+
+
+PROBE_TEXT = ("分开的时候我的心很痛\n我不能再想你了\n天空很蓝 风吹过我的窗\n月光洒在小河上\n"
+              "你在远方唱着那首歌\n星星一闪一闪亮\n夜很长 路很长 明天会更亮\n我想你")[:100]
+
+
+def action_probe(ctx: Context, client, i: int) -> list[Record]:
+    """Tab 4 on 100 characters of lyrics, with the student's shipped model."""
+    key = ctx.keys[i % len(ctx.keys)]
+    return [timed_call(client, "/probe", ctx.args.deadline, model=key, text=PROBE_TEXT)]
+
+
+ACTIONS = {"tokenize": action_tokenize, "follow": action_follow, "generate": action_generate,
+           "probe": action_probe}
 
 
 def report(records: list[Record], wall: float) -> None:
@@ -229,7 +295,8 @@ def main() -> None:
     ap.add_argument("--students", "--users", dest="students", type=int, default=40)
     ap.add_argument("--chars", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=3, help="generations per student, one after the other")
-    ap.add_argument("--actions", default="generate", help=f"comma list of student actions: {', '.join(ACTIONS)}")
+    ap.add_argument("--follow-seconds", type=float, default=10.0, help="how long a student follows the teacher's run")
+    ap.add_argument("--actions", default="tokenize,follow,generate,probe", help=f"comma list of student actions: {', '.join(ACTIONS)}")
     ap.add_argument("--models", default="char-gru",
                     help="comma list of shipped model folders the students use, spread over them ('all': every one)")
     ap.add_argument("--deadline", type=float, default=300.0, help="seconds after which a request counts as timed out")
@@ -288,7 +355,10 @@ def main() -> None:
                 if j.done() or time.monotonic() - t0 > 120:
                     raise SystemExit(f"a training did not start: {j.status()} {j.exception() if j.done() else ''}")
                 time.sleep(0.1)
-        print(f"2 trainings running ({data}); memory now {proc_status(proc.pid)}")
+        info = next((o[5] for o in reversed(jobs[0].outputs()) if isinstance(o[5], dict) and o[5].get("follow")), {})
+        ctx.extra["follow_id"] = info.get("follow") or ""
+        print(f"2 trainings running ({data}), the first is the teacher's (follow id "
+              f"{ctx.extra['follow_id'][:6]}…); memory now {proc_status(proc.pid)}")
         print(f"students: {args.students}, actions: {', '.join(a.__name__ for a in actions)}, models: {', '.join(keys)}")
 
         # 2. the classroom works; 3. meanwhile a third training asks for a slot

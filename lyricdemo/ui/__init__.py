@@ -28,7 +28,7 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from . import limits, links, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab  # noqa: E402
+from . import fast_skip, limits, links, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab  # noqa: E402
 from .labels import T  # noqa: E402
 from .session import Session  # noqa: E402
 from .widgets import CSS, FIT_JS, esc  # noqa: E402
@@ -79,6 +79,7 @@ def refresh_picker(session: Session, current: str | None):
 
 def build_app() -> gr.Blocks:
     """The whole app (not launched). Every tab's main action is a named endpoint."""
+    fast_skip.install()                         # streamed updates stop rebuilding the outputs they leave alone
     age = limits.session_idle_seconds()         # uploads and downloadable copies live as long as an idle session
     with gr.Blocks(title="lyricdemo · 歌词 RNN 教学演示", analytics_enabled=False,
                    delete_cache=(min(age, 600), age)) as demo:

@@ -55,6 +55,14 @@ def batch_pool():
         return _POOL["pool"]
 
 
+def students_generating() -> bool:
+    """True while /generate has rows decoding or requests waiting in the shared batch: a training
+    then gives way between its steps (``tab_train.give_way``)."""
+    with _POOL_LOCK:
+        pool = _POOL.get("pool")
+    return pool is not None and any(st["rows"] or st["waiting"] for st in pool.stats())
+
+
 def solo_slots() -> threading.BoundedSemaphore:
     """Slots for generations that cannot share a batch (beam search): LYRICDEMO_MAX_GENERATING."""
     with _POOL_LOCK:

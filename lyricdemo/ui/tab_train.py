@@ -42,7 +42,7 @@ from ..models import BIDIRECTIONAL_WARNING, ModelConfig
 from ..models.lm import KIND_NAMES
 from ..presets import PRESETS
 from ..tokenizers import NEWLINE_MODES, TOKENIZERS
-from ..train import OPTIMIZERS, Done, Failed, TrainConfig, Trainer, new_model
+from ..train import OPTIMIZERS, Done, Failed, Progress, TrainConfig, Trainer, new_model
 from . import limits, registry, resources, runs
 from .labels import T, kw
 from .session import Session, TrainingRun
@@ -53,6 +53,21 @@ INPUTS = ("one-hot", "embedding")
 X_AXES = ("step", "seconds")
 UI_INTERVAL = float(os.environ.get("LYRICDEMO_UI_INTERVAL", "0.25") or 0.25)   # seconds between page updates
 MIN_URGENT_INTERVAL = 0.1      # evaluations come at most this often to the page
+# While students generate, a training pauses this many times its own step time after each step (at
+# most GIVE_WAY_MAX_S): two trainings on two cores then leave most of the CPU to forty generations,
+# whose time to the first character is what a class feels (bench/bench_load.py); the training goes
+# on at a quarter of its speed for the few seconds they take.  0 turns it off.
+GIVE_WAY = float(os.environ.get("LYRICDEMO_TRAIN_GIVE_WAY", "3") or 0)
+GIVE_WAY_MAX_S = 0.25
+
+
+def give_way(step_s: float) -> float:
+    """Pause the calling training while students generate; returns the seconds paused."""
+    if GIVE_WAY <= 0 or step_s <= 0 or not resources.students_generating():
+        return 0.0
+    pause = min(GIVE_WAY * step_s, GIVE_WAY_MAX_S)
+    time.sleep(pause)
+    return pause
 MAX_OUTPUT_ELEMENTS = 40_000_000   # batch x steps x vocabulary: the logits of one batch (~160 MB float32)
 MAX_PARAMETERS = 30_000_000
 TOY_SECONDS = 30
@@ -353,6 +368,7 @@ def run_info(run: TrainingRun | None) -> dict:
         "samples": dict(run.samples), "warnings": list(run.warnings),
         "outcome": out.to_dict() if out is not None else None, "model": run.model_key, "follow": run.follow_id,
         "ui_seconds": round(run.ui_seconds, 3), "updates": run.updates,
+        "gave_way_s": round(run.gave_way_s, 3),
         "parameters": run.started.parameters if run.started else None,
         "device": run.started.device if run.started else None,
     })
@@ -396,9 +412,13 @@ def train(session: Session, data="d2l", tokenizer="char", clean="d2l", newline="
     try:                              # from here on, however the generator ends, the run is finished
         yield (status_markdown(run), chart(session, x_axis), grad_chart(run), "", warnings_markdown(run),
                run_info(run), None, skip, skip)
+        t_step = time.monotonic()
         for ev in events:
             urgent = run.record(ev)
             now = time.monotonic()
+            if isinstance(ev, Progress):
+                run.gave_way_s += give_way(now - t_step)
+                now = t_step = time.monotonic()
             final = isinstance(ev, (Done, Failed))
             if final or (urgent and now - last >= MIN_URGENT_INTERVAL) or now - last >= UI_INTERVAL:
                 s, w = samples_text(run), warnings_markdown(run)
