@@ -13,12 +13,11 @@ other jobs on the machine slow every run, but a step budget keeps the result (on
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 import os
 import time
 
-from common import machine
+from common import arguments, machine
 
 from lyricdemo.data import DataConfig, load_dataset
 from lyricdemo.models import ModelConfig
@@ -49,11 +48,7 @@ def one_run(seed: int, threads: int, out) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    args = arguments(__doc__, runs=2, threads=1, seed=0)
     t = PRESETS["classroom"]["train"]
     print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}")
     print(f"classroom preset: max_steps {t.get('max_steps')}, max_seconds {t.get('max_seconds')}, "

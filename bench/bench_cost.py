@@ -19,13 +19,12 @@ calls but does not count in them.  Printed per endpoint: CPU seconds per call (m
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from common import machine
+from common import arguments, machine
 from server import Server, loadavg, shipped_key
 
 PROBE_TEXT = ("分开\n" * 50)[:100]
@@ -58,11 +57,7 @@ def training_run(client, steps: int, followers: list) -> tuple[float, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--followers", type=int, default=10)
-    ap.add_argument("--train-steps", type=int, default=150)
-    args = ap.parse_args()
+    args = arguments(__doc__, repeat=5, followers=10, train_steps=150)
     from gradio_client import Client
 
     print(machine())

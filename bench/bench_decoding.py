@@ -24,14 +24,13 @@ whose distinct-2 is within 0.05 of theirs, the one with the highest log-prob.  S
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import statistics
 import time
 from pathlib import Path
 
-from common import REPO, machine
+from common import REPO, arguments, machine
 
 from lyricdemo.checkpoint import load_checkpoint
 from lyricdemo.data import load_dataset
@@ -65,11 +64,7 @@ def real_windows(val_text: str, length: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--length", type=int, default=100)
-    ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args()
+    args = arguments(__doc__, seeds=3, length=100, threads=1)
     import torch
 
     torch.set_num_threads(args.threads)

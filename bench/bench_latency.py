@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 from bench_app import start_app, stop
-from common import machine
+from common import machine, timeit
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -35,13 +33,7 @@ GOALS_S = {"start to first HTTP 200": 5.0, "tokenize / analyze": 0.3, "token <->
 
 def timed(fn, repeat: int) -> tuple[float, float, float]:
     """(median s, min s, load average) of ``fn()`` over ``repeat`` calls after one warm-up."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times), os.getloadavg()[0]
+    return (*timeit(fn, repeat), os.getloadavg()[0])
 
 
 def main() -> None:

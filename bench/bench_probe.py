@@ -70,7 +70,8 @@ def med(xs: list[float]) -> str:
 def figures_of_default_view(p, layer: int = 0, unit: int = 0) -> float:
     """Build and serialise everything the default /probe answer shows (as tab_inside does); seconds."""
     from lyricdemo import plots
-    from lyricdemo.probe import GATE_NAMES, SATURATION, select_positions, unit_order, unit_scores
+    from lyricdemo.activations import SATURATION, select_positions, unit_order, unit_scores
+    from lyricdemo.probe_page import GATE_NAMES
     from lyricdemo.ui.tab_inside import ranking_html, saliency_html, unit_html
 
     t0 = time.perf_counter()

@@ -45,6 +45,18 @@ def timeit(fn, repeat: int = 5, warmup: int = 1) -> tuple[float, float]:
     return statistics.median(times), min(times)
 
 
+def arguments(doc: str, **defaults):
+    """Parse the command line of a benchmark whose options are ``--name`` with these defaults (the
+    type of each default is the option's type; ``train_steps`` is ``--train-steps``); the first
+    line of ``doc`` describes it."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.strip().split("\n")[0])
+    for name, value in defaults.items():
+        ap.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+    return ap.parse_args()
+
+
 def machine() -> str:
     import torch
 

@@ -19,12 +19,12 @@ followable (it must say it ended), errors, and the load average (the machine is 
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from common import arguments
 from server import Server, loadavg, shipped_key
 
 PROBE_TEXT = ("分开\n" * 50)[:100]
@@ -69,11 +69,7 @@ def one_round(server: Server, students: int, key: str, errors: list) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--minutes", type=float, default=20.0)
-    ap.add_argument("--students", type=int, default=8)
-    ap.add_argument("--idle-minutes", type=int, default=1)
-    args = ap.parse_args()
+    args = arguments(__doc__, minutes=20.0, students=8, idle_minutes=1)
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 

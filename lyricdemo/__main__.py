@@ -498,7 +498,8 @@ def cmd_generate(args) -> int:
 
 
 def _add_probe_args(p: argparse.ArgumentParser) -> None:
-    from .probe import DEFAULT_TOP_K, MAX_PROBE_TOKENS, SELECT_BY
+    from .activations import SELECT_BY
+    from .probe import DEFAULT_TOP_K, MAX_PROBE_TOKENS
 
     p.add_argument("--checkpoint", required=True,
                    help="a checkpoint folder, or the name of one under checkpoints/ (e.g. char-gru)")
@@ -530,6 +531,7 @@ def cmd_probe(args) -> int:
 
     from .checkpoint import load_checkpoint
     from .probe import connectivity, probe
+    from .probe_page import probe_html, probe_notes
 
     out = Path(args.out)
     fmt = {".json": "json", ".html": "html", ".htm": "html"}.get(out.suffix.lower())
@@ -552,18 +554,19 @@ def cmd_probe(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "html":
         layer = (args.layer - 1) if args.layer else p.num_layers - 1
-        page = p.to_html(layer=layer, unit=args.unit, select_by=args.select_by, select_value=args.select,
-                         title=f"lyricdemo · {ckpt.name}", connectivity=conn)
+        page = probe_html(p, layer=layer, unit=args.unit, select_by=args.select_by, select_value=args.select,
+                          title=f"lyricdemo · {ckpt.name}", connectivity=conn)
         out.write_text(page, encoding="utf-8")
     else:
         d = p.to_dict(arrays=not args.no_arrays)
+        d["notes"] = probe_notes(p)
         d["model"].update(checkpoint=ckpt.name, describe=ckpt.model.describe(), tokenizer=ckpt.data_config.tokenizer)
         if conn is not None:
             d["connectivity"] = {"targets": conn.targets, "matrix": conn.matrix.round(8).tolist(),
                                  "reads_future": conn.reads_future}
         out.write_text(json.dumps(d, ensure_ascii=False, allow_nan=False, separators=(",", ":")), encoding="utf-8")
     print(f"model: {ckpt.describe()}")
-    for note in p.notes:
+    for note in probe_notes(p):
         print(f"note: {note}")
     bits = p.surprisal_bits()
     print(f"read {len(p.tokens)} tokens in {seconds:.2f} s" + (f"; mean surprisal {bits:.2f} bits/token" if bits else ""))

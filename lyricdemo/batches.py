@@ -63,23 +63,30 @@ def num_batches(n_tokens: int, batch_size: int, num_steps: int, sampling: str) -
     return ((n_tokens - 1) // batch_size) // num_steps
 
 
-def seq_data_iter_random(corpus: Sequence[int] | torch.Tensor, batch_size: int, num_steps: int,
-                         rng: random.Random | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Random sampling: disjoint subsequences on a grid ``offset + k*T``, shuffled.
-
-    Checks its arguments at once (not at the first ``next``)."""
+def _checked(corpus, batch_size: int, num_steps: int, sampling: str) -> torch.Tensor:
+    """The corpus as a long tensor, once the sizes are whole numbers and it holds one batch at least."""
     _check(batch_size, num_steps)
     data = _as_tensor(corpus)
-    if ((len(data) - 1) // num_steps) // batch_size < 1:
+    if num_batches(len(data), batch_size, num_steps, sampling) < 1:
         raise _too_short(len(data), batch_size, num_steps)
-    return _random_batches(data, batch_size, num_steps, rng or random.Random())
+    return data
+
+
+def _offset(rng: random.Random, hi: int, n_tokens: int, batch_size: int, num_steps: int, sampling: str) -> int:
+    """A random start in 0..hi, or 0 when the corpus is just long enough: skip the offset rather than
+    yield nothing."""
+    offset = rng.randint(0, hi)
+    return offset if num_batches(n_tokens - offset, batch_size, num_steps, sampling) >= 1 else 0
+
+
+def seq_data_iter_random(corpus: Sequence[int] | torch.Tensor, batch_size: int, num_steps: int,
+                         rng: random.Random | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Random sampling: disjoint subsequences on a grid ``offset + k*T``, shuffled (see ``batch_iter``)."""
+    return batch_iter(corpus, batch_size, num_steps, "random", rng)
 
 
 def _random_batches(data: torch.Tensor, batch_size: int, num_steps: int, rng: random.Random):
-    offset = rng.randint(0, num_steps - 1)
-    if ((len(data) - offset - 1) // num_steps) // batch_size < 1:
-        offset = 0  # the corpus is just long enough: skip the offset rather than yield nothing
-    data = data[offset:]
+    data = data[_offset(rng, num_steps - 1, len(data), batch_size, num_steps, "random"):]
     num_subseqs = (len(data) - 1) // num_steps
     starts = list(range(0, num_subseqs * num_steps, num_steps))
     rng.shuffle(starts)
@@ -91,20 +98,12 @@ def _random_batches(data: torch.Tensor, batch_size: int, num_steps: int, rng: ra
 
 def seq_data_iter_sequential(corpus: Sequence[int] | torch.Tensor, batch_size: int, num_steps: int,
                              rng: random.Random | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Sequential partitioning: B contiguous rows, walked T columns at a time.
-
-    Checks its arguments at once (not at the first ``next``)."""
-    _check(batch_size, num_steps)
-    data = _as_tensor(corpus)
-    if ((len(data) - 1) // batch_size) // num_steps < 1:
-        raise _too_short(len(data), batch_size, num_steps)
-    return _sequential_batches(data, batch_size, num_steps, rng or random.Random())
+    """Sequential partitioning: B contiguous rows, walked T columns at a time (see ``batch_iter``)."""
+    return batch_iter(corpus, batch_size, num_steps, "sequential", rng)
 
 
 def _sequential_batches(data: torch.Tensor, batch_size: int, num_steps: int, rng: random.Random):
-    offset = rng.randint(0, num_steps)
-    if ((len(data) - offset - 1) // batch_size) // num_steps < 1:
-        offset = 0  # the corpus is just long enough: skip the offset rather than yield nothing
+    offset = _offset(rng, num_steps, len(data), batch_size, num_steps, "sequential")
     n = ((len(data) - offset - 1) // batch_size) * batch_size
     xs = data[offset:offset + n].reshape(batch_size, -1)
     ys = data[offset + 1:offset + 1 + n].reshape(batch_size, -1)
@@ -114,9 +113,10 @@ def _sequential_batches(data: torch.Tensor, batch_size: int, num_steps: int, rng
 
 def batch_iter(corpus: Sequence[int] | torch.Tensor, batch_size: int, num_steps: int, sampling: str = "random",
                rng: random.Random | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """One epoch of batches with the named sampling (``random`` or ``sequential``)."""
-    if sampling == "random":
-        return seq_data_iter_random(corpus, batch_size, num_steps, rng)
-    if sampling == "sequential":
-        return seq_data_iter_sequential(corpus, batch_size, num_steps, rng)
-    raise LyricdemoError(f"Unknown sampling {sampling!r}; choose 'random' or 'sequential'.")
+    """One epoch of batches with the named sampling (``random`` or ``sequential``).
+
+    Checks its arguments at once (not at the first ``next``)."""
+    make = {"random": _random_batches, "sequential": _sequential_batches}.get(sampling)
+    if make is None:
+        raise LyricdemoError(f"Unknown sampling {sampling!r}; choose 'random' or 'sequential'.")
+    return make(_checked(corpus, batch_size, num_steps, sampling), batch_size, num_steps, rng or random.Random())

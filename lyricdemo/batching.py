@@ -9,13 +9,13 @@ thread::
     submit(prefix, config) --> waiting --(room in the batch)--> warm-up over its prefix (its own call)
                                                         --> joins the running batch
     each step:  one forward pass over every active row  -->  each request chooses its own next token
-                (its options, its seeded torch.Generator, its repetition memory: generate._Chooser)
+                (its options, its seeded torch.Generator, its repetition memory: decode_choice.Chooser)
     a request leaves the batch when it is done, fails, or its client closed its stream
 
 Requests join and leave between steps, so a newcomer never waits for the others to
 finish.  Everything that makes a request's text -- strategy, temperature, top-k, top-p,
 repetition penalty, seed -- stays its own: the per-request choice is
-``generate._Chooser``, the very code ``generate.stream`` runs alone, and the prefix
+``decode_choice.Chooser``, the very code ``generate.stream`` runs alone, and the prefix
 warm-up is the same call.  Only the forward pass of the later steps is shared.
 
 **The same seed gives the same text batched or alone** -- with one caveat that is a
@@ -54,7 +54,9 @@ import torch
 from torch import nn
 
 from .errors import LyricdemoError
-from .generate import DecodeConfig, Generation, GenerationStream, Step, choose_together
+from .decode_choice import choose_together
+from .generate import DecodeConfig, Generation, GenerationStream, Step
+from .models.state import cat_states, narrow_state
 from .tokenizers import Tokenizer
 from .vocab import Vocab
 
@@ -88,34 +90,6 @@ def batchable(model: Any, config: DecodeConfig) -> bool:
     if config.effective_strategy == "beam" or not hasattr(model, "init_state"):
         return False
     return not (isinstance(model, nn.Module) and model.training)
-
-
-# ----------------------------------------------------------------------------- state plumbing
-def _cat_states(states: list[Any]) -> Any:
-    """Join per-request states along their batch dimension (as ``generate._index_state`` finds it)."""
-    first = states[0]
-    if first is None:
-        return None
-    if isinstance(first, torch.Tensor):
-        return torch.cat(states, dim=1 if first.dim() >= 3 else 0)
-    if isinstance(first, tuple):
-        return tuple(_cat_states(list(parts)) for parts in zip(*states))
-    if isinstance(first, list):
-        return [row for s in states for row in s]
-    raise TypeError(f"Cannot batch a model state of type {type(first).__name__}.")
-
-
-def _rows_of(state: Any, start: int, n: int) -> Any:
-    """Rows ``start .. start+n`` of a batched state (a view for tensors)."""
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return state.narrow(1 if state.dim() >= 3 else 0, start, n)
-    if isinstance(state, tuple):
-        return tuple(_rows_of(s, start, n) for s in state)
-    if isinstance(state, list):
-        return state[start:start + n]
-    raise TypeError(f"Cannot split a model state of type {type(state).__name__}.")
 
 
 # ----------------------------------------------------------------------------- the consumer's end
@@ -166,8 +140,8 @@ class BatchedStream(Iterator["Step | Waiting"]):
             self._cond.notify_all()
         self._over.set()
 
-    def _finish(self, generation: Generation) -> None:
-        self.stream._result = generation
+    def _finish(self) -> None:
+        """The stream ended with its ``Generation`` (``GenerationStream.finish``): tell the consumer."""
         self._push([_END])
         self._over.set()
 
@@ -227,9 +201,9 @@ class BatchedStream(Iterator["Step | Waiting"]):
         submitted: waiting and the shared steps included)."""
         for _ in self:
             pass
-        if self.stream._result is None:
+        if self.stream.generation is None:
             raise LyricdemoError("The generation was stopped before it finished. / 生成已停止。")
-        return self.stream._result
+        return self.stream.generation
 
 
 # ----------------------------------------------------------------------------- one model's loop
@@ -365,9 +339,7 @@ class Batcher:
                     bs._fail(out)                # this request's problem only
                     continue
                 bs._nxt, steps = out
-                bs.stream._positions += 1
-                if bs.stream._first is None:
-                    bs.stream._first = time.perf_counter() - bs.submitted
+                bs.stream.count_position(time.perf_counter() - bs.submitted)
                 bs._push(steps)
                 if bs._chooser.finished:
                     self._end(bs)
@@ -386,10 +358,10 @@ class Batcher:
             if same:
                 state = self._state
             else:
-                state = _cat_states([bs._state if bs._fresh else _rows_of(self._state, bs._offset, bs._chooser.rows)
+                state = cat_states([bs._state if bs._fresh else narrow_state(self._state, bs._offset, bs._chooser.rows)
                                      for bs in rows])
             ids = torch.cat([bs._nxt for bs in rows])
-            step = rows[0].stream._choose_path()[1]          # the model's one-step path (its stepper)
+            step = rows[0].stream.choose_path()[1]           # the model's one-step path (its stepper)
             logits, state = step(ids, state)
             logits = logits.float()
         except Exception as e:                   # noqa: BLE001 -- the shared pass failed: all its rows end
@@ -409,10 +381,9 @@ class Batcher:
         self.step_s = dt if self.step_s is None else (1 - EMA) * self.step_s + EMA * dt
 
     def _end(self, bs: BatchedStream) -> None:
-        s = bs.stream
-        s._busy = time.perf_counter() - bs.submitted
         try:
-            bs._finish(s._finish(bs._chooser.candidates()))
+            bs.stream.finish(bs._chooser.candidates(), time.perf_counter() - bs.submitted)
+            bs._finish()
         except Exception as e:                   # noqa: BLE001
             bs._fail(e)
 

@@ -13,17 +13,18 @@ JSON and writes the Markdown card ``README.md`` beside it.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .bits import measure as measure_bits
-from .checkpoint import CARD, META, _json_safe, load_checkpoint
+from .checkpoint import CARD, META, load_checkpoint
+from .corpus import atomic_write_bytes
 from .data import Dataset
 from .generate import DecodeConfig, generate
 from .ngram import NGramLM, baseline_perplexities
 from .novelty import CorpusIndex
+from .numbers import json_safe, perplexity_of
 from .train import perplexity
 
 SAMPLE_CHARS = 500
@@ -57,7 +58,7 @@ def song_memory(model, dataset: Dataset, orders=(2, 3)) -> dict:
     for name, m in contenders.items():
         choice = choose_memory(m, tune)
         plain, mixed = memory_log_probs(m, dataset.val_ids, choice.config)
-        out[name] = {"val_ppl": float(math.exp(-plain.mean())), "val_ppl_memory": float(math.exp(-mixed.mean())),
+        out[name] = {"val_ppl": perplexity_of(float(-plain.mean())), "val_ppl_memory": perplexity_of(float(-mixed.mean())),
                      "tuning_ppl": choice.plain_ppl, "tuning_ppl_memory": choice.tuning_ppl,
                      "config": choice.config.to_dict()}
     return out
@@ -98,18 +99,12 @@ def write_card(path: str | os.PathLike, dataset: Dataset, command: str | None = 
     path = Path(path)
     fig = measure(path, dataset, memory=memory)
     meta = json.loads((path / META).read_text(encoding="utf-8"))
-    meta["card"] = _json_safe(fig.to_dict())
+    meta["card"] = json_safe(fig.to_dict())
     if command:
         meta["command"] = command
-    _replace(path / META, json.dumps(_json_safe(meta), ensure_ascii=False, indent=1, allow_nan=False))
-    _replace(path / CARD, render(meta))
+    atomic_write_bytes(path / META, json.dumps(json_safe(meta), ensure_ascii=False, indent=1, allow_nan=False).encode())
+    atomic_write_bytes(path / CARD, render(meta).encode())
     return fig
-
-
-def _replace(file: Path, text: str) -> None:
-    tmp = file.with_name(f".{file.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, file)
 
 
 def _output_layer(m: dict) -> str:

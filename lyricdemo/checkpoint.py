@@ -42,6 +42,7 @@ from . import __version__
 from .data import DataConfig, Dataset
 from .errors import LyricdemoError
 from .models import ModelConfig, RNNLM, build_model
+from .numbers import json_safe
 from .tokenizers import Tokenizer, get_tokenizer
 from .train import TrainConfig, Trainer
 from .vocab import Vocab
@@ -139,7 +140,7 @@ def save_checkpoint(path: str | os.PathLike, model: RNNLM, vocab: Vocab, data_co
     }
     if resume_blob is not None:
         meta["resume"] = {"file": RESUME, "sha256": hashlib.sha256(resume_blob).hexdigest(), "state": state}
-    files = {WEIGHTS: weights, META: json.dumps(_json_safe(meta), ensure_ascii=False, indent=1,
+    files = {WEIGHTS: weights, META: json.dumps(json_safe(meta), ensure_ascii=False, indent=1,
                                                 allow_nan=False).encode()}
     if resume_blob is not None:
         files[RESUME] = resume_blob
@@ -147,17 +148,6 @@ def save_checkpoint(path: str | os.PathLike, model: RNNLM, vocab: Vocab, data_co
         files[CARD] = card.encode()
     _write_folder_atomically(path, files)
     return path
-
-
-def _json_safe(obj):
-    """inf/NaN (a diverged run's perplexity) become null: JSON has no such numbers."""
-    if isinstance(obj, float):
-        return obj if obj == obj and abs(obj) != float("inf") else None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
 
 
 def _write_folder_atomically(path: Path, files: dict[str, bytes]) -> None:
@@ -242,11 +232,6 @@ def _read_tensors(file: Path, expected_sha: str | None, what: str) -> dict[str, 
         raise LyricdemoError(f"{what}: {file.name} is not a valid safetensors file ({e}).") from None
 
 
-def read_info(path: str | os.PathLike) -> dict:
-    """The checkpoint's JSON description only (fast: no weights are read)."""
-    return _read_meta(Path(path))
-
-
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Load and check a checkpoint folder; the model comes back on the CPU in eval mode."""
     folder = Path(path)
@@ -302,12 +287,6 @@ def check_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str = "c
             raise LyricdemoError(f"{what}: {k} has dtype {t.dtype}; weights must be floating point.")
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise LyricdemoError(f"{what}: {k} contains inf or NaN.")
-
-
-def load_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str = "checkpoint") -> None:
-    """Copy ``tensors`` into ``model`` after checking names, shapes and dtypes exactly."""
-    check_weights(model, tensors, what)
-    _copy_weights(model, tensors, what)
 
 
 def _copy_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str) -> None:

@@ -1,4 +1,9 @@
-"""Decoding: from a prefix to new text, one token at a time.
+"""Decoding: from a prefix to new text, one token at a time -- the fast path.
+
+Read ``lyricdemo/decode_reference.py`` first: greedy and sampling in thirty lines over the
+model's forward.  This module computes the same tokens for the same seed
+(``tests/test_decode_reference.py``), faster, and adds beam search, several candidates, a
+repetition penalty, batched rows and a report of every step.
 
 The flow of one generation::
 
@@ -44,35 +49,32 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import secrets
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .decode_choice import Chooser, belief, check_logits, penalize, settle_entropy
+from .decode_records import Candidate, Generation, Step
 from .errors import LyricdemoError
 from .fields import field as setting  # dataclasses.field keeps its name below
 from .fields import from_dict, to_dict, validate
-from .tokenizers import Tokenizer, get_tokenizer
+from .models.state import index_state
+from .reading import UNKNOWN_MODES, as_tokenizer, prepare_prefix
+from .tokenizers import Tokenizer
 from .vocab import UNK, Vocab
 
 STRATEGIES = ("greedy", "sample", "beam")
-UNKNOWN_MODES = ("unk", "strict")
 MAX_LENGTH = 2000                 # new tokens per generation; LYRICDEMO_MAX_LENGTH overrides it
 MAX_LENGTH_ENV = "LYRICDEMO_MAX_LENGTH"
-MAX_PREFIX_TOKENS = 2000
-MAX_PREFIX_CHARS = 20_000         # checked before tokenizing, so a huge paste costs nothing
 GREEDY_BELOW = 1e-4               # a temperature below this is greedy decoding
 EOS = "<eos>"
 NEVER_EMITTED = (UNK, "<pad>", "<bos>")
-LN2 = math.log(2.0)
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def max_length() -> int:
@@ -139,258 +141,7 @@ class DecodeConfig:
         return from_dict(cls, d)
 
 
-# ----------------------------------------------------------------------------- prefix
-@dataclass(frozen=True)
-class UnknownToken:
-    """A prefix token the vocabulary lacks, and where it is: ``prefix[start:end]``."""
-
-    token: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class PrefixReport:
-    """What the model will read before it writes.
-
-    ``ids`` are fed to the model in the warm-up; when the prefix is empty they hold one
-    line-start token (``"\\n"``, else ``" "``), which is context only and not part of
-    the text (``line_start`` is then True).
-    """
-
-    prefix: str                              # as given
-    tokens: tuple[str, ...]                  # its tokens (a line break as the vocab writes it)
-    ids: tuple[int, ...]                     # what the model reads (unknown -> <unk>)
-    unknown: tuple[UnknownToken, ...] = ()
-    line_start: bool = False
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def message(self) -> str:
-        """The warnings as one readable line ("" when all is well)."""
-        return " ".join(self.warnings)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["message"] = self.message
-        return d
-
-
-def _show(tokens: Sequence[UnknownToken], limit: int = 10) -> str:
-    shown = ", ".join(f"{u.token!r} at {u.start}" for u in tokens[:limit])
-    more = len(tokens) - limit
-    return shown + (f" (and {more} more)" if more > 0 else "")
-
-
-def _line_break_token(vocab: Vocab) -> str | None:
-    """How this model writes a line break: ``"\\n"`` (newline="token"), ``" "`` (newline="space")."""
-    for t in ("\n", " "):
-        if t in vocab:
-            return t
-    return None
-
-
-def _tokenizer(tokenizer: Tokenizer | str) -> Tokenizer:
-    return get_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
-
-
-def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
-                   unknown: str = "unk") -> PrefixReport:
-    """Tokenize ``prefix`` as the model's training text was, and find what the model does not know.
-
-    Lines are tokenized one at a time (a tokenizer never sees a line break), and each
-    line break (``\\n``, ``\\r\\n`` or ``\\r``) becomes the vocab's line-break token.
-    Tokens outside the vocabulary -- a rare character, an emoji, a control character --
-    are listed with their character positions; with ``unknown="unk"`` they become
-    ``<unk>`` and a warning says so (never silently), with ``"strict"`` they are refused.
-    An empty prefix starts at the beginning of a line.
-    """
-    if prefix is None:
-        prefix = ""
-    if not isinstance(prefix, str):
-        raise LyricdemoError(f"The prefix must be text; got {type(prefix).__name__}.")
-    if unknown not in UNKNOWN_MODES:
-        raise LyricdemoError(f"unknown must be one of {UNKNOWN_MODES}; got {unknown!r}.")
-    if len(prefix) > MAX_PREFIX_CHARS:
-        raise LyricdemoError(f"The prefix is too long: {len(prefix):,} characters "
-                             f"(at most {MAX_PREFIX_CHARS:,}). Use its last lines. / 前缀太长。")
-    if len(vocab) == 0:
-        raise LyricdemoError("The vocabulary is empty.")
-    tok = _tokenizer(tokenizer)
-    brk = _line_break_token(vocab)
-    warnings: list[str] = []
-
-    if not prefix:
-        start = brk if brk is not None else ("<bos>" if "<bos>" in vocab else UNK)
-        if start == UNK:
-            warnings.append("The vocabulary has no line break; generation starts from <unk>. / "
-                            "词表没有换行符，从 <unk> 开始。")
-        return PrefixReport(prefix="", tokens=(), ids=(vocab[start],), line_start=True, warnings=tuple(warnings))
-
-    tokens: list[str] = []
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    breaks = list(_LINE_BREAK.finditer(prefix))
-    for m in [*breaks, None]:
-        end = m.start() if m is not None else len(prefix)
-        offset = pos
-        for t in (tok.tokenize(prefix[pos:end]) if end > pos else []):
-            tokens.append(t)
-            spans.append((offset, offset + len(t)))
-            offset += len(t)
-        if m is not None:
-            tokens.append(brk if brk is not None else "\n")
-            spans.append((m.start(), m.end()))
-            pos = m.end()
-    if len(tokens) > MAX_PREFIX_TOKENS:
-        raise LyricdemoError(f"The prefix is too long: {len(tokens):,} tokens "
-                             f"(at most {MAX_PREFIX_TOKENS:,}). Use its last lines. / 前缀太长。")
-    if breaks and brk == " ":
-        warnings.append("Line breaks become spaces, as in this model's training text. / 换行按本模型的训练方式写成空格。")
-
-    unknown_tokens = tuple(UnknownToken(t, s, e) for t, (s, e) in zip(tokens, spans) if t not in vocab)
-    if unknown_tokens:
-        n = len(unknown_tokens)
-        if unknown == "strict":
-            raise LyricdemoError(f"前缀中有 {n} 个词表外的词元（严格模式）/ The prefix has {n} token(s) "
-                                 f"this model does not know (strict mode): {_show(unknown_tokens)}.")
-        warnings.append(f"前缀中有 {n} 个词表外的词元，已替换为 <unk> / {n} prefix token(s) are not in "
-                        f"the vocabulary and were replaced by <unk>: {_show(unknown_tokens)}.")
-    return PrefixReport(prefix=prefix, tokens=tuple(tokens), ids=tuple(vocab.encode(tokens)),
-                        unknown=unknown_tokens, warnings=tuple(warnings))
-
-
-# ----------------------------------------------------------------------------- records
-@dataclass(frozen=True)
-class Step:
-    """One new token and what the model thought when it chose it.
-
-    ``prob``, ``log_prob``, ``alternatives`` and ``entropy`` come from the model's raw
-    distribution ``softmax(logits)`` over the whole vocabulary (no penalty, mask,
-    temperature or filter; ``<unk>`` may appear among the alternatives although it is
-    never emitted).  ``decode_prob`` is the token's probability under the reshaped
-    distribution that sampling drew from; 1.0 for greedy, None for beam search.
-    """
-
-    position: int                                  # 0-based, within its candidate's continuation
-    token: str
-    id: int
-    prob: float
-    log_prob: float
-    entropy: float                                 # nats
-    alternatives: tuple[tuple[str, float], ...]    # the most likely tokens, most likely first
-    decode_prob: float | None = None
-    candidate: int = 0                             # which candidate this step belongs to
-
-    @property
-    def entropy_bits(self) -> float:
-        return self.entropy / LN2
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["alternatives"] = [list(a) for a in self.alternatives]
-        d["entropy_bits"] = self.entropy_bits
-        return d
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One finished continuation.
-
-    ``log_prob`` is the model's raw log-probability of its tokens (and of ``<eos>``
-    when that ended it); ``mean_log_prob`` divides by that count.  ``score`` ranked it:
-    the mean log-prob for samples, ``log_prob / length ** length_norm`` for beams.
-    ``index`` is its number in the stream (``Step.candidate``).
-    """
-
-    continuation: str
-    ids: tuple[int, ...]
-    log_prob: float
-    mean_log_prob: float
-    score: float
-    stop_reason: str                               # "length" | "eos"
-    steps: tuple[Step, ...] = field(repr=False)
-    index: int = 0
-
-    @property
-    def perplexity(self) -> float:
-        nll = -self.mean_log_prob
-        return math.exp(nll) if nll < 709.0 else math.inf     # a diverged model's text: no OverflowError
-
-    def to_dict(self) -> dict:
-        return {
-            "continuation": self.continuation, "ids": list(self.ids), "log_prob": self.log_prob,
-            "mean_log_prob": self.mean_log_prob, "perplexity": self.perplexity, "score": self.score,
-            "stop_reason": self.stop_reason, "index": self.index,
-            "steps": [s.to_dict() for s in self.steps],
-        }
-
-
-@dataclass(frozen=True)
-class Generation:
-    """The result of one call: the best candidate's text and steps, every candidate, timings.
-
-    Times count only the decoder's own work (warm-up included), not the time a
-    consumer of ``stream`` spent between tokens.
-    """
-
-    prefix: PrefixReport
-    text: str                                      # prefix + best continuation
-    continuation: str                              # the best continuation alone
-    steps: tuple[Step, ...] = field(repr=False)    # the best candidate's steps
-    candidates: tuple[Candidate, ...] = field(repr=False)   # best first
-    config: DecodeConfig = field(repr=False)
-    strategy: str = "sample"                       # the strategy that ran (see effective_strategy)
-    seed: int | None = None                        # the seed sampling used (None for greedy/beam)
-    time_to_first_token_s: float = 0.0
-    elapsed_s: float = 0.0
-    tokens_per_s: float = 0.0                      # decoding positions / elapsed_s (warm-up included)
-    notes: tuple[str, ...] = ()
-
-    @property
-    def chars_per_s(self) -> float:
-        return len(self.continuation) / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    def summary(self) -> str:
-        best = self.candidates[0]
-        return (f"{self.strategy}: {len(best.ids)} tokens / 词元, mean log-prob / 平均对数概率 "
-                f"{best.mean_log_prob:.3f} (ppl {best.perplexity:.2f}), {self.tokens_per_s:.0f} tokens/s, "
-                f"first token / 首词元 {self.time_to_first_token_s * 1000:.1f} ms")
-
-    def to_dict(self) -> dict:
-        return {
-            "text": self.text, "continuation": self.continuation, "strategy": self.strategy, "seed": self.seed,
-            "prefix": self.prefix.to_dict(), "config": self.config.to_dict(),
-            "candidates": [c.to_dict() for c in self.candidates],
-            "time_to_first_token_s": self.time_to_first_token_s, "elapsed_s": self.elapsed_s,
-            "tokens_per_s": self.tokens_per_s, "chars_per_s": self.chars_per_s, "notes": list(self.notes),
-        }
-
-
-# ----------------------------------------------------------------------------- tensor helpers
-def _index_state(state: Any, idx: torch.Tensor) -> Any:
-    """Pick (reorder, duplicate) batch rows of a state: row b of the result is row ``idx[b]``.
-
-    A tensor state has its batch on dim 1 (``(L, B, H)``, as ``nn.RNN/GRU/LSTM``), or on
-    dim 0 when it is 2-D (``(B, H)``, a single scratch layer); a tuple holds such
-    states (LSTM's ``(h, c)``); a list holds one item per row (the n-gram state).
-    (``lyricdemo.models`` will offer ``index_state``; this is its stand-in.)
-    """
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        if state.dim() >= 3:
-            return state.index_select(1, idx.to(state.device))
-        if state.dim() == 2:
-            return state.index_select(0, idx.to(state.device))
-        raise TypeError(f"Cannot find the batch dimension of a state tensor of shape {tuple(state.shape)}.")
-    if isinstance(state, tuple):
-        return tuple(_index_state(s, idx) for s in state)
-    if isinstance(state, list):
-        return [state[i] for i in idx.tolist()]
-    raise TypeError(f"Cannot index a model state of type {type(state).__name__}.")
-
-
+# ----------------------------------------------------------------------------- streaming
 def _device(model: Any) -> torch.device:
     if isinstance(model, nn.Module):
         for p in model.parameters():
@@ -398,111 +149,6 @@ def _device(model: Any) -> torch.device:
         for b in model.buffers():
             return b.device
     return torch.device("cpu")
-
-
-def _penalize(logits: torch.Tensor, present: torch.Tensor, penalty: float) -> torch.Tensor:
-    """CTRL's repetition penalty (Keskar et al. 2019): a token already in the text gets its
-    logit divided by ``penalty`` when positive, multiplied when negative -- both lower it."""
-    return torch.where(present, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
-
-
-def _top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """Keep the k largest logits of each row (ties at the k-th are kept too); (B, V) -> (B, V)."""
-    if k <= 0 or k >= logits.shape[-1]:
-        return logits
-    kth = logits.topk(k, dim=-1).values[..., -1:]                 # (B, 1)
-    return logits.masked_fill(logits < kth, -math.inf)
-
-
-def _top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
-    """Nucleus filter (Holtzman et al. 2020): keep the smallest set of most likely tokens
-    whose probability mass is at least ``p``; (B, V) -> (B, V).
-
-    A token is dropped when the tokens ranked above it already hold mass >= p, so the
-    kept mass is >= p and dropping the last kept token would go below p.
-    """
-    if p >= 1.0:
-        return logits
-    probs, order = F.softmax(logits, dim=-1).sort(dim=-1, descending=True)   # (B, V)
-    before = probs.cumsum(dim=-1) - probs                                     # mass ranked above
-    drop_sorted = before >= p
-    drop_sorted[..., 0] = False
-    drop = drop_sorted.scatter(-1, order, drop_sorted)
-    return logits.masked_fill(drop, -math.inf)
-
-
-def _check_logits(logits: torch.Tensor) -> None:
-    """A diverged model (NaN/inf weights) must stop with a reason, not crash while sampling.
-
-    One reduction: a row's max is NaN if the row has a NaN, +inf if it has +inf, and
-    -inf if every logit is -inf; otherwise it is finite."""
-    if not bool(torch.isfinite(logits.amax(dim=-1)).all()):
-        raise LyricdemoError("模型输出了 NaN/inf / The model's outputs are NaN or infinite (did training "
-                             "diverge?); it cannot generate text.")
-
-
-def _belief(raw: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Entropy (B,) in nats and the k most likely tokens of raw log-probabilities (B, V):
-    their ids (B, k) and log-probabilities (B, k), most likely first.
-
-    The entropy is one fused dot product ``-sum(p * log p)``: at batch 1 the number of
-    calls per step is the cost that matters.  It is NaN when a log-probability is
-    -inf (``0 * -inf``) and when the logits themselves were NaN/inf (softmax spreads
-    a NaN over the row), so a finite entropy also vouches for the logits; ``_settle``
-    looks closer only when it is not."""
-    entropy = torch.linalg.vecdot(raw.exp(), raw).neg_()             # (B,)
-    if k:
-        top_lp, top_i = raw.topk(min(k, raw.shape[-1]), dim=-1)      # (B, k)
-    else:
-        top_lp = top_i = raw.new_zeros(raw.shape[0], 0)
-    return entropy, top_i, top_lp
-
-
-def _top_choice(ids: list[int], log_probs: list[float], forbidden: set[int]) -> int | None:
-    """Greedy's choice read off the top of the list (``_belief``'s ids and log-probs of one
-    row, most likely first): the position of the first token that may be emitted, or
-    None when the list cannot decide and the full argmax must.
-
-    It decides exactly as ``argmax`` over the masked logits would: log_softmax keeps
-    the order of the logits (it subtracts one constant), so a token whose log-prob is
-    strictly above the next one's is the unique maximum among the allowed tokens.  A
-    tie (argmax takes the lowest id, topk's order among equals is not defined) or the
-    list running out gives None."""
-    for j, i in enumerate(ids):
-        if i in forbidden:
-            continue
-        if j + 1 >= len(ids) or log_probs[j + 1] == log_probs[j]:
-            return None
-        return j
-    return None
-
-
-def _settle(logits: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
-    """The entropy (B,) when ``_belief``'s was not finite: check the logits, then count 0 * log 0 as 0.
-
-    Non-finite logits (a diverged model) raise, as ``_check_logits`` explains; finite
-    logits with a -inf among them (a token the model rules out) are fine."""
-    _check_logits(logits)
-    return -(raw.exp() * raw.nan_to_num(neginf=0.0)).sum(dim=-1)      # (B,)
-
-
-def _draw(probs: torch.Tensor, u01: torch.Tensor) -> torch.Tensor:
-    """One token per row of ``probs`` (B, V), by inverting the cumulative distribution at the
-    uniform draws ``u01`` (B, 1) float64 (from the generation's seeded generator: ``_uniform``).
-
-    Same law as ``torch.multinomial`` and several times faster for one draw.  The sum
-    runs in float64 and ``u`` stays strictly below the total, so the token found is
-    always one of positive probability (a filtered token is never drawn)."""
-    cdf = probs.double().cumsum(dim=-1)                                # (B, V)
-    total = cdf[:, -1:]
-    u = u01 * total
-    u = torch.minimum(u, torch.nextafter(total, torch.zeros_like(total)))
-    return torch.searchsorted(cdf, u, right=True).squeeze(1)         # (B,)
-
-
-def _uniform(rows: int, gen: torch.Generator) -> torch.Tensor:
-    """(rows, 1) float64 uniform draws in [0, 1) from ``gen``: what ``_draw`` inverts."""
-    return torch.rand((rows, 1), generator=gen, dtype=torch.float64, device=gen.device)
 
 
 def _top_stable(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -515,205 +161,6 @@ def _top_stable(x: torch.Tensor, k: int) -> torch.Tensor:
     return cand[x[cand].sort(descending=True, stable=True).indices[:k]]
 
 
-# ----------------------------------------------------------------------------- one step's choice
-class _Chooser:
-    """Greedy's and sampling's choice of the next token for the B rows of one generation.
-
-    It holds what the choice depends on besides the logits -- the decoding options,
-    the seeded ``torch.Generator``, the tokens already in the text (for the repetition
-    penalty) -- and what it chose so far (ids, steps, ``<eos>``).  ``choose`` takes
-    one step's logits and returns the tokens to feed next and the ``Step`` records;
-    the forward pass that makes the logits is not its business.
-
-    ``choose_together`` makes the choice for several generations at once, over their
-    rows stacked in one (N, V) tensor: a shared batch (``lyricdemo/batching.py``).  A
-    generation alone is the same function with one chooser, so alone and batched run
-    the same operations on the same rows: every one of them acts on each row on its
-    own (softmax, top-k, cumulative sums, ``searchsorted``; a per-row temperature is
-    the same division), and the same logits and seed give the same tokens.
-    """
-
-    def __init__(self, stream: GenerationStream, vocab_size: int):
-        cfg, dev = stream.config, stream._dev
-        self.stream, self.config = stream, cfg
-        self.greedy = cfg.effective_strategy == "greedy"
-        self.rows = B = 1 if self.greedy else cfg.num_candidates
-        self.gen = torch.Generator(device=dev)
-        self.gen.manual_seed(stream._seed)
-        self.forbidden = torch.tensor(stream._forbidden_ids, dtype=torch.long, device=dev)
-        self.present = None
-        if cfg.repetition_penalty != 1.0:
-            self.present = torch.zeros(B, vocab_size, dtype=torch.bool, device=dev)   # (B, V) tokens in the text
-            if not stream.prefix.line_start:
-                self.present[:, list(stream.prefix.ids)] = True
-        # greedy without a penalty reads its choice off the top of the list (see _top_choice):
-        # no masked copy, no argmax, no gather -- three calls fewer per token
-        self.shortcut = self.greedy and self.present is None
-        self.forbidden_set = set(stream._forbidden_ids)
-        self.k_top = max(cfg.alternatives, len(self.forbidden_set) + 1) if self.shortcut else cfg.alternatives
-        self.ids: list[list[int]] = [[] for _ in range(B)]
-        self.steps: list[list[Step]] = [[] for _ in range(B)]
-        self.eos_logp: list[float | None] = [None] * B
-        self.done = [False] * B
-        self.t = 0                                                            # positions decoded so far
-        self._u: torch.Tensor | None = None                                   # this position's draws, once drawn
-
-    @property
-    def finished(self) -> bool:
-        """Every row ended (``<eos>``) or the requested length is reached."""
-        return self.t >= self.config.length or all(self.done)
-
-    def choose(self, logits: torch.Tensor) -> tuple[torch.Tensor, list[Step]]:
-        """One position: logits (B, V) float -> (the chosen ids (B,) to feed next, the new steps).
-
-        Runs under the caller's ``torch.inference_mode``."""
-        out = choose_together([self], logits)[0]
-        if isinstance(out, BaseException):
-            raise out
-        return out
-
-    def draws(self) -> torch.Tensor:
-        """This position's uniform draws (rows, 1), drawn once: a retry of the same position
-        (``choose_together`` after a failure elsewhere) reuses them."""
-        if self._u is None:
-            self._u = _uniform(self.rows, self.gen)
-        return self._u
-
-    def commit(self, chosen: list[int], tok_logp: list[float], dprob: list[float], entropy: list[float],
-               top_i: list[list[int]], top_lp: list[list[float]], nxt: torch.Tensor) -> list[Step]:
-        """Record this position's choice (rows' values as lists) and return its new steps.  The
-        steps are built before anything changes, so a failure leaves the chooser as it was."""
-        k_alt, eos, idx_to_token = self.config.alternatives, self.stream._eos, self.stream.vocab.idx_to_token
-        t, out, ends = self.t, [], []
-        for b in range(self.rows):
-            if self.done[b]:
-                continue
-            i = chosen[b]
-            if i == eos:
-                ends.append(b)
-                continue
-            out.append(Step(position=t, token=idx_to_token[i], id=i, prob=math.exp(tok_logp[b]),
-                            log_prob=tok_logp[b], entropy=entropy[b],
-                            alternatives=tuple((idx_to_token[a], math.exp(lp))
-                                               for a, lp in zip(top_i[b][:k_alt], top_lp[b][:k_alt])),
-                            decode_prob=dprob[b], candidate=b))
-        for b in ends:
-            self.done[b], self.eos_logp[b] = True, tok_logp[b]
-        for step in out:
-            self.ids[step.candidate].append(step.id)
-            self.steps[step.candidate].append(step)
-        if self.present is not None:                                          # the text now holds them
-            self.present.scatter_(1, nxt.view(-1, 1), True)
-        self.t, self._u = t + 1, None
-        return out
-
-    def candidates(self) -> list[Candidate]:
-        """The rows' continuations, best (highest mean log-prob) first."""
-        cands = [self.stream._make_candidate(b, self.ids[b], self.steps[b], self.eos_logp[b], None)
-                 for b in range(self.rows)]
-        return sorted(cands, key=lambda c: -c.mean_log_prob)                 # stable: ties keep sample order
-
-
-def _rows_where(spans: list[tuple[int, int]], keep: list[bool], device) -> torch.Tensor:
-    """The row indices (long) of the spans whose ``keep`` is True."""
-    return torch.tensor([r for (a, b), k in zip(spans, keep) if k for r in range(a, b)], dtype=torch.long,
-                        device=device)
-
-
-def choose_together(choosers: list[_Chooser], logits: torch.Tensor) -> list:
-    """One position for several generations of one model at once: ``logits`` (N, V) float holds
-    their rows in order (``choosers[0].rows`` first).  Returns, per chooser, ``(ids (B,), steps)``
-    or the exception that chooser met; a failure of the shared work is retried chooser by
-    chooser, so it ends only the generations it belongs to.
-
-    The processors act as ``GenerationStream``'s docstring says, each on the rows it
-    concerns: the repetition penalty on the rows that ask for it, top-k and top-p on the
-    rows of each value asked, the temperature as a per-row divisor (exactly a division by
-    it).  Runs under the caller's ``torch.inference_mode``."""
-    spans, start = [], 0
-    for c in choosers:
-        spans.append((start, start + c.rows))
-        start += c.rows
-    try:
-        return _choose_rows(choosers, spans, logits)
-    except Exception:                                                         # noqa: BLE001 -- isolate it
-        if len(choosers) == 1:
-            raise
-    out = []
-    for c, (a, b) in zip(choosers, spans):
-        try:
-            out.append(_choose_rows([c], [(0, c.rows)], logits[a:b])[0])
-        except Exception as e:                                                # noqa: BLE001 -- its own
-            out.append(e)
-    return out
-
-
-def _choose_rows(choosers: list[_Chooser], spans: list[tuple[int, int]], logits: torch.Tensor) -> list:
-    dev = logits.device
-    raw = F.log_softmax(logits, dim=-1)                                       # (N, V) the model's belief
-    entropy_t, top_i_t, top_lp_t = _belief(raw, max(c.k_top for c in choosers))   # (N,), (N, k), (N, k)
-    entropy = entropy_t.tolist()
-    if not all(map(math.isfinite, entropy)):                                  # NaN/inf logits raise here
-        entropy = _settle(logits, raw).tolist()
-    top_i, top_lp = top_i_t.tolist(), top_lp_t.tolist()
-    picks: list[int | None] = []                                              # greedy read off the top list
-    for c, (a, _) in zip(choosers, spans):
-        picks.append(_top_choice(top_i[a][:c.k_top], top_lp[a][:c.k_top], c.forbidden_set)
-                     if c.shortcut else None)
-    nxt = chosen = tok_logp = dprob = None
-    if any(j is None for j in picks):
-        work = logits.index_fill(1, choosers[0].forbidden, -math.inf)         # same vocab, same specials
-        for c, (a, b) in zip(choosers, spans):
-            if c.present is not None:
-                work[a:b] = _penalize(work[a:b], c.present, c.config.repetition_penalty)
-        sampling = [not c.greedy for c in choosers]
-        if any(c.greedy for c in choosers):
-            nxt = work.argmax(dim=-1)                                         # (N,) greedy rows keep it
-        else:
-            nxt = torch.empty(work.shape[0], dtype=torch.long, device=dev)
-        probs = None
-        if any(sampling):
-            temps = [c.config.temperature for c in choosers]
-            if any(t != 1.0 for t, s in zip(temps, sampling) if s):
-                div = torch.tensor([temps[i] if sampling[i] else 1.0 for i, (a, b) in enumerate(spans)
-                                    for _ in range(a, b)], dtype=work.dtype, device=dev)
-                work = work / div[:, None]
-            for attr, fn in (("top_k", _top_k), ("top_p", _top_p)):
-                for value in {getattr(c.config, attr) for c, s in zip(choosers, sampling) if s}:
-                    if _filter_is_off(attr, value, work.shape[-1]):
-                        continue
-                    rows = _rows_where(spans, [s and getattr(c.config, attr) == value
-                                               for c, s in zip(choosers, sampling)], dev)
-                    work[rows] = fn(work[rows], value)
-            probs = F.softmax(work, dim=-1)                                   # (N, V)
-            rows = _rows_where(spans, sampling, dev)
-            u01 = torch.cat([c.draws() for c, s in zip(choosers, sampling) if s])
-            nxt[rows] = _draw(probs[rows], u01)
-        tok_logp = raw.gather(1, nxt.view(-1, 1)).view(-1).tolist()
-        dprob = (probs.gather(1, nxt.view(-1, 1)).view(-1).tolist() if probs is not None else None)
-        chosen = nxt.tolist()
-    out = []
-    for k, (c, (a, b)) in enumerate(zip(choosers, spans)):
-        try:
-            j = picks[k]
-            if j is not None:
-                c_nxt = top_i_t[a:b, j]                                       # (1,)
-                args = [top_i[a][j]], [top_lp[a][j]], [1.0]
-            else:
-                c_nxt = nxt[a:b]
-                args = chosen[a:b], tok_logp[a:b], [1.0] * c.rows if c.greedy else dprob[a:b]
-            out.append((c_nxt, c.commit(*args, entropy[a:b], top_i[a:b], top_lp[a:b], c_nxt)))
-        except Exception as e:                                                # noqa: BLE001 -- its own
-            out.append(e)
-    return out
-
-
-def _filter_is_off(attr: str, value: float, vocab_size: int) -> bool:
-    """True when top-k ``value`` or top-p ``value`` keeps every token (``_top_k``/``_top_p`` return the input)."""
-    return (value <= 0 or value >= vocab_size) if attr == "top_k" else value >= 1.0
-
-
-# ----------------------------------------------------------------------------- streaming
 class GenerationStream(Iterator[Step]):
     """An iterator of ``Step`` records; ``result()`` gives the ``Generation`` at the end.
 
@@ -740,17 +187,19 @@ class GenerationStream(Iterator[Step]):
         if not isinstance(config, DecodeConfig):
             raise LyricdemoError(f"config must be a DecodeConfig; got {type(config).__name__}.")
         self.model, self.vocab, self.config = model, vocab, config
-        self.tokenizer = _tokenizer(tokenizer)
+        self.tokenizer = as_tokenizer(tokenizer)
         self.prefix = prepare_prefix(prefix, vocab, self.tokenizer, config.unknown)
-        self._forbidden_ids = [vocab[t] for t in NEVER_EMITTED if t in vocab]
-        if len(self._forbidden_ids) >= len(vocab) - (EOS in vocab):
+        self.forbidden_ids = [vocab[t] for t in NEVER_EMITTED if t in vocab]
+        if len(self.forbidden_ids) >= len(vocab) - (EOS in vocab):
             raise LyricdemoError("The vocabulary has no token that can be generated (only special tokens).")
-        self._eos = vocab[EOS] if EOS in vocab else None
+        self.eos_id = vocab[EOS] if EOS in vocab else None
+        self.device = _device(model)
+        self.seed: int | None = None         # drawn when sampling starts (start_sampling)
         self._result: Generation | None = None
         self._busy = 0.0                     # seconds of the decoder's own work
         self._first: float | None = None
         self._positions = 0
-        self._step = None                    # how a token is fed after the warm-up (_choose_path)
+        self._step = None                    # how a token is fed after the warm-up (choose_path)
         self._gen = self._run()
 
     def __iter__(self) -> GenerationStream:
@@ -802,6 +251,24 @@ class GenerationStream(Iterator[Step]):
             if was_training:
                 model.train(True)
 
+    # -- for a batcher that runs this stream's rows in a shared batch (batching.py) ----
+    def count_position(self, since_start_s: float) -> None:
+        """One more position decoded; the first one also fixes the time to first token."""
+        self._positions += 1
+        if self._first is None:
+            self._first = since_start_s
+
+    def finish(self, candidates: list[Candidate], busy_s: float) -> Generation:
+        """End the stream with these candidates after ``busy_s`` seconds: its ``Generation``."""
+        self._busy = busy_s
+        self._result = self._finish(candidates)
+        return self._result
+
+    @property
+    def generation(self) -> Generation | None:
+        """The ``Generation`` once the stream finished, else None."""
+        return self._result
+
     def _finish(self, candidates: list[Candidate]) -> Generation:
         cfg = self.config
         strategy = cfg.effective_strategy
@@ -819,7 +286,7 @@ class GenerationStream(Iterator[Step]):
         return Generation(
             prefix=self.prefix, text=self.prefix.prefix + best.continuation, continuation=best.continuation,
             steps=best.steps, candidates=tuple(candidates), config=cfg, strategy=strategy,
-            seed=self._seed if strategy == "sample" else None,
+            seed=self.seed if strategy == "sample" else None,
             time_to_first_token_s=self._first if self._first is not None else busy, elapsed_s=busy,
             tokens_per_s=self._positions / busy if busy > 0 else 0.0,
             notes=tuple(notes) + self.prefix.warnings,
@@ -828,18 +295,18 @@ class GenerationStream(Iterator[Step]):
     def _warm_up(self) -> tuple[torch.Tensor, Any]:
         """One forward over the whole prefix: the state after it and the logits (1, V) of the next token.
 
-        Also picks how the following tokens are fed (``self._step``, see ``_choose_path``)."""
-        ids = torch.tensor([self.prefix.ids], dtype=torch.long, device=self._dev)     # (1, T0)
-        prefill, self._step = self._choose_path()
+        Also picks how the following tokens are fed (``self._step``, see ``choose_path``)."""
+        ids = torch.tensor([self.prefix.ids], dtype=torch.long, device=self.device)     # (1, T0)
+        prefill, self._step = self.choose_path()
         logits, state = prefill(ids, self.model.init_state(1))                      # (1, V)
         if logits.dim() != 2 or logits.shape[-1] != len(self.vocab):
             raise LyricdemoError(f"The model predicts {logits.shape[-1]} tokens but the vocabulary has "
                                  f"{len(self.vocab)}: they do not belong together.")
         logits = logits.float()
-        _check_logits(logits)
+        check_logits(logits)
         return logits, state
 
-    def _choose_path(self):
+    def choose_path(self):
         """``(prefill, step)`` for this model::
 
             prefill(ids (1, T0), state) -> (logits (1, V) after the last prefix token, state)
@@ -855,6 +322,7 @@ class GenerationStream(Iterator[Step]):
         by the fast path."""
         model = self.model
         if hasattr(model, "stepper"):
+            # measured: 375 us a step against 2,622 us for model(ids[:, None]) (bench/bench_decode_tricks.py)
             stepper = model.stepper()
             return stepper.prefill, stepper.step
 
@@ -871,7 +339,17 @@ class GenerationStream(Iterator[Step]):
 
         return prefill, step
 
-    def _make_candidate(self, index: int, ids: list[int], steps: list[Step], eos_logp: float | None,
+    def tokens_present(self, rows: int, vocab_size: int) -> torch.Tensor | None:
+        """(rows, V) bool: the tokens already in the text (the prefix's, unless it is only the line-start
+        context), which the repetition penalty lowers; None when there is no penalty."""
+        if self.config.repetition_penalty == 1.0:
+            return None
+        present = torch.zeros(rows, vocab_size, dtype=torch.bool, device=self.device)
+        if not self.prefix.line_start:
+            present[:, list(self.prefix.ids)] = True
+        return present
+
+    def make_candidate(self, index: int, ids: list[int], steps: list[Step], eos_logp: float | None,
                         score: float | None) -> Candidate:
         log_prob = sum(s.log_prob for s in steps) + (eos_logp or 0.0)
         n = max(len(steps) + (eos_logp is not None), 1)
@@ -882,26 +360,26 @@ class GenerationStream(Iterator[Step]):
             stop_reason="eos" if eos_logp is not None else "length", steps=tuple(steps), index=index)
 
     # -- greedy and sampling ---------------------------------------------------------
-    def start_sampling(self) -> tuple[torch.Tensor, Any, _Chooser]:
+    def start_sampling(self) -> tuple[torch.Tensor, Any, Chooser]:
         """Greedy or sampling up to the first choice: the seed drawn, the warm-up over the
         prefix, the rows copied for ``num_candidates`` samples.
 
         Returns ``(logits (B, V), state, chooser)``: the chooser picks each step's tokens
-        from the logits of its B rows (see ``_Chooser``); feeding them back is the
+        from the logits of its B rows (see ``Chooser``); feeding them back is the
         caller's business.  ``_sample`` feeds them one stream at a time; the batcher
         (``lyricdemo/batching.py``) feeds many streams' rows in one forward pass, and
         both therefore decode with exactly the same code."""
         if self.config.effective_strategy == "beam":
             raise LyricdemoError("Beam search does not sample; use stream() for it.")
-        self._dev = dev = _device(self.model)
+        dev = self.device
         # a fresh seed comes from the OS (not torch's or Python's global RNG), small enough to read out
-        self._seed = self.config.seed if self.config.seed is not None else secrets.randbelow(2**31)
+        self.seed = self.config.seed if self.config.seed is not None else secrets.randbelow(2**31)
         with torch.inference_mode():
             logits, state = self._warm_up()                                   # (1, V)
-            chooser = _Chooser(self, logits.shape[-1])
+            chooser = Chooser(self, logits.shape[-1])
             if chooser.rows > 1:
                 rows = torch.zeros(chooser.rows, dtype=torch.long, device=dev)
-                state, logits = _index_state(state, rows), logits.expand(chooser.rows, logits.shape[-1])
+                state, logits = index_state(state, rows), logits.expand(chooser.rows, logits.shape[-1])
         return logits, state, chooser
 
     def _sample(self) -> Iterator[Step]:
@@ -927,38 +405,46 @@ class GenerationStream(Iterator[Step]):
         finished: it stays in the beam unchanged (its one continuation is itself) and
         keeps competing with longer rows by its normalised score.  The history keeps,
         per step and row, the parent row, the token and what the model believed; the
-        candidates are read back from it at the end.
+        candidates are read back from it at the end (``_beam_candidates``).
         """
-        cfg, vocab = self.config, self.vocab
-        W, alpha, k_alt, eos = cfg.beam_width, cfg.length_norm, cfg.alternatives, self._eos
+        ranked, final_key, history = self._beam_search()
+        cands = self._beam_candidates(ranked, final_key, history)
+        longest = max((len(c.steps) for c in cands), default=0)
+        for pos in range(longest):
+            for c in cands:
+                if pos < len(c.steps):
+                    yield c.steps[pos]
+        return cands
+
+    def _beam_search(self) -> tuple[list[int], list[float], list[list]]:
+        """The search: (the best rows, best first; every row's final key; the history as lists,
+        one per field -- parent, token, kind, log-prob, entropy, alternatives' ids and log-probs --
+        each (T, W) or (T, W, k))."""
+        cfg = self.config
+        W, alpha, k_alt, eos = cfg.beam_width, cfg.length_norm, cfg.alternatives, self.eos_id
         penalty = cfg.repetition_penalty
-        self._dev = dev = _device(self.model)
-        self._seed = None
+        dev = self.device
+        self.seed = None
         hist: list[tuple[torch.Tensor, ...]] = []
         with torch.inference_mode():
-            forbidden = torch.tensor(self._forbidden_ids, dtype=torch.long, device=dev)
+            forbidden = torch.tensor(self.forbidden_ids, dtype=torch.long, device=dev)
             logits, state = self._warm_up()                                   # (1, V)
             V = logits.shape[-1]
             rows0 = torch.zeros(W, dtype=torch.long, device=dev)
-            state, logits = _index_state(state, rows0), logits.expand(W, V)    # W copies of the prefix
+            state, logits = index_state(state, rows0), logits.expand(W, V)    # W copies of the prefix
             score = torch.full((W,), -math.inf, device=dev)
             score[0] = 0.0                                                     # only row 0 is live at first
             length = torch.zeros(W, device=dev)
             finished = torch.zeros(W, dtype=torch.bool, device=dev)
             arange = torch.arange(W, device=dev)
-            present = None
-            if penalty != 1.0:
-                present = torch.zeros(W, V, dtype=torch.bool, device=dev)
-                if not self.prefix.line_start:
-                    present[:, list(self.prefix.ids)] = True
-
+            present = self.tokens_present(W, V)                               # (W, V) or None
             step_fn = self._step
             for t in range(cfg.length):
                 raw = F.log_softmax(logits, dim=-1)                            # (W, V)
-                entropy, alt_i, alt_lp = _belief(raw, k_alt)                   # (W,), (W, k), (W, k)
+                entropy, alt_i, alt_lp = belief(raw, k_alt)                   # (W,), (W, k), (W, k)
                 if not math.isfinite(float(entropy.sum())):                    # NaN/inf logits raise here
-                    entropy = _settle(logits, raw)
-                search = raw if present is None else F.log_softmax(_penalize(logits, present, penalty), dim=-1)
+                    entropy = settle_entropy(logits, raw)
+                search = raw if present is None else F.log_softmax(penalize(logits, present, penalty), dim=-1)
                 total = score[:, None] + search.index_fill(1, forbidden, -math.inf)   # (W, V)
                 new_len = torch.full((W,), float(t + 1), device=dev)
                 if eos is not None and bool(finished.any()):
@@ -979,7 +465,7 @@ class GenerationStream(Iterator[Step]):
                 self._positions += 1
                 if bool((finished | ~torch.isfinite(score)).all()) or t == cfg.length - 1:
                     break
-                state = _index_state(state, parent)
+                state = index_state(state, parent)
                 if present is not None:
                     present = present[parent]
                     present[arange, tok] = True
@@ -990,10 +476,12 @@ class GenerationStream(Iterator[Step]):
             final_key = torch.where(live, score / length.clamp(min=1) ** alpha, -math.inf)
             ranked = final_key.sort(descending=True, stable=True).indices[: int(live.sum())]
             ranked = ranked[: cfg.num_candidates].tolist()
-            final_key = final_key.tolist()
-            H = [torch.stack(cols).tolist() for cols in zip(*hist)]            # each (T, W) or (T, W, k)
+            return ranked, final_key.tolist(), [torch.stack(cols).tolist() for cols in zip(*hist)]
 
-        parents, toks, kinds, logps, ents, alt_is, alt_lps = H
+    def _beam_candidates(self, ranked: list[int], final_key: list[float], history: list[list]) -> list[Candidate]:
+        """Each ranked row's continuation, read back through its parents from the last step."""
+        vocab = self.vocab
+        parents, toks, kinds, logps, ents, alt_is, alt_lps = history
         cands: list[Candidate] = []
         for rank, row in enumerate(ranked):
             rev: list[tuple[int, int]] = []                                    # (t, row at t), last first
@@ -1013,13 +501,7 @@ class GenerationStream(Iterator[Step]):
                                       alternatives=tuple((vocab.idx_to_token[a], math.exp(lp))
                                                          for a, lp in zip(alt_is[t][r], alt_lps[t][r])),
                                       decode_prob=None, candidate=rank))
-            cands.append(self._make_candidate(rank, ids, steps, eos_logp, final_key[row]))
-
-        longest = max((len(c.steps) for c in cands), default=0)
-        for pos in range(longest):
-            for c in cands:
-                if pos < len(c.steps):
-                    yield c.steps[pos]
+            cands.append(self.make_candidate(rank, ids, steps, eos_logp, final_key[row]))
         return cands
 
 

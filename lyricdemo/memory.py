@@ -38,7 +38,6 @@ window, ``beta`` and ``theta`` are chosen on a slice of the *training* text
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
@@ -46,6 +45,7 @@ import numpy as np
 import torch
 
 from .errors import LyricdemoError
+from .numbers import perplexity_of
 
 MATCH_BUCKETS = (0, 1, 2, 3, 4, 6, 9, 13, 20)   # lower edges of the longest-match buckets (0: no match)
 MAX_MATCH = 64                                  # match lengths are counted up to this
@@ -528,7 +528,7 @@ def memory_log_probs(model, ids: torch.Tensor, config: MemoryConfig) -> tuple[np
 def perplexities(model, ids: torch.Tensor, config: MemoryConfig) -> tuple[float, float]:
     """(perplexity without memory, with memory) of ``ids``."""
     plain, mixed = memory_log_probs(model, ids, config)
-    return float(math.exp(-plain.mean())), float(math.exp(-mixed.mean()))
+    return perplexity_of(float(-plain.mean())), perplexity_of(float(-mixed.mean()))
 
 
 def tuning_slice(train_ids: torch.Tensor, length: int) -> torch.Tensor:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .errors import LyricdemoError
+from .numbers import perplexity_of
 
 ORDER_NAMES = {1: "unigram", 2: "bigram", 3: "trigram"}
 
@@ -97,36 +98,35 @@ class NGramLM:
             raise LyricdemoError("The n-gram model has not been fitted yet.")
 
     # -- probabilities -----------------------------------------------------------------
-    def prob_vector(self, context: Sequence[int]) -> np.ndarray:
-        """P(. | context) over the whole vocabulary, shape (V,), summing to 1."""
+    def _seen_levels(self, context: Sequence[int]):
+        """The interpolation's recursion, lowest order first: ``(level, h, entry)`` for each order k
+        whose history h (the last k tokens of ``context``) was seen in training.  Each such level
+        mixes its discounted counts with the lower orders' distribution::
+
+            P_k(w | h) = max(c(h, w) - d, 0) / c(h) + d * N1+(h .) / c(h) * P_{k-1}(w)
+        """
         self._check_fitted()
         context = tuple(int(t) for t in context)
-        p = np.full(self.vocab_size, 1.0 / self.vocab_size)
         for k, level in enumerate(self.levels):
             if k > len(context):
                 break
             h = context[len(context) - k:] if k else ()
             entry = level.ctx.get(h)
-            if entry is None:
-                continue
-            ws, cs, total, n1p = entry
+            if entry is not None:
+                yield level, h, entry
+
+    def prob_vector(self, context: Sequence[int]) -> np.ndarray:
+        """P(. | context) over the whole vocabulary, shape (V,), summing to 1."""
+        p = np.full(self.vocab_size, 1.0 / self.vocab_size)
+        for level, _, (ws, cs, total, n1p) in self._seen_levels(context):
             p = (level.d * n1p / total) * p
             p[ws] += np.maximum(cs - level.d, 0.0) / total
         return p
 
     def prob(self, context: Sequence[int], w: int) -> float:
         """P(w | context), the scalar path of ``prob_vector`` (same numbers)."""
-        self._check_fitted()
-        context = tuple(int(t) for t in context)
         p = 1.0 / self.vocab_size
-        for k, level in enumerate(self.levels):
-            if k > len(context):
-                break
-            h = context[len(context) - k:] if k else ()
-            entry = level.ctx.get(h)
-            if entry is None:
-                continue
-            _, _, total, n1p = entry
+        for level, h, (_, _, total, n1p) in self._seen_levels(context):
             c = level.count.get(h + (w,), 0)
             p = max(c - level.d, 0.0) / total + level.d * n1p / total * p
         return p
@@ -142,7 +142,7 @@ class NGramLM:
         lp = self.log_probs(ids)
         if not len(lp):
             raise LyricdemoError("At least two tokens are needed to measure perplexity.")
-        return float(math.exp(-lp.mean()))
+        return perplexity_of(float(-lp.mean()))
 
     # -- the interface every model shares ------------------------------------------------
     def init_state(self, batch_size: int = 1) -> list[tuple[int, ...]]:

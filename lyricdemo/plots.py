@@ -21,6 +21,8 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from .vocab import show_token
+
 # Colours of successive training runs (a colour-blind-safe qualitative palette).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 BASELINE_DASH = {"unigram": "dot", "bigram": "dash", "trigram": "dashdot"}
@@ -30,16 +32,6 @@ FONT_MIN = 14
 DIVERGING = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#b2182b"]]    # negative blue, 0 white, positive red
 NGRAM_NAMES = {1: "unigram / 一元", 2: "bigram / 二元", 3: "trigram / 三元"}
 
-# glyphs that DejaVu Sans and Noto Sans CJK both draw (␠ U+2420 and ␍ are missing: they would be tofu boxes)
-_SHOWN = {"\n": "↵", " ": "␣", "\u3000": "⬚", "\t": "⇥", "\r": "\\r"}
-
-
-def show_token(token: str) -> str:
-    """A token as it can be read on a chart or a page: a line break is ``↵``, a space ``␣``,
-    a full-width space ``⬚``."""
-    if token in _SHOWN:
-        return _SHOWN[token]
-    return "".join(_SHOWN.get(ch, ch) for ch in token) if any(ch in _SHOWN for ch in token) else token
 
 
 def _r(x: float | None, digits: int = 4) -> float | None:
@@ -211,6 +203,7 @@ def _log_range(values: Sequence[float | None]) -> list[float] | None:
     return [lo - pad, hi + pad]
 
 
+# A little over 60 lines: one figure's traces and axes, which read best together.
 def training_chart(runs: Sequence[RunCurves], baselines: Mapping[str, float] | None = None,
                    x: str = "step", title: str | None = None, height: int = TRAINING_HEIGHT) -> go.Figure:
     """Perplexity (log scale) of every run: validation solid with filled dots, training dotted with open
@@ -352,30 +345,6 @@ def entropy_chart(tokens: Sequence[str], entropy_bits: Sequence[float], probs: S
 
 
 # ----------------------------------------------------------------------------- hidden states
-def hidden_heatmap(h: np.ndarray, tokens: Sequence[str], title: str = "Hidden state / 隐状态",
-                   max_units: int = 512) -> go.Figure:
-    """Hidden state ``h`` (T, H) as a heatmap: units on the vertical axis, the tokens read along the
-    horizontal one (h[t] is the state *after* reading token t)."""
-    h = np.asarray(h, dtype=np.float32)
-    if h.ndim != 2:
-        raise ValueError(f"h must be (time, units); got shape {h.shape}")
-    T, H = h.shape
-    z = np.round(h[:, :max_units].T, 3)                                     # (units, T)
-    lim = float(max(np.abs(z).max(initial=0.0), 1e-6))
-    x = list(range(T))
-    labels = [show_token(t) for t in tokens]
-    return _figure(
-        [dict(type="heatmap", z=z, x=x, colorscale=DIVERGING, zmin=-lim, zmax=lim, zmid=0,
-              customdata=[labels] * z.shape[0],
-              hovertemplate="t=%{x} “%{customdata}”, unit %{y}: %{z}<extra></extra>",
-              colorbar=dict(title=dict(text="h"), thickness=12))],
-        dict(title=dict(text=title),
-             xaxis=dict(title=dict(text="token read / 读入的词元"), tickmode="array", tickvals=x, ticktext=labels,
-                        tickangle=0, tickfont=dict(size=FONT_MIN)),
-             yaxis=dict(title=dict(text="unit / 单元"), autorange="reversed"),
-             height=max(320, min(720, 120 + 3 * z.shape[0]))))
-
-
 def unit_trace_chart(values: Sequence[float], tokens: Sequence[str], unit: int) -> go.Figure:
     """One unit's activation along the text."""
     labels = [show_token(t) for t in tokens]

@@ -32,20 +32,7 @@ bidirectional one can, and its row shows it.  For display a row is divided by it
 maximum (``Saliency.shares``).  ``connectivity`` computes every row at once (T backward
 passes' worth of work in one batched pass), so it is offered for short texts only.
 
-**Units that fire here** (LSTMVis, Strobelt et al.).  Positions are selected by a token
-(every occurrence), line starts, line ends or explicit positions; a unit's score is
-
-    score(u) = mean_{t selected} a_t(u) - mean_{t not selected} a_t(u)
-
-in the activation's own units (h lies in [-1, 1], so scores of units compare directly).
-We keep the plain difference rather than a standardized one: a unit that barely varies
-would get a huge standardized score from a tiny, meaningless difference.  A positive
-score means the unit goes up there and not elsewhere; a negative one, that it goes down
-(units are sign-symmetric: flipping a unit's weights flips its sign).
-
-**Gate saturation** (Karpathy, Johnson & Fei-Fei 2015, fig. 3).  For each sigmoid gate
-(GRU r, z; LSTM i, f, o) and each unit: the share of time steps at which the gate is
-left-saturated (< 0.1, nearly closed) and right-saturated (> 0.9, nearly open).
+Positions, units and gates are then ranked and summarised on these arrays (``activations.py``).
 """
 
 from __future__ import annotations
@@ -58,29 +45,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from .activations import SATURATION, gate_saturation, pca_2d, select_positions, unit_order, unit_scores
 from .errors import LyricdemoError
-from .generate import MAX_PREFIX_CHARS, UnknownToken, prepare_prefix
+from .reading import MAX_PROBE_TOKENS, ReadText, UnknownToken, read_text
 from .models.stepper import weights_key
+from .numbers import rounded
 from .tokenizers import Tokenizer
 from .vocab import Vocab
 
-MAX_PROBE_TOKENS = 2000
 MAX_CONNECTIVITY_TOKENS = 120     # a (T, T) matrix costs about T single-position saliency passes
 CONNECTIVITY_CHUNK = 12_000_000   # input numbers per batched pass of connectivity (rows x T x I)
 CONNECTIVITY_ROWS = 24            # target rows per batched pass (a one-directional pass stops at its last row)
 DEFAULT_TOP_K = 5
-SATURATION = (0.1, 0.9)           # left- and right-saturation thresholds of a sigmoid gate
 
-# Gates each cell exposes (ScratchRNN's names), the sigmoid ones among them, and what they are.
+# Gates each cell exposes (ScratchRNN's names).
 GATES = {"rnn": (), "gru": ("r", "z", "n"), "lstm": ("i", "f", "g", "o")}
-SIGMOID_GATES = {"rnn": (), "gru": ("r", "z"), "lstm": ("i", "f", "o")}
-GATE_NAMES = {"r": "reset / 重置门", "z": "update / 更新门", "n": "candidate / 候选状态",
-              "i": "input / 输入门", "f": "forget / 遗忘门", "g": "candidate / 候选记忆", "o": "output / 输出门",
-              "h": "hidden state / 隐状态", "c": "memory cell / 记忆单元"}
-SELECT_BY = ("token", "line starts", "line ends", "positions")
-UNIT_ORDERS = ("variance", "mean", "selection")
 LN2 = math.log(2.0)
 
 
@@ -93,57 +73,6 @@ def _whole(name: str, v, lo: int, hi: int) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
         raise LyricdemoError(f"{name} must be a whole number from {lo:,} to {hi:,}; got {v!r}.")
     return int(v)
-
-
-# ----------------------------------------------------------------------------- reading the text
-@dataclass(frozen=True)
-class ReadText:
-    """A text as the model reads it: its tokens, their ids (unknown tokens -> <unk>, listed)."""
-
-    text: str
-    tokens: tuple[str, ...]
-    ids: tuple[int, ...]
-    unknown: tuple[UnknownToken, ...] = ()
-    truncated: bool = False
-
-
-def read_text(vocab: Vocab, tokenizer: Tokenizer | str, text: str, max_tokens: int = MAX_PROBE_TOKENS,
-              truncate: bool = False) -> ReadText:
-    """Tokenize ``text`` as the model's training text was (``generate.prepare_prefix``: line breaks
-    become the model's line-break token, unknown tokens become ``<unk>`` and are listed).
-
-    A text of more than ``max_tokens`` tokens is refused with a message saying how long it is,
-    or, with ``truncate=True``, cut to its first ``max_tokens`` tokens (``truncated`` says so)."""
-    if not isinstance(text, str) or not text.strip():
-        raise LyricdemoError("Type a text for the model to read. / 请输入要读的文本。")
-    max_tokens = _whole("max_tokens", max_tokens, 1, MAX_PROBE_TOKENS)
-    cut = text
-    if truncate:
-        # every token is at least one character, so this cut keeps >= max_tokens tokens when the text has
-        # them, and stays under prepare_prefix's own limits (2,000 tokens, 20,000 characters)
-        cut = text[:min(4 * max_tokens, MAX_PREFIX_CHARS)]
-    elif len(text) > MAX_PREFIX_CHARS:
-        raise LyricdemoError(f"The text is too long / 文本太长: {len(text):,} characters; the probe reads at most "
-                             f"{max_tokens:,} tokens. Shorten it, or let the probe read only the beginning.")
-    try:
-        report = prepare_prefix(cut, vocab, tokenizer, unknown="unk")
-    except LyricdemoError as e:
-        if "too long" not in str(e):         # prepare_prefix's other complaints stand as they are
-            raise
-        if not truncate:
-            raise LyricdemoError(f"The text is too long / 文本太长: more than {max_tokens:,} tokens; the probe "
-                                 f"reads at most {max_tokens:,}. Shorten it, or let the probe read only the "
-                                 "beginning.") from None
-        report = prepare_prefix(text[:max_tokens], vocab, tokenizer, unknown="unk")
-    tokens, ids = tuple(report.tokens), tuple(report.ids)
-    truncated = len(cut) < len(text) or len(ids) > max_tokens
-    if len(ids) > max_tokens and not truncate:
-        raise LyricdemoError(f"The text is too long / 文本太长: {len(ids):,} tokens; the probe reads at most "
-                             f"{max_tokens:,}. Shorten it, or let the probe read only the beginning.")
-    tokens, ids = tokens[:max_tokens], ids[:max_tokens]
-    end = sum(len(t) for t in tokens)        # the characters read (a line break token stands for 1-2)
-    unknown = tuple(u for u in report.unknown if u.start < end) if truncated else tuple(report.unknown)
-    return ReadText(text=text, tokens=tokens, ids=ids, unknown=unknown, truncated=bool(truncated))
 
 
 # ----------------------------------------------------------------------------- the scratch twin
@@ -172,28 +101,10 @@ def _grad_mode(on: bool):
     return stack
 
 
-def _input_vectors(twin, ids: torch.Tensor) -> torch.Tensor:
-    """ids (B, T) -> the vectors the first recurrent layer reads (B, T, I): embedding rows or one-hot."""
-    if twin.embedding is None:
-        return F.one_hot(ids, twin.config.vocab_size).to(twin.dtype)
-    return twin.embedding(ids)
-
-
 def _features(twin, x: torch.Tensor, record: bool):
     """x (B, T, I) -> (features (B, T, F) for the output layer, gates dict or {}). Eval mode: no dropout."""
-    if record:
-        y, _, gates = twin.rnn.forward_with_gates(x)
-    else:
-        y, _ = twin.rnn(x)
-        gates = {}
-    if twin.proj is not None:
-        y = twin.proj(y)
-    return y, gates
-
-
-def _log_probs(twin, y: torch.Tensor) -> torch.Tensor:
-    """features (B, T, F) -> log-probabilities (B, T, V) (the adaptive softmax gives them directly)."""
-    return torch.log_softmax(twin._logits(y), dim=-1)
+    y, _, gates = twin.run_layers(x, None, with_gates=record)
+    return y, gates or {}
 
 
 def _to_units(g: torch.Tensor) -> np.ndarray:
@@ -228,7 +139,7 @@ class Saliency:
         return {"position": self.position, "target": self.target, "target_id": self.target_id,
                 "in_text": self.in_text, "logprob": _round(self.logprob, digits),
                 "max_norm": _round(float(self.norms.max(initial=0.0)), 8),
-                "shares": _rounded(self.shares, digits), "reads_future": self.reads_future}
+                "shares": rounded(self.shares, digits), "reads_future": self.reads_future}
 
 
 @dataclass
@@ -276,22 +187,6 @@ class Probe:
     def bidirectional(self) -> bool:
         return self.num_directions == 2
 
-    @property
-    def notes(self) -> list[str]:
-        """What a reader of these numbers must know (bidirectional, unknown tokens, truncation)."""
-        out = []
-        if self.bidirectional:
-            H = self.hidden_size
-            out.append(f"Bidirectional: units 0–{H - 1} read forwards, {H}–{2 * H - 1} backwards. The backward "
-                       "half reads the future (the tokens after t), so its predictions peek at the answer. / "
-                       f"双向模型：单元 0–{H - 1} 正向读，{H}–{2 * H - 1} 反向读；反向的一半读到了之后的字，等于偷看答案。")
-        if self.unknown:
-            shown = ", ".join(repr(u.token) for u in self.unknown[:10])
-            out.append(f"{len(self.unknown)} unknown token(s) read as <unk>: {shown}. / 未知词元按 <unk> 读入。")
-        if self.truncated:
-            out.append(f"Only the first {len(self.tokens):,} tokens were read. / 只读了前 {len(self.tokens):,} 个词元。")
-        return out
-
     def layer(self, k: int) -> int:
         return _whole("layer", k, 0, self.num_layers - 1)
 
@@ -307,7 +202,11 @@ class Probe:
     def unit(self, layer: int, unit: int, name: str = "h") -> np.ndarray:
         """Activation (T,) of one unit along the text."""
         v = self.values(layer, name)
-        return v[:, _whole("unit", unit, 0, self.width - 1)]
+        return v[:, self.check_unit(unit)]
+
+    def check_unit(self, unit: int) -> int:
+        """``unit`` when it is a unit of every layer (0 .. W-1); else a message naming the range."""
+        return _whole("unit", unit, 0, self.width - 1)
 
     def positions(self, by: str, value: str = "") -> np.ndarray:
         return select_positions(self.tokens, by, value)
@@ -341,98 +240,45 @@ class Probe:
                       "hidden_size": self.hidden_size, "width": self.width},
             "text": self.text, "tokens": list(self.tokens), "ids": list(self.ids),
             "truncated": self.truncated, "unknown": [{"token": u.token, "start": u.start} for u in self.unknown],
-            "notes": self.notes,
             "predictions": {"top_k": int(self.top_ids.shape[1]), "tokens": self.top_tokens,
-                            "ids": self.top_ids.tolist(), "probs": _rounded(self.top_probs, digits),
-                            "entropy_bits": _rounded(self.entropy_bits, digits),
-                            "next_logprob_bits": _rounded(self.next_logprob_bits, digits)},
+                            "ids": self.top_ids.tolist(), "probs": rounded(self.top_probs, digits),
+                            "entropy_bits": rounded(self.entropy_bits, digits),
+                            "next_logprob_bits": rounded(self.next_logprob_bits, digits)},
             "saliency": self.saliency.to_dict(digits) if self.saliency is not None else None,
             "projection": None if self.projection is None else {
-                "layers": [{"layer": k, "coords": _rounded(self.projection[k], digits),
-                            "explained": _rounded(self.explained[k], digits)} for k in ks]},
+                "layers": [{"layer": k, "coords": rounded(self.projection[k], digits),
+                            "explained": rounded(self.explained[k], digits)} for k in ks]},
             "saturation": {"thresholds": list(SATURATION),
-                           "gates": {g: {"left": _rounded(s[ks, :, 0], digits), "right": _rounded(s[ks, :, 1], digits)}
+                           "gates": {g: {"left": rounded(s[ks, :, 0], digits), "right": rounded(s[ks, :, 1], digits)}
                                      for g, s in sat.items()}},
             "layers": ks,
         }
         if arrays:
-            d["states"] = {n: _rounded(v[ks], digits) for n, v in self.states.items()}
-            d["gates"] = {n: _rounded(v[ks], digits) for n, v in self.gates.items()}
+            d["states"] = {n: rounded(v[ks], digits) for n, v in self.states.items()}
+            d["gates"] = {n: rounded(v[ks], digits) for n, v in self.gates.items()}
         return d
 
-
-    # -- a page of plots ---------------------------------------------------------------------
-    def to_html(self, layer: int = -1, unit: int | None = None, select_by: str = "line starts",
-                select_value: str = "", title: str | None = None, connectivity: Connectivity | None = None) -> str:
-        """A standalone HTML page of the views (plotly.js inlined: it works offline), for slides and
-        handouts: units over time, the text coloured by one unit, the units that fire at a selection,
-        gate saturation, the prediction strip, the saliency of one position, the trajectory."""
-        from html import escape
-
-        from . import plots
-
-        k = self.layer(layer % self.num_layers if isinstance(layer, int) and not isinstance(layer, bool) else layer)
-        h = self.values(k, "h")
-        sel = self.positions(select_by, select_value) if select_by else np.zeros(0, dtype=np.int64)
-        scores = unit_scores(h, sel) if 0 < sel.size < len(self.tokens) else None
-        order = unit_order(h, "selection", sel) if scores is not None else unit_order(h, "variance")
-        u = int(order[0]) if unit is None else _whole("unit", unit, 0, self.width - 1)
-        kind = self.kind.upper()
-        head = (f"<p>{escape(kind)} · {self.num_layers} layer(s) × {self.hidden_size} units"
-                f"{' × 2 directions' if self.bidirectional else ''} · {len(self.tokens)} tokens"
-                + (f" · mean surprisal {self.surprisal_bits():.2f} bits/token" if self.surprisal_bits() is not None
-                   else "") + "</p>" + "".join(f"<p>{escape(n)}</p>" for n in self.notes))
-        sections: list[tuple[str, object]] = [
-            (f"Units over time, layer {k + 1} / 第 {k + 1} 层单元",
-             plots.units_heatmap(h, self.tokens, order, selected=sel.tolist(), unit=u,
-                                 title=f"h, layer {k + 1}, units sorted by {'selection' if scores is not None else 'variance'}")),
-            (f"The text coloured by unit {u} / 按第 {u} 号单元着色",
-             plots.text_grid_chart(self.tokens, h[:, u], f"unit {u}, layer {k + 1}", marks=sel.tolist())),
-        ]
-        if scores is not None:
-            top = np.argsort(-scores, kind="stable")[:8]
-            low = np.argsort(scores, kind="stable")[:8]
-            rows = "".join(f"<tr><td>{int(a)}</td><td>{scores[a]:+.3f}</td><td>{int(b)}</td><td>{scores[b]:+.3f}</td></tr>"
-                           for a, b in zip(top, low))
-            sections.append((f"Units that fire at {select_by} {escape(select_value)} ({sel.size} positions) / 在选中位置激活的单元",
-                             "<table><tr><th>up here / 升高</th><th>score</th><th>down here / 降低</th><th>score</th></tr>"
-                             f"{rows}</table><p>score = mean at the selected positions − mean elsewhere.</p>"))
-        sections += [
-            ("Gate saturation / 门饱和度", plots.saturation_chart(self.saturation(), GATE_NAMES, *SATURATION)),
-            ("Predictions / 预测", plots.prediction_strip(self.tokens, self.top_tokens, self.top_probs,
-                                                        self.entropy_bits, self.next_logprob_bits.tolist())),
-        ]
-        if self.saliency is not None:
-            s = self.saliency
-            sections.append((f"Connectivity of position {s.position} / 第 {s.position} 个位置的连接性",
-                             plots.saliency_chart(self.tokens, s.shares, s.position, s.target, s.in_text,
-                                                  s.reads_future)))
-            sections.append(("", plots.text_grid_chart(self.tokens, s.shares, "saliency, shaded / 显著性着色",
-                                                       diverging=False, marks=[s.position])))
-        if connectivity is not None:
-            sections.append(("Connectivity matrix / 连接性矩阵",
-                             plots.connectivity_chart(connectivity.shares, connectivity.tokens, connectivity.targets)))
-        if self.projection is not None:
-            sections.append((f"State trajectory, layer {k + 1} / 状态轨迹",
-                             plots.trajectory_chart(self.projection[k], self.tokens, self.explained[k])))
-        return plots.figures_page(title or f"lyricdemo · inside a {kind} / 模型内部", sections, head)
 
 def _round(x: float, digits: int) -> float | None:
     return round(float(x), digits) if math.isfinite(x) else None
 
 
-def _rounded(a: np.ndarray, digits: int) -> list:
-    """np array -> nested lists of floats rounded to ``digits`` decimals; NaN/inf -> None."""
-    a = np.asarray(a, dtype=np.float64)
-    r = np.round(a, digits)
-    if np.isfinite(r).all():
-        return r.tolist()
-    obj = r.astype(object)
-    obj[~np.isfinite(r)] = None
-    return obj.tolist()
 
 
 # ----------------------------------------------------------------------------- the probe
+@torch.inference_mode()
+def _distributions(twin, y: torch.Tensor, ids: torch.Tensor, top_k: int):
+    """Features y (1, T, F) -> log p (T, V), the top-k log-probs and ids (T, k), the entropy (T,) in
+    bits and log2 p(the text's next token) (T,), NaN at the last position."""
+    logp = twin.log_probs_of(y.detach())[0].float()                               # (T, V)
+    top_lp, top_i = logp.topk(min(top_k, logp.shape[-1]), dim=-1)                 # (T, k)
+    entropy = -(logp.exp() * logp).sum(-1) / LN2                                  # (T,) bits
+    nxt = torch.full((logp.shape[0],), float("nan"))
+    if logp.shape[0] > 1:
+        nxt[:-1] = logp[:-1].gather(1, ids[0, 1:, None]).squeeze(1) / LN2
+    return logp, top_lp, top_i, entropy, nxt
+
+
 def probe(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str, *, max_tokens: int = MAX_PROBE_TOKENS,
           truncate: bool = False, top_k: int = DEFAULT_TOP_K, saliency_at: int | str | None = "auto",
           project: bool = True) -> Probe:
@@ -459,7 +305,7 @@ def probe(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str, *, max_tok
     t0 = time.perf_counter()
     ids = torch.tensor([rt.ids], dtype=torch.long, device=twin.device)              # (1, T)
     with _grad_mode(pos is not None):
-        x = _input_vectors(twin, ids)                                                 # (1, T, I)
+        x = twin.embed(ids)                                                 # (1, T, I)
         if pos is not None:
             x = x.detach().requires_grad_(True)
         y, rec = _features(twin, x, record=True)                                      # (1, T, F)
@@ -468,14 +314,7 @@ def probe(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str, *, max_tok
     timings["states"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    with torch.inference_mode():
-        logp = _log_probs(twin, y.detach())[0].float()                               # (T, V)
-        k = min(top_k, logp.shape[-1])
-        top_lp, top_i = logp.topk(k, dim=-1)                                          # (T, k)
-        entropy = -(logp.exp() * logp).sum(-1) / LN2                                  # (T,) bits
-        nxt = torch.full((T,), float("nan"))
-        if T > 1:
-            nxt[:-1] = logp[:-1].gather(1, ids[0, 1:, None]).squeeze(1) / LN2
+    logp, top_lp, top_i, entropy, nxt = _distributions(twin, y, ids, top_k)
     top_ids = top_i.cpu().numpy()
     top_tokens = [vocab.to_tokens(row) for row in top_ids.tolist()]
     timings["distributions"] = time.perf_counter() - t0
@@ -525,7 +364,7 @@ def _saliency_from(twin, vocab: Vocab, rt: ReadText, x: torch.Tensor, y: torch.T
     """One backward pass from log p(target at t) to the input vectors x (1, T, I) (which require grad);
     ``logp_t`` (V,) is the distribution at t (it names the target at the end of the text)."""
     target, in_text = _target(rt.ids, logp_t, t)
-    lp = _log_probs(twin, y[:, t:t + 1])[0, 0, target]              # only row t goes through the decoder
+    lp = twin.log_probs_of(y[:, t:t + 1])[0, 0, target]              # only row t goes through the decoder
     (grad,) = torch.autograd.grad(lp, x)
     norms = grad[0].norm(dim=-1).float().cpu().numpy()              # (T,)
     bidi = twin.config.bidirectional
@@ -546,10 +385,10 @@ def saliency(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str, positio
     n = T if twin.config.bidirectional else t + 1
     ids = torch.tensor([rt.ids[:n]], dtype=torch.long, device=twin.device)
     with _grad_mode(True):
-        x = _input_vectors(twin, ids).detach().requires_grad_(True)
+        x = twin.embed(ids).detach().requires_grad_(True)
         y, _ = _features(twin, x, record=False)
         with torch.no_grad():
-            logp_t = _log_probs(twin, y[:, t:t + 1].detach())[0]    # (1, V)
+            logp_t = twin.log_probs_of(y[:, t:t + 1].detach())[0]    # (1, V)
         sal = _saliency_from(twin, vocab, rt, x, y, logp_t[0], t)
     if n < T:
         sal.norms = np.concatenate([sal.norms, np.zeros(T - n, dtype=sal.norms.dtype)])
@@ -596,147 +435,17 @@ def connectivity(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str,
     matrix = np.zeros((T, T), dtype=np.float32)
     targets: list[int] = []
     with _grad_mode(True):
-        base = _input_vectors(twin, ids).detach()                                          # (1, T, I)
+        base = twin.embed(ids).detach()                                          # (1, T, I)
         for r0 in range(0, T, chunk):
             rows = torch.arange(r0, min(r0 + chunk, T))
             n = T if bidi else int(rows[-1]) + 1          # one direction: rows up to t need tokens 0..t only
             x = base[:, :n].expand(len(rows), -1, -1).clone().requires_grad_(True)         # (rows, n, I)
             y, _ = _features(twin, x, record=False)                                        # (rows, n, F)
             own = y[torch.arange(len(rows)), rows][:, None]                                # (rows, 1, F): row t at t
-            logp = _log_probs(twin, own)[:, 0]                                             # (rows, V)
+            logp = twin.log_probs_of(own)[:, 0]                                             # (rows, V)
             tg = [_target(rt.ids, logp[i].detach(), int(t))[0] for i, t in enumerate(rows)]
             (grad,) = torch.autograd.grad(logp[torch.arange(len(rows)), torch.tensor(tg)].sum(), x)
             matrix[rows.numpy(), :n] = grad.norm(dim=-1).float().cpu().numpy()
             targets += tg
     return Connectivity(tokens=list(rt.tokens), targets=vocab.to_tokens(targets), matrix=matrix,
                         reads_future=twin.config.bidirectional)
-
-
-# ----------------------------------------------------------------------------- analyses on the arrays
-def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project the rows of ``x`` (T, W) on their first two principal components.
-
-    Returns (coords (T, 2), explained (2,): each component's share of the variance).  Signs are
-    fixed so that the first position has a non-positive coordinate (a stable picture).
-    Computed with torch in float64 (numpy's BLAS would start its own threads, which stall
-    badly on a busy shared machine: 1 s instead of 10 ms for T=500, W=256)."""
-    xt = torch.as_tensor(np.asarray(x), dtype=torch.float64)
-    T, W = xt.shape
-    xc = xt - xt.mean(dim=0, keepdim=True)
-    coords = torch.zeros(T, 2, dtype=torch.float64)
-    explained = torch.zeros(2, dtype=torch.float64)
-    total = float((xc ** 2).sum())
-    if T < 2 or total <= 1e-20:
-        return coords.float().numpy(), explained.float().numpy()
-    if T > W:                                # eigenvectors of the (W, W) scatter matrix: cheaper than an SVD
-        w, v = torch.linalg.eigh(xc.T @ xc)
-        comps, var = v[:, -2:].flip(1), w[-2:].flip(0).clamp(min=0)
-    else:
-        _, sv, vt = torch.linalg.svd(xc, full_matrices=False)
-        comps, var = vt[:2].T, sv[:2] ** 2
-    n = comps.shape[1]
-    coords[:, :n] = xc @ comps
-    explained[:n] = var / total
-    flip = torch.where(coords[0] > 0, -1.0, 1.0).to(torch.float64)
-    return (coords * flip).float().numpy(), explained.float().numpy()
-
-
-def gate_saturation(gates: dict[str, np.ndarray], kind: str, lo: float = SATURATION[0],
-                    hi: float = SATURATION[1]) -> dict[str, np.ndarray]:
-    """For each sigmoid gate: (L, W, 2) -- per layer and unit, the share of time steps below ``lo``
-    (left-saturated) and above ``hi`` (right-saturated).  Empty for an RNN (no gates)."""
-    out = {}
-    for name in SIGMOID_GATES.get(kind, ()):
-        g = gates[name]                                          # (L, T, W)
-        out[name] = np.stack([(g < lo).mean(axis=1), (g > hi).mean(axis=1)], axis=-1).astype(np.float32)
-    return out
-
-
-def _line_break(tok: str) -> bool:
-    return tok == "\n"
-
-
-def select_positions(tokens: Sequence[str], by: str, value: str = "") -> np.ndarray:
-    """Positions (sorted int array) selected in a token list.
-
-    ``by``: ``"token"`` -- every occurrence of ``value`` (for a word-level model, a single
-    character also matches every word containing it; ``\\n`` or ``↵`` is the line break);
-    ``"line starts"`` -- the first token of every line; ``"line ends"`` -- every line break;
-    ``"positions"`` -- explicit positions such as ``"0, 5, 9-12"``."""
-    T = len(tokens)
-    if by not in SELECT_BY:
-        raise LyricdemoError(f"Select positions by one of {', '.join(SELECT_BY)}; got {by!r}.")
-    value = "" if value is None else value
-    if not isinstance(value, str):
-        raise LyricdemoError(f"The selection must be text; got {type(value).__name__}.")
-    if by == "line starts":
-        pos = [t for t in range(T) if t == 0 or _line_break(tokens[t - 1])]
-    elif by == "line ends":
-        pos = [t for t in range(T) if _line_break(tokens[t])]
-        if not pos:
-            raise LyricdemoError("The text has no line break. / 文本中没有换行。")
-    elif by == "token":
-        want = value.strip() or value
-        want = {"\\n": "\n", "↵": "\n", "␣": " "}.get(want, want)
-        if not want:
-            raise LyricdemoError("Type the character (or word) to select, e.g. 我. / 请输入要选择的字或词，例如“我”。")
-        pos = [t for t in range(T) if tokens[t] == want]
-        if not pos and len(want) == 1:
-            pos = [t for t in range(T) if want in tokens[t]]
-        if not pos:
-            raise LyricdemoError(f"“{want}” does not occur in the text. / 文本中没有“{want}”。")
-    else:
-        pos = _parse_positions(value, T)
-    return np.asarray(pos, dtype=np.int64)
-
-
-def _parse_positions(spec: str, T: int) -> list[int]:
-    out: set[int] = set()
-    parts = [p.strip() for p in spec.replace("，", ",").replace("–", "-").split(",") if p.strip()]
-    if not parts or len(parts) > 10_000:
-        raise LyricdemoError("Type positions such as 0, 5, 9-12. / 请输入位置，例如 0, 5, 9-12。")
-    for p in parts:
-        a, sep, b = p.partition("-")
-        try:
-            lo, hi = (int(a), int(b)) if sep else (int(p), int(p))
-        except ValueError:
-            raise LyricdemoError(f"{p!r} is not a position or a range like 9-12. / 位置格式不对。") from None
-        if not 0 <= lo <= hi < T:
-            raise LyricdemoError(f"Positions run from 0 to {T - 1} (the text has {T} tokens); got {p!r}.")
-        out.update(range(lo, hi + 1))
-    return sorted(out)
-
-
-def unit_scores(values: np.ndarray, positions: Sequence[int]) -> np.ndarray:
-    """score(u) = mean of unit u over the selected positions minus its mean elsewhere: (W,).
-    See the module docstring for why the difference is not standardized."""
-    values = np.asarray(values)
-    T = values.shape[0]
-    mask = np.zeros(T, dtype=bool)
-    pos = np.asarray(positions, dtype=np.int64)
-    if pos.size == 0:
-        raise LyricdemoError("No position is selected. / 没有选中任何位置。")
-    if pos.min() < 0 or pos.max() >= T:
-        raise LyricdemoError(f"Positions run from 0 to {T - 1}.")
-    mask[pos] = True
-    if mask.all():
-        raise LyricdemoError("Every position is selected, so there is no 'elsewhere' to compare with. / "
-                             "所有位置都被选中了，无从比较。")
-    return (values[mask].mean(axis=0) - values[~mask].mean(axis=0)).astype(np.float32)
-
-
-def unit_order(values: np.ndarray, by: str = "variance", positions: Sequence[int] | None = None) -> np.ndarray:
-    """Unit indices (W,) in display order: ``"variance"`` (most varying first), ``"mean"``
-    (most positive first) or ``"selection"`` (highest score at ``positions`` first)."""
-    values = np.asarray(values)
-    if by == "variance":
-        key = -values.var(axis=0)
-    elif by == "mean":
-        key = -values.mean(axis=0)
-    elif by == "selection":
-        if positions is None:
-            raise LyricdemoError("Sorting by the selection needs selected positions. / 按选择排序需要先选位置。")
-        key = -unit_scores(values, positions)
-    else:
-        raise LyricdemoError(f"Sort units by one of {', '.join(UNIT_ORDERS)}; got {by!r}.")
-    return np.argsort(key, kind="stable")

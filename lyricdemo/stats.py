@@ -98,11 +98,6 @@ def ngram_freqs(tokens: Sequence[str], n: int) -> list[int]:
     return sorted(Counter(zip(*(tokens[i:] for i in range(n)))).values(), reverse=True)
 
 
-def vocab_sizes(token_freqs: Sequence[tuple[str, int]], min_freqs: Sequence[int], extra: int = 1) -> dict[int, int]:
-    """Vocabulary size at each ``min_freq`` (``extra`` counts <unk> and reserved tokens)."""
-    return {m: extra + sum(1 for _, f in token_freqs if f >= m) for m in min_freqs}
-
-
 def corpus_stats(ds: Dataset, top: int = 30, rare: int = 60) -> CorpusStats:
     """Statistics of a prepared dataset (see ``data.load_dataset``)."""
     freqs = [f for _, f in ds.vocab.token_freqs]

@@ -1,7 +1,7 @@
 """Training as a generator of events.
 
 ``Trainer(model, dataset, config).run()`` yields typed records — ``Started``,
-``Baselines``, ``Progress``, ``Evaluation``, ``Sample``, ``Warning``, ``Done``,
+``Baselines``, ``Progress``, ``Evaluation``, ``Sample``, ``TrainWarning``, ``Done``,
 ``Failed`` — and does nothing else: no printing, no plotting.  The CLI prints them,
 the app streams them into a chart, the tests assert on them.
 
@@ -39,6 +39,7 @@ from .data import Dataset
 from .errors import LyricdemoError
 from .fields import ConfigError, field, from_dict, to_dict, validate
 from .models.state import detach_state
+from .numbers import perplexity_of
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
@@ -105,7 +106,7 @@ class Event:
     kind: str = dc_field(init=False, default="")
 
     def __post_init__(self):
-        self.kind = type(self).__name__.lower()
+        self.kind = getattr(type(self), "KIND", type(self).__name__.lower())
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -157,7 +158,10 @@ class Sample(Event):
 
 
 @dataclass
-class Warning(Event):  # noqa: A001 (the event's name in the UI)
+class TrainWarning(Event):
+    """Something the user should know before or while training (``kind == "warning"``)."""
+
+    KIND = "warning"            # a class attribute, not a field
     message: str
 
 
@@ -180,11 +184,6 @@ class Failed(Event):
 
 
 # ----------------------------------------------------------------------------- evaluation
-def _exp(x: float) -> float:
-    """exp that says inf instead of raising (a diverged model's perplexity)."""
-    return math.exp(x) if x < 709 else float("inf")
-
-
 @torch.inference_mode()
 def perplexity(model, ids: torch.Tensor, chunk: int = 512) -> float:
     """exp(mean NLL of ids[1:] given everything before), one stream from a zero state.
@@ -205,7 +204,7 @@ def perplexity(model, ids: torch.Tensor, chunk: int = 512) -> float:
             loss, state = model.loss(x, y, state)
             nll += float(loss) * y.numel()
             n += y.numel()
-        return _exp(nll / n)
+        return perplexity_of(nll / n)
     finally:
         model.train(was_training)
 
@@ -363,7 +362,7 @@ class Trainer:
         elif val is not None:
             self.bad_evals += 1
         ev = Evaluation(step=self.step, epoch=self._epoch_float(),
-                        train_ppl=_exp(running_nll / running_n) if running_n else float("nan"),
+                        train_ppl=perplexity_of(running_nll / running_n) if running_n else float("nan"),
                         train_eval_ppl=train_eval, val_ppl=val, best_val_ppl=self.best_val_ppl, elapsed=elapsed)
         self.history.append(ev.to_dict())
         return ev
@@ -375,7 +374,7 @@ class Trainer:
         X, Y = self.dataset.train_ids.unsqueeze(0), self.dataset.train_targets.unsqueeze(0)
         loss, _ = self.model.loss(X.to(self.device), Y.to(self.device))
         self.model.train(was)
-        return _exp(float(loss))
+        return perplexity_of(float(loss))
 
     def _epoch_float(self) -> float:
         return self.epoch + self.batch_in_epoch / max(self.batches_per_epoch(), 1)
@@ -404,6 +403,8 @@ class Trainer:
         return out
 
     # -- the loop ------------------------------------------------------------------------
+    # Long by design: the training loop, read in one sitting (budget, step, evaluation, stopping), as
+    # seed 000's train_epoch was; its parts that are not the loop itself are the methods around it.
     def run(self) -> Iterator[Event]:
         """Train until a budget, early stopping, ``stop()`` or ``close()``; yield events."""
         c, ds, model = self.config, self.dataset, self.model
@@ -413,7 +414,7 @@ class Trainer:
         yield Started(model=model.describe(), parameters=model.num_parameters(), device=str(self.device),
                       train_tokens=len(ds.train_ids), val_tokens=len(ds.val_ids), batches_per_epoch=bpe)
         for message in model.config.warnings():
-            yield Warning(message=message)
+            yield TrainWarning(message=message)
         if self.baselines is None and not self.pair_mode and len(ds.val_ids) >= 2:
             from .ngram import baseline_perplexities
 

@@ -22,6 +22,26 @@ from .errors import LyricdemoError
 UNK = "<unk>"
 RESERVED_CHOICES = ("<pad>", "<bos>", "<eos>")
 
+# How a whitespace token is written where it must be seen (charts, pages, the lookup box), and the
+# glyphs and names a user may type for it.  Glyphs that DejaVu Sans and Noto Sans CJK both draw
+# (␠ U+2420 and ␍ are missing: they would be tofu boxes).
+GLYPHS = {"\n": "↵", " ": "␣", "\u3000": "⬚", "\t": "⇥", "\r": "\\r"}
+_TYPED = {**{g: t for t, g in GLYPHS.items()}, "\\n": "\n", "␠": " ", "space": " "}
+
+
+def show_token(token: str) -> str:
+    """A token as it can be read on a chart or a page: a line break is ``↵``, a space ``␣``,
+    a full-width space ``⬚``."""
+    if token in GLYPHS:
+        return GLYPHS[token]
+    return "".join(GLYPHS.get(ch, ch) for ch in token) if any(ch in GLYPHS for ch in token) else token
+
+
+def token_from_glyph(typed: str) -> str:
+    """The token a user means by what they typed: ``↵`` or ``\\n`` a line break, ``␣``/``␠``/``space`` a
+    space, ``⬚`` a full-width space; anything else as it is."""
+    return _TYPED.get(typed, typed)
+
 
 class Vocab:
     unk = 0

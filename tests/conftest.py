@@ -30,6 +30,37 @@ DATA_DIR = Path(os.environ.get("LYRICDEMO_DATA_DIR") or REPO / "data")
 CORPUS = DATA_DIR / "jaychou_lyrics.txt.zip"
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module of tiny models (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    a second thread only adds waiting, and on a busy 2-core machine stalls of tens of ms per LSTM call.
+    Restored after the module."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def keep_threads():
+    """The CLI sets the process's torch threads (--threads, default 1): give them back after each test."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def finish_job(job, timeout: float = 60.0) -> list:
+    """Wait for a gradio_client job and return every output it yielded (re-raises its AppError / QueueError)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not job.done():
+        assert time.monotonic() < deadline, "job did not finish in time"
+        time.sleep(0.05)
+    job.result()
+    return list(job.outputs())
+
+
 @pytest.fixture(scope="session")
 def corpus_path() -> Path:
     """The real d2l corpus in data/; tests that need it are skipped where it is absent."""

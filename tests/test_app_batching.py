@@ -15,7 +15,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from conftest import start_app, stop_app
+from conftest import finish_job, start_app, stop_app
 from lyricdemo.checkpoint import load_checkpoint
 from lyricdemo.generate import DecodeConfig, generate
 
@@ -26,13 +26,8 @@ OPTIONS = [dict(strategy="greedy"), dict(seed=1), dict(seed=2, temperature=0.7),
            dict(seed=1)]
 
 
-def finish(job, timeout: float = 120.0) -> list:
-    deadline = time.monotonic() + timeout
-    while not job.done():
-        assert time.monotonic() < deadline, "job did not finish in time"
-        time.sleep(0.05)
-    job.result()                       # re-raises AppError / QueueError
-    return list(job.outputs())
+def finish(job) -> list:
+    return finish_job(job, timeout=120.0)
 
 
 def wait_for(cond, timeout: float = 60.0, what: str = "") -> None:

@@ -17,7 +17,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from conftest import TINY_LYRIC, start_app, stop_app
+from conftest import TINY_LYRIC, finish_job, start_app, stop_app
 
 pytestmark = pytest.mark.slow
 
@@ -31,12 +31,7 @@ def client(app_url):
 
 def collect(job, timeout: float = 90.0) -> list:
     """Wait for a job and return every output it yielded (never an unguarded ``for x in job``)."""
-    deadline = time.monotonic() + timeout
-    while not job.done():
-        assert time.monotonic() < deadline, "job did not finish in time"
-        time.sleep(0.05)
-    job.result()                       # re-raises AppError / QueueError
-    return list(job.outputs())
+    return finish_job(job, timeout)
 
 
 def wait_outputs(job, n: int, timeout: float = 60.0) -> None:

@@ -18,7 +18,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from conftest import REPO, TINY_LYRIC
+from conftest import REPO, TINY_LYRIC, finish_job
 from conftest import make_zip as _zip
 from lyricdemo.checkpoint import META, WEIGHTS, load_checkpoint, unpack_checkpoint
 
@@ -32,13 +32,7 @@ def new_client(url: str) -> Client:
     return Client(url, verbose=False, analytics_enabled=False)      # its own session
 
 
-def finish(job, timeout: float = 60.0) -> list:
-    deadline = time.monotonic() + timeout
-    while not job.done():
-        assert time.monotonic() < deadline, "job did not finish in time"
-        time.sleep(0.05)
-    job.result()
-    return list(job.outputs())
+finish = finish_job                   # wait for a job, return its outputs (conftest)
 
 
 def raw_call(url: str, name: str, data: list) -> tuple[str, object]:

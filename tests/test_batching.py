@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from lyricdemo import generate as gen_mod
+from lyricdemo.decode_choice import Chooser
 from lyricdemo.batching import BatchPool, QueueFull, Waiting, batchable
 from lyricdemo.checkpoint import load_checkpoint
 from lyricdemo.errors import LyricdemoError
@@ -45,12 +46,7 @@ OPTIONS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +149,7 @@ def test_a_cancelled_request_leaves_the_batch(pool, vocab):
 
 def test_an_error_in_one_request_does_not_stop_the_others(pool, vocab, monkeypatch):
     model = tiny(vocab, seed=6)
-    commit = gen_mod._Chooser.commit
+    commit = Chooser.commit
 
     def failing(self, *args):
         if self.config.seed == 13 and self.t == 5:
@@ -162,7 +158,7 @@ def test_an_error_in_one_request_does_not_stop_the_others(pool, vocab, monkeypat
 
     cfgs = [DecodeConfig(length=30, seed=s) for s in (11, 12, 13, 14)]
     alone = [generate(model, vocab, CHAR, "月", c) for c in cfgs]
-    monkeypatch.setattr(gen_mod._Chooser, "commit", failing)
+    monkeypatch.setattr(Chooser, "commit", failing)
     streams = [pool.submit(model, vocab, CHAR, "月", c) for c in cfgs]
     for s, c, a in zip(streams, cfgs, alone):
         if c.seed == 13:

@@ -15,11 +15,7 @@ from lyricdemo.checkpoint import load_checkpoint
 from test_cli_generate import make_checkpoint
 
 
-@pytest.fixture(autouse=True)
-def keep_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("keep_threads")
 
 
 @pytest.fixture(scope="module")

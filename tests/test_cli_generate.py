@@ -36,12 +36,7 @@ def make_checkpoint(root, name="tiny"):
     return path, text_file
 
 
-@pytest.fixture(autouse=True)
-def keep_threads():
-    """``generate`` sets the process's torch threads (--threads, default 1): restore them for other tests."""
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("keep_threads")
 
 
 @pytest.fixture(scope="module")

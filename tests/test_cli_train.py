@@ -23,11 +23,7 @@ SMALL = ["--embed", "8", "--hidden", "16", "--batch", "4", "--steps", "8", "--mi
          "--eval-every", "5", "--sample-length", "5", "--quiet"]
 
 
-@pytest.fixture(autouse=True)
-def keep_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("keep_threads")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.data import DataConfig, load_dataset
 from lyricdemo.errors import LyricdemoError
-from lyricdemo.stats import compare_tokenizers, corpus_stats, coverage_curve, coverage_marks, ngram_freqs, vocab_sizes
+from lyricdemo.stats import compare_tokenizers, corpus_stats, coverage_curve, coverage_marks, ngram_freqs
 
 
 @pytest.fixture
@@ -62,12 +62,11 @@ def test_stats_on_small_text(raw):
     assert s.to_dict()["zipf"]["1"] == s.zipf[1]
 
 
-def test_coverage_and_vocab_sizes():
+def test_coverage_and_ngram_freqs():
     freqs = [50, 30, 10, 5, 5]
     assert coverage_marks(freqs, (0.5, 0.8, 0.9, 0.99)) == {0.5: 1, 0.8: 2, 0.9: 3, 0.99: 5}
     assert coverage_curve(freqs)[:2] == [(1, 0.5), (2, 0.8)]
     assert ngram_freqs(list("abab"), 2) == [2, 1]
-    assert vocab_sizes([("a", 3), ("b", 1)], [1, 2, 4]) == {1: 3, 2: 2, 4: 1}
 
 
 def test_char_and_word_side_by_side(raw):

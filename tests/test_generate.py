@@ -18,9 +18,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from lyricdemo.errors import LyricdemoError
-from lyricdemo.generate import (MAX_PREFIX_TOKENS, DecodeConfig, Generation, Step, _index_state, _top_k, _top_p,
-                                generate, max_length, prepare_prefix, stream)
+from lyricdemo.decode_choice import top_choice, top_k_filter, top_p_filter
+from lyricdemo.generate import DecodeConfig, Generation, Step, generate, max_length, stream
+from lyricdemo.models.state import index_state
 from lyricdemo.ngram import NGramLM
+from lyricdemo.reading import MAX_PREFIX_TOKENS, prepare_prefix
 from lyricdemo.tokenizers import CharTokenizer, WordTokenizer, flatten, tokenize_lines
 from lyricdemo.vocab import Vocab
 
@@ -75,14 +77,7 @@ class Biased(nn.Module):
         return self.logits.expand(B, T, -1).clone(), state
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These models are tiny: a second intra-op thread only adds waiting (and, on a busy
-    2-core machine, stalls of tens of ms per LSTM call).  Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +205,7 @@ def test_top_p_emits_only_from_the_nucleus(models, vocab, p):
 @given(st.lists(st.floats(-8, 8), min_size=2, max_size=40), st.floats(0.01, 0.99))
 def test_top_p_keeps_the_smallest_set_with_mass_at_least_p(values, p):
     logits = torch.tensor([values])
-    kept = torch.isfinite(_top_p(logits, p))[0]
+    kept = torch.isfinite(top_p_filter(logits, p))[0]
     probs = F.softmax(logits, dim=-1)[0]
     mass = float(probs[kept].sum())
     assert mass >= p - 1e-5
@@ -220,8 +215,8 @@ def test_top_p_keeps_the_smallest_set_with_mass_at_least_p(values, p):
 
 def test_top_k_filter_keeps_k(vocab):
     logits = torch.tensor([[0.1, 3.0, -1.0, 2.0, 0.5]])
-    assert torch.isfinite(_top_k(logits, 2)).tolist() == [[False, True, False, True, False]]
-    assert torch.equal(_top_k(logits, 0), logits) and torch.equal(_top_k(logits, 99), logits)
+    assert torch.isfinite(top_k_filter(logits, 2)).tolist() == [[False, True, False, True, False]]
+    assert torch.equal(top_k_filter(logits, 0), logits) and torch.equal(top_k_filter(logits, 99), logits)
 
 
 @pytest.mark.parametrize("temperature", [0.0, 1e-5])
@@ -319,12 +314,12 @@ def test_beam_stream_replays_the_finished_candidates(models, vocab):
 def test_index_state_handles_tensor_tuple_and_list():
     idx = torch.tensor([2, 0, 0])
     h = torch.arange(2 * 3 * 1).reshape(2, 3, 1)                  # (L, B, H)
-    assert _index_state(h, idx)[:, :, 0].tolist() == [[2, 0, 0], [5, 3, 3]]
-    hc = _index_state((h, h + 10), idx)
+    assert index_state(h, idx)[:, :, 0].tolist() == [[2, 0, 0], [5, 3, 3]]
+    hc = index_state((h, h + 10), idx)
     assert isinstance(hc, tuple) and hc[1][:, :, 0].tolist() == [[12, 10, 10], [15, 13, 13]]
-    assert _index_state([(1,), (2,), (3,)], idx) == [(3,), (1,), (1,)]
-    assert _index_state(torch.tensor([[1.0], [2.0], [3.0]]), idx)[:, 0].tolist() == [3.0, 1.0, 1.0]   # (B, H)
-    assert _index_state(None, idx) is None
+    assert index_state([(1,), (2,), (3,)], idx) == [(3,), (1,), (1,)]
+    assert index_state(torch.tensor([[1.0], [2.0], [3.0]]), idx)[:, 0].tolist() == [3.0, 1.0, 1.0]   # (B, H)
+    assert index_state(None, idx) is None
 
 
 # ----------------------------------------------------------------------------- special tokens
@@ -569,13 +564,12 @@ def test_a_token_ruled_out_by_the_model_is_not_an_error(vocab):
 
 
 def test_greedy_reads_its_choice_off_the_top_list_only_when_it_decides():
-    from lyricdemo.generate import _top_choice
 
-    assert _top_choice([4, 2, 9], [-0.1, -0.5, -0.9], set()) == 0
-    assert _top_choice([0, 2, 9], [-0.1, -0.5, -0.9], {0}) == 1                 # <unk> skipped
-    assert _top_choice([4, 2, 9], [-0.5, -0.5, -0.9], set()) is None             # a tie: argmax decides
-    assert _top_choice([0, 2], [-0.1, -0.5], {0}) is None                        # list ran out
-    assert _top_choice([0, 1], [-0.1, -0.5], {0, 1}) is None
+    assert top_choice([4, 2, 9], [-0.1, -0.5, -0.9], set()) == 0
+    assert top_choice([0, 2, 9], [-0.1, -0.5, -0.9], {0}) == 1                 # <unk> skipped
+    assert top_choice([4, 2, 9], [-0.5, -0.5, -0.9], set()) is None             # a tie: argmax decides
+    assert top_choice([0, 2], [-0.1, -0.5], {0}) is None                        # list ran out
+    assert top_choice([0, 1], [-0.1, -0.5], {0, 1}) is None
 
 
 @pytest.mark.parametrize("tie_at", [None, (3, 7), (7, 3), (2, 5, 9)])

@@ -158,17 +158,7 @@ def test_no_chart_text_below_14px():
     assert len(ent.data) == 2 and ent.layout.shapes[0].x0 == 1.5
 
 
-def test_hidden_heatmap_units_by_time():
-    h = np.linspace(-1, 1, 5 * 7, dtype=np.float32).reshape(5, 7)          # (T=5, H=7)
-    raw = plots.hidden_heatmap(h, ["分", "开", "\n", "不", "分"])
-    fig = validated(raw)
-    z = np.asarray(raw.data[0].z)          # (to_dict sends numpy arrays base64-encoded, as the browser gets them)
-    assert z.shape == (7, 5)                                                # units x time
-    assert list(fig.layout.xaxis.ticktext) == ["分", "开", "↵", "不", "分"]
-    assert fig.data[0].zmin == -1.0 and fig.data[0].zmax == 1.0
-    json.loads(fig.to_json())                                               # serialisable
-    with pytest.raises(ValueError):
-        plots.hidden_heatmap(np.zeros(3), ["a", "b", "c"])
+def test_unit_trace_chart():
     line = validated(plots.unit_trace_chart([0.1, -0.2], ["a", "b"], 3))
     assert "Unit 3" in line.layout.title.text
 

@@ -18,8 +18,10 @@ import torch.nn.functional as F
 
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.models import ModelConfig
-from lyricdemo.probe import (MAX_PROBE_TOKENS, connectivity, gate_saturation, pca_2d, probe, read_text, saliency,
-                             scratch_twin, select_positions, unit_order, unit_scores)
+from lyricdemo.activations import gate_saturation, pca_2d, select_positions, unit_order, unit_scores
+from lyricdemo.probe import MAX_PROBE_TOKENS, connectivity, probe, saliency, scratch_twin
+from lyricdemo.probe_page import probe_notes
+from lyricdemo.reading import read_text
 from lyricdemo.tokenizers import CharTokenizer, flatten, tokenize_lines
 from lyricdemo.train import new_model
 from lyricdemo.vocab import Vocab
@@ -147,7 +149,7 @@ def test_bidirectional_saliency_reads_the_future(vocab):
     model = make(vocab, "gru", 1, bi=True)
     p = probe(model, vocab, "char", TEXT, saliency_at=3)
     assert p.saliency.reads_future and p.saliency.norms[4:].max() > 0                # it sees the answer
-    assert any("future" in n for n in p.notes) and p.bidirectional
+    assert any("future" in n for n in probe_notes(p)) and p.bidirectional
 
 
 def test_connectivity_rows_are_saliencies(vocab):
@@ -171,7 +173,7 @@ def test_long_texts_get_a_clear_message_or_are_cut(vocab):
         probe(model, vocab, "char", "月光" * 50, max_tokens=10)
     cut = probe(model, vocab, "char", "月龘光" * 10_000, max_tokens=10, truncate=True)
     assert cut.truncated and len(cut.tokens) == 10 and cut.states["h"].shape[1] == 10
-    assert [u.token for u in cut.unknown] == ["龘"] * 3 and any("first 10" in n for n in cut.notes)
+    assert [u.token for u in cut.unknown] == ["龘"] * 3 and any("first 10" in n for n in probe_notes(cut))
     assert read_text(vocab, "char", "月光" * 1000).tokens[:2] == ("月", "光")
 
 

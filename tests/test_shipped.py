@@ -29,13 +29,7 @@ EMBEDDED_OF = {"tang-gru": "tang"}          # trained on an embedded corpus (lyr
 MAX_BYTES = 6 * 2**20
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Batch-1 perplexity is a chain of small ops: one thread is fastest (and the suite shares the cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_every_shipped_checkpoint_is_there_and_readable():

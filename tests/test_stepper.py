@@ -24,13 +24,7 @@ CASES = [(kind, L, *inp, impl) for kind, L, inp, impl in
          itertools.product(CELL_KINDS, (1, 2), INPUTS, ("torch", "scratch"))]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matmuls: a second thread only adds waiting. Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make(kind="gru", L=1, embed=7, tie=False, cutoffs=(), impl="torch", bi=False, seed=0) -> RNNLM:

@@ -15,10 +15,10 @@ from lyricdemo import corpus as corpus_mod
 from lyricdemo.checkpoint import load_checkpoint, unpack_checkpoint
 from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.errors import LyricdemoError
-from lyricdemo.generate import prepare_prefix
+from lyricdemo.reading import prepare_prefix
 from lyricdemo.corpora import EMBEDDED
 from lyricdemo.presets import DEFAULT, PRESETS, apply
-from lyricdemo.ui import build_app, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab, validate
+from lyricdemo.ui import build_app, limits, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab, validate
 from lyricdemo.ui.session import BoundedCurve, Session
 from lyricdemo.ui.widgets import markdown_table, prefix_html, tokens_html
 from lyricdemo.vocab import Vocab
@@ -88,10 +88,10 @@ def test_choice_text_subset_and_flag():
 
 def test_env_limits(monkeypatch):
     monkeypatch.setenv("LYRICDEMO_MAX_SESSION_MODELS", "2")
-    assert resources.max_session_models() == 2
+    assert limits.max_session_models() == 2
     monkeypatch.setenv("LYRICDEMO_MAX_TRAIN_SECONDS", "many")
     with pytest.raises(LyricdemoError, match="LYRICDEMO_MAX_TRAIN_SECONDS"):
-        resources.max_train_seconds()
+        limits.max_train_seconds()
 
 
 def test_user_errors_become_gr_errors_for_functions_and_generators():
@@ -125,7 +125,7 @@ def test_every_preset_makes_valid_configs(name, session):
     if v["data"] == "d2l" and not resources.corpus_available():
         pytest.skip("needs the corpus")
     ds, raw, text, mcfg, tcfg = tab_train.build_configs(session, **v)
-    assert tcfg.max_seconds <= resources.max_train_seconds()
+    assert tcfg.max_seconds <= limits.max_train_seconds()
     if name == "toy":
         assert ds.train_targets is not None and mcfg.hidden_size == 4 and tcfg.max_steps == 15 and text == "hello"
     if name == "d2l":

@@ -11,9 +11,9 @@
 from .lm import BIDIRECTIONAL_WARNING, IMPLS, ModelConfig, RNNLM, build_model
 from .scratch import CELL_KINDS, ScratchRNN
 from .stepper import Stepper
-from .state import detach_state, index_state, map_state, state_to
+from .state import cat_states, detach_state, index_state, map_state, narrow_state, state_to
 
 __all__ = [
     "BIDIRECTIONAL_WARNING", "CELL_KINDS", "IMPLS", "ModelConfig", "RNNLM", "ScratchRNN", "Stepper", "build_model",
-    "detach_state", "index_state", "map_state", "state_to",
+    "cat_states", "detach_state", "index_state", "map_state", "narrow_state", "state_to",
 ]

@@ -266,8 +266,14 @@ class RNNLM(nn.Module):
         parts = tuple(torch.zeros(shape, dtype=self.dtype, device=device) for _ in CELLS[c.kind].states)
         return parts[0] if len(parts) == 1 else parts
 
-    # -- the forward pass --------------------------------------------------------------------
-    def _check_ids(self, ids, name: str = "ids") -> torch.Tensor:
+    # -- the forward pass, in public steps --------------------------------------------------
+    #   ids --check_ids--> (B, T) --embed--> x (B, T, I) --run_layers--> features (B, T, F)
+    #       --logits_of--> (B, T, V)      (log_probs_of: the same, normalised)
+    # ``forward``, ``loss``, the probe (which takes gradients with respect to x), the song memory
+    # and the Stepper's warm-up all go through these; nothing outside reaches further in.
+    def check_ids(self, ids, name: str = "ids") -> torch.Tensor:
+        """Token ids as a (B, T) long tensor on the model's device ((T,) becomes (1, T)); refuses
+        empty, non-integer or out-of-vocabulary ids with a message naming ``name``."""
         ids = torch.as_tensor(ids, device=self.device)
         if ids.dim() == 1:
             ids = ids.unsqueeze(0)                                 # (T,) -> (1, T)
@@ -282,18 +288,27 @@ class RNNLM(nn.Module):
                                  f"(found {int(lo)}..{int(hi)}).")
         return ids.long()
 
-    def _features(self, ids: torch.Tensor, state, with_gates: bool = False):
-        """ids (B, T) -> (features for the output layer (B, T, F), state, gates or None)."""
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Checked ids (B, T) -> the input vectors x (B, T, I): one-hot columns (I = V) or embedding
+        rows (I = embed_dim).  No dropout here (``run_layers`` applies it)."""
+        if self.embedding is None:
+            return F.one_hot(ids, self.config.vocab_size).to(self.dtype)   # (B, T, V)
+        return self.embedding(ids)                                 # (B, T, E)
+
+    def run_layers(self, x: torch.Tensor, state=None, with_gates: bool = False):
+        """Input vectors x (B, T, I) -> (features (B, T, F) for the output layer, state, gates or None).
+
+        Dropout on x, the recurrent layers, dropout on their output, the projection (if tying needs
+        one).  ``with_gates`` (scratch cells only) also returns ``gates[name]`` (L, D, B, T, H)."""
         c = self.config
         if state is not None:
-            check_hidden(c.kind, state, (c.num_layers * c.num_directions, ids.shape[0], c.hidden_size))
-        if self.embedding is None:
-            x = F.one_hot(ids, c.vocab_size).to(self.dtype)        # (B, T, V)
-        else:
-            x = self.embedding(ids)                                # (B, T, E)
+            check_hidden(c.kind, state, (c.num_layers * c.num_directions, x.shape[0], c.hidden_size))
         x = self.drop_embed(x)
         gates = None
         if with_gates:
+            if c.impl != "scratch":
+                raise LyricdemoError("The fused torch.nn recurrent layers do not expose their gates; "
+                                     "use model.with_impl('scratch') for a twin with the same weights.")
             y, state, gates = self.rnn.forward_with_gates(x, state)
         else:
             y, state = self.rnn(x, state)                          # (B, T, D*H)
@@ -302,43 +317,41 @@ class RNNLM(nn.Module):
             y = self.proj(y)                                       # (B, T, E)
         return y, state, gates
 
-    def _logits(self, y: torch.Tensor) -> torch.Tensor:
-        """(B, T, F) -> (B, T, V); the adaptive softmax gives full log-probabilities."""
+    def logits_of(self, features: torch.Tensor) -> torch.Tensor:
+        """features (..., F) -> logits (..., V); the adaptive softmax gives full log-probabilities."""
         if self.adaptive is not None:
-            B, T, F_ = y.shape
-            return self.adaptive.log_prob(y.reshape(B * T, F_)).view(B, T, -1)
-        return self.decoder(y)
+            lead = features.shape[:-1]
+            return self.adaptive.log_prob(features.reshape(-1, features.shape[-1])).view(*lead, -1)
+        return self.decoder(features)
 
-    def forward(self, ids: torch.Tensor, state=None):
-        """ids (B, T) long, state None | from ``init_state`` or a previous call
-        -> (logits (B, T, V), state).  With ``adaptive_cutoffs`` the logits are
-        log-probabilities (which softmax leaves unchanged)."""
-        ids = self._check_ids(ids)
-        y, state, _ = self._features(ids, state)
-        return self._logits(y), state
+    def log_probs_of(self, features: torch.Tensor) -> torch.Tensor:
+        """features (..., F) from ``features``/``run_layers`` -> log-probabilities (..., V) of the next token."""
+        return torch.log_softmax(self.logits_of(features), dim=-1)
 
     def features(self, ids: torch.Tensor, state=None):
         """ids (B, T) -> (features (B, T, F), state): the vectors the output layer reads, one per
         position (after the last recurrent layer and the projection, if any).  ``log_probs_of``
         turns them into the next-token distribution.  The song memory (``lyricdemo/memory.py``)
         compares these vectors to find the earlier positions that resemble the current one."""
-        ids = self._check_ids(ids)
-        y, state, _ = self._features(ids, state)
+        y, state, _ = self.run_layers(self.embed(self.check_ids(ids)), state)
         return y, state
 
-    def log_probs_of(self, features: torch.Tensor) -> torch.Tensor:
-        """features (B, T, F) from ``features`` -> log-probabilities (B, T, V) of the next token."""
-        return torch.log_softmax(self._logits(features), dim=-1)
+    def forward(self, ids: torch.Tensor, state=None):
+        """ids (B, T) long, state None | from ``init_state`` or a previous call
+        -> (logits (B, T, V), state).  With ``adaptive_cutoffs`` the logits are
+        log-probabilities (which softmax leaves unchanged)."""
+        y, state = self.features(ids, state)
+        return self.logits_of(y), state
 
     def loss(self, ids: torch.Tensor, targets: torch.Tensor, state=None):
         """Mean cross-entropy (nats per token) of predicting ``targets`` (B, T) after
         reading ``ids`` (B, T) -> (scalar loss, state).  The adaptive softmax computes
         it without the full (B*T, V) distribution, which is where it saves time."""
-        ids = self._check_ids(ids)
-        targets = self._check_ids(targets, "targets")
+        ids = self.check_ids(ids)
+        targets = self.check_ids(targets, "targets")
         if targets.shape != ids.shape:
             raise LyricdemoError(f"targets {tuple(targets.shape)} must have the shape of ids {tuple(ids.shape)}.")
-        y, state, _ = self._features(ids, state)
+        y, state, _ = self.run_layers(self.embed(ids), state)
         flat_y, flat_t = y.reshape(-1, y.shape[-1]), targets.reshape(-1)          # (B*T, F), (B*T,)
         if self.adaptive is not None:
             return self.adaptive(flat_y, flat_t).loss, state
@@ -347,12 +360,8 @@ class RNNLM(nn.Module):
     def forward_with_gates(self, ids: torch.Tensor, state=None):
         """(logits (B, T, V), state, gates): ``gates[name]`` is (L, D, B, T, H), as in
         ``ScratchRNN.forward_with_gates``.  Only the scratch cells expose gates."""
-        if self.config.impl != "scratch":
-            raise LyricdemoError("The fused torch.nn recurrent layers do not expose their gates; "
-                                 "use model.with_impl('scratch') for a twin with the same weights.")
-        ids = self._check_ids(ids)
-        y, state, gates = self._features(ids, state, with_gates=True)
-        return self._logits(y), state, gates
+        y, state, gates = self.run_layers(self.embed(self.check_ids(ids)), state, with_gates=True)
+        return self.logits_of(y), state, gates
 
     def stepper(self) -> Stepper:
         """The fast one-token path for decoding: ``stepper().step(ids (B,), state) ->

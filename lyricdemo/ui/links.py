@@ -19,7 +19,8 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from ..generate import MAX_PREFIX_CHARS, STRATEGIES
+from ..generate import STRATEGIES
+from ..reading import MAX_PREFIX_CHARS
 from ..presets import PRESETS
 from . import registry, tab_train
 from .labels import T

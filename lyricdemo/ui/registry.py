@@ -15,7 +15,7 @@ from ..corpus import RawText
 from ..errors import LyricdemoError
 from ..novelty import CorpusIndex
 from . import resources, runs
-from .labels import T
+from .labels import T, kw
 from .session import Session
 from .validate import show
 
@@ -46,6 +46,18 @@ def choices(session: Session | None) -> list[tuple[str, str]]:
         out += [(followed_label(m.label), f"follow:{rid}") for rid, m in session.followed_models()]
         out += [(m.label, m.key) for m in list(session.models.values())]
     return out
+
+
+def picker(elem_prefix: str):
+    """The model dropdown and its refresh button, in one row (inside a ``gr.Blocks``): elem ids
+    ``<prefix>-model`` and ``<prefix>-refresh``."""
+    import gradio as gr
+
+    with gr.Row():
+        model = gr.Dropdown(choices=choices(None), value=default_key(None), scale=4, allow_custom_value=True,
+                            elem_id=f"{elem_prefix}-model", **kw("model"))
+        refresh = gr.Button("↻", scale=0, min_width=48, elem_id=f"{elem_prefix}-refresh")
+    return model, refresh
 
 
 def followed_label(label: str) -> str:

@@ -40,11 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..checkpoint import Checkpoint, pack_checkpoint, save_from_training
-from ..corpus import RawText
+from ..corpus import RawText, atomic_write_bytes
 from ..data import Dataset
 from ..models.lm import KIND_NAMES
 from ..plots import RunCurves
-from ..train import Baselines, Done, Evaluation, Failed, Progress, Sample, Started, Trainer, Warning
+from ..train import Baselines, Done, Evaluation, Failed, Progress, Sample, Started, Trainer, TrainWarning
 from . import runs
 from .limits import max_session_models, session_idle_seconds
 
@@ -111,9 +111,7 @@ class SessionModel:
                 save_checkpoint(folder, self.checkpoint.model, self.checkpoint.vocab, self.checkpoint.data_config,
                                 train_config=self.checkpoint.train_config, metrics=self.checkpoint.metrics)
             zip_path = workdir / slug / f"lyricdemo-{slug}.zip"
-            part = zip_path.with_name(zip_path.name + ".part")     # a killed server leaves no half zip here
-            part.write_bytes(pack_checkpoint(folder))
-            os.replace(part, zip_path)
+            atomic_write_bytes(zip_path, pack_checkpoint(folder))  # a killed server leaves no half zip here
             self.folder, self.zip_path = folder, zip_path
             self.trainer = self.dataset = None       # the optimizer state is no longer needed
             return zip_path
@@ -181,7 +179,7 @@ class TrainingRun:
         if isinstance(ev, Baselines):
             self.baselines = dict(ev.perplexities)
             return True
-        if isinstance(ev, Warning):
+        if isinstance(ev, TrainWarning):
             self.warnings.append(ev.message)
             return True
         if isinstance(ev, (Done, Failed)):

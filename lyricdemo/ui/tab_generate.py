@@ -23,7 +23,8 @@ from .. import plots
 from ..batching import BatchedStream, Waiting, batchable
 from ..errors import LyricdemoError
 from ..fields import ConfigError
-from ..generate import MAX_PREFIX_CHARS, UNKNOWN_MODES, DecodeConfig, stream
+from ..generate import DecodeConfig, stream
+from ..reading import MAX_PREFIX_CHARS, UNKNOWN_MODES
 from ..memory import MemoryLM, card_memory_config
 from ..models import BIDIRECTIONAL_WARNING
 from . import limits, links, registry, resources
@@ -278,16 +279,15 @@ def first_text(session: Session, *args):
     yield from generate(session, *args)
 
 
+# Long by design: the layout is written top to bottom as the page shows it, then the wiring of its
+# events; cut into pieces it would no longer read as the page.
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     """Model, prefix, decoding and Generate on the left; the text (once, 18 px, copies highlighted),
     then the per-step views on the right: both in the first screen at 1280×720."""
     d = DEFAULT_DECODING
     with gr.Row(elem_id="gen-row"):
         with gr.Column(scale=2, min_width=320, elem_id="gen-controls"):
-            with gr.Row():
-                model = gr.Dropdown(choices=registry.choices(None), value=registry.default_key(None), scale=4,
-                                    allow_custom_value=True, elem_id="gen-model", **kw("model"))
-                refresh = gr.Button("↻", scale=0, min_width=48, elem_id="gen-refresh")
+            model, refresh = registry.picker("gen")
             prefix = gr.Textbox(value="分开", lines=1, max_lines=4, elem_id="gen-prefix", **kw("prefix"))
             strategy = gr.Radio([("greedy / 贪心", "greedy"), ("sample / 采样", "sample"), ("beam / 束搜索", "beam")],
                                 value=d["strategy"], elem_id="gen-strategy", **kw("strategy"))

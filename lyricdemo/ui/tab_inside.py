@@ -25,8 +25,10 @@ from .. import plots
 from ..errors import LyricdemoError
 from ..memory import card_memory_config
 from ..memory import trace as memory_trace
-from ..probe import (GATE_NAMES, MAX_CONNECTIVITY_TOKENS, SATURATION, SELECT_BY, UNIT_ORDERS, Probe, Saliency,
-                     connectivity, read_text, select_positions, unit_order, unit_scores)
+from ..activations import SATURATION, SELECT_BY, UNIT_ORDERS, select_positions, unit_order, unit_scores
+from ..probe import MAX_CONNECTIVITY_TOKENS, Probe, Saliency, connectivity
+from ..probe_page import GATE_NAMES, probe_html, probe_notes
+from ..reading import read_text
 from ..probe import probe as run_probe
 from ..probe import saliency as run_saliency
 from . import limits, links, registry, resources
@@ -172,7 +174,7 @@ def _summary(entry: registry.ModelEntry, p: Probe, k: int, seconds: float) -> st
     gates = (", ".join(f"{g} ({GATE_NAMES[g].split(' / ')[0]})" for g in p.gates) or "no gates / 无门")
     head = (f"**{esc(entry.label)}** reads {len(p.tokens)} tokens: {kind}, {p.num_layers} layer(s) of {p.width} "
             f"units; showing layer {k + 1}. Gates: {gates}.{ppl} ({seconds * 1000:.0f} ms)")
-    return head + "".join(f"\n\n{esc(n)}" for n in p.notes)
+    return head + "".join(f"\n\n{esc(n)}" for n in probe_notes(p))
 
 
 def _unit_views(p: Probe, k: int, u: int, marks=()):
@@ -234,7 +236,7 @@ def probe(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer: fl
     traj = plots.trajectory_chart(p.projection[k], p.tokens, p.explained[k],
                                   title=f"State trajectory (PCA), layer {k + 1} / 第 {k + 1} 层状态轨迹（主成分）")
     seconds = time.perf_counter() - t0
-    data = {"model": entry.key, **p.to_dict(arrays=False, layers=[k]), "layer": k + 1, "unit": u,
+    data = {"model": entry.key, **p.to_dict(arrays=False, layers=[k]), "notes": probe_notes(p), "layer": k + 1, "unit": u,
             "shape": [len(p.tokens), p.width], "activations": [round(float(x), 4) for x in p.values(k)[:, u]],
             "units": rank_data, "seconds": round(seconds, 3)}
     return (_summary(entry, p, k, seconds), heat, colored, trace, data,
@@ -418,10 +420,11 @@ def export(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer: f
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"lyricdemo-probe-{p.kind}-{int(time.time() * 1000) % 10**9}.{fmt}"
     if fmt == "html":
-        path.write_text(p.to_html(layer=k, unit=u, select_by=by, select_value=value,
-                                  title=f"lyricdemo · {entry.label}"), encoding="utf-8")
+        path.write_text(probe_html(p, layer=k, unit=u, select_by=by, select_value=value,
+                                   title=f"lyricdemo · {entry.label}"), encoding="utf-8")
     else:
         d = p.to_dict()
+        d["notes"] = probe_notes(p)
         d["model"].update(key=entry.key, label=entry.label)
         path.write_text(json.dumps(d, ensure_ascii=False, allow_nan=False, separators=(",", ":")), encoding="utf-8")
     return str(path)
@@ -455,15 +458,14 @@ def stale_views():
     return None, "", None, None
 
 
+# Long by design: the layout is written top to bottom as the page shows it, then the wiring of its
+# events; cut into pieces it would no longer read as the page.
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     """Model, text and "Look inside" on the left, the units-over-time heatmap on the right: drawn on
     arrival (the shipped char GRU on the default text) and redrawn when the text or the model changes."""
     with gr.Row(elem_id="probe-row"):
         with gr.Column(scale=2, min_width=320, elem_id="probe-controls"):
-            with gr.Row():
-                model = gr.Dropdown(choices=registry.choices(None), value=registry.default_key(None), scale=4,
-                                    allow_custom_value=True, elem_id="probe-model", **kw("model"))
-                refresh = gr.Button("↻", scale=0, min_width=48, elem_id="probe-refresh")
+            model, refresh = registry.picker("probe")
             txt = gr.Textbox(value=DEFAULT_TEXT, lines=4, max_lines=12, elem_id="probe-text", **kw("probe_text"))
             go = gr.Button(T["probe"], variant="primary", elem_id="probe-go")
             with gr.Row(equal_height=True):

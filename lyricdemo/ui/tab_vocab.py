@@ -22,8 +22,8 @@ from ..errors import LyricdemoError
 from ..fields import ConfigError
 from ..stats import RawStats
 from ..tokenizers import NEWLINE_MODES, TOKENIZERS, tokenize_lines
-from ..vocab import RESERVED_CHOICES, UNK
-from . import resources
+from ..vocab import RESERVED_CHOICES, UNK, token_from_glyph
+from . import limits, resources
 from .labels import T, kw
 from .session import Session
 from .validate import checked_file, choice, labelled, subset, text, upload_path, user_errors, whole
@@ -39,7 +39,7 @@ def _load_raw(session: Session, source: str, upload):
         return resources.builtin_corpus(source)
     path = upload_path("upload", upload)
     if path:
-        raw = read_corpus_file(path, max_bytes=resources.max_upload_bytes())
+        raw = read_corpus_file(path, max_bytes=limits.max_upload_bytes())
         session.upload = raw
         return raw
     if session.upload is not None:
@@ -62,6 +62,7 @@ def _pct(x: float) -> str:
 
 
 @user_errors
+# A little over 60 lines: one handler whose outputs follow the tab's views in order.
 def tokenize(session: Session, source: str = "d2l", upload: str | None = None, clean: str = "d2l",
              tokenizer: str = "char", newline: str = "token", min_freq: float = 2, reserved: list | None = None,
              top_n: float = 30, first_line: float = 1):
@@ -145,9 +146,6 @@ def on_load(session: Session, source, upload, clean, tokenizer, newline, min_fre
         return (gr.skip(), f"⚠ {esc(str(e))}") + (gr.skip(),) * 8
 
 
-_ALIASES = {"\\n": "\n", "↵": "\n", "␣": " ", "␠": " ", "space": " ", "⬚": "\u3000"}
-
-
 @user_errors
 def lookup(session: Session, query: str = ""):
     """Token -> id (and count), or id -> token, in the vocabulary of the session's last /tokenize."""
@@ -165,7 +163,9 @@ def lookup(session: Session, query: str = ""):
         tok = v.to_tokens(i)
         return (f"id **{i}** → token **`{esc(plots.show_token(tok))}`** · seen {v.freq(tok):,}× in training / "
                 f"训练中出现 {v.freq(tok):,} 次")
-    tok = _ALIASES.get(s, q if q.isspace() else s)
+    tok = token_from_glyph(s)
+    if tok == s and q.isspace():
+        tok = q                                  # a space typed as itself
     if tok in v:
         return (f"token **`{esc(plots.show_token(tok))}`** → id **{v[tok]}** · seen {v.freq(tok):,}× in training "
                 f"(rank {v[tok] - len(v.reserved_tokens)} by frequency) / 训练中出现 {v.freq(tok):,} 次")

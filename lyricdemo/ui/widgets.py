@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from ..generate import PrefixReport
+from ..reading import PrefixReport
 from ..novelty import MemorizationReport, repetition
 from ..plots import show_token
 from ..vocab import Vocab
@@ -209,31 +209,6 @@ def memorization_html(text: str, prefix_len: int, report: MemorizationReport | N
             f'<mark style="background:#ffe08a">Highlighted</mark> = at least {report.threshold} characters found '
             f'verbatim in the training text; underlined = your prefix (not counted). / '
             f'高亮：与训练文本完全相同的片段；下划线：前缀（不计入）。</div></div>')
-
-
-def _rdbu(v: float, lim: float) -> str:
-    """Blue (negative) - white - red (positive)."""
-    x = max(-1.0, min(1.0, v / lim if lim else 0.0))
-    if x >= 0:
-        r, g, b = 255, int(255 - 160 * x), int(255 - 170 * x)
-    else:
-        r, g, b = int(255 + 170 * x), int(255 + 120 * x), 255
-    return f"rgb({r},{g},{b})"
-
-
-def activation_html(tokens: Sequence[str], values: Sequence[float], unit: int, layer: int) -> str:
-    """The text with each token's background coloured by one unit's activation after reading it."""
-    lim = max((abs(v) for v in values), default=1.0) or 1.0
-    spans = []
-    for t, v in zip(tokens, values):
-        shown = "↵" if t == "\n" else esc(show_token(t) if t.isspace() else t)
-        spans.append(f'<span style="background:{_rdbu(v, lim)};padding:1px 1px;border-radius:2px" '
-                     f'title="{esc(show_token(t))}: {v:+.3f}">{shown}</span>' + ("<br>" if t == "\n" else ""))
-    return (f'<div style="{_BOX}">{"".join(spans)}</div>'
-            f'<div class="ld-note" style="color:#4b5563">Layer {layer}, unit {unit}: '
-            f'<span style="background:{_rdbu(-lim, lim)}">&nbsp;negative / 负&nbsp;</span> '
-            f'<span style="background:{_rdbu(lim, lim)}">&nbsp;positive / 正&nbsp;</span> '
-            f'(max |h| = {lim:.2f}); hover a character for its value. / 悬停查看数值。</div>')
 
 
 def markdown_table(rows: Sequence[tuple[str, str]], head: tuple[str, str] = ("", "")) -> str:

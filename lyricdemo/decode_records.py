@@ -1,0 +1,124 @@
+"""What decoding reports: a ``Step`` per new token, a ``Candidate`` per finished continuation,
+the ``Generation`` of one call (``generate.py`` makes them; the CLI, the app and the tests read them).
+
+Plain frozen records with ``to_dict`` for JSON; they hold numbers and text, no tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from .numbers import perplexity_of
+
+if TYPE_CHECKING:                       # annotations only: generate.py imports this module
+    from .generate import DecodeConfig
+    from .reading import PrefixReport
+
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One new token and what the model thought when it chose it.
+
+    ``prob``, ``log_prob``, ``alternatives`` and ``entropy`` come from the model's raw
+    distribution ``softmax(logits)`` over the whole vocabulary (no penalty, mask,
+    temperature or filter; ``<unk>`` may appear among the alternatives although it is
+    never emitted).  ``decode_prob`` is the token's probability under the reshaped
+    distribution that sampling drew from; 1.0 for greedy, None for beam search.
+    """
+
+    position: int                                  # 0-based, within its candidate's continuation
+    token: str
+    id: int
+    prob: float
+    log_prob: float
+    entropy: float                                 # nats
+    alternatives: tuple[tuple[str, float], ...]    # the most likely tokens, most likely first
+    decode_prob: float | None = None
+    candidate: int = 0                             # which candidate this step belongs to
+
+    @property
+    def entropy_bits(self) -> float:
+        return self.entropy / LN2
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["alternatives"] = [list(a) for a in self.alternatives]
+        d["entropy_bits"] = self.entropy_bits
+        return d
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One finished continuation.
+
+    ``log_prob`` is the model's raw log-probability of its tokens (and of ``<eos>``
+    when that ended it); ``mean_log_prob`` divides by that count.  ``score`` ranked it:
+    the mean log-prob for samples, ``log_prob / length ** length_norm`` for beams.
+    ``index`` is its number in the stream (``Step.candidate``).
+    """
+
+    continuation: str
+    ids: tuple[int, ...]
+    log_prob: float
+    mean_log_prob: float
+    score: float
+    stop_reason: str                               # "length" | "eos"
+    steps: tuple[Step, ...] = field(repr=False)
+    index: int = 0
+
+    @property
+    def perplexity(self) -> float:
+        return perplexity_of(-self.mean_log_prob)            # a diverged model's text: inf, no OverflowError
+
+    def to_dict(self) -> dict:
+        return {
+            "continuation": self.continuation, "ids": list(self.ids), "log_prob": self.log_prob,
+            "mean_log_prob": self.mean_log_prob, "perplexity": self.perplexity, "score": self.score,
+            "stop_reason": self.stop_reason, "index": self.index,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The result of one call: the best candidate's text and steps, every candidate, timings.
+
+    Times count only the decoder's own work (warm-up included), not the time a
+    consumer of ``stream`` spent between tokens.
+    """
+
+    prefix: PrefixReport
+    text: str                                      # prefix + best continuation
+    continuation: str                              # the best continuation alone
+    steps: tuple[Step, ...] = field(repr=False)    # the best candidate's steps
+    candidates: tuple[Candidate, ...] = field(repr=False)   # best first
+    config: DecodeConfig = field(repr=False)
+    strategy: str = "sample"                       # the strategy that ran (see effective_strategy)
+    seed: int | None = None                        # the seed sampling used (None for greedy/beam)
+    time_to_first_token_s: float = 0.0
+    elapsed_s: float = 0.0
+    tokens_per_s: float = 0.0                      # decoding positions / elapsed_s (warm-up included)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def chars_per_s(self) -> float:
+        return len(self.continuation) / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def summary(self) -> str:
+        best = self.candidates[0]
+        return (f"{self.strategy}: {len(best.ids)} tokens / 词元, mean log-prob / 平均对数概率 "
+                f"{best.mean_log_prob:.3f} (ppl {best.perplexity:.2f}), {self.tokens_per_s:.0f} tokens/s, "
+                f"first token / 首词元 {self.time_to_first_token_s * 1000:.1f} ms")
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text, "continuation": self.continuation, "strategy": self.strategy, "seed": self.seed,
+            "prefix": self.prefix.to_dict(), "config": self.config.to_dict(),
+            "candidates": [c.to_dict() for c in self.candidates],
+            "time_to_first_token_s": self.time_to_first_token_s, "elapsed_s": self.elapsed_s,
+            "tokens_per_s": self.tokens_per_s, "chars_per_s": self.chars_per_s, "notes": list(self.notes),
+        }

@@ -1,0 +1,208 @@
+"""Reading text the way a model reads it: the same tokenizer, line breaks and vocabulary
+as its training text, and a clear account of what it does not know.
+
+    text --split at line breaks--> lines --tokenizer--> tokens (+ the vocab's line-break token)
+         --vocab--> ids (a token outside the vocabulary -> <unk>, listed with its position)
+
+Two readers use it: decoding (``prepare_prefix``: the prefix a generation continues, empty
+allowed, unknown tokens refused in strict mode) and the probe (``read_text``: a text to look
+inside, cut or refused beyond ``MAX_PROBE_TOKENS``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from .errors import LyricdemoError
+from .tokenizers import Tokenizer, get_tokenizer
+from .vocab import UNK, Vocab
+
+UNKNOWN_MODES = ("unk", "strict")
+MAX_PREFIX_TOKENS = 2000
+MAX_PREFIX_CHARS = 20_000         # checked before tokenizing, so a huge paste costs nothing
+MAX_PROBE_TOKENS = 2000
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+# ----------------------------------------------------------------------------- a prefix to continue
+@dataclass(frozen=True)
+class UnknownToken:
+    """A prefix token the vocabulary lacks, and where it is: ``prefix[start:end]``."""
+
+    token: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class PrefixReport:
+    """What the model will read before it writes.
+
+    ``ids`` are fed to the model in the warm-up; when the prefix is empty they hold one
+    line-start token (``"\\n"``, else ``" "``), which is context only and not part of
+    the text (``line_start`` is then True).
+    """
+
+    prefix: str                              # as given
+    tokens: tuple[str, ...]                  # its tokens (a line break as the vocab writes it)
+    ids: tuple[int, ...]                     # what the model reads (unknown -> <unk>)
+    unknown: tuple[UnknownToken, ...] = ()
+    line_start: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        """The warnings as one readable line ("" when all is well)."""
+        return " ".join(self.warnings)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["message"] = self.message
+        return d
+
+
+def _show(tokens: Sequence[UnknownToken], limit: int = 10) -> str:
+    shown = ", ".join(f"{u.token!r} at {u.start}" for u in tokens[:limit])
+    more = len(tokens) - limit
+    return shown + (f" (and {more} more)" if more > 0 else "")
+
+
+def _line_break_token(vocab: Vocab) -> str | None:
+    """How this model writes a line break: ``"\\n"`` (newline="token"), ``" "`` (newline="space")."""
+    for t in ("\n", " "):
+        if t in vocab:
+            return t
+    return None
+
+
+def as_tokenizer(tokenizer: Tokenizer | str) -> Tokenizer:
+    """A tokenizer, or its name ("char", "word")."""
+    return get_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
+
+
+def _tokens_and_spans(text: str, tok: Tokenizer, brk: str) -> tuple[list[str], list[tuple[int, int]], int]:
+    """(tokens, their character spans in ``text``, the number of line breaks): each line tokenized
+    on its own, each line break (``\\n``, ``\\r\\n`` or ``\\r``) written as ``brk``."""
+    tokens: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    breaks = list(_LINE_BREAK.finditer(text))
+    for m in [*breaks, None]:
+        end = m.start() if m is not None else len(text)
+        offset = pos
+        for t in (tok.tokenize(text[pos:end]) if end > pos else []):
+            tokens.append(t)
+            spans.append((offset, offset + len(t)))
+            offset += len(t)
+        if m is not None:
+            tokens.append(brk)
+            spans.append((m.start(), m.end()))
+            pos = m.end()
+    return tokens, spans, len(breaks)
+
+
+def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
+                   unknown: str = "unk") -> PrefixReport:
+    """Tokenize ``prefix`` as the model's training text was, and find what the model does not know.
+
+    Lines are tokenized one at a time (a tokenizer never sees a line break), and each
+    line break (``\\n``, ``\\r\\n`` or ``\\r``) becomes the vocab's line-break token.
+    Tokens outside the vocabulary -- a rare character, an emoji, a control character --
+    are listed with their character positions; with ``unknown="unk"`` they become
+    ``<unk>`` and a warning says so (never silently), with ``"strict"`` they are refused.
+    An empty prefix starts at the beginning of a line.
+    """
+    if prefix is None:
+        prefix = ""
+    if not isinstance(prefix, str):
+        raise LyricdemoError(f"The prefix must be text; got {type(prefix).__name__}.")
+    if unknown not in UNKNOWN_MODES:
+        raise LyricdemoError(f"unknown must be one of {UNKNOWN_MODES}; got {unknown!r}.")
+    if len(prefix) > MAX_PREFIX_CHARS:
+        raise LyricdemoError(f"The prefix is too long: {len(prefix):,} characters "
+                             f"(at most {MAX_PREFIX_CHARS:,}). Use its last lines. / 前缀太长。")
+    if len(vocab) == 0:
+        raise LyricdemoError("The vocabulary is empty.")
+    tok = as_tokenizer(tokenizer)
+    brk = _line_break_token(vocab)
+    warnings: list[str] = []
+
+    if not prefix:
+        start = brk if brk is not None else ("<bos>" if "<bos>" in vocab else UNK)
+        if start == UNK:
+            warnings.append("The vocabulary has no line break; generation starts from <unk>. / "
+                            "词表没有换行符，从 <unk> 开始。")
+        return PrefixReport(prefix="", tokens=(), ids=(vocab[start],), line_start=True, warnings=tuple(warnings))
+
+    tokens, spans, breaks = _tokens_and_spans(prefix, tok, brk if brk is not None else "\n")
+    if len(tokens) > MAX_PREFIX_TOKENS:
+        raise LyricdemoError(f"The prefix is too long: {len(tokens):,} tokens "
+                             f"(at most {MAX_PREFIX_TOKENS:,}). Use its last lines. / 前缀太长。")
+    if breaks and brk == " ":
+        warnings.append("Line breaks become spaces, as in this model's training text. / 换行按本模型的训练方式写成空格。")
+
+    unknown_tokens = tuple(UnknownToken(t, s, e) for t, (s, e) in zip(tokens, spans) if t not in vocab)
+    if unknown_tokens:
+        n = len(unknown_tokens)
+        if unknown == "strict":
+            raise LyricdemoError(f"前缀中有 {n} 个词表外的词元（严格模式）/ The prefix has {n} token(s) "
+                                 f"this model does not know (strict mode): {_show(unknown_tokens)}.")
+        warnings.append(f"前缀中有 {n} 个词表外的词元，已替换为 <unk> / {n} prefix token(s) are not in "
+                        f"the vocabulary and were replaced by <unk>: {_show(unknown_tokens)}.")
+    return PrefixReport(prefix=prefix, tokens=tuple(tokens), ids=tuple(vocab.encode(tokens)),
+                        unknown=unknown_tokens, warnings=tuple(warnings))
+
+
+# ----------------------------------------------------------------------------- a text to look inside (the probe)
+@dataclass(frozen=True)
+class ReadText:
+    """A text as the model reads it: its tokens, their ids (unknown tokens -> <unk>, listed)."""
+
+    text: str
+    tokens: tuple[str, ...]
+    ids: tuple[int, ...]
+    unknown: tuple[UnknownToken, ...] = ()
+    truncated: bool = False
+
+
+def read_text(vocab: Vocab, tokenizer: Tokenizer | str, text: str, max_tokens: int = MAX_PROBE_TOKENS,
+              truncate: bool = False) -> ReadText:
+    """Tokenize ``text`` as the model's training text was (``prepare_prefix``: line breaks
+    become the model's line-break token, unknown tokens become ``<unk>`` and are listed).
+
+    A text of more than ``max_tokens`` tokens is refused with a message saying how long it is,
+    or, with ``truncate=True``, cut to its first ``max_tokens`` tokens (``truncated`` says so)."""
+    if not isinstance(text, str) or not text.strip():
+        raise LyricdemoError("Type a text for the model to read. / 请输入要读的文本。")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_PROBE_TOKENS:
+        raise LyricdemoError(f"max_tokens must be a whole number from 1 to {MAX_PROBE_TOKENS:,}; got {max_tokens!r}.")
+    cut = text
+    if truncate:
+        # every token is at least one character, so this cut keeps >= max_tokens tokens when the text has
+        # them, and stays under prepare_prefix's own limits (2,000 tokens, 20,000 characters)
+        cut = text[:min(4 * max_tokens, MAX_PREFIX_CHARS)]
+    elif len(text) > MAX_PREFIX_CHARS:
+        raise LyricdemoError(f"The text is too long / 文本太长: {len(text):,} characters; the probe reads at most "
+                             f"{max_tokens:,} tokens. Shorten it, or let the probe read only the beginning.")
+    try:
+        report = prepare_prefix(cut, vocab, tokenizer, unknown="unk")
+    except LyricdemoError as e:
+        if "too long" not in str(e):         # prepare_prefix's other complaints stand as they are
+            raise
+        if not truncate:
+            raise LyricdemoError(f"The text is too long / 文本太长: more than {max_tokens:,} tokens; the probe "
+                                 f"reads at most {max_tokens:,}. Shorten it, or let the probe read only the "
+                                 "beginning.") from None
+        report = prepare_prefix(text[:max_tokens], vocab, tokenizer, unknown="unk")
+    tokens, ids = tuple(report.tokens), tuple(report.ids)
+    truncated = len(cut) < len(text) or len(ids) > max_tokens
+    if len(ids) > max_tokens and not truncate:
+        raise LyricdemoError(f"The text is too long / 文本太长: {len(ids):,} tokens; the probe reads at most "
+                             f"{max_tokens:,}. Shorten it, or let the probe read only the beginning.")
+    tokens, ids = tokens[:max_tokens], ids[:max_tokens]
+    end = sum(len(t) for t in tokens)        # the characters read (a line break token stands for 1-2)
+    unknown = tuple(u for u in report.unknown if u.start < end) if truncated else tuple(report.unknown)
+    return ReadText(text=text, tokens=tokens, ids=ids, unknown=unknown, truncated=bool(truncated))
