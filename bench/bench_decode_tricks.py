@@ -38,6 +38,29 @@ def per_call_us(fn, repeat: int) -> float:
     return best * 1e6
 
 
+def top_p_row(repeat: int) -> tuple:
+    """Top-p over 40 rows (a class's shared batch) of the shipped char GRU's own logits at temperature
+    0.8: sorting every row whole against reading the top NUCLEUS_HEAD and sorting only wide rows."""
+    from lyricdemo.checkpoint import load_checkpoint
+    from lyricdemo.decode_choice import top_p_filter
+    from lyricdemo.generate import DecodeConfig, generate
+
+    ck = load_checkpoint(common.REPO / "checkpoints" / "char-gru")
+    text = generate(ck.model, ck.vocab, ck.tokenizer, "分开", DecodeConfig(length=400, strategy="sample", seed=0,
+                                                                           temperature=0.8)).text
+    with torch.inference_mode():
+        out = ck.model(torch.tensor([ck.vocab.encode(ck.tokenizer.tokenize(text))]))
+    logits = (out[0] if isinstance(out, tuple) else out).reshape(-1, len(ck.vocab))[::10][:40] / 0.8
+
+    def sort_all():
+        probs, order = F.softmax(logits, dim=-1).sort(dim=-1, descending=True)
+        keep = (probs.cumsum(dim=-1) - probs) < 0.9
+        keep[:, 0] = True
+        return logits.masked_fill(~torch.zeros_like(keep).scatter(-1, order, keep), -math.inf)
+    return ("top-p, 40 rows: sort every row", per_call_us(sort_all, repeat // 10),
+            "top-p: head + sort wide rows", per_call_us(lambda: top_p_filter(logits, 0.9), repeat // 10))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=2000)
@@ -89,6 +112,7 @@ def main() -> None:
 
         rows.append(("greedy: mask + argmax + gather", per_call_us(greedy_plain, args.repeat),
                      "greedy: read off the top list", per_call_us(greedy_top, args.repeat)))
+    rows.append(top_p_row(args.repeat))
     for plain, t_plain, trick, t_trick in rows:
         print(f"  {plain:<40} {t_plain:8.1f} us   {trick:<32} {t_trick:8.1f} us   ({t_plain / t_trick:.1f}x)")
 

@@ -39,21 +39,36 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     return logits.masked_fill(logits < kth, -math.inf)
 
 
+NUCLEUS_HEAD = 256     # most rows' nucleus lies in the top 256 of 2,053 characters: topk + a few sorts beat sorting every row
+
 def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Nucleus filter (Holtzman et al. 2020): keep the smallest set of most likely tokens
     whose probability mass is at least ``p``; (B, V) -> (B, V).
 
     A token is dropped when the tokens ranked above it already hold mass >= p, so the
-    kept mass is >= p and dropping the last kept token would go below p.
+    kept mass is >= p and dropping the last kept token would go below p.  The ranking is
+    read off the top ``NUCLEUS_HEAD`` tokens of each row (``topk``), and only a row whose
+    head holds less than ``p`` is sorted whole: every token outside a head holding >= p has
+    at least that mass ranked above it, so it is dropped either way.
     """
     if p >= 1.0:
         return logits
-    probs, order = F.softmax(logits, dim=-1).sort(dim=-1, descending=True)   # (B, V)
-    before = probs.cumsum(dim=-1) - probs                                     # mass ranked above
-    drop_sorted = before >= p
-    drop_sorted[..., 0] = False
-    drop = drop_sorted.scatter(-1, order, drop_sorted)
-    return logits.masked_fill(drop, -math.inf)
+    probs = F.softmax(logits, dim=-1)                                         # (B, V)
+    top, order = probs.topk(min(NUCLEUS_HEAD, probs.shape[-1]), dim=-1)      # (B, h) most likely first
+    keep = _keep_ranked(probs, top, order, p)
+    wide = (top.sum(dim=-1) < p).nonzero().squeeze(1)                         # nucleus wider than the head
+    if wide.numel():
+        ranked, ranks = probs[wide].sort(dim=-1, descending=True)
+        keep[wide] = _keep_ranked(probs[wide], ranked, ranks, p)
+    return logits.masked_fill(~keep, -math.inf)
+
+
+def _keep_ranked(probs, ranked, order, p):
+    """(B, V) bool: the tokens of ``order`` (most likely first, probabilities ``ranked``)
+    with less than ``p`` mass ranked above them (the first always)."""
+    keep_sorted = (ranked.cumsum(dim=-1) - ranked) < p
+    keep_sorted[..., 0] = True
+    return torch.zeros_like(probs, dtype=torch.bool).scatter_(-1, order, keep_sorted)
 
 
 def check_logits(logits: torch.Tensor) -> None:

@@ -213,6 +213,25 @@ def test_top_p_keeps_the_smallest_set_with_mass_at_least_p(values, p):
     assert float(probs[~kept].max()) <= float(probs[kept].min()) if (~kept).any() else True
 
 
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9, 0.99])
+def test_top_p_reads_the_head_and_sorts_only_wide_rows(p):
+    """Rows of a char vocabulary's size: peaky ones (the nucleus inside the top NUCLEUS_HEAD) and flat
+    ones (wider than it) keep exactly what sorting every row whole keeps."""
+    from lyricdemo import decode_choice
+
+    g = torch.Generator().manual_seed(0)
+    scale = torch.tensor([[0.2], [1.0], [3.0], [8.0]]).repeat(8, 1)                     # flat ... peaky
+    logits = torch.randn(scale.shape[0], 2053, generator=g) * scale
+    probs, order = F.softmax(logits, dim=-1).sort(dim=-1, descending=True)
+    keep_sorted = (probs.cumsum(dim=-1) - probs) < p
+    keep_sorted[:, 0] = True
+    expected = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+    head = F.softmax(logits, dim=-1).topk(decode_choice.NUCLEUS_HEAD, dim=-1).values.sum(-1)
+    if p >= 0.5:
+        assert (head < p).any() and (head >= p).any()                                     # both paths ran
+    assert torch.equal(torch.isfinite(top_p_filter(logits, p)), expected)
+
+
 def test_top_k_filter_keeps_k(vocab):
     logits = torch.tensor([[0.1, 3.0, -1.0, 2.0, 0.5]])
     assert torch.isfinite(top_k_filter(logits, 2)).tolist() == [[False, True, False, True, False]]
