@@ -37,23 +37,11 @@ import time
 import torch
 from common import corpus_path, d2l_reference, machine
 
+from lyricdemo.decode_reference import ForwardOnly as PlainForward
 from lyricdemo.data import DataConfig, load_dataset
 from lyricdemo.generate import DecodeConfig, generate
 from lyricdemo.models import ModelConfig, build_model
 from lyricdemo.novelty import CorpusIndex
-
-
-class PlainForward:
-    """The same model seen only through ``init_state`` and ``forward``: generate's slow path."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def init_state(self, batch_size):
-        return self.model.init_state(batch_size)
-
-    def __call__(self, ids, state):
-        return self.model(ids, state)
 
 
 def wall(fn) -> float:

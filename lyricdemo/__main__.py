@@ -8,7 +8,6 @@ never as a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -282,15 +281,11 @@ def _capped(trainer_or_config, already: float = 0.0):
     (a machine shared by a class; the README's examples run under it in the tests).  Unset: no cap."""
     from dataclasses import replace
 
-    raw = os.environ.get(MAX_TRAIN_SECONDS_ENV, "").strip()
-    if not raw:
+    from .environment import env_number
+
+    cap = env_number(MAX_TRAIN_SECONDS_ENV, None, 0, 7 * 24 * 3600, whole=False, lo_open=True)
+    if cap is None:
         return trainer_or_config
-    try:
-        cap = float(raw)
-    except ValueError:
-        raise LyricdemoError(f"{MAX_TRAIN_SECONDS_ENV} must be a number of seconds; got {raw!r}.") from None
-    if not cap > 0:
-        raise LyricdemoError(f"{MAX_TRAIN_SECONDS_ENV} must be above 0; got {raw!r}.")
     c = trainer_or_config
     limit = already + cap
     if c.max_seconds and c.max_seconds <= limit:

@@ -65,3 +65,17 @@ def decode(model, vocab, prefix_ids: list[int], length: int, greedy: bool = True
         out.append(tok)
         logits, state = model(torch.tensor([[tok]]), state)              # (1, 1, V)
     return out
+
+
+class ForwardOnly:
+    """A model seen only through ``init_state`` and ``forward``, as ``decode`` sees it: ``generate``
+    then takes its plain path (no ``Stepper``), for comparisons with the fast one."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def init_state(self, batch_size):
+        return self.model.init_state(batch_size)
+
+    def __call__(self, ids, state):
+        return self.model(ids, state)

@@ -48,7 +48,6 @@ probability under the reshaped distribution that sampling drew from is
 from __future__ import annotations
 
 import math
-import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -61,6 +60,7 @@ from torch.nn import functional as F
 
 from .decode_choice import Chooser, belief, check_logits, penalize, settle_entropy
 from .decode_records import Candidate, Generation, Step
+from .environment import env_number
 from .errors import LyricdemoError
 from .fields import field as setting  # dataclasses.field keeps its name below
 from .fields import from_dict, to_dict, validate
@@ -82,16 +82,7 @@ def max_length() -> int:
 
     Read at each call (not cached in a global), so a deployment can lower it without
     a code change and tests can set it with ``monkeypatch.setenv``."""
-    raw = os.environ.get(MAX_LENGTH_ENV)
-    if raw is None or not raw.strip():
-        return MAX_LENGTH
-    try:
-        value = int(raw)
-    except ValueError:
-        raise LyricdemoError(f"{MAX_LENGTH_ENV} must be a whole number; got {raw!r}.") from None
-    if not 1 <= value <= 1_000_000:
-        raise LyricdemoError(f"{MAX_LENGTH_ENV} must be between 1 and 1,000,000; got {value}.")
-    return value
+    return env_number(MAX_LENGTH_ENV, MAX_LENGTH, 1, 1_000_000)
 
 
 # ----------------------------------------------------------------------------- config

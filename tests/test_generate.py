@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn import functional as F
 
+from lyricdemo.decode_reference import ForwardOnly as PlainForward
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.decode_choice import top_choice, top_k_filter, top_p_filter
 from lyricdemo.generate import DecodeConfig, Generation, Step, generate, max_length, stream
@@ -494,19 +495,6 @@ def test_max_length_from_the_environment(monkeypatch):
 
 
 # ----------------------------------------------------------------------------- the fast path (Stepper)
-class PlainForward:
-    """An RNNLM seen only through init_state and forward: generate's slow path, for comparison."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def init_state(self, batch_size):
-        return self.model.init_state(batch_size)
-
-    def __call__(self, ids, state):
-        return self.model(ids, state)
-
-
 def rnnlm(vocab, kind="gru", embed=16, layers=1, seed=0):
     from lyricdemo.models import ModelConfig, build_model
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from ..errors import LyricdemoError
 from ..generate import MAX_LENGTH, MAX_LENGTH_ENV
+from ..environment import env_number
 from ..generate import max_length as _library_max_length
 
 
@@ -105,16 +106,7 @@ _BY_ENV = {lim.env: lim for lim in LIMITS}
 
 def env_int(name: str, default: int, lo: int, hi: int) -> int:
     """A whole-number setting from the environment (a clear error if it is wrong)."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise LyricdemoError(f"{name} must be a whole number; got {raw!r}.") from None
-    if not lo <= value <= hi:
-        raise LyricdemoError(f"{name} must be from {lo} to {hi}; got {value}.")
-    return value
+    return env_number(name, default, lo, hi)
 
 
 def value(env: str) -> int:
