@@ -72,6 +72,7 @@ TEMPLATE = {"layout": {"paper_bgcolor": "white", "plot_bgcolor": "white", "font"
                        "hoverlabel": {"align": "left"}}}
 
 
+NARROW_PX = 520          # a chart narrower than this (a phone) gets its layout.meta["narrow"] changes in the page
 WRAP_TITLE = 36          # characters: a longer "English / 中文" title breaks at its slash (phones, half-width plots)
 
 
@@ -384,7 +385,8 @@ def unit_trace_chart(values: Sequence[float], tokens: Sequence[str], unit: int) 
               line=dict(color=PALETTE[0], width=2), hovertemplate="t=%{x} “%{text}”: %{y}<extra></extra>")],
         dict(title=dict(text=f"Unit {unit} along the text / 第 {unit} 号单元沿文本的激活"),
              xaxis=dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels, tickangle=0),
-             yaxis=dict(title=dict(text="activation / 激活"), zeroline=True), height=260, showlegend=False))
+             yaxis=dict(title=dict(text="activation / 激活"), zeroline=True), height=260, showlegend=False,
+             dragmode="pan"))
 
 
 # ----------------------------------------------------------------------------- the visualizer (tab 4)
@@ -492,9 +494,10 @@ def saturation_chart(saturation: Mapping[str, np.ndarray], names: Mapping[str, s
                              hovertemplate=(f"{g} unit %{{customdata}}: <{lo:g} %{{x:.0%}}, >{hi:g} %{{y:.0%}}"
                                             f"<extra>layer {k + 1}</extra>")))
         d0 = j * (width + gap)
-        layout[f"xaxis{ax}"] = dict(domain=[d0, d0 + width], range=[-0.03, 1.03], tickformat=".0%",
+        # the ranges start a little below 0: the "0%" ticks of x and y stay apart at the corner
+        layout[f"xaxis{ax}"] = dict(domain=[d0, d0 + width], range=[-0.08, 1.03], tickformat=".0%",
                                     title=dict(text=f"closed / 关 (<{lo:g})", standoff=2), anchor=f"y{ax}")
-        layout[f"yaxis{ax}"] = dict(range=[-0.03, 1.03], tickformat=".0%", anchor=f"x{ax}",
+        layout[f"yaxis{ax}"] = dict(range=[-0.06, 1.03], tickformat=".0%", anchor=f"x{ax}",
                                     title=dict(text=f"open / 开 (>{hi:g})" if j == 0 else ""))
         layout.setdefault("annotations", []).append(
             dict(xref="paper", yref="paper", x=d0 + width / 2, y=1.04, yanchor="bottom", showarrow=False,
@@ -502,10 +505,22 @@ def saturation_chart(saturation: Mapping[str, np.ndarray], names: Mapping[str, s
         layout.setdefault("shapes", []).append(
             dict(type="line", xref=f"x{ax}", yref=f"y{ax}", x0=0, y0=1, x1=1, y1=0,
                  line=dict(color="#999999", width=1, dash="dot")))
+    # a phone: the panels one under the other (side by side, their labels and axis titles overprint)
+    panel, gap = 220, 110                                  # px: a panel, and its axis title + the next label
+    H = n * panel + (n - 1) * gap
+    narrow = {"height": 90 + H + 110, "margin.t": 90, "legend.y": -70 / H}
+    for j in range(n):
+        ax = "" if j == 0 else str(j + 1)
+        hi_ = 1 - j * (panel + gap) / H
+        narrow[f"xaxis{ax}.domain"] = [0, 1]
+        narrow[f"yaxis{ax}.domain"] = [hi_ - panel / H, hi_]
+        narrow[f"yaxis{ax}.title.text"] = f"open / 开 (>{hi:g})"
+        narrow[f"annotations[{j}].x"] = 0.5
+        narrow[f"annotations[{j}].y"] = hi_ + 8 / H
     return _figure(data, dict(title=dict(text="Gate saturation: share of time each unit's gate is nearly closed "
                                               "or open / 门饱和度", font=dict(size=15)),
                               height=380, margin=dict(l=56, r=16, t=90, b=48),
-                              legend=dict(orientation="h", y=-0.22, x=0), **layout))
+                              legend=dict(orientation="h", y=-0.22, x=0), meta={"narrow": narrow}, **layout))
 
 
 def _cell_text(token: str) -> str:
@@ -575,8 +590,8 @@ def saliency_chart(tokens: Sequence[str], shares: Sequence[float], position: int
               hovertemplate="%{x}: %{y:.3f}<extra></extra>")],
         dict(title=dict(text=f"Saliency of the prediction {what} after position {position} / 预测的显著性"
                               + future, font=dict(size=14)),
-             xaxis=axis, yaxis=dict(title=dict(text="share of max / 相对大小"), range=[0, 1.05]),
-             height=280, showlegend=False, dragmode="pan"))
+             xaxis=axis, yaxis=dict(title=dict(text="share of max<br>相对大小"), range=[0, 1.05]),
+             height=280, showlegend=False, dragmode="pan", meta={"fit_at": position}))
 
 
 def connectivity_chart(shares: np.ndarray, tokens: Sequence[str], targets: Sequence[str] | None = None) -> go.Figure:

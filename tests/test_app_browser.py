@@ -11,7 +11,8 @@ Two screens the app is used on (issue 13):
   character flagged; tab 4 draws its heatmap without a click, follows a change of unit and
   position, and when the text changes no view keeps the old text.
 * a phone, 390×844: all four tab labels in the tab bar, tab 2's Start and chart before the knobs,
-  and no two text boxes of tab 4's prediction strip overlap.
+  and no two text boxes of tab 4's charts overlap (the prediction strip's cells, ticks, titles, legends,
+  the gate panels' labels); titles wrap inside the chart and the toolbar is not drawn over them.
 
 Screenshots of the first screen at both sizes go to .cache/screenshots/ (git-ignored), or to
 tests/screenshots/ -- the ones the README shows -- with LYRICDEMO_UPDATE_SCREENSHOTS=1, or wherever
@@ -83,16 +84,23 @@ SMALL_CHART_TEXT = """(ids) => { const small = [];
             const fs = parseFloat(t.style.fontSize || getComputedStyle(t).fontSize);
             if (fs < 14) small.push([id, t.textContent.slice(0, 20), fs]); } }
     return small; }"""
-# The text boxes of the prediction strip's cells that lie in its plot area (pan hides the rest).
-STRIP_BOXES = """() => { const gd = document.querySelector('#probe-strip .js-plotly-plot');
+# Every text box a chart draws inside its plot area or around it (cell texts, ticks, axis titles, the
+# title, legend entries, annotations), clipped to what shows: cells panned out of the window are hidden.
+TEXT_BOXES = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
     const area = gd.querySelector('.draglayer .xy .nsewdrag').getBoundingClientRect();
     const out = [];
-    for (const t of gd.querySelectorAll('.cartesianlayer .subplot.xy .plot text')) {
+    for (const t of gd.querySelectorAll('svg text')) {
         const r = t.getBoundingClientRect(); if (!t.textContent.trim() || !r.width) continue;
         const cx = r.x + r.width / 2, cy = r.y + r.height / 2;
-        if (cx > area.left && cx < area.right && cy > area.top && cy < area.bottom)
-            out.push([t.textContent, r.x, r.y, r.width, r.height]); }
+        const cell = t.closest('.heatmaplayer');
+        if (cell && !(cx > area.left && cx < area.right && cy > area.top && cy < area.bottom)) continue;
+        out.push([(cell ? 'cell ' : '') + t.textContent, r.x, r.y, r.width, r.height]); }
     return out; }"""
+# The chart's top: its title, the toolbar, and the chart's own box (the title must lie inside it, below the bar).
+TOP = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
+    const box = (e) => { if (!e) return null; const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; };
+    const bar = [...gd.querySelectorAll('.modebar-group')].map(box).filter(b => b[2] > 0);
+    return {chart: box(gd), title: box(gd.querySelector('.g-gtitle')), bar: bar}; }"""
 
 
 def tab(page: Page, key: str) -> None:
@@ -249,6 +257,8 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     for view in ("strip", "saliency-chart", "saturation", "trajectory"):                 # every default view drew
         page.wait_for_function(DRAWN, arg=f"probe-{view}", timeout=60_000)
     assert_readable(page, "probe-heatmap", "probe-strip")
+    cells = [b for b in page.evaluate(TEXT_BOXES, "probe-strip") if b[0].startswith("cell ")]
+    assert len(cells) >= 10 * 3 and not overlapping(cells), cells          # the strip's cells, apart
     shot(page, "1280-4-look-inside.png")
     set_number(page, "probe-unit", 7)                                                     # another unit
     expect(page.locator("#probe-colored")).to_contain_text("unit 7", timeout=60_000)
@@ -307,8 +317,17 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
                                " const r = d._fullLayout.xaxis.range; return r[1] - r[0] <= d._fullLayout._size.w / 34 + 0.01; }",
                                timeout=60_000)                              # the window fits the width
         page.locator("#probe-strip").scroll_into_view_if_needed()
-        # Not checked yet: that no two of the strip's text boxes overlap on a phone. At 390 px the strip's
-        # cell texts are not found where STRIP_BOXES looks for them (0 boxes; issue 13 stays open on it).
+        page.wait_for_timeout(2500)                                # the page fits each chart's top (700-ms loop)
+        cells = [b for b in page.evaluate(TEXT_BOXES, "probe-strip") if b[0].startswith("cell ")]
+        assert len(cells) >= 4 * 3, cells                          # the top-k tokens of at least 4 positions
+        for view in ("strip", "heatmap", "saturation", "trace", "saliency-chart"):
+            boxes = page.evaluate(TEXT_BOXES, f"probe-{view}")
+            assert not overlapping(boxes), f"#probe-{view}: text boxes overlap at 390 px: {overlapping(boxes)}"
+            top = page.evaluate(TOP, f"probe-{view}")
+            x, y, w, h = top["title"]                                           # the title wraps, not clipped
+            cx, cy, cw, ch = top["chart"]
+            assert x >= cx - 0.5 and x + w <= cx + cw + 0.5, (view, top)
+            assert not overlapping([("title", x, y, w, h)] + [("toolbar", *b) for b in top["bar"]]), (view, top)
         shot(page, "390-4-look-inside.png")
         assert not errors, errors
     finally:
