@@ -426,10 +426,11 @@ def _f32(a) -> np.ndarray:
 def units_heatmap(values: np.ndarray, tokens: Sequence[str], order: Sequence[int] | None = None,
                   title: str = "Units over time / 单元随时间的变化", name: str = "h",
                   diverging: bool = True, max_units: int = 256, selected: Sequence[int] = (),
-                  unit: int | None = None) -> go.Figure:
+                  unit: int | None = None, readable: bool = False) -> go.Figure:
     """Units × positions: ``values`` (T, W) drawn with units down, the text along; ``order`` is the
     units' display order (the first ``max_units`` of it are drawn).  ``selected`` positions get an
-    orange mark above their column; ``unit`` is outlined.  Hover: position, character, unit, value."""
+    orange mark above their column; ``unit`` is outlined.  Hover: position, character, unit, value.
+    ``readable``: every row tall enough for its unit id, however many units (a tall chart)."""
     v = np.asarray(values, dtype=np.float32)
     if v.ndim != 2:
         raise ValueError(f"values must be (time, units); got shape {v.shape}")
@@ -450,7 +451,7 @@ def units_heatmap(values: np.ndarray, tokens: Sequence[str], order: Sequence[int
         shapes.append(dict(type="rect", xref="paper", yref="y", x0=0, x1=1, y0=r - 0.5, y1=r + 0.5,
                            line=dict(color="#000000", width=1.5), fillcolor="rgba(0,0,0,0)"))
     note = f" (top {len(shown)} of {W} units)" if len(shown) < W else ""
-    row = min(16.0, max(2.4, 600 / max(len(shown), 1)))       # px per unit: ids are drawn when a row holds them
+    row = 16.0 if readable else min(16.0, max(2.4, 600 / max(len(shown), 1)))   # px per unit: ids need 16
     return _figure(
         [dict(type="heatmap", z=z, x=position_labels(tokens), y=units, **colors,
               hovertemplate="%{x} · %{y}: %{z:.3f}<extra></extra>",

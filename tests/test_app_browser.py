@@ -260,6 +260,13 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     cells = [b for b in page.evaluate(TEXT_BOXES, "probe-strip") if b[0].startswith("cell ")]
     assert len(cells) >= 10 * 3 and not overlapping(cells), cells          # the strip's cells, apart
     shot(page, "1280-4-look-inside.png")
+    units = "() => { const d = document.querySelector('#probe-heatmap .js-plotly-plot'); return d._fullData[0].y.length; }"
+    assert page.evaluate(units) == 20                                                     # the top 20 ...
+    page.locator("#probe-all-units input").check()                                        # ... all on request
+    page.wait_for_function(f"() => ({units})() > 20", timeout=60_000)
+    assert page.evaluate("() => document.querySelector('#probe-heatmap .js-plotly-plot').layout.yaxis.showticklabels")
+    page.locator("#probe-all-units input").uncheck()
+    page.wait_for_function(f"() => ({units})() === 20", timeout=60_000)
     set_number(page, "probe-unit", 7)                                                     # another unit
     expect(page.locator("#probe-colored")).to_contain_text("unit 7", timeout=60_000)
     set_number(page, "probe-position", 4)                                                 # connectivity of position 4
