@@ -14,6 +14,9 @@ Two screens the app is used on (issue 13):
   and no two text boxes of tab 4's charts overlap (the prediction strip's cells, ticks, titles, legends,
   the gate panels' labels); titles wrap inside the chart and the toolbar is not drawn over them.
 
+The projector switch (the header's "Projector / 投影", or ?projector=1) makes the generated text, the tab
+labels and the charts' fonts larger than without it.
+
 Screenshots of the first screen at both sizes go to .cache/screenshots/ (git-ignored), or to
 tests/screenshots/ -- the ones the README shows -- with LYRICDEMO_UPDATE_SCREENSHOTS=1, or wherever
 LYRICDEMO_SHOT_DIR says.  LYRICDEMO_SHOWCASE_SECONDS=45 trains the classroom model that long before
@@ -339,3 +342,26 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
         assert not errors, errors
     finally:
         context.close()
+
+
+# The sizes the projector switch enlarges: generated text, a tab label, a chart's tick label.
+SIZES = """() => { const px = (e) => e ? parseFloat(e.style.fontSize || getComputedStyle(e).fontSize) : 0;
+    return [px(document.querySelector('#gen-meter .ld-gen-text')), px(document.querySelector('#ld-tabs button[role=tab]')),
+            px(document.querySelector('#gen-entropy .js-plotly-plot .xtick text'))]; }"""
+
+
+def test_the_projector_switch_enlarges_text(page: Page, app_url: str):
+    page.set_viewport_size(PROJECTOR)
+    page.goto(app_url + "?tab=generate")
+    expect(page.locator("#gen-meter .ld-gen-done")).to_have_count(1, timeout=120_000)
+    page.wait_for_function(DRAWN, arg="gen-entropy", timeout=60_000)
+    plain = page.evaluate(SIZES)
+    assert all(plain), plain
+    page.locator("#ld-projector input").check()                               # the header's switch
+    page.wait_for_function(f"() => ({SIZES})().every((v, i) => v > {plain}[i])", timeout=30_000)
+    page.locator("#ld-projector input").uncheck()                             # ... and back
+    page.wait_for_function(f"() => ({SIZES})().every((v, i) => Math.abs(v - {plain}[i]) < 0.5)", timeout=30_000)
+    page.goto(app_url + "?tab=generate&projector=1")                          # a lesson link for the room
+    expect(page.locator("#ld-projector input")).to_be_checked(timeout=120_000)
+    expect(page.locator("#gen-meter .ld-gen-done")).to_have_count(1, timeout=120_000)
+    page.wait_for_function(f"() => ({SIZES})().every((v, i) => v > {plain}[i])", timeout=60_000)

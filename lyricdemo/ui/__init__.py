@@ -31,7 +31,7 @@ import gradio as gr  # noqa: E402
 from . import limits, links, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab  # noqa: E402
 from .labels import T  # noqa: E402
 from .session import Session  # noqa: E402
-from .widgets import CSS, FIT_JS, esc  # noqa: E402
+from .widgets import CSS, FIT_JS, esc, wire_projector  # noqa: E402
 
 __all__ = ["build_app", "CSS", "queue_kwargs", "launch_kwargs", "prepare_server", "warm_up"]
 
@@ -85,6 +85,8 @@ def build_app() -> gr.Blocks:
         # deep-copied per session (Session.__deepcopy__ registers it with the idle-session reaper)
         session = gr.State(Session(), delete_callback=_close_session)
         gr.Markdown(T["title"], elem_id="ld-title")
+        projector = gr.Checkbox(value=False, label="Projector / 投影", container=False, elem_id="ld-projector")
+        wire_projector(demo, projector)
         header = gr.Markdown(header_markdown(), elem_id="ld-header", elem_classes=["ld-note"])
         demo.load(header_markdown, None, header, api_visibility="private", queue=False)
         with gr.Tabs(elem_id="ld-tabs", overflow_behavior="wrap") as tabs:

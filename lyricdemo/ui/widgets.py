@@ -42,6 +42,14 @@ CSS = """
 .ld-stale {opacity: 0.45; position: relative}
 .ld-stale::before {content: "⚠ The last request failed: this is the previous result / 上次请求失败：这是之前的结果";
                    display: block; color: #a50e0e; font-weight: 600; opacity: 1}
+/* "Projector / 投影" (header, or ?projector=1): larger still, for the back of a room; charts scale their
+   fonts in the page (FIT_JS) */
+#ld-projector {position: absolute; top: 4px; right: 8px; width: auto !important; min-width: 0; z-index: 5;
+               background: transparent}
+body.ld-projector .gradio-container {--text-xs: 14px; --text-sm: 16px; --text-md: 18px; --text-lg: 20px;
+                                     --text-xl: 24px; --text-xxl: 28px}
+body.ld-projector .ld-gen-text, body.ld-projector #gen-out textarea {font-size: 26px !important}
+body.ld-projector #ld-tabs button[role=tab] {font-size: 1.3rem}
 /* a phone: Start and the status, then the chart, then the knobs */
 @media (max-width: 640px) {
   #train-knobs {display: contents}
@@ -51,9 +59,19 @@ CSS = """
   #train-status {order: 2}
   #train-main {order: 3}
   .ld-buttons button {min-width: 0}
+  #ld-projector {display: none}        /* a phone is no projector, and the box would sit on the title */
   #ld-title h1 {font-size: 1.2rem}
 }
 """
+
+def wire_projector(demo, box) -> None:
+    """The header's "Projector / 投影" box: ticked by ?projector=1 on load, it toggles the page's
+    projector class (larger text, tab labels and chart fonts; no server round trip)."""
+    demo.load(None, None, box, js="() => new URLSearchParams(location.search).get('projector') === '1'",
+              api_visibility="private", queue=False)
+    box.change(None, box, None, js="(on) => { document.body.classList.toggle('ld-projector', !!on); }",
+               api_visibility="private", queue=False)
+
 
 def mark_stale(event, *elem_ids: str) -> None:
     """When ``event`` fails, its old result stays on screen: grey it out and say so (page-side, no server
@@ -76,10 +94,12 @@ def mark_stale(event, *elem_ids: str) -> None:
 # times -- the toolbar's own row above the title, so that nothing is drawn over the title.  A figure
 # may carry ``layout.meta.narrow`` (plots.NARROW_PX): layout changes for a narrow chart (gate panels
 # stacked instead of side by side).  The added height keeps the plot area as the server drew it.
+# With the projector switch on (``body.ld-projector``: the header's checkbox or ?projector=1) every
+# figure's fonts are scaled up by 1.3 first.
 FIT_PX = {"probe-strip": 34, "probe-heatmap": 18, "probe-saliency-chart": 18, "probe-trace": 18}
 FIT_JS = """
 () => {
-  const MIN_PX = %s, NARROW = %d, BAR = 32;
+  const MIN_PX = %s, NARROW = %d, BAR = 32, PROJECTOR = 1.3;
   const ctx = document.createElement("canvas").getContext("2d");
   const px = (s, font) => { ctx.font = font; return ctx.measureText(s.replace(/<[^>]+>/g, "")).width; };
   const wrap = (text, font, avail) => {
@@ -147,9 +167,37 @@ FIT_JS = """
     if (gd.layout.height) up.height = h;
     window.Plotly.relayout(gd, up);
   };
+  // the projector switch: every font size a figure names (layout, and the traces' text) times PROJECTOR
+  const scaleFonts = (gd, f) => {
+    const up = {}, walk = (o, path) => {
+      if (!o || typeof o !== "object") return;
+      if (Array.isArray(o)) { o.forEach((v, i) => walk(v, `${path}[${i}]`)); return; }
+      for (const [k, v] of Object.entries(o)) {
+        const p = path ? `${path}.${k}` : k;
+        if (/font$/i.test(k) && v && typeof v.size === "number") up[`${p}.size`] = Math.round(v.size * f * 10) / 10;
+        else if (k !== "template" && k !== "meta") walk(v, p);
+      }
+    };
+    walk(gd.layout, "");
+    up["font.size"] = Math.round(((gd.layout.font && gd.layout.font.size) || 12) * f * 10) / 10;
+    const sizes = gd.data.map(t => t.textfont && typeof t.textfont.size === "number" ? t.textfont.size * f : null);
+    const traces = sizes.map((v, i) => v === null ? -1 : i).filter(i => i >= 0);
+    if (traces.length) window.Plotly.restyle(gd, {"textfont.size": traces.map(i => sizes[i])}, traces);
+    window.Plotly.relayout(gd, up);
+  };
+  const projector = () => document.body.classList.contains("ld-projector");
+  if (new URLSearchParams(location.search).get("projector") === "1") document.body.classList.add("ld-projector");
   setInterval(() => {
     if (!window.Plotly) return;
-    for (const gd of document.querySelectorAll(".js-plotly-plot")) if (gd.offsetParent) fitTop(gd);
+    for (const gd of document.querySelectorAll(".js-plotly-plot")) {
+      if (!gd.offsetParent || !gd.layout || !gd.data) continue;
+      if (gd.__ldScaledLayout !== gd.layout) { gd.__ldScaledLayout = gd.layout; gd.__ldScale = 1; }
+      const want = projector() ? PROJECTOR : 1;
+      if (gd.__ldScale !== want) {            // fonts first; the top is fitted again on the next pass
+        scaleFonts(gd, want / gd.__ldScale); gd.__ldScale = want; gd.__ldWidth = 0; continue;
+      }
+      fitTop(gd);
+    }
     for (const [id, px] of Object.entries(MIN_PX)) {
       const gd = document.querySelector(`#${id} .js-plotly-plot`);
       const L = gd && gd._fullLayout;
