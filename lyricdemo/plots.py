@@ -348,7 +348,7 @@ def entropy_chart(tokens: Sequence[str], entropy_bits: Sequence[float], probs: S
         title=dict(text="Uncertainty per step / 每一步的不确定性"),
         xaxis=dict(title=dict(text="generated token / 生成的第几个词元")),
         yaxis=dict(title=dict(text="entropy (bits) / 熵"), rangemode="tozero"),
-        yaxis2=dict(title=dict(text="p(chosen)"), overlaying="y", side="right", range=[0, 1.02], showgrid=False),
+        yaxis2=dict(title=dict(text="p(chosen) / 选中概率"), overlaying="y", side="right", range=[0, 1.02], showgrid=False),
         shapes=shapes, height=300, legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right")))
 
 
@@ -566,8 +566,8 @@ def prediction_strip(tokens: Sequence[str], top_tokens: Sequence[Sequence[str]],
     xaxis = _position_axis(tokens, "after reading / 读完这个词元后", view=VIEW_TOKENS // 2)
     return _figure(data, dict(
         title=dict(text=f"Predictions: the top {k} next tokens at each position / 每个位置预测的下一个词元"),
-        xaxis=xaxis, yaxis=dict(domain=[0, 0.62], type="category", autorange="reversed", title=dict(text="rank")),
-        yaxis2=dict(domain=[0.7, 1.0], title=dict(text="bits"), rangemode="tozero"),
+        xaxis=xaxis, yaxis=dict(domain=[0, 0.62], type="category", autorange="reversed", title=dict(text="rank / 排名")),
+        yaxis2=dict(domain=[0.7, 1.0], title=dict(text="bits / 比特"), rangemode="tozero"),
         height=220 + 26 * k, dragmode="pan", barmode="overlay",
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right", font=dict(size=FONT_MIN)),
         margin=dict(l=56, r=16, t=64, b=48)))
@@ -605,7 +605,7 @@ def connectivity_chart(shares: np.ndarray, tokens: Sequence[str], targets: Seque
     return _figure(
         [dict(type="heatmap", z=m, x=cats, y=rows, colorscale=SALIENCY_SCALE, zmin=0, zmax=1,
               hovertemplate="prediction %{y} · input %{x}: %{z:.3f}<extra></extra>",
-              colorbar=dict(title=dict(text="share"), thickness=12))],
+              colorbar=dict(title=dict(text="share<br>占比"), thickness=12))],
         dict(title=dict(text="Connectivity: which inputs each prediction used / 连接性矩阵"),
              xaxis={**_position_axis(tokens, "input / 输入"), "range": None},
              yaxis=dict(type="category", autorange="reversed", title=dict(text="prediction after / 预测位置"),
@@ -629,7 +629,7 @@ def trajectory_chart(coords: np.ndarray, tokens: Sequence[str], explained: Seque
               text=labels, textposition="top center", textfont=dict(size=FONT_MIN), showlegend=False,
               customdata=list(range(T)),
               marker=dict(color=list(range(T)), colorscale=SEQUENTIAL, size=7,
-                          colorbar=dict(title=dict(text="position"), thickness=12)),
+                          colorbar=dict(title=dict(text="position<br>位置"), thickness=12)),
               hovertemplate="%{customdata}:%{text}<extra></extra>")],
         dict(title=dict(text=title), xaxis=dict(title=dict(text=axes[0]), zeroline=False),
              yaxis=dict(title=dict(text=axes[1]), zeroline=False), height=460))
@@ -748,7 +748,7 @@ def compare_chart(rows: Sequence[CompareRow], title: str = "RNN · GRU · LSTM o
     xa = axis(rows[0], f"y{ax}", same, "after reading (position in the text) / 读完这个词元后")
     xa.update(matches="x", showgrid=True)
     layout[f"xaxis{ax}"] = xa
-    layout[f"yaxis{ax}"] = dict(domain=[0, last - 0.06], title=dict(text="−log₂p(next)"), rangemode="tozero",
+    layout[f"yaxis{ax}"] = dict(domain=[0, last - 0.06], title=dict(text="−log₂p(next) / 意外度"), rangemode="tozero",
                                 anchor=f"x{ax}")
     return _figure(data, dict(title=dict(text=title), height=int(260 + 170 * n), dragmode="pan",
                               legend=dict(orientation="h", y=-0.08, x=0), margin=dict(l=56, r=16, t=56, b=56),

@@ -194,7 +194,7 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     expect(page.locator("#train-bi-lesson")).to_be_hidden()
     if not SHOWCASE:
         set_number(page, "train-hidden", 64)                                  # small and quick
-    set_number(page, "train-seconds", 120)
+    set_number(page, "train-seconds", 300 if SHOWCASE else 120)      # a showcase on a busy machine: Stop ends it
     set_number(page, "train-max-steps", 0)                                # no step budget: Stop ends it
     set_number(page, "train-eval-every", 25 if SHOWCASE else 5)
     page.locator("#train-all").get_by_text("All settings / 全部参数", exact=True).click()   # folded again
@@ -338,6 +338,7 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
             cx, cy, cw, ch = top["chart"]
             assert x >= cx - 0.5 and x + w <= cx + cw + 0.5, (view, top)
             assert not overlapping([("title", x, y, w, h)] + [("toolbar", *b) for b in top["bar"]]), (view, top)
+        assert_readable(page, "probe-strip", "probe-heatmap", "probe-saturation")     # a phone reads it too
         shot(page, "390-4-look-inside.png")
         assert not errors, errors
     finally:

@@ -151,9 +151,10 @@ FIT_JS = """
     const g = gd.getBoundingClientRect(), r = tt.getBoundingClientRect();
     if (!r.height) return;
     let below = (above ? leg.getBoundingClientRect().top : g.top + L._size.t) - g.top;
-    for (const a of gd.querySelectorAll(".infolayer .annotation")) {     // labels above the plot (gate names)
+    for (const a of gd.querySelectorAll("svg text")) {   // what reaches above the plot: gate names, a top tick
+      if (tt.contains(a) || (leg && leg.contains(a))) continue;
       const ar = a.getBoundingClientRect();
-      if (ar.height && ar.bottom - g.top <= L._size.t + 2) below = Math.min(below, ar.top - g.top);
+      if (ar.height && ar.top - g.top < L._size.t) below = Math.min(below, ar.top - g.top);
     }
     const shift = Math.max(0, pad - (r.top - g.top));
     const grow = Math.max(0, r.bottom - g.top + shift + 8 - below);
