@@ -451,14 +451,16 @@ def units_heatmap(values: np.ndarray, tokens: Sequence[str], order: Sequence[int
         shapes.append(dict(type="rect", xref="paper", yref="y", x0=0, x1=1, y0=r - 0.5, y1=r + 0.5,
                            line=dict(color="#000000", width=1.5), fillcolor="rgba(0,0,0,0)"))
     note = f" (top {len(shown)} of {W} units)" if len(shown) < W else ""
-    row = 16.0 if readable else min(16.0, max(2.4, 600 / max(len(shown), 1)))   # px per unit: ids need 16
+    # px per unit: ids are drawn from 16 px rows (Plotly thins them to fit); ``readable`` rows hold every id
+    row = 21.0 if readable else min(16.0, max(2.4, 600 / max(len(shown), 1)))
+    every_id = dict(tickmode="array", tickvals=units) if readable else {}
     return _figure(
         [dict(type="heatmap", z=z, x=position_labels(tokens), y=units, **colors,
               hovertemplate="%{x} · %{y}: %{z:.3f}<extra></extra>",
               colorbar=dict(title=dict(text=name), thickness=12))],
         dict(title=dict(text=title.replace(" / ", note + " / ", 1) if " / " in title else title + note),
              xaxis=_position_axis(tokens),
-             yaxis=dict(type="category", autorange="reversed", showticklabels=row >= 16, automargin=True,
+             yaxis=dict(type="category", autorange="reversed", showticklabels=row >= 16, automargin=True, **every_id,
                         title=dict(text=f"unit / 单元 ({len(shown)})"), tickfont=dict(size=FONT_MIN)),
              shapes=shapes, height=int(130 + len(shown) * row),
              dragmode="pan",

@@ -116,10 +116,14 @@ def set_number(page: Page, elem_id: str, value) -> None:
     box.press("Enter")
 
 
-def shot(page: Page, name: str) -> None:
-    """The first screen as the room sees it (not the full page: what is below the fold is the point)."""
+def shot(page: Page, name: str, at: str | None = None) -> None:
+    """The first screen as the room sees it (not the full page: what is below the fold is the point);
+    ``at``: the screen scrolled to that element instead (a phone's tab 4: the prediction strip)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("() => window.scrollTo(0, 0)")
+    if at:
+        page.locator(at).evaluate("(e) => e.scrollIntoView({block: 'center'})")
+    else:
+        page.evaluate("() => window.scrollTo(0, 0)")
     page.wait_for_timeout(500)                     # let Plotly finish its transition
     page.screenshot(path=str(SHOTS / name))
 
@@ -339,7 +343,7 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
             assert x >= cx - 0.5 and x + w <= cx + cw + 0.5, (view, top)
             assert not overlapping([("title", x, y, w, h)] + [("toolbar", *b) for b in top["bar"]]), (view, top)
         assert_readable(page, "probe-strip", "probe-heatmap", "probe-saturation")     # a phone reads it too
-        shot(page, "390-4-look-inside.png")
+        shot(page, "390-4-look-inside.png", at="#probe-strip")
         assert not errors, errors
     finally:
         context.close()

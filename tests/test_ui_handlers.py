@@ -346,7 +346,8 @@ def test_probe_handler(session, shipped):
     top = out[1].layout.yaxis                                                 # the top 20 units, with ids
     assert len(out[1].data[0].y) == 20 and top.showticklabels and out[1].data[0].y[0].startswith("unit ")
     every = tab_inside.probe(session, "shipped:tiny-gru", "月光\n风", 2, 5, "variance", "line starts", "", True)
-    assert len(every[1].data[0].y) == 24 and every[1].layout.yaxis.showticklabels     # all units, on request
+    assert len(every[1].data[0].y) == 24 and every[1].layout.yaxis.showticklabels     # all units, on request,
+    assert list(every[1].layout.yaxis.tickvals) == list(every[1].data[0].y)            # every id drawn
     heat, _, data = tab_inside.units_view(session, "shipped:tiny-gru", "月光\n风", 1, "mean", "line starts", "", True)
     assert len(heat.data[0].y) == 24 and len(data["order"]) == 24
     with pytest.raises(gr.Error, match="All units"):
