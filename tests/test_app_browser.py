@@ -257,6 +257,9 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     # -- 4 look inside: drawn on arrival; never a stale view --------------------------------------
     tab(page, "tab_inside")
     page.wait_for_function(HEATMAP, timeout=120_000)                      # no click: the default text, read
+    # the picker holds the model trained in tab 2: the heatmap is that model's, never the old one's
+    page.wait_for_function("(w) => document.querySelector('#probe-heatmap .js-plotly-plot').layout.title.text"
+                           ".includes(` of ${w} units`)", arg=256 if SHOWCASE else 64, timeout=120_000)
     expect(page.locator("#probe-summary")).to_contain_text("units", timeout=60_000)
     assert_in_first_screen(page, "#probe-go", "#probe-heatmap")
     assert page.evaluate("() => document.querySelector('#probe-heatmap .js-plotly-plot').layout.yaxis.showticklabels")

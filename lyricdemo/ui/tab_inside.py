@@ -579,7 +579,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     model.change(lambda: stale_views()[:1] + (gr.skip(), gr.skip(), None), None, stale, api_visibility="private",
                  queue=False)                         # the comparison does not depend on the picked model
     mark_stale(txt.input(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
-    mark_stale(model.input(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
+    # .change, not .input: a model put in the picker by another tab (a run that ends in tab 2) is read too
+    mark_stale(model.change(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
     first = (first_view, ins, outs, dict(infer, show_progress="hidden"))      # run on load by links.wire
     links.copy_link(link_btn, link, "inside", model, {"text": txt})
     return SimpleNamespace(
