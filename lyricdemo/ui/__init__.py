@@ -31,7 +31,7 @@ import gradio as gr  # noqa: E402
 from . import limits, links, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab  # noqa: E402
 from .labels import T  # noqa: E402
 from .session import Session  # noqa: E402
-from .widgets import CSS, FIT_JS, esc, wire_projector  # noqa: E402
+from .widgets import CSS, FIT_JS, esc  # noqa: E402
 
 __all__ = ["build_app", "CSS", "queue_kwargs", "launch_kwargs", "prepare_server", "warm_up"]
 
@@ -79,6 +79,8 @@ def refresh_picker(session: Session, current: str | None):
 
 def build_app() -> gr.Blocks:
     """The whole app (not launched). Every tab's main action is a named endpoint."""
+    from . import widgets
+
     age = limits.session_idle_seconds()         # uploads and downloadable copies live as long as an idle session
     with gr.Blocks(title="lyricdemo · 歌词 RNN 教学演示", analytics_enabled=False,
                    delete_cache=(min(age, 600), age)) as demo:
@@ -86,7 +88,7 @@ def build_app() -> gr.Blocks:
         session = gr.State(Session(), delete_callback=_close_session)
         gr.Markdown(T["title"], elem_id="ld-title")
         projector = gr.Checkbox(value=False, label="Projector / 投影", container=False, elem_id="ld-projector")
-        wire_projector(demo, projector)
+        widgets.wire_projector(demo, projector)
         header = gr.Markdown(header_markdown(), elem_id="ld-header", elem_classes=["ld-note"])
         demo.load(header_markdown, None, header, api_visibility="private", queue=False)
         with gr.Tabs(elem_id="ld-tabs", overflow_behavior="wrap") as tabs:
