@@ -79,8 +79,6 @@ def refresh_picker(session: Session, current: str | None):
 
 def build_app() -> gr.Blocks:
     """The whole app (not launched). Every tab's main action is a named endpoint."""
-    from . import widgets
-
     age = limits.session_idle_seconds()         # uploads and downloadable copies live as long as an idle session
     with gr.Blocks(title="lyricdemo · 歌词 RNN 教学演示", analytics_enabled=False,
                    delete_cache=(min(age, 600), age)) as demo:
@@ -88,7 +86,9 @@ def build_app() -> gr.Blocks:
         session = gr.State(Session(), delete_callback=_close_session)
         gr.Markdown(T["title"], elem_id="ld-title")
         projector = gr.Checkbox(value=False, label="Projector / 投影", container=False, elem_id="ld-projector")
-        widgets.wire_projector(demo, projector)
+        from .widgets import wire_projector
+
+        wire_projector(demo, projector)
         header = gr.Markdown(header_markdown(), elem_id="ld-header", elem_classes=["ld-note"])
         demo.load(header_markdown, None, header, api_visibility="private", queue=False)
         with gr.Tabs(elem_id="ld-tabs", overflow_behavior="wrap") as tabs:
