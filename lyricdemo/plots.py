@@ -64,6 +64,7 @@ TEMPLATE = {"layout": {"paper_bgcolor": "white", "plot_bgcolor": "white", "font"
                        "hoverlabel": {"align": "left"}}}
 
 
+NARROW_PX = 520          # a chart narrower than this (a phone) gets its layout.meta["narrow"] changes in the page
 WRAP_TITLE = 36          # characters: a longer "English / 中文" title breaks at its slash (phones, half-width plots)
 
 
@@ -340,7 +341,7 @@ def entropy_chart(tokens: Sequence[str], entropy_bits: Sequence[float], probs: S
         title=dict(text="Uncertainty per step / 每一步的不确定性"),
         xaxis=dict(title=dict(text="generated token / 生成的第几个词元")),
         yaxis=dict(title=dict(text="entropy (bits) / 熵"), rangemode="tozero"),
-        yaxis2=dict(title=dict(text="p(chosen)"), overlaying="y", side="right", range=[0, 1.02], showgrid=False),
+        yaxis2=dict(title=dict(text="p(chosen) / 选中概率"), overlaying="y", side="right", range=[0, 1.02], showgrid=False),
         shapes=shapes, height=300, legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right")))
 
 
@@ -353,7 +354,8 @@ def unit_trace_chart(values: Sequence[float], tokens: Sequence[str], unit: int) 
               line=dict(color=PALETTE[0], width=2), hovertemplate="t=%{x} “%{text}”: %{y}<extra></extra>")],
         dict(title=dict(text=f"Unit {unit} along the text / 第 {unit} 号单元沿文本的激活"),
              xaxis=dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels, tickangle=0),
-             yaxis=dict(title=dict(text="activation / 激活"), zeroline=True), height=260, showlegend=False))
+             yaxis=dict(title=dict(text="activation / 激活"), zeroline=True), height=260, showlegend=False,
+             dragmode="pan"))
 
 
 # ----------------------------------------------------------------------------- the visualizer (tab 4)
@@ -393,10 +395,11 @@ def _f32(a) -> np.ndarray:
 def units_heatmap(values: np.ndarray, tokens: Sequence[str], order: Sequence[int] | None = None,
                   title: str = "Units over time / 单元随时间的变化", name: str = "h",
                   diverging: bool = True, max_units: int = 256, selected: Sequence[int] = (),
-                  unit: int | None = None) -> go.Figure:
+                  unit: int | None = None, readable: bool = False) -> go.Figure:
     """Units × positions: ``values`` (T, W) drawn with units down, the text along; ``order`` is the
     units' display order (the first ``max_units`` of it are drawn).  ``selected`` positions get an
-    orange mark above their column; ``unit`` is outlined.  Hover: position, character, unit, value."""
+    orange mark above their column; ``unit`` is outlined.  Hover: position, character, unit, value.
+    ``readable``: every row tall enough for its unit id, however many units (a tall chart)."""
     v = np.asarray(values, dtype=np.float32)
     if v.ndim != 2:
         raise ValueError(f"values must be (time, units); got shape {v.shape}")
@@ -417,14 +420,16 @@ def units_heatmap(values: np.ndarray, tokens: Sequence[str], order: Sequence[int
         shapes.append(dict(type="rect", xref="paper", yref="y", x0=0, x1=1, y0=r - 0.5, y1=r + 0.5,
                            line=dict(color="#000000", width=1.5), fillcolor="rgba(0,0,0,0)"))
     note = f" (top {len(shown)} of {W} units)" if len(shown) < W else ""
-    row = min(16.0, max(2.4, 600 / max(len(shown), 1)))       # px per unit: ids are drawn when a row holds them
+    # px per unit: ids are drawn from 16 px rows (Plotly thins them to fit); ``readable`` rows hold every id
+    row = 21.0 if readable else min(16.0, max(2.4, 600 / max(len(shown), 1)))
+    every_id = dict(tickmode="array", tickvals=units) if readable else {}
     return _figure(
         [dict(type="heatmap", z=z, x=position_labels(tokens), y=units, **colors,
               hovertemplate="%{x} · %{y}: %{z:.3f}<extra></extra>",
               colorbar=dict(title=dict(text=name), thickness=12))],
         dict(title=dict(text=title.replace(" / ", note + " / ", 1) if " / " in title else title + note),
              xaxis=_position_axis(tokens),
-             yaxis=dict(type="category", autorange="reversed", showticklabels=row >= 16, automargin=True,
+             yaxis=dict(type="category", autorange="reversed", showticklabels=row >= 16, automargin=True, **every_id,
                         title=dict(text=f"unit / 单元 ({len(shown)})"), tickfont=dict(size=FONT_MIN)),
              shapes=shapes, height=int(130 + len(shown) * row),
              dragmode="pan",
@@ -461,9 +466,10 @@ def saturation_chart(saturation: Mapping[str, np.ndarray], names: Mapping[str, s
                              hovertemplate=(f"{g} unit %{{customdata}}: <{lo:g} %{{x:.0%}}, >{hi:g} %{{y:.0%}}"
                                             f"<extra>layer {k + 1}</extra>")))
         d0 = j * (width + gap)
-        layout[f"xaxis{ax}"] = dict(domain=[d0, d0 + width], range=[-0.03, 1.03], tickformat=".0%",
+        # the ranges start a little below 0: the "0%" ticks of x and y stay apart at the corner
+        layout[f"xaxis{ax}"] = dict(domain=[d0, d0 + width], range=[-0.08, 1.03], tickformat=".0%",
                                     title=dict(text=f"closed / 关 (<{lo:g})", standoff=2), anchor=f"y{ax}")
-        layout[f"yaxis{ax}"] = dict(range=[-0.03, 1.03], tickformat=".0%", anchor=f"x{ax}",
+        layout[f"yaxis{ax}"] = dict(range=[-0.06, 1.03], tickformat=".0%", anchor=f"x{ax}",
                                     title=dict(text=f"open / 开 (>{hi:g})" if j == 0 else ""))
         layout.setdefault("annotations", []).append(
             dict(xref="paper", yref="paper", x=d0 + width / 2, y=1.04, yanchor="bottom", showarrow=False,
@@ -471,10 +477,22 @@ def saturation_chart(saturation: Mapping[str, np.ndarray], names: Mapping[str, s
         layout.setdefault("shapes", []).append(
             dict(type="line", xref=f"x{ax}", yref=f"y{ax}", x0=0, y0=1, x1=1, y1=0,
                  line=dict(color="#999999", width=1, dash="dot")))
+    # a phone: the panels one under the other (side by side, their labels and axis titles overprint)
+    panel, gap = 220, 110                                  # px: a panel, and its axis title + the next label
+    H = n * panel + (n - 1) * gap
+    narrow = {"height": 90 + H + 110, "margin.t": 90, "legend.y": -70 / H}
+    for j in range(n):
+        ax = "" if j == 0 else str(j + 1)
+        hi_ = 1 - j * (panel + gap) / H
+        narrow[f"xaxis{ax}.domain"] = [0, 1]
+        narrow[f"yaxis{ax}.domain"] = [hi_ - panel / H, hi_]
+        narrow[f"yaxis{ax}.title.text"] = f"open / 开 (>{hi:g})"
+        narrow[f"annotations[{j}].x"] = 0.5
+        narrow[f"annotations[{j}].y"] = hi_ + 8 / H
     return _figure(data, dict(title=dict(text="Gate saturation: share of time each unit's gate is nearly closed "
                                               "or open / 门饱和度", font=dict(size=15)),
                               height=380, margin=dict(l=56, r=16, t=90, b=48),
-                              legend=dict(orientation="h", y=-0.22, x=0), **layout))
+                              legend=dict(orientation="h", y=-0.22, x=0), meta={"narrow": narrow}, **layout))
 
 
 def _cell_text(token: str) -> str:
@@ -519,8 +537,8 @@ def prediction_strip(tokens: Sequence[str], top_tokens: Sequence[Sequence[str]],
     xaxis = _position_axis(tokens, "after reading / 读完这个词元后", view=VIEW_TOKENS // 2)
     return _figure(data, dict(
         title=dict(text=f"Predictions: the top {k} next tokens at each position / 每个位置预测的下一个词元"),
-        xaxis=xaxis, yaxis=dict(domain=[0, 0.62], type="category", autorange="reversed", title=dict(text="rank")),
-        yaxis2=dict(domain=[0.7, 1.0], title=dict(text="bits"), rangemode="tozero"),
+        xaxis=xaxis, yaxis=dict(domain=[0, 0.62], type="category", autorange="reversed", title=dict(text="rank / 排名")),
+        yaxis2=dict(domain=[0.7, 1.0], title=dict(text="bits / 比特"), rangemode="tozero"),
         height=220 + 26 * k, dragmode="pan", barmode="overlay",
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right", font=dict(size=FONT_MIN)),
         margin=dict(l=56, r=16, t=64, b=48)))
@@ -544,8 +562,8 @@ def saliency_chart(tokens: Sequence[str], shares: Sequence[float], position: int
               hovertemplate="%{x}: %{y:.3f}<extra></extra>")],
         dict(title=dict(text=f"Saliency of the prediction {what} after position {position} / 预测的显著性"
                               + future, font=dict(size=14)),
-             xaxis=axis, yaxis=dict(title=dict(text="share of max / 相对大小"), range=[0, 1.05]),
-             height=280, showlegend=False, dragmode="pan"))
+             xaxis=axis, yaxis=dict(title=dict(text="share of max<br>相对大小"), range=[0, 1.05]),
+             height=280, showlegend=False, dragmode="pan", meta={"fit_at": position}))
 
 
 def connectivity_chart(shares: np.ndarray, tokens: Sequence[str], targets: Sequence[str] | None = None) -> go.Figure:
@@ -558,7 +576,7 @@ def connectivity_chart(shares: np.ndarray, tokens: Sequence[str], targets: Seque
     return _figure(
         [dict(type="heatmap", z=m, x=cats, y=rows, colorscale=SALIENCY_SCALE, zmin=0, zmax=1,
               hovertemplate="prediction %{y} · input %{x}: %{z:.3f}<extra></extra>",
-              colorbar=dict(title=dict(text="share"), thickness=12))],
+              colorbar=dict(title=dict(text="share<br>占比"), thickness=12))],
         dict(title=dict(text="Connectivity: which inputs each prediction used / 连接性矩阵"),
              xaxis={**_position_axis(tokens, "input / 输入"), "range": None},
              yaxis=dict(type="category", autorange="reversed", title=dict(text="prediction after / 预测位置"),
@@ -582,7 +600,7 @@ def trajectory_chart(coords: np.ndarray, tokens: Sequence[str], explained: Seque
               text=labels, textposition="top center", textfont=dict(size=FONT_MIN), showlegend=False,
               customdata=list(range(T)),
               marker=dict(color=list(range(T)), colorscale=SEQUENTIAL, size=7,
-                          colorbar=dict(title=dict(text="position"), thickness=12)),
+                          colorbar=dict(title=dict(text="position<br>位置"), thickness=12)),
               hovertemplate="%{customdata}:%{text}<extra></extra>")],
         dict(title=dict(text=title), xaxis=dict(title=dict(text=axes[0]), zeroline=False),
              yaxis=dict(title=dict(text=axes[1]), zeroline=False), height=460))
@@ -701,7 +719,7 @@ def compare_chart(rows: Sequence[CompareRow], title: str = "RNN · GRU · LSTM o
     xa = axis(rows[0], f"y{ax}", same, "after reading (position in the text) / 读完这个词元后")
     xa.update(matches="x", showgrid=True)
     layout[f"xaxis{ax}"] = xa
-    layout[f"yaxis{ax}"] = dict(domain=[0, last - 0.06], title=dict(text="−log₂p(next)"), rangemode="tozero",
+    layout[f"yaxis{ax}"] = dict(domain=[0, last - 0.06], title=dict(text="−log₂p(next) / 意外度"), rangemode="tozero",
                                 anchor=f"x{ax}")
     return _figure(data, dict(title=dict(text=title), height=int(260 + 170 * n), dragmode="pan",
                               legend=dict(orientation="h", y=-0.08, x=0), margin=dict(l=56, r=16, t=56, b=56),

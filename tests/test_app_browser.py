@@ -11,7 +11,11 @@ Two screens the app is used on (issue 13):
   character flagged; tab 4 draws its heatmap without a click, follows a change of unit and
   position, and when the text changes no view keeps the old text.
 * a phone, 390×844: all four tab labels in the tab bar, tab 2's Start and chart before the knobs,
-  and no two text boxes of tab 4's prediction strip overlap.
+  and no two text boxes of tab 4's charts overlap (the prediction strip's cells, ticks, titles, legends,
+  the gate panels' labels); titles wrap inside the chart and the toolbar is not drawn over them.
+
+The projector switch (the header's "Projector / 投影", or ?projector=1) makes the generated text, the tab
+labels and the charts' fonts larger than without it.
 
 Screenshots of the first screen at both sizes go to .cache/screenshots/ (git-ignored), or to
 tests/screenshots/ -- the ones the README shows -- with LYRICDEMO_UPDATE_SCREENSHOTS=1, or wherever
@@ -83,16 +87,23 @@ SMALL_CHART_TEXT = """(ids) => { const small = [];
             const fs = parseFloat(t.style.fontSize || getComputedStyle(t).fontSize);
             if (fs < 14) small.push([id, t.textContent.slice(0, 20), fs]); } }
     return small; }"""
-# The text boxes of the prediction strip's cells that lie in its plot area (pan hides the rest).
-STRIP_BOXES = """() => { const gd = document.querySelector('#probe-strip .js-plotly-plot');
+# Every text box a chart draws inside its plot area or around it (cell texts, ticks, axis titles, the
+# title, legend entries, annotations), clipped to what shows: cells panned out of the window are hidden.
+TEXT_BOXES = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
     const area = gd.querySelector('.draglayer .xy .nsewdrag').getBoundingClientRect();
     const out = [];
-    for (const t of gd.querySelectorAll('.cartesianlayer .subplot.xy .plot text')) {
+    for (const t of gd.querySelectorAll('svg text')) {
         const r = t.getBoundingClientRect(); if (!t.textContent.trim() || !r.width) continue;
         const cx = r.x + r.width / 2, cy = r.y + r.height / 2;
-        if (cx > area.left && cx < area.right && cy > area.top && cy < area.bottom)
-            out.push([t.textContent, r.x, r.y, r.width, r.height]); }
+        const cell = t.closest('.heatmaplayer');
+        if (cell && !(cx > area.left && cx < area.right && cy > area.top && cy < area.bottom)) continue;
+        out.push([(cell ? 'cell ' : '') + t.textContent, r.x, r.y, r.width, r.height]); }
     return out; }"""
+# The chart's top: its title, the toolbar, and the chart's own box (the title must lie inside it, below the bar).
+TOP = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
+    const box = (e) => { if (!e) return null; const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; };
+    const bar = [...gd.querySelectorAll('.modebar-group')].map(box).filter(b => b[2] > 0);
+    return {chart: box(gd), title: box(gd.querySelector('.g-gtitle')), bar: bar}; }"""
 
 
 def tab(page: Page, key: str) -> None:
@@ -105,10 +116,14 @@ def set_number(page: Page, elem_id: str, value) -> None:
     box.press("Enter")
 
 
-def shot(page: Page, name: str) -> None:
-    """The first screen as the room sees it (not the full page: what is below the fold is the point)."""
+def shot(page: Page, name: str, at: str | None = None) -> None:
+    """The first screen as the room sees it (not the full page: what is below the fold is the point);
+    ``at``: the screen scrolled to that element instead (a phone's tab 4: the prediction strip)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("() => window.scrollTo(0, 0)")
+    if at:
+        page.locator(at).evaluate("(e) => e.scrollIntoView({block: 'center'})")
+    else:
+        page.evaluate("() => window.scrollTo(0, 0)")
     page.wait_for_timeout(500)                     # let Plotly finish its transition
     page.screenshot(path=str(SHOTS / name))
 
@@ -183,7 +198,7 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     expect(page.locator("#train-bi-lesson")).to_be_hidden()
     if not SHOWCASE:
         set_number(page, "train-hidden", 64)                                  # small and quick
-    set_number(page, "train-seconds", 120)
+    set_number(page, "train-seconds", 300 if SHOWCASE else 120)      # a showcase on a busy machine: Stop ends it
     set_number(page, "train-max-steps", 0)                                # no step budget: Stop ends it
     set_number(page, "train-eval-every", 25 if SHOWCASE else 5)
     page.locator("#train-all").get_by_text("All settings / 全部参数", exact=True).click()   # folded again
@@ -242,6 +257,9 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     # -- 4 look inside: drawn on arrival; never a stale view --------------------------------------
     tab(page, "tab_inside")
     page.wait_for_function(HEATMAP, timeout=120_000)                      # no click: the default text, read
+    # the picker holds the model trained in tab 2: the heatmap is that model's, never the old one's
+    page.wait_for_function("(w) => document.querySelector('#probe-heatmap .js-plotly-plot').layout.title.text"
+                           ".includes(` of ${w} units`)", arg=256 if SHOWCASE else 64, timeout=120_000)
     expect(page.locator("#probe-summary")).to_contain_text("units", timeout=60_000)
     assert_in_first_screen(page, "#probe-go", "#probe-heatmap")
     assert page.evaluate("() => document.querySelector('#probe-heatmap .js-plotly-plot').layout.yaxis.showticklabels")
@@ -249,7 +267,16 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     for view in ("strip", "saliency-chart", "saturation", "trajectory"):                 # every default view drew
         page.wait_for_function(DRAWN, arg=f"probe-{view}", timeout=60_000)
     assert_readable(page, "probe-heatmap", "probe-strip")
+    cells = [b for b in page.evaluate(TEXT_BOXES, "probe-strip") if b[0].startswith("cell ")]
+    assert len(cells) >= 10 * 3 and not overlapping(cells), cells          # the strip's cells, apart
     shot(page, "1280-4-look-inside.png")
+    units = "() => { const d = document.querySelector('#probe-heatmap .js-plotly-plot'); return d._fullData[0].y.length; }"
+    assert page.evaluate(units) == 20                                                     # the top 20 ...
+    page.locator("#probe-all-units input").check()                                        # ... all on request
+    page.wait_for_function(f"() => ({units})() > 20", timeout=60_000)
+    assert page.evaluate("() => document.querySelector('#probe-heatmap .js-plotly-plot').layout.yaxis.showticklabels")
+    page.locator("#probe-all-units input").uncheck()
+    page.wait_for_function(f"() => ({units})() === 20", timeout=60_000)
     set_number(page, "probe-unit", 7)                                                     # another unit
     expect(page.locator("#probe-colored")).to_contain_text("unit 7", timeout=60_000)
     set_number(page, "probe-position", 4)                                                 # connectivity of position 4
@@ -307,9 +334,42 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
                                " const r = d._fullLayout.xaxis.range; return r[1] - r[0] <= d._fullLayout._size.w / 34 + 0.01; }",
                                timeout=60_000)                              # the window fits the width
         page.locator("#probe-strip").scroll_into_view_if_needed()
-        # Not checked yet: that no two of the strip's text boxes overlap on a phone. At 390 px the strip's
-        # cell texts are not found where STRIP_BOXES looks for them (0 boxes; issue 13 stays open on it).
-        shot(page, "390-4-look-inside.png")
+        page.wait_for_timeout(2500)                                # the page fits each chart's top (700-ms loop)
+        cells = [b for b in page.evaluate(TEXT_BOXES, "probe-strip") if b[0].startswith("cell ")]
+        assert len(cells) >= 4 * 3, cells                          # the top-k tokens of at least 4 positions
+        for view in ("strip", "heatmap", "saturation", "trace", "saliency-chart"):
+            boxes = page.evaluate(TEXT_BOXES, f"probe-{view}")
+            assert not overlapping(boxes), f"#probe-{view}: text boxes overlap at 390 px: {overlapping(boxes)}"
+            top = page.evaluate(TOP, f"probe-{view}")
+            x, y, w, h = top["title"]                                           # the title wraps, not clipped
+            cx, cy, cw, ch = top["chart"]
+            assert x >= cx - 0.5 and x + w <= cx + cw + 0.5, (view, top)
+            assert not overlapping([("title", x, y, w, h)] + [("toolbar", *b) for b in top["bar"]]), (view, top)
+        assert_readable(page, "probe-strip", "probe-heatmap", "probe-saturation")     # a phone reads it too
+        shot(page, "390-4-look-inside.png", at="#probe-strip")
         assert not errors, errors
     finally:
         context.close()
+
+
+# The sizes the projector switch enlarges: generated text, a tab label, a chart's tick label.
+SIZES = """() => { const px = (e) => e ? parseFloat(e.style.fontSize || getComputedStyle(e).fontSize) : 0;
+    return [px(document.querySelector('#gen-meter .ld-gen-text')), px(document.querySelector('#ld-tabs button[role=tab]')),
+            px(document.querySelector('#gen-entropy .js-plotly-plot .xtick text'))]; }"""
+
+
+def test_the_projector_switch_enlarges_text(page: Page, app_url: str):
+    page.set_viewport_size(PROJECTOR)
+    page.goto(app_url + "?tab=generate")
+    expect(page.locator("#gen-meter .ld-gen-done")).to_have_count(1, timeout=120_000)
+    page.wait_for_function(DRAWN, arg="gen-entropy", timeout=60_000)
+    plain = page.evaluate(SIZES)
+    assert all(plain), plain
+    page.locator("#ld-projector input").check()                               # the header's switch
+    page.wait_for_function(f"() => ({SIZES})().every((v, i) => v > {plain}[i])", timeout=30_000)
+    page.locator("#ld-projector input").uncheck()                             # ... and back
+    page.wait_for_function(f"() => ({SIZES})().every((v, i) => Math.abs(v - {plain}[i]) < 0.5)", timeout=30_000)
+    page.goto(app_url + "?tab=generate&projector=1")                          # a lesson link for the room
+    expect(page.locator("#ld-projector input")).to_be_checked(timeout=120_000)
+    expect(page.locator("#gen-meter .ld-gen-done")).to_have_count(1, timeout=120_000)
+    page.wait_for_function(f"() => ({SIZES})().every((v, i) => v > {plain}[i])", timeout=60_000)

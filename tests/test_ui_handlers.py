@@ -342,7 +342,17 @@ def test_probe_handler(session, shipped):
     assert layer["maximum"] == 2 and unit["maximum"] == 23 and "<span" in colored
     assert out[12]["maximum"] == 3 and out[12]["value"] == 2                     # saliency position: the last in-text one
     one = tab_inside.probe(session, "shipped:tiny-rnn", "月光", 1, 0)
-    assert one[5]["interactive"] is False                                     # one layer: nothing to choose
+    assert one[5]["interactive"] is False and one[5]["visible"] is False      # one layer: the control hides
+    assert out[5]["visible"] is True
+    top = out[1].layout.yaxis                                                 # the top 20 units, with ids
+    assert len(out[1].data[0].y) == 20 and top.showticklabels and out[1].data[0].y[0].startswith("unit ")
+    every = tab_inside.probe(session, "shipped:tiny-gru", "月光\n风", 2, 5, "variance", "line starts", "", True)
+    assert len(every[1].data[0].y) == 24 and every[1].layout.yaxis.showticklabels     # all units, on request,
+    assert list(every[1].layout.yaxis.tickvals) == list(every[1].data[0].y)            # every id drawn
+    heat, _, data = tab_inside.units_view(session, "shipped:tiny-gru", "月光\n风", 1, "mean", "line starts", "", True)
+    assert len(heat.data[0].y) == 24 and len(data["order"]) == 24
+    with pytest.raises(gr.Error, match="All units"):
+        tab_inside.probe(session, "shipped:tiny-gru", "月光", 1, 0, "variance", "line starts", "", "yes")
     with pytest.raises(gr.Error, match="Layer"):
         tab_inside.probe(session, "shipped:tiny-rnn", "月光", 2, 0)
     with pytest.raises(gr.Error, match="Unit"):

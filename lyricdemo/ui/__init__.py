@@ -86,6 +86,10 @@ def build_app() -> gr.Blocks:
         # deep-copied per session (Session.__deepcopy__ registers it with the idle-session reaper)
         session = gr.State(Session(), delete_callback=_close_session)
         gr.Markdown(T["title"], elem_id="ld-title")
+        projector = gr.Checkbox(value=False, label="Projector / 投影", container=False, elem_id="ld-projector")
+        from .widgets import wire_projector
+
+        wire_projector(demo, projector)
         header = gr.Markdown(header_markdown(), elem_id="ld-header", elem_classes=["ld-note"])
         demo.load(header_markdown, None, header, api_visibility="private", queue=False)
         with gr.Tabs(elem_id="ld-tabs", overflow_behavior="wrap") as tabs:

@@ -34,7 +34,7 @@ from ..probe import saliency as run_saliency
 from . import limits, links, registry, resources
 from .labels import T, kw
 from .session import Session
-from .validate import choice, user_errors, whole
+from .validate import choice, flag, user_errors, whole
 from .validate import text as check_text
 from .widgets import esc, mark_stale
 
@@ -181,15 +181,17 @@ def _unit_views(p: Probe, k: int, u: int, marks=()):
     return unit_html(p, k, u, marks), plots.unit_trace_chart(p.values(k, "h")[:, u].tolist(), p.tokens, u)
 
 
-def _units_views(p: Probe, k: int, sort_by: str, sel: np.ndarray, how: str):
-    """(heatmap, ranking html, ranking data) for layer k sorted ``sort_by``."""
+def _units_views(p: Probe, k: int, sort_by: str, sel: np.ndarray, how: str, all_units: bool = False):
+    """(heatmap, ranking html, ranking data) for layer k sorted ``sort_by``: the top HEATMAP_UNITS units,
+    or with ``all_units`` every unit of the layer (each row tall enough for its id)."""
     h = p.values(k, "h")
     scores = unit_scores(h, sel) if 0 < sel.size < len(p.tokens) else None
     if sort_by == "selection" and scores is None:
         sort_by = "variance"
     order = unit_order(h, sort_by, sel if sort_by == "selection" else None)
     title = f"Units over time (h, layer {k + 1}, by {sort_by}) / 第 {k + 1} 层单元（按{SORT_ZH[sort_by]}排序）"
-    heat = plots.units_heatmap(h, p.tokens, order, title=title, max_units=HEATMAP_UNITS, selected=sel.tolist())
+    heat = plots.units_heatmap(h, p.tokens, order, title=title, max_units=p.width if all_units else HEATMAP_UNITS,
+                               selected=sel.tolist(), readable=all_units)
     if scores is None:
         html = ("<div class='ld-note'>Select some positions, but not all, to rank the units. / "
                 "请选择部分位置来给单元排名。</div>")
@@ -218,16 +220,19 @@ def _unit_slider(width: int, value: int = 0):
 # ----------------------------------------------------------------------------- handlers
 @user_errors
 def probe(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer: float = 1, unit: float = 0,
-          sort_by: str = "variance", select_by: str = "line starts", select_value: str = ""):
+          sort_by: str = "variance", select_by: str = "line starts", select_value: str = "",
+          all_units: bool = False):
     """Everything tab 4 shows by default: (summary, heatmap, text coloured by the unit, the unit's
     trace, data JSON, layer slider, unit slider, ranking of units at the selection, gate saturation,
-    prediction strip, saliency text, saliency chart, position slider, trajectory)."""
+    prediction strip, saliency text, saliency chart, position slider, trajectory).  The heatmap shows
+    the top units, or every unit with ``all_units``."""
     t0 = time.perf_counter()
     sort_by = choice("sort_units", sort_by, UNIT_ORDERS)
+    all_units = flag("all_units", all_units)
     entry, p = _read(session, model, text)
     k, u = _layer(p, layer), _unit(p, unit)
     sel = _selection(p, select_by, select_value)
-    heat, ranking, rank_data, _ = _units_views(p, k, sort_by, sel, select_by)
+    heat, ranking, rank_data, _ = _units_views(p, k, sort_by, sel, select_by, all_units)
     colored, trace = _unit_views(p, k, u, sel)
     s = p.saliency
     sat = plots.saturation_chart(p.saturation(), GATE_NAMES, *SATURATION)
@@ -261,23 +266,28 @@ def unit_view(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer
 
 @user_errors
 def units_view(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer: float = 1,
-               sort_by: str = "variance", select_by: str = "line starts", select_value: str = ""):
-    """The heatmap sorted ``sort_by`` and the units ranked at the selection: (heatmap, ranking, data)."""
+               sort_by: str = "variance", select_by: str = "line starts", select_value: str = "",
+               all_units: bool = False):
+    """The heatmap sorted ``sort_by`` and the units ranked at the selection: (heatmap, ranking, data);
+    every unit with ``all_units``."""
     sort_by = choice("sort_units", sort_by, UNIT_ORDERS)
+    all_units = flag("all_units", all_units)
     _, p = _read(session, model, text, saliency_at=None, project=False)
     k = _layer(p, layer)
-    heat, html, data, _ = _units_views(p, k, sort_by, _selection(p, select_by, select_value), select_by)
+    heat, html, data, _ = _units_views(p, k, sort_by, _selection(p, select_by, select_value), select_by,
+                                       all_units)
     return heat, html, data
 
 
 @user_errors
 def find_units(session: Session, model: str = "", text: str = DEFAULT_TEXT, layer: float = 1,
-               select_by: str = "line starts", select_value: str = ""):
+               select_by: str = "line starts", select_value: str = "", all_units: bool = False):
     """"Find units that fire here": sort by the selection and move the unit slider to the top unit."""
+    all_units = flag("all_units", all_units)
     _, p = _read(session, model, text, saliency_at=None, project=False)
     k = _layer(p, layer)
     sel = _selection(p, select_by, select_value)
-    heat, html, data, scores = _units_views(p, k, "selection", sel, select_by)
+    heat, html, data, scores = _units_views(p, k, "selection", sel, select_by, all_units)
     if scores is None:
         return heat, html, data, gr.skip(), gr.skip()
     top = int(np.argmax(scores))
@@ -477,6 +487,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 layer = gr.Slider(1, MAX_LAYERS, value=1, step=1, elem_id="probe-layer", **kw("layer"))
                 unit = gr.Slider(0, MAX_UNITS - 1, value=0, step=1, elem_id="probe-unit", **kw("unit"))
             sort_by = gr.Radio(SORT_CHOICES, value="variance", elem_id="probe-sort", **kw("sort_units"))
+            all_units = gr.Checkbox(value=False, elem_id="probe-all-units", **kw("all_units"))
             summary = gr.Markdown(label="Summary / 概要", show_label=False, elem_id="probe-summary",
                                   elem_classes=["ld-note"])
         with gr.Column(scale=3, min_width=300, elem_id="probe-main"):
@@ -540,15 +551,16 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     # themselves (validate.py), so "abc" sent to a slider names the slider instead of a blank "Error"
     infer = dict(concurrency_limit=limits.max_generating(), concurrency_id="infer", preprocess=False)
     quiet = dict(infer, trigger_mode="always_last", show_progress="hidden")
-    ins = [session, model, txt, layer, unit, sort_by, select_by, select_value]
+    ins = [session, model, txt, layer, unit, sort_by, select_by, select_value, all_units]
     outs = [summary, heat, colored, trace, data, layer, unit, ranking, sat, strip, sal_html, sal_fig, position, traj]
     mark_stale(go.click(probe, ins, outs, api_name="probe", **infer), "probe-main", "probe-colored")
     layer.input(probe, ins, outs, api_visibility="private", **quiet)
     unit.input(unit_view, [session, model, txt, layer, unit, select_by, select_value], [colored, trace, unit_data],
                api_name="probe_unit", **quiet)
-    sort_by.input(units_view, [session, model, txt, layer, sort_by, select_by, select_value],
-                  [heat, ranking, units_data], api_name="probe_units", **quiet)
-    find.click(find_units, [session, model, txt, layer, select_by, select_value],
+    units_ins = [session, model, txt, layer, sort_by, select_by, select_value, all_units]
+    sort_by.input(units_view, units_ins, [heat, ranking, units_data], api_name="probe_units", **quiet)
+    all_units.input(units_view, units_ins, [heat, ranking, units_data], api_visibility="private", **quiet)
+    find.click(find_units, [session, model, txt, layer, select_by, select_value, all_units],
                [heat, ranking, units_data, sort_by, unit], api_visibility="private", **infer).success(
         unit_view, [session, model, txt, layer, unit, select_by, select_value], [colored, trace, unit_data],
         api_visibility="private", **infer)
@@ -569,7 +581,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     model.change(lambda: stale_views()[:1] + (gr.skip(), gr.skip(), None), None, stale, api_visibility="private",
                  queue=False)                         # the comparison does not depend on the picked model
     mark_stale(txt.input(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
-    mark_stale(model.input(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
+    # .change, not .input: a model put in the picker by another tab (a run that ends in tab 2) is read too
+    mark_stale(model.change(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
     first = (first_view, ins, outs, dict(infer, show_progress="hidden"))      # run on load by links.wire
     links.copy_link(link_btn, link, "inside", model, {"text": txt})
     return SimpleNamespace(

@@ -338,7 +338,7 @@ def share_markdown(run: TrainingRun) -> str:
     if not run.follow_id or runs.get(run.follow_id) is None:
         return ""
     rid = run.follow_id
-    return (f'🔗 share / 分享: <a href="?follow={rid}" target="_blank" rel="noopener" id="train-share-link">'
+    return (f'Share / 分享: <a href="?follow={rid}" target="_blank" rel="noopener" id="train-share-link">'
             f"this page with <code>?follow={rid}</code></a> — anyone with the link watches this run live and gets "
             "its model when it ends. / 任何人打开此链接都能实时观看，结束后可使用该模型。")
 

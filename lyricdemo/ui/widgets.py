@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from ..reading import PrefixReport
 from ..novelty import MemorizationReport, repetition
-from ..plots import show_token
+from ..plots import NARROW_PX, show_token
 from ..vocab import Vocab
 
 CSS = """
@@ -42,6 +42,14 @@ CSS = """
 .ld-stale {opacity: 0.45; position: relative}
 .ld-stale::before {content: "⚠ The last request failed: this is the previous result / 上次请求失败：这是之前的结果";
                    display: block; color: #a50e0e; font-weight: 600; opacity: 1}
+/* "Projector / 投影" (header, or ?projector=1): larger still, for the back of a room; charts scale their
+   fonts in the page (FIT_JS) */
+#ld-projector {position: absolute; top: 4px; right: 8px; width: auto !important; min-width: 0; z-index: 5;
+               background: transparent}
+body.ld-projector .gradio-container {--text-xs: 14px; --text-sm: 16px; --text-md: 18px; --text-lg: 20px;
+                                     --text-xl: 24px; --text-xxl: 28px}
+body.ld-projector .ld-gen-text, body.ld-projector #gen-out textarea {font-size: 26px !important}
+body.ld-projector #ld-tabs button[role=tab] {font-size: 1.3rem}
 /* a phone: Start and the status, then the chart, then the knobs */
 @media (max-width: 640px) {
   #train-knobs {display: contents}
@@ -51,9 +59,19 @@ CSS = """
   #train-status {order: 2}
   #train-main {order: 3}
   .ld-buttons button {min-width: 0}
+  #ld-projector {display: none}        /* a phone is no projector, and the box would sit on the title */
   #ld-title h1 {font-size: 1.2rem}
 }
 """
+
+def wire_projector(demo, box) -> None:
+    """The header's "Projector / 投影" box: ticked by ?projector=1 on load, it toggles the page's
+    projector class (larger text, tab labels and chart fonts; no server round trip)."""
+    demo.load(None, None, box, js="() => new URLSearchParams(location.search).get('projector') === '1'",
+              api_visibility="private", queue=False)
+    box.change(None, box, None, js="(on) => { document.body.classList.toggle('ld-projector', !!on); }",
+               api_visibility="private", queue=False)
+
 
 def mark_stale(event, *elem_ids: str) -> None:
     """When ``event`` fails, its old result stays on screen: grey it out and say so (page-side, no server
@@ -67,23 +85,134 @@ def mark_stale(event, *elem_ids: str) -> None:
 
 # Charts along the text open on a window of positions that fits their width (a phone shows ~8 strip
 # columns, a projector ~35): the server does not know the screen, so the page narrows the window
-# (pan to see the rest).  Plotly.js is global once Gradio has loaded its plot chunk.
+# (pan to see the rest; ``layout.meta.fit_at``: a position the window keeps in view).  Plotly.js is
+# global once Gradio has loaded its plot chunk.
+#
+# The same loop fits every chart's top to its width: a title wider than the chart is wrapped (at
+# spaces, else between characters), and the top margin grows to hold the title's lines, a legend
+# drawn above the plot and -- on a narrow chart (a phone), where Plotly shows its toolbar at all
+# times -- the toolbar's own row above the title, so that nothing is drawn over the title.  A figure
+# may carry ``layout.meta.narrow`` (plots.NARROW_PX): layout changes for a narrow chart (gate panels
+# stacked instead of side by side).  The added height keeps the plot area as the server drew it.
+# With the projector switch on (``body.ld-projector``: the header's checkbox or ?projector=1) every
+# figure's fonts are scaled up by 1.3 first.
 FIT_PX = {"probe-strip": 34, "probe-heatmap": 18, "probe-saliency-chart": 18, "probe-trace": 18}
 FIT_JS = """
 () => {
-  const MIN_PX = %s;
+  const MIN_PX = %s, NARROW = %d, BAR = 32, PROJECTOR = 1.3;
+  const ctx = document.createElement("canvas").getContext("2d");
+  const px = (s, font) => { ctx.font = font; return ctx.measureText(s.replace(/<[^>]+>/g, "")).width; };
+  const wrap = (text, font, avail) => {
+    const out = [];
+    for (const line of String(text).split(/<br\\s*\\/?>/i)) {
+      if (px(line, font) <= avail) { out.push(line); continue; }
+      const words = line.split(/(?<=\\s)/).flatMap(w => px(w, font) > avail ? [...w] : [w]);
+      let cur = "";
+      for (const w of words) {
+        if (cur.trim() && px(cur + w, font) > avail) { out.push(cur.trimEnd()); cur = w.trimStart(); }
+        else cur += w;
+      }
+      if (cur.trim()) out.push(cur.trimEnd());
+    }
+    return out;
+  };
+  const fitTop = (gd) => {
+    const L = gd._fullLayout, lay = gd.layout;
+    if (!L || !lay || !L.width || !L.title || !L._size) return;
+    if (lay !== gd.__ldLayout) {                 // a new figure from the server: remember it as drawn
+      const t = lay.title;
+      gd.__ldLayout = lay; gd.__ldWidth = 0;
+      gd.__ldOrig = {text: t === undefined ? "" : (typeof t === "string" ? t : (t.text || "")),
+                     top: L.margin.t, height: lay.height};
+    }
+    const narrow = L.width < NARROW, o = gd.__ldOrig, pad = narrow ? BAR : 2;
+    const leg = gd.querySelector(".legend"), above = L.showlegend && leg && L.legend.y >= 1;
+    if (gd.__ldWidth !== L.width) {              // first pass: wrap the title, apply the narrow layout
+      gd.__ldWidth = L.width; gd.__ldTries = 0;
+      const hint = (narrow && lay.meta && lay.meta.narrow) || {};
+      const top0 = hint["margin.t"] ?? o.top, height0 = hint.height ?? o.height;
+      const fs = L.title.font.size, font = `${fs}px ${L.title.font.family}`;
+      const lines = o.text ? wrap(o.text, font, L.width - 16) : [];
+      const wrapped = lines.join("<br>");
+      const need = Math.ceil(pad + lines.length * fs * 1.3 + (above ? leg.getBoundingClientRect().height : 0) + 8);
+      if (!narrow && wrapped === o.text && need <= top0) return;
+      const top = Math.max(top0, need), up = {...hint, "margin.t": top};
+      if (height0) up.height = height0 + (top - top0);
+      const h = up.height || L.height;
+      if (o.text) Object.assign(up, {"title.text": wrapped, "title.yref": "container", "title.yanchor": "middle",
+                                     "title.y": 1 - (pad + lines.length * fs * 0.65) / h});
+      window.Plotly.relayout(gd, up);
+      return;
+    }
+    // later passes (a few): measure where the title landed and move it or grow the top until it clears
+    // the toolbar row above it and the legend (or the plot) below it
+    const tt = gd.querySelector(".g-gtitle");
+    if (!o.text || !tt || (gd.__ldTries || 0) >= 4) return;
+    const g = gd.getBoundingClientRect(), r = tt.getBoundingClientRect();
+    if (!r.height) return;
+    let below = (above ? leg.getBoundingClientRect().top : g.top + L._size.t) - g.top;
+    for (const a of gd.querySelectorAll("svg text")) {   // what reaches above the plot: gate names, a top tick
+      if (tt.contains(a) || (leg && leg.contains(a))) continue;
+      const ar = a.getBoundingClientRect();
+      if (ar.height && ar.top - g.top < L._size.t) below = Math.min(below, ar.top - g.top);
+    }
+    const shift = Math.max(0, pad - (r.top - g.top));
+    const grow = Math.max(0, r.bottom - g.top + shift + 8 - below);
+    if (shift < 1 && grow < 1) { gd.__ldTries = 99; return; }
+    gd.__ldTries = (gd.__ldTries || 0) + 1;
+    // Plotly places a title's lines a constant offset away from its y: keep that offset, move by ``shift``
+    const h = L.height + Math.ceil(grow), mid = (r.top + r.bottom) / 2 - g.top;
+    const off = L.title.yref === "container" ? mid - (1 - L.title.y) * L.height : 0;
+    const up = {"margin.t": L.margin.t + Math.ceil(grow), "title.yref": "container", "title.yanchor": "middle",
+                "title.y": 1 - (mid + shift - off) / h};
+    if (gd.layout.height) up.height = h;
+    window.Plotly.relayout(gd, up);
+  };
+  // the projector switch: every font size a figure names (layout, and the traces' text) times PROJECTOR
+  const scaleFonts = (gd, f) => {
+    const up = {}, walk = (o, path) => {
+      if (!o || typeof o !== "object") return;
+      if (Array.isArray(o)) { o.forEach((v, i) => walk(v, `${path}[${i}]`)); return; }
+      for (const [k, v] of Object.entries(o)) {
+        const p = path ? `${path}.${k}` : k;
+        if (/font$/i.test(k) && v && typeof v.size === "number") up[`${p}.size`] = Math.round(v.size * f * 10) / 10;
+        else if (k !== "template" && k !== "meta") walk(v, p);
+      }
+    };
+    walk(gd.layout, "");
+    up["font.size"] = Math.round(((gd.layout.font && gd.layout.font.size) || 12) * f * 10) / 10;
+    const sizes = gd.data.map(t => t.textfont && typeof t.textfont.size === "number" ? t.textfont.size * f : null);
+    const traces = sizes.map((v, i) => v === null ? -1 : i).filter(i => i >= 0);
+    if (traces.length) window.Plotly.restyle(gd, {"textfont.size": traces.map(i => sizes[i])}, traces);
+    window.Plotly.relayout(gd, up);
+  };
+  const projector = () => document.body.classList.contains("ld-projector");
+  if (new URLSearchParams(location.search).get("projector") === "1") document.body.classList.add("ld-projector");
   setInterval(() => {
     if (!window.Plotly) return;
+    for (const gd of document.querySelectorAll(".js-plotly-plot")) {
+      if (!gd.offsetParent || !gd.layout || !gd.data) continue;
+      if (gd.__ldScaledLayout !== gd.layout) { gd.__ldScaledLayout = gd.layout; gd.__ldScale = 1; }
+      const want = projector() ? PROJECTOR : 1;
+      if (gd.__ldScale !== want) {            // fonts first; the top is fitted again on the next pass
+        scaleFonts(gd, want / gd.__ldScale); gd.__ldScale = want; gd.__ldWidth = 0; continue;
+      }
+      fitTop(gd);
+    }
     for (const [id, px] of Object.entries(MIN_PX)) {
       const gd = document.querySelector(`#${id} .js-plotly-plot`);
       const L = gd && gd._fullLayout;
-      if (!L || !L.xaxis || !L._size || !L.xaxis.range || L.xaxis.type !== "category") continue;
+      if (!L || !L.xaxis || !L._size || !L.xaxis.range) continue;
+      if (L.xaxis.type !== "category" && !(L.xaxis.type === "linear" && L.xaxis.tickmode === "array")) continue;
       const [a, b] = L.xaxis.range, fit = Math.max(4, Math.floor(L._size.w / px));
-      if (b - a > fit + 0.01) window.Plotly.relayout(gd, {"xaxis.range": [a, a + fit]});
+      if (b - a <= fit + 0.01) continue;
+      const at = gd.layout.meta && gd.layout.meta.fit_at;          // a position the window must show
+      const end = at === undefined ? a + fit : Math.max(a + fit, Math.min(b, at + 3.5));
+      window.Plotly.relayout(gd, {"xaxis.range": [end - fit, end]});
     }
   }, 700);
 }
-""" % __import__("json").dumps(FIT_PX)
+""" % (__import__("json").dumps(FIT_PX), NARROW_PX)
 
 _TOK = ("display:inline-block;margin:1px 1px;padding:0 3px;border:1px solid #9aa5b1;border-radius:3px;"
         "line-height:1.5;white-space:pre;")
