@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch.nn import functional as F
 
-from .decode_records import Candidate, Step
+from .decode_records import Alternatives, Candidate, Step
 from .errors import LyricdemoError
 
 if TYPE_CHECKING:                       # annotations only: generate.py imports this module
@@ -222,8 +222,7 @@ class Chooser:
                 continue
             out.append(Step(position=t, token=idx_to_token[i], id=i, prob=math.exp(tok_logp[b]),
                             log_prob=tok_logp[b], entropy=entropy[b],
-                            alternatives=tuple((idx_to_token[a], math.exp(lp))
-                                               for a, lp in zip(top_i[b][:k_alt], top_lp[b][:k_alt])),
+                            alternatives=Alternatives(idx_to_token, top_i[b][:k_alt], top_lp[b][:k_alt]),
                             decode_prob=dprob[b], candidate=b))
         for b in ends:
             self.done[b], self.eos_logp[b] = True, tok_logp[b]

@@ -7,6 +7,7 @@ Plain frozen records with ``to_dict`` for JSON; they hold numbers and text, no t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,47 @@ if TYPE_CHECKING:                       # annotations only: generate.py imports 
     from .reading import PrefixReport
 
 LN2 = math.log(2.0)
+
+
+class Alternatives(Sequence):
+    """A step's most likely tokens with their probabilities, ``((token, prob), ...)`` most likely
+    first -- built the first time it is read.  A class's shared batch makes forty steps at every
+    position and most are never looked at: building each one's ten pairs at once took 22% of the
+    server's interpreter lock with forty students generating (py-spy, ``bench/bench_load.py``).
+    Reads, compares and hashes as the tuple it stands for."""
+
+    __slots__ = ("_names", "_ids", "_log_probs", "_pairs")
+
+    def __init__(self, names: Sequence[str], ids: Sequence[int], log_probs: Sequence[float]):
+        self._names, self._ids, self._log_probs, self._pairs = names, ids, log_probs, None
+
+    def pairs(self) -> tuple[tuple[str, float], ...]:
+        if self._pairs is None:
+            self._pairs = tuple((self._names[a], math.exp(lp)) for a, lp in zip(self._ids, self._log_probs))
+        return self._pairs
+
+    def __getitem__(self, i):
+        return self.pairs()[i]
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self):
+        return iter(self.pairs())
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Alternatives):
+            other = other.pairs()
+        return isinstance(other, tuple) and self.pairs() == other
+
+    def __hash__(self) -> int:
+        return hash(self.pairs())
+
+    def __repr__(self) -> str:
+        return repr(self.pairs())
+
+    def __deepcopy__(self, memo) -> Alternatives:      # immutable: asdict() may share it
+        return self
 
 
 @dataclass(frozen=True)
@@ -36,7 +78,7 @@ class Step:
     prob: float
     log_prob: float
     entropy: float                                 # nats
-    alternatives: tuple[tuple[str, float], ...]    # the most likely tokens, most likely first
+    alternatives: Sequence[tuple[str, float]]     # the most likely tokens, most likely first (Alternatives)
     decode_prob: float | None = None
     candidate: int = 0                             # which candidate this step belongs to
 

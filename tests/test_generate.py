@@ -590,3 +590,22 @@ def test_greedy_breaks_ties_as_argmax_does(vocab, tie_at):
     want = int(masked(logits, vocab).argmax())
     assert [s.id for s in g.steps] == [want] * 3
     assert g.steps[0].alternatives[0][0] == "<unk>"
+
+
+def test_a_steps_alternatives_read_as_the_tuple_they_stand_for(models, vocab):
+    """Built when first read (decode_records.Alternatives), they compare, hash, index and serialize as
+    the ((token, prob), ...) tuple, most likely first, the probabilities those of the raw distribution."""
+    import copy
+    import math as m
+
+    g = generate(models["gru"], vocab, "char", "你", DecodeConfig(strategy="sample", length=5, seed=3))
+    for s in g.steps:
+        alt = s.alternatives
+        pairs = tuple(alt)
+        assert len(alt) == len(pairs) > 0 and alt[0] == pairs[0] and alt == pairs and hash(alt) == hash(pairs)
+        assert [p for _, p in pairs] == sorted((p for _, p in pairs), reverse=True)
+        assert all(isinstance(t, str) and 0 < p <= 1 for t, p in pairs)
+        assert s.to_dict()["alternatives"] == [list(p) for p in pairs]
+        assert copy.deepcopy(s) == s
+        if s.token in dict(pairs):
+            assert m.isclose(dict(pairs)[s.token], s.prob, rel_tol=1e-6)
