@@ -420,10 +420,9 @@ def units_heatmap(values: np.ndarray, tokens: Sequence[str], order: Sequence[int
         shapes.append(dict(type="rect", xref="paper", yref="y", x0=0, x1=1, y0=r - 0.5, y1=r + 0.5,
                            line=dict(color="#000000", width=1.5), fillcolor="rgba(0,0,0,0)"))
     note = f" (top {len(shown)} of {W} units)" if len(shown) < W else ""
-    # px per unit: from 16 px rows every id is drawn (14 px text: Plotly would thin them, every other one,
-    # so they are listed); below 16 px none; ``readable`` rows hold every id however many units
+    # px per unit: ids are drawn from 16 px rows (Plotly thins them to fit); ``readable`` rows hold every id
     row = 21.0 if readable else min(16.0, max(2.4, 600 / max(len(shown), 1)))
-    every_id = dict(tickmode="array", tickvals=units) if row >= 16 else {}
+    every_id = dict(tickmode="array", tickvals=units) if readable else {}
     return _figure(
         [dict(type="heatmap", z=z, x=position_labels(tokens), y=units, **colors,
               hovertemplate="%{x} · %{y}: %{z:.3f}<extra></extra>",
