@@ -25,14 +25,28 @@ from lyricdemo.presets import PRESETS
 from lyricdemo.train import Trainer, TrainConfig, new_model
 
 
+def classroom() -> dict:
+    """The classroom preset as the app applies it: made whole, with the overrides of the corpus in use
+    when it is an embedded one (the Tang poems without the d2l corpus: ``corpora.EMBEDDED``)."""
+    from lyricdemo.corpora import EMBEDDED
+    from lyricdemo.presets import apply
+    from lyricdemo.sources import corpus_in_use
+
+    whole = apply("classroom")
+    source = corpus_in_use().key
+    for part, values in EMBEDDED.get(source, {}).get("classroom", {}).items():
+        whole[part].update(values)
+    return whole
+
+
 def one_run(seed: int, threads: int, out) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    p = PRESETS["classroom"]
+    p = classroom()
     ds = load_dataset(DataConfig(**p["data"]))
     cfg = TrainConfig(**{**p["train"], "seed": seed})
-    trainer = Trainer(new_model(ModelConfig(vocab_size=len(ds.vocab), **p["model"]), seed=seed), ds, cfg)
+    trainer = Trainer(new_model(ModelConfig(**{**p["model"], "vocab_size": len(ds.vocab)}), seed=seed), ds, cfg)
     evals, baselines, done, t0 = 0, {}, None, time.perf_counter()
     for ev in trainer.run():
         if ev.kind == "baselines":
@@ -51,7 +65,9 @@ def main() -> None:
     args = arguments(__doc__, runs=2, threads=1, seed=0)
     t = PRESETS["classroom"]["train"]
     print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}")
-    print(f"classroom preset: max_steps {t.get('max_steps')}, max_seconds {t.get('max_seconds')}, "
+    from lyricdemo.sources import corpus_in_use
+
+    print(f"corpus in use: {corpus_in_use().key}; classroom preset: max_steps {t.get('max_steps')}, max_seconds {t.get('max_seconds')}, "
           f"eval_every {t.get('eval_every')}; {args.runs} trainings at once, {args.threads} torch thread(s) each")
     q = mp.get_context("spawn").Queue()
     procs = [mp.get_context("spawn").Process(target=one_run, args=(args.seed + i, args.threads, q))

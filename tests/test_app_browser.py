@@ -334,10 +334,16 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
                                " const r = d._fullLayout.xaxis.range; return r[1] - r[0] <= d._fullLayout._size.w / 34 + 0.01; }",
                                timeout=60_000)                              # the window fits the width
         page.locator("#probe-strip").scroll_into_view_if_needed()
-        page.wait_for_timeout(2500)                                # the page fits each chart's top (700-ms loop)
+        views = ("strip", "heatmap", "saturation", "trace", "saliency-chart")
+        deadline = time.monotonic() + 60                           # the page fits each chart (a 700-ms loop; a busy
+        while time.monotonic() < deadline:                         # machine redraws late): wait until it settles
+            page.wait_for_timeout(700)
+            if not any(overlapping(page.evaluate(TEXT_BOXES, f"probe-{v}")) for v in views):
+                break
+        page.wait_for_timeout(1500)
         cells = [b for b in page.evaluate(TEXT_BOXES, "probe-strip") if b[0].startswith("cell ")]
         assert len(cells) >= 4 * 3, cells                          # the top-k tokens of at least 4 positions
-        for view in ("strip", "heatmap", "saturation", "trace", "saliency-chart"):
+        for view in views:
             boxes = page.evaluate(TEXT_BOXES, f"probe-{view}")
             assert not overlapping(boxes), f"#probe-{view}: text boxes overlap at 390 px: {overlapping(boxes)}"
             top = page.evaluate(TOP, f"probe-{view}")
