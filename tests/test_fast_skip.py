@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
 
 import gradio as gr
 import plotly.graph_objects as go
@@ -34,9 +35,27 @@ PREDICTIONS = [
 ]
 
 
+def _in_own_loop(coro):
+    """Run ``coro`` to the end in a thread of its own: the browser tests leave an event loop running in
+    this one (pytest-playwright), and ``asyncio.run`` refuses to start beside it."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as e:  # noqa: BLE001 -- re-raised below
+            box["error"] = e
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def _run(demo, method, predictions):
     state = SessionState(demo.blocks_config if hasattr(demo, "blocks_config") else demo)
-    out = asyncio.run(method(demo, demo.fns[0], copy.deepcopy(list(predictions)), state))
+    out = _in_own_loop(method(demo, demo.fns[0], copy.deepcopy(list(predictions)), state))
     return out, {k: state.config_values.get(k) for k in sorted(state.config_values)}
 
 
