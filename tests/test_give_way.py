@@ -33,10 +33,11 @@ def test_no_pause_while_nobody_generates(pool):
 
 def test_a_pause_while_a_generation_decodes(pool, monkeypatch):
     monkeypatch.setattr(tab_train, "GIVE_WAY", 3.0)
+    monkeypatch.setenv("LYRICDEMO_MAX_LENGTH", "1000000")      # a generation that lasts until it is closed
     torch.manual_seed(0)
     vocab = Vocab(list("月光洒在小河上风吹过我的窗"))
     model = build_model(ModelConfig(vocab_size=len(vocab), kind="gru", embed_dim=8, hidden_size=16)).eval()
-    s = pool.submit(model, vocab, "char", "月", DecodeConfig(length=500, strategy="sample", seed=1))
+    s = pool.submit(model, vocab, "char", "月", DecodeConfig(length=1_000_000, strategy="sample", seed=1))
     try:
         deadline = time.monotonic() + 30
         while not resources.students_generating():          # it joins the batch at the next step
