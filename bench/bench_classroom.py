@@ -21,29 +21,16 @@ from common import arguments, machine
 
 from lyricdemo.data import DataConfig, load_dataset
 from lyricdemo.models import ModelConfig
-from lyricdemo.presets import PRESETS
+from lyricdemo.presets import PRESETS, apply_for_corpus
+from lyricdemo.sources import corpus_in_use
 from lyricdemo.train import Trainer, TrainConfig, new_model
-
-
-def classroom() -> dict:
-    """The classroom preset as the app applies it: made whole, with the overrides of the corpus in use
-    when it is an embedded one (the Tang poems without the d2l corpus: ``corpora.EMBEDDED``)."""
-    from lyricdemo.corpora import EMBEDDED
-    from lyricdemo.presets import apply
-    from lyricdemo.sources import corpus_in_use
-
-    whole = apply("classroom")
-    source = corpus_in_use().key
-    for part, values in EMBEDDED.get(source, {}).get("classroom", {}).items():
-        whole[part].update(values)
-    return whole
 
 
 def one_run(seed: int, threads: int, out) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    p = classroom()
+    p = apply_for_corpus("classroom", corpus_in_use().key)   # as the app applies it
     ds = load_dataset(DataConfig(**p["data"]))
     cfg = TrainConfig(**{**p["train"], "seed": seed})
     trainer = Trainer(new_model(ModelConfig(**{**p["model"], "vocab_size": len(ds.vocab)}), seed=seed), ds, cfg)
@@ -65,8 +52,6 @@ def main() -> None:
     args = arguments(__doc__, runs=2, threads=1, seed=0)
     t = PRESETS["classroom"]["train"]
     print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}")
-    from lyricdemo.sources import corpus_in_use
-
     print(f"corpus in use: {corpus_in_use().key}; classroom preset: max_steps {t.get('max_steps')}, max_seconds {t.get('max_seconds')}, "
           f"eval_every {t.get('eval_every')}; {args.runs} trainings at once, {args.threads} torch thread(s) each")
     q = mp.get_context("spawn").Queue()

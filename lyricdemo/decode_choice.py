@@ -58,8 +58,9 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     keep = _keep_ranked(probs, top, order, p)
     wide = (top.sum(dim=-1) < p).nonzero().squeeze(1)                         # nucleus wider than the head
     if wide.numel():
-        ranked, ranks = probs[wide].sort(dim=-1, descending=True)
-        keep[wide] = _keep_ranked(probs[wide], ranked, ranks, p)
+        rows = probs[wide]
+        ranked, ranks = rows.sort(dim=-1, descending=True)
+        keep[wide] = _keep_ranked(rows, ranked, ranks, p)
     return logits.masked_fill(~keep, -math.inf)
 
 

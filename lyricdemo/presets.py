@@ -85,3 +85,16 @@ def apply(preset: str | dict) -> dict[str, dict]:
             raise LyricdemoError(f"The preset {preset.get('label', '')!r} sets {unknown}, not fields of {cls.__name__}.")
         out[part] = {**base, **preset.get(part, {})}
     return out
+
+
+def apply_for_corpus(preset: str, source: str) -> dict[str, dict]:
+    """``apply(preset)`` as the app uses it on the corpus ``source``: the classroom preset takes the
+    overrides an embedded corpus names (``corpora.EMBEDDED[source]["classroom"]``: what makes the quick
+    run beat that corpus's bigram); every other preset and corpus, ``apply`` itself."""
+    from .corpora import EMBEDDED
+
+    whole = apply(preset)
+    if preset == "classroom":
+        for part, values in EMBEDDED.get(source, {}).get("classroom", {}).items():
+            whole[part].update(values)
+    return whole

@@ -99,12 +99,6 @@ TEXT_BOXES = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-p
         if (cell && !(cx > area.left && cx < area.right && cy > area.top && cy < area.bottom)) continue;
         out.push([(cell ? 'cell ' : '') + t.textContent, r.x, r.y, r.width, r.height]); }
     return out; }"""
-# The chart's top: its title, the toolbar, and the chart's own box (the title must lie inside it, below the bar).
-TOP = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
-    const box = (e) => { if (!e) return null; const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; };
-    const bar = [...gd.querySelectorAll('.modebar-group')].map(box).filter(b => b[2] > 0);
-    return {chart: box(gd), title: box(gd.querySelector('.g-gtitle')), bar: bar}; }"""
-
 
 def tab(page: Page, key: str) -> None:
     page.get_by_role("tab", name=T[key], exact=True).click()

@@ -188,3 +188,16 @@ def test_the_generate_flags_are_decode_config_fields_with_their_defaults():
             continue
         assert a.default == getattr(d, f.name), f.name
         assert tuple(a.choices or ()) == tuple(f.metadata["choices"] or ()), f.name
+
+
+def test_the_classroom_preset_on_an_embedded_corpus_takes_its_overrides():
+    """``presets.apply_for_corpus``: what the app's knobs and bench/bench_classroom.py both start from."""
+    from lyricdemo.corpora import EMBEDDED
+    from lyricdemo.presets import apply, apply_for_corpus
+
+    over = EMBEDDED["tang"]["classroom"]
+    tang = apply_for_corpus("classroom", "tang")
+    for part, values in over.items():
+        assert {k: tang[part][k] for k in values} == values
+    assert apply_for_corpus("classroom", "d2l") == apply("classroom")
+    assert apply_for_corpus("d2l", "tang") == apply("d2l")

@@ -41,7 +41,7 @@ from ..errors import LyricdemoError
 from ..fields import ConfigError
 from ..models import BIDIRECTIONAL_WARNING, ModelConfig
 from ..models.lm import KIND_NAMES
-from ..presets import PRESETS, apply
+from ..presets import PRESETS, apply, apply_for_corpus
 from ..tokenizers import NEWLINE_MODES, TOKENIZERS
 from ..train import OPTIMIZERS, Done, Failed, Progress, TrainConfig, Trainer, new_model
 from . import limits, registry, resources, runs
@@ -146,12 +146,8 @@ def default_values() -> dict:
 def preset_values(name: str) -> dict:
     """Knob values of a preset (``presets.apply``: everything it does not set takes the field's default),
     on the corpus in use, with the time budget within the app's cap."""
-    whole = apply(name)
     source = "toy" if "toy" in PRESETS[name] else resources.corpus_in_use().key
-    if name == "classroom" and source in EMBEDDED:      # what makes the quick run beat that corpus's bigram
-        for part, values in EMBEDDED[source].get("classroom", {}).items():
-            whole[part].update(values)
-    v = knob_values(whole, source)
+    v = knob_values(apply_for_corpus(name, source), source)
     v["max_seconds"] = min(v["max_seconds"] or TOY_SECONDS, resources.max_train_seconds())
     return v
 
