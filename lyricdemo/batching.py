@@ -215,6 +215,7 @@ class Batcher:
         self.pool, self.model, self.max_rows, self.idle_s = pool, model, max_rows, idle_s
         self.waiting: deque[BatchedStream] = deque()
         self.active: list[BatchedStream] = []
+        self.joining: list[BatchedStream] = []   # taken from ``waiting``, warming up on their prefix
         self.step_s: float | None = None         # running mean of one shared step's time
         self.steps = 0                           # shared forward passes so far
         self.peak_rows = 0
@@ -240,7 +241,7 @@ class Batcher:
 
     def rows_queued(self) -> int:
         """Rows decoding now plus rows of the requests submitted but not yet taken in."""
-        return self.rows() + sum(self._rows_wanted(bs) for bs in self.waiting)
+        return self.rows() + sum(self._rows_wanted(bs) for bs in [*self.joining, *self.waiting])
 
     def overflow(self) -> int:
         """Waiting requests that will not fit in the batch when the loop next takes them in."""
@@ -273,7 +274,7 @@ class Batcher:
         finally:
             with self._cond:
                 self._stopped = True
-                for bs in [*self.waiting, *self.active]:      # only on a crash of the loop itself
+                for bs in [*self.waiting, *self.joining, *self.active]:   # only on a crash of the loop itself
                     bs._fail(LyricdemoError("The generation loop stopped. / 生成循环已停止。"))
                 self.waiting.clear()
                 self.active.clear()
@@ -298,6 +299,7 @@ class Batcher:
                 bs = self.waiting.popleft()
                 room -= self._rows_wanted(bs)
                 joining.append(bs)
+            self.joining = list(joining)         # neither waiting nor active while they warm up
             waiting = list(self.waiting)
         for bs in joining:
             self._join(bs)
@@ -316,10 +318,13 @@ class Batcher:
         try:
             logits, state, chooser = bs.stream.start_sampling()
         except Exception as e:                   # noqa: BLE001 -- this request's problem only
+            with self._cond:
+                self.joining.remove(bs)
             bs._fail(e)
             return
         bs._chooser, bs._logits, bs._state, bs._fresh = chooser, logits, state, True
         with self._cond:
+            self.joining.remove(bs)
             self.active.append(bs)
             self.peak_rows = max(self.peak_rows, self.rows())
 
@@ -445,7 +450,8 @@ class BatchPool:
         """Per running loop: rows decoding, requests waiting, shared steps so far, the measured step
         time and the most rows it has decoded at once."""
         with self._lock:
-            return [{"rows": b.rows(), "waiting": len(b.waiting), "steps": b.steps, "step_s": b.step_s,
+            return [{"rows": b.rows(), "waiting": len(b.waiting), "joining": len(b.joining),
+                     "steps": b.steps, "step_s": b.step_s,
                      "peak_rows": b.peak_rows} for b in self._batchers.values()]
 
     def close(self, timeout: float = 5.0) -> None:

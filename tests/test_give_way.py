@@ -3,6 +3,7 @@ steps only while the server's shared batch has generations decoding or waiting."
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -58,3 +59,31 @@ def test_off_when_set_to_zero(pool, monkeypatch):
     monkeypatch.setattr(tab_train, "GIVE_WAY", 0.0)
     monkeypatch.setattr(resources, "students_generating", lambda: True)
     assert tab_train.give_way(0.05) == 0.0
+
+
+def test_a_request_warming_up_on_its_prefix_counts_as_generating(pool, monkeypatch):
+    """Between leaving the queue and joining the batch (its warm-up over the prefix) a request is
+    neither waiting nor decoding: the trainings must still give way (CI once saw the gap)."""
+    from lyricdemo import generate as gen_mod
+
+    warming, release = threading.Event(), threading.Event()
+    original = gen_mod.GenerationStream.start_sampling
+
+    def slow_start(self):
+        warming.set()
+        release.wait(30)
+        return original(self)
+
+    monkeypatch.setattr(gen_mod.GenerationStream, "start_sampling", slow_start)
+    vocab = Vocab(list("月光洒在小河上"))
+    model = build_model(ModelConfig(vocab_size=len(vocab), kind="gru", embed_dim=8, hidden_size=16)).eval()
+    s = pool.submit(model, vocab, "char", "月", DecodeConfig(length=5, strategy="greedy"))
+    try:
+        assert warming.wait(30)
+        (st,) = pool.stats()
+        assert (st["waiting"], st["joining"], st["rows"]) == (0, 1, 0)
+        assert resources.students_generating()
+    finally:
+        release.set()
+    assert len(s.result().steps) == 5
+    assert all(st["joining"] == 0 for st in pool.stats())

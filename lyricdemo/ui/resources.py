@@ -60,7 +60,7 @@ def students_generating() -> bool:
     then gives way between its steps (``tab_train.give_way``)."""
     with _POOL_LOCK:
         pool = _POOL.get("pool")
-    return pool is not None and any(st["rows"] or st["waiting"] for st in pool.stats())
+    return pool is not None and any(st["rows"] or st["waiting"] or st["joining"] for st in pool.stats())
 
 
 def solo_slots() -> threading.BoundedSemaphore:
