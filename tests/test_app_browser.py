@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from lyricdemo.ui import tab_inside
 from lyricdemo.ui.labels import T
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -278,12 +279,15 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     assert len(cells) >= 10 * 3 and not overlapping(cells), cells          # the strip's cells, apart
     shot(page, "1280-4-look-inside.png")
     units = "() => { const d = document.querySelector('#probe-heatmap .js-plotly-plot'); return d._fullData[0].y.length; }"
-    assert page.evaluate(units) == 20                                                     # the top 20 ...
+    top = tab_inside.HEATMAP_UNITS
+    assert page.evaluate(units) == top                                                   # the top units ...
+    labels = page.evaluate("() => [...document.querySelectorAll('#probe-heatmap .ytick text')].map(t => t.textContent)")
+    assert len(labels) == top and all(x.startswith("unit ") for x in labels), labels      # ... each with its id
     page.locator("#probe-all-units input").check()                                        # ... all on request
-    page.wait_for_function(f"() => ({units})() > 20", timeout=60_000)
+    page.wait_for_function(f"() => ({units})() > {top}", timeout=60_000)
     assert page.evaluate("() => document.querySelector('#probe-heatmap .js-plotly-plot').layout.yaxis.showticklabels")
     page.locator("#probe-all-units input").uncheck()
-    page.wait_for_function(f"() => ({units})() === 20", timeout=60_000)
+    page.wait_for_function(f"() => ({units})() === {top}", timeout=60_000)
     set_number(page, "probe-unit", 7)                                                     # another unit
     expect(page.locator("#probe-colored")).to_contain_text("unit 7", timeout=60_000)
     set_number(page, "probe-position", 4)                                                 # connectivity of position 4

@@ -344,8 +344,9 @@ def test_probe_handler(session, shipped):
     one = tab_inside.probe(session, "shipped:tiny-rnn", "月光", 1, 0)
     assert one[5]["interactive"] is False and one[5]["visible"] is False      # one layer: the control hides
     assert out[5]["visible"] is True
-    top = out[1].layout.yaxis                                                 # the top 20 units, with ids
-    assert len(out[1].data[0].y) == 20 and top.showticklabels and out[1].data[0].y[0].startswith("unit ")
+    top = out[1].layout.yaxis                                                 # the top units, every id drawn
+    assert len(out[1].data[0].y) == tab_inside.HEATMAP_UNITS and top.showticklabels
+    assert out[1].data[0].y[0].startswith("unit ") and list(top.tickvals) == list(out[1].data[0].y)
     every = tab_inside.probe(session, "shipped:tiny-gru", "月光\n风", 2, 5, "variance", "line starts", "", True)
     assert len(every[1].data[0].y) == 24 and every[1].layout.yaxis.showticklabels     # all units, on request,
     assert list(every[1].layout.yaxis.tickvals) == list(every[1].data[0].y)            # every id drawn
