@@ -16,7 +16,6 @@ The README's "Limits" table lists them all (a test checks it does).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
