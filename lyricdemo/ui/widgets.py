@@ -118,8 +118,11 @@ FIT_JS = """
     }
     return out;
   };
-  const relayout = (gd, up) => {              // the height this loop gives a chart is remembered
-    if (up.height) gd.__ldHeight = up.height;   // (layout.meta.height: the server's, plots._figure)
+  // The height this loop gives a chart is remembered (layout.meta.height: the server's, plots._figure).
+  // Plotly freezes the width when a height is set: it is left to the page (autosize), so that a chart
+  // still follows its column (a scrollbar that comes, a phone turned).
+  const relayout = (gd, up) => {
+    if (up.height) { gd.__ldHeight = up.height; Object.assign(up, {autosize: true, width: null}); }
     window.Plotly.relayout(gd, up);
   };
   const fitTop = (gd) => {
