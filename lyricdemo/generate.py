@@ -61,7 +61,7 @@ from torch.nn import functional as F
 from .decode_choice import Chooser, belief, check_logits, penalize, settle_entropy
 from .decode_records import Candidate, Generation, Step
 from .environment import env_number
-from .errors import LyricdemoError
+from .errors import LyricdemoError, Note
 from .fields import field as setting  # dataclasses.field keeps its name below
 from .fields import from_dict, to_dict, validate
 from .models.state import index_state
@@ -265,13 +265,13 @@ class GenerationStream(Iterator[Step]):
         strategy = cfg.effective_strategy
         notes = []
         if cfg.strategy == "sample" and strategy == "greedy":
-            notes.append(f"A temperature below {GREEDY_BELOW:g} is greedy decoding. / "
-                         f"温度低于 {GREEDY_BELOW:g}，按贪心解码。")
+            notes.append(Note(f"A temperature below {GREEDY_BELOW:g} is greedy decoding.", "greedy_below",
+                              threshold=GREEDY_BELOW))
         if strategy == "greedy" and cfg.num_candidates > 1:
-            notes.append("Greedy decoding has exactly one candidate. / 贪心解码只有一个结果。")
+            notes.append(Note("Greedy decoding has exactly one candidate.", "greedy_one_candidate"))
         if strategy == "beam" and len(candidates) < cfg.num_candidates:
-            notes.append(f"Beam search found {len(candidates)} candidate(s) (at most beam_width = "
-                         f"{cfg.beam_width}). / 束搜索只给出 {len(candidates)} 个候选。")
+            notes.append(Note(f"Beam search found {len(candidates)} candidate(s) (at most beam_width = "
+                              f"{cfg.beam_width}).", "beam_fewer", found=len(candidates), beam_width=cfg.beam_width))
         best = candidates[0]
         busy = self._busy
         return Generation(

@@ -244,7 +244,8 @@ def test_temperature_to_zero_is_greedy(models, vocab, temperature):
     greedy = generate(models["gru"], vocab, "char", "你", DecodeConfig(strategy="greedy", length=30))
     cold = generate(models["gru"], vocab, "char", "你", DecodeConfig(strategy="sample", length=30,
                                                                      temperature=temperature, seed=4))
-    assert cold.text == greedy.text and cold.strategy == "greedy" and cold.notes
+    assert cold.text == greedy.text and cold.strategy == "greedy"
+    assert [n.code for n in cold.notes] == ["greedy_below"] and cold.notes[0].isascii()    # plain English
 
 
 def test_repetition_penalty_lowers_repeats(models, vocab):
@@ -454,7 +455,7 @@ def test_generation_record(models, vocab):
     assert 0 < g.time_to_first_token_s <= g.elapsed_s and g.tokens_per_s > 0 and g.chars_per_s > 0
     d = g.to_dict()
     assert d["text"] == g.text and len(d["candidates"][0]["steps"]) == 20
-    assert "tokens/s" in g.summary()
+    assert "tokens/s" in g.summary() and g.summary().isascii()          # the app words it (ui/wording.py)
 
 
 # ----------------------------------------------------------------------------- config

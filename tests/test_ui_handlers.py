@@ -328,6 +328,14 @@ def test_generate_streams_highlights_unknowns_and_measures_copies(session, shipp
     assert beam[6]["strategy"] == "beam"
 
 
+
+def test_the_app_words_the_core_notes_in_both_languages(session, shipped):
+    """The core's notes are plain English with a code; the app shows them as "English / 中文"."""
+    info = list(tab_generate.generate(session, "shipped:tiny-gru", "月", 5, "sample", temperature=0.0))[-1][-1]
+    assert "A temperature below 0.0001 is greedy decoding. / 温度低于 0.0001，按贪心解码。" in info["notes"]
+    assert info["summary"].startswith("greedy: 5 tokens / 词元, mean log-prob / 平均对数概率 ")
+    assert "tokens/s, first token / 首词元 " in info["summary"]
+
 def test_memorization_meter_on_a_session_model(session):
     train_quick(session, max_steps=3)
     text = list(tab_generate.generate(session, "session:1", "月光洒在小河上\n风吹过我的窗", 5, "greedy"))[-1]

@@ -1,0 +1,41 @@
+"""The app's wording of what the core says: plain English in, "English / 中文" out.
+
+The core's notes and errors are plain, factual English; those the app shows carry a
+``code`` and their numbers (``errors.Note``, ``LyricdemoError(code=...)``).  ``ZH``
+holds the Chinese half of each code, so the core carries no UI copy and nothing
+here parses English.  A message without a code (or with one not in the table) is
+shown as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# code -> the Chinese half, a ``str.format`` template over the message's ``data``
+ZH: dict[str, str] = {
+    # -- a generation's notes (generate.py) --------------------------------------------------------
+    "greedy_below": "温度低于 {threshold:g}，按贪心解码。",
+    "greedy_one_candidate": "贪心解码只有一个结果。",
+    "beam_fewer": "束搜索只给出 {found} 个候选。",
+}
+
+# codes whose Chinese half is a paragraph of its own (a long lesson), not " / " after the English
+PARAGRAPH: frozenset[str] = frozenset()
+
+
+def bilingual(message: Any) -> str:
+    """A ``Note``, a ``LyricdemoError`` or a plain string, as the app shows it: "English / 中文"."""
+    text = str(message)
+    code = getattr(message, "code", None)
+    zh = ZH.get(code) if code is not None else None
+    if zh is None:
+        return text
+    return text + ("\n" if code in PARAGRAPH else " / ") + zh.format(**getattr(message, "data", {}))
+
+
+def generation_summary(gen) -> str:
+    """``Generation.summary()`` in both languages: strategy, length, mean log-prob, speed."""
+    best = gen.candidates[0]
+    return (f"{gen.strategy}: {len(best.ids)} tokens / 词元, mean log-prob / 平均对数概率 "
+            f"{best.mean_log_prob:.3f} (ppl {best.perplexity:.2f}), {gen.tokens_per_s:.0f} tokens/s, "
+            f"first token / 首词元 {gen.time_to_first_token_s * 1000:.1f} ms")
