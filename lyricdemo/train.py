@@ -36,7 +36,7 @@ import torch
 
 from .batches import SAMPLING, batch_iter, num_batches
 from .data import Dataset
-from .errors import LyricdemoError
+from .errors import LyricdemoError, Note
 from .fields import ConfigError, field, from_dict, to_dict, validate
 from .models.state import detach_state
 from .numbers import perplexity_of
@@ -162,7 +162,7 @@ class TrainWarning(Event):
     """Something the user should know before or while training (``kind == "warning"``)."""
 
     KIND = "warning"            # a class attribute, not a field
-    message: str
+    message: str                # plain English (a ``Note``; ui/wording.py words it for the app)
 
 
 @dataclass
@@ -180,7 +180,7 @@ class Done(Event):
 @dataclass
 class Failed(Event):
     step: int
-    message: str
+    message: str                # plain English (a ``Note``; ui/wording.py words it for the app)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -520,10 +520,10 @@ class Trainer:
         if (c.lr >= 1 and c.optimizer != "sgd") or c.lr >= 10:
             why.append(f"the learning rate ({c.lr:g}) is very high")
         cause = (" because " + " and ".join(why)) if why else ""
-        return Failed(step=step, message=(
+        return Failed(step=step, message=Note(
             f"Training diverged at step {step} ({what}): the gradients exploded{cause}. "
-            "Turn clipping on or lower the learning rate. The model keeps its last good weights. "
-            "训练发散（梯度爆炸）：请打开梯度裁剪或调低学习率；模型保留了最后一组正常的参数。"))
+            "Turn clipping on or lower the learning rate. The model keeps its last good weights.",
+            "diverged", step=step))
 
     # -- resume -----------------------------------------------------------------------------
     def state_for_resume(self) -> tuple[dict[str, torch.Tensor], dict]:

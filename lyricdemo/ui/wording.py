@@ -17,6 +17,8 @@ ZH: dict[str, str] = {
     "greedy_below": "温度低于 {threshold:g}，按贪心解码。",
     "greedy_one_candidate": "贪心解码只有一个结果。",
     "beam_fewer": "束搜索只给出 {found} 个候选。",
+    # -- training (train.py) -------------------------------------------------------------------------
+    "diverged": "训练发散（梯度爆炸）：请打开梯度裁剪或调低学习率；模型保留了最后一组正常的参数。",
 }
 
 # codes whose Chinese half is a paragraph of its own (a long lesson), not " / " after the English
