@@ -17,10 +17,12 @@ from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.reading import prepare_prefix
 from lyricdemo.corpora import EMBEDDED
+from lyricdemo.models import ModelConfig
 from lyricdemo.presets import DEFAULT, PRESETS, apply
 from lyricdemo.ui import build_app, limits, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab, validate
 from lyricdemo.ui.session import BoundedCurve, Session
 from lyricdemo.ui.widgets import markdown_table, prefix_html, tokens_html
+from lyricdemo.ui.wording import bilingual
 from lyricdemo.vocab import Vocab
 
 QUICK = dict(data="upload", min_freq=1, hidden_size=16, embed_dim=8, batch_size=2, num_steps=4, eval_every=3,
@@ -336,6 +338,13 @@ def test_the_app_words_the_core_notes_in_both_languages(session, shipped):
     assert info["summary"].startswith("greedy: 5 tokens / 词元, mean log-prob / 平均对数概率 ")
     assert "tokens/s, first token / 首词元 " in info["summary"]
 
+
+def test_wording_gives_a_coded_message_its_chinese_half():
+    bi, drop = ModelConfig(vocab_size=5, hidden_size=4, bidirectional=True, dropout_rnn=0.2).warnings()
+    assert bilingual(bi).startswith(bi + "\n这是一个双向模型：") and "分开始开始开始" in bilingual(bi)
+    assert bilingual(drop) == f"{drop} / dropout_rnn 只作用于层与层之间，单层模型中不起作用。"
+    assert bilingual("A plain message.") == "A plain message."                   # no code: shown as it is
+
 def test_memorization_meter_on_a_session_model(session):
     train_quick(session, max_steps=3)
     text = list(tab_generate.generate(session, "session:1", "月光洒在小河上\n风吹过我的窗", 5, "greedy"))[-1]
@@ -401,5 +410,5 @@ def test_chart_keeps_earlier_runs_switches_axis_and_clears(session):
     assert not tab_train.clear(session, "step").data and session.runs == []
     assert list(session.models) == ["session:1", "session:2"]               # clearing the chart keeps the models
     lesson = tab_train.bidirectional_lesson(True)
-    assert lesson["visible"] and "bidirectional" in lesson["value"]
+    assert lesson["visible"] and "bidirectional" in lesson["value"] and "这是一个双向模型" in lesson["value"]
     assert tab_train.bidirectional_lesson(False)["visible"] is False

@@ -91,7 +91,7 @@ def model_info(session: Session, model: str | None) -> str:
     md = (f"**{esc(entry.label)}** — {esc(ck.model.describe())}; {tok} tokens / {'字' if tok == 'char' else '词'}"
           f"级词元, vocabulary / 词表 {len(ck.vocab):,}; {ppl}{meter}.")
     if ck.model.config.bidirectional:
-        md += "\n\n⚠ " + BIDIRECTIONAL_WARNING
+        md += "\n\n⚠ " + bilingual(BIDIRECTIONAL_WARNING)
     return md
 
 

@@ -17,12 +17,18 @@ ZH: dict[str, str] = {
     "greedy_below": "温度低于 {threshold:g}，按贪心解码。",
     "greedy_one_candidate": "贪心解码只有一个结果。",
     "beam_fewer": "束搜索只给出 {found} 个候选。",
+    # -- a model's configuration (models/lm.py) -----------------------------------------------------
+    "bidirectional": ("这是一个双向模型：反向的那一半会读到每个位置之后的字，"
+                      "也就是它要预测的字本身。所以训练困惑度会降到约 1，却没有学会写歌词，"
+                      "生成的文本会退化（d2l 的双向 GRU 输出“分开始开始开始……”）。"
+                      "它用来说明语言模型为什么只能往回看，不适合用来生成。"),
+    "dropout_rnn_one_layer": "dropout_rnn 只作用于层与层之间，单层模型中不起作用。",
     # -- training (train.py) -------------------------------------------------------------------------
     "diverged": "训练发散（梯度爆炸）：请打开梯度裁剪或调低学习率；模型保留了最后一组正常的参数。",
 }
 
 # codes whose Chinese half is a paragraph of its own (a long lesson), not " / " after the English
-PARAGRAPH: frozenset[str] = frozenset()
+PARAGRAPH: frozenset[str] = frozenset({"bidirectional"})
 
 
 def bilingual(message: Any) -> str:
