@@ -373,10 +373,12 @@ def test_unknown_characters_are_reported_with_positions(models, vocab):
     assert [(u.token, u.start, u.end) for u in r.unknown] == [("😀", 1, 2), ("\x07", 3, 4), ("a", 4, 5)]
     assert r.ids == (vocab["月"], 0, vocab["光"], 0, 0)
     assert "<unk>" in r.message and "😀" in r.message and "at 1" in r.message
+    assert [(n.code, n.data) for n in r.warnings] == [("unknown_as_unk", {"count": 3})]     # ui/wording words it
     g = generate(models["gru"], vocab, "char", prefix, DecodeConfig(length=5))
     assert g.text.startswith(prefix) and g.prefix.unknown == r.unknown and g.notes
-    with pytest.raises(LyricdemoError, match="strict"):
+    with pytest.raises(LyricdemoError, match="strict") as refused:
         prepare_prefix(prefix, vocab, CHAR, unknown="strict")
+    assert refused.value.code == "unknown_strict" and refused.value.data == {"count": 3}
     with pytest.raises(LyricdemoError, match="😀"):
         generate(models["gru"], vocab, "char", prefix, DecodeConfig(length=5, unknown="strict"))
     assert prepare_prefix("月光", vocab, CHAR, unknown="strict").unknown == ()
@@ -387,7 +389,7 @@ def test_line_breaks_in_the_prefix(vocab):
     assert r.tokens == ("月", "光", "\n", "风", "\n") and r.unknown == ()
     space_vocab = Vocab(flatten(tokenize_lines(LINES, CHAR, newline="space")))
     r = prepare_prefix("月光\n风", space_vocab, CHAR)
-    assert r.tokens == ("月", "光", " ", "风") and r.warnings
+    assert r.tokens == ("月", "光", " ", "风") and [n.code for n in r.warnings] == ["line_breaks_as_spaces"]
 
 
 def test_empty_prefix_starts_at_a_line_start(models, vocab):
@@ -400,10 +402,10 @@ def test_empty_prefix_starts_at_a_line_start(models, vocab):
 
 
 def test_bad_prefixes_are_refused(vocab):
-    with pytest.raises(LyricdemoError, match="too long"):
-        prepare_prefix("月" * (MAX_PREFIX_TOKENS + 1), vocab, CHAR)
-    with pytest.raises(LyricdemoError, match="too long"):
-        prepare_prefix("月" * 100_000, vocab, CHAR)
+    for prefix in ("月" * (MAX_PREFIX_TOKENS + 1), "月" * 100_000):
+        with pytest.raises(LyricdemoError, match="too long") as refused:
+            prepare_prefix(prefix, vocab, CHAR)
+        assert refused.value.code == "prefix_too_long"
     with pytest.raises(LyricdemoError, match="text"):
         prepare_prefix(123, vocab, CHAR)
 

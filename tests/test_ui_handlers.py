@@ -337,6 +337,10 @@ def test_the_app_words_the_core_notes_in_both_languages(session, shipped):
     assert "A temperature below 0.0001 is greedy decoding. / 温度低于 0.0001，按贪心解码。" in info["notes"]
     assert info["summary"].startswith("greedy: 5 tokens / 词元, mean log-prob / 平均对数概率 ")
     assert "tokens/s, first token / 首词元 " in info["summary"]
+    info = list(tab_generate.generate(session, "shipped:tiny-gru", "月龘", 5, "greedy"))[-1][-1]
+    assert info["notes"][0].endswith("were replaced by <unk>: '龘' at 1. / 前缀中有 1 个词表外的词元，已替换为 <unk>。")
+    with pytest.raises(gr.Error, match=r"\(strict mode\): '龘' at 1\. / 前缀中有 1 个词表外的词元（严格模式）。"):
+        list(tab_generate.generate(session, "shipped:tiny-gru", "月龘", 5, "greedy", unknown="strict"))
 
 
 def test_wording_gives_a_coded_message_its_chinese_half():
@@ -344,6 +348,7 @@ def test_wording_gives_a_coded_message_its_chinese_half():
     assert bilingual(bi).startswith(bi + "\n这是一个双向模型：") and "分开始开始开始" in bilingual(bi)
     assert bilingual(drop) == f"{drop} / dropout_rnn 只作用于层与层之间，单层模型中不起作用。"
     assert bilingual("A plain message.") == "A plain message."                   # no code: shown as it is
+
 
 def test_memorization_meter_on_a_session_model(session):
     train_quick(session, max_steps=3)

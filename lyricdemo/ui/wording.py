@@ -17,6 +17,15 @@ ZH: dict[str, str] = {
     "greedy_below": "温度低于 {threshold:g}，按贪心解码。",
     "greedy_one_candidate": "贪心解码只有一个结果。",
     "beam_fewer": "束搜索只给出 {found} 个候选。",
+    # -- reading a prefix or a text as the model reads it (reading.py, probe.py) ---------------------
+    "start_at_unk": "词表没有换行符，从 <unk> 开始。",
+    "line_breaks_as_spaces": "换行按本模型的训练方式写成空格。",
+    "unknown_as_unk": "前缀中有 {count} 个词表外的词元，已替换为 <unk>。",
+    "unknown_strict": "前缀中有 {count} 个词表外的词元（严格模式）。",
+    "prefix_too_long": "前缀太长。",
+    "empty_text": "请输入要读的文本。",
+    "text_too_long": "文本太长。",
+    "connectivity_too_long": "完整矩阵只适用于 {limit} 个词元以内的文本。",
     # -- a model's configuration (models/lm.py) -----------------------------------------------------
     "bidirectional": ("这是一个双向模型：反向的那一半会读到每个位置之后的字，"
                       "也就是它要预测的字本身。所以训练困惑度会降到约 1，却没有学会写歌词，"
