@@ -142,6 +142,15 @@ def _device(model: Any) -> torch.device:
     return torch.device("cpu")
 
 
+def _beam_ranking(score: torch.Tensor, length: torch.Tensor, alpha: float, n: int) -> tuple[list[int], list[float]]:
+    """The ``n`` best live rows by ``score / length ** alpha`` (best first; ties: the lower row) and every
+    row's key (-inf for a dead row)."""
+    live = torch.isfinite(score)
+    final_key = torch.where(live, score / length.clamp(min=1) ** alpha, -math.inf)
+    ranked = final_key.sort(descending=True, stable=True).indices[: int(live.sum())]
+    return ranked[:n].tolist(), final_key.tolist()
+
+
 def _top_stable(x: torch.Tensor, k: int) -> torch.Tensor:
     """Indices of the k largest values of a 1-D tensor, largest first, ties to the lower
     index -- exactly ``sort(descending, stable)[:k]`` (so beam width 1 is ``argmax``), but
@@ -419,14 +428,8 @@ class GenerationStream(Iterator[Step]):
         hist: list[tuple[torch.Tensor, ...]] = []
         with torch.inference_mode():
             forbidden = torch.tensor(self.forbidden_ids, dtype=torch.long, device=dev)
-            logits, state = self._warm_up()                                   # (1, V)
+            state, logits, score, length, finished = self._beam_start(W)
             V = logits.shape[-1]
-            rows0 = torch.zeros(W, dtype=torch.long, device=dev)
-            state, logits = index_state(state, rows0), logits.expand(W, V)    # W copies of the prefix
-            score = torch.full((W,), -math.inf, device=dev)
-            score[0] = 0.0                                                     # only row 0 is live at first
-            length = torch.zeros(W, device=dev)
-            finished = torch.zeros(W, dtype=torch.bool, device=dev)
             arange = torch.arange(W, device=dev)
             present = self.tokens_present(W, V)                               # (W, V) or None
             step_fn = self._step
@@ -463,11 +466,19 @@ class GenerationStream(Iterator[Step]):
                 logits, state = step_fn(tok, state)                            # (W, V); checked next round
                 logits = logits.float()
 
-            live = torch.isfinite(score)
-            final_key = torch.where(live, score / length.clamp(min=1) ** alpha, -math.inf)
-            ranked = final_key.sort(descending=True, stable=True).indices[: int(live.sum())]
-            ranked = ranked[: cfg.num_candidates].tolist()
-            return ranked, final_key.tolist(), [torch.stack(cols).tolist() for cols in zip(*hist)]
+            ranked, final_key = _beam_ranking(score, length, alpha, cfg.num_candidates)
+            return ranked, final_key, [torch.stack(cols).tolist() for cols in zip(*hist)]
+
+    def _beam_start(self, W: int) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The prefix read once and copied W times: (state, logits (W, V), score, length, finished), only
+        row 0 live (the copies score -inf, so the first round picks W distinct tokens after the prefix)."""
+        logits, state = self._warm_up()                                       # (1, V)
+        dev = self.device
+        state = index_state(state, torch.zeros(W, dtype=torch.long, device=dev))
+        score = torch.full((W,), -math.inf, device=dev)
+        score[0] = 0.0
+        length, finished = torch.zeros(W, device=dev), torch.zeros(W, dtype=torch.bool, device=dev)
+        return state, logits.expand(W, logits.shape[-1]), score, length, finished
 
     def _beam_candidates(self, ranked: list[int], final_key: list[float], history: list[list]) -> list[Candidate]:
         """Each ranked row's continuation, read back through its parents from the last step."""
