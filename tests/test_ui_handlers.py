@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import math
 import zipfile
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -22,6 +23,7 @@ from lyricdemo.presets import DEFAULT, PRESETS, apply
 from lyricdemo.ui import build_app, limits, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab, validate
 from lyricdemo.ui.session import BoundedCurve, Session
 from lyricdemo.ui.widgets import markdown_table, prefix_html, tokens_html
+from lyricdemo.ui import wording
 from lyricdemo.ui.wording import bilingual
 from lyricdemo.vocab import Vocab
 
@@ -348,6 +350,15 @@ def test_wording_gives_a_coded_message_its_chinese_half():
     assert bilingual(bi).startswith(bi + "\n这是一个双向模型：") and "分开始开始开始" in bilingual(bi)
     assert bilingual(drop) == f"{drop} / dropout_rnn 只作用于层与层之间，单层模型中不起作用。"
     assert bilingual("A plain message.") == "A plain message."                   # no code: shown as it is
+
+
+
+def test_every_worded_code_is_one_the_core_uses():
+    """A stale entry in ui/wording.ZH (a code the core no longer emits) is caught here."""
+    root = Path(corpus_mod.__file__).parent
+    core = "".join(f.read_text(encoding="utf-8") for f in root.rglob("*.py") if "ui" not in f.relative_to(root).parts)
+    assert [code for code in wording.ZH if f'"{code}"' not in core] == []
+    assert wording.PARAGRAPH <= wording.ZH.keys()
 
 
 def test_memorization_meter_on_a_session_model(session):
