@@ -447,8 +447,9 @@ def test_model_and_vocab_must_match(vocab):
 
 
 def test_diverged_model_is_explained(vocab):
-    with pytest.raises(LyricdemoError, match="NaN"):
+    with pytest.raises(LyricdemoError, match="NaN") as refused:
         generate(Biased(torch.full((len(vocab),), math.nan)), vocab, "char", "月", DecodeConfig(length=3))
+    assert refused.value.code == "nan_outputs"                                    # ui/wording words it
 
 
 def test_generation_record(models, vocab):

@@ -13,10 +13,11 @@ from typing import Any
 
 # code -> the Chinese half, a ``str.format`` template over the message's ``data``
 ZH: dict[str, str] = {
-    # -- a generation's notes (generate.py) --------------------------------------------------------
+    # -- a generation's notes and errors (generate.py, decode_choice.py) -------------------------
     "greedy_below": "温度低于 {threshold:g}，按贪心解码。",
     "greedy_one_candidate": "贪心解码只有一个结果。",
     "beam_fewer": "束搜索只给出 {found} 个候选。",
+    "nan_outputs": "模型输出了 NaN/inf，无法生成文本。",
     # -- reading a prefix or a text as the model reads it (reading.py, probe.py) ---------------------
     "start_at_unk": "词表没有换行符，从 <unk> 开始。",
     "line_breaks_as_spaces": "换行按本模型的训练方式写成空格。",
