@@ -36,7 +36,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..checkpoint import Checkpoint, pack_checkpoint, save_from_training
@@ -47,6 +47,7 @@ from ..plots import RunCurves
 from ..train import Baselines, Done, Evaluation, Failed, Progress, Sample, Started, Trainer, TrainWarning
 from . import runs
 from .limits import max_session_models, session_idle_seconds
+from .wording import bilingual
 
 MAX_CHART_RUNS = 8
 MAX_FOLLOWED = 8           # runs one session follows (ids only: their models are shared, counted nowhere)
@@ -180,8 +181,10 @@ class TrainingRun:
             self.baselines = dict(ev.perplexities)
             return True
         if isinstance(ev, TrainWarning):
-            self.warnings.append(ev.message)
+            self.warnings.append(bilingual(ev.message))
             return True
+        if isinstance(ev, Failed):                  # kept as the app shows it (status line, run JSON)
+            ev = replace(ev, message=bilingual(ev.message))
         if isinstance(ev, (Done, Failed)):
             self.outcome = ev
             return True

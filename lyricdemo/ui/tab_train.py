@@ -48,6 +48,7 @@ from . import limits, registry, resources, runs
 from .labels import T, kw, label
 from .session import Session, TrainingRun
 from .validate import choice, labelled, real, user_errors
+from .wording import bilingual
 
 DATA_SOURCES = ("d2l", "tang", "upload", "toy")
 INPUTS = ("one-hot", "embedding")
@@ -635,7 +636,7 @@ def clear(session: Session, x_axis="step"):
 
 
 def bidirectional_lesson(on) -> dict:
-    return gr.update(value=BIDIRECTIONAL_WARNING if on is True else "", visible=on is True)
+    return gr.update(value=bilingual(BIDIRECTIONAL_WARNING) if on is True else "", visible=on is True)
 
 
 # ----------------------------------------------------------------------------- layout
