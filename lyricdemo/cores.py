@@ -3,7 +3,7 @@
 Two trainings that each take every core run far slower than one: measured on a 2-core machine,
 two default ``train`` runs started at once each got 0.31x of one run's tokens/s (four busy-waiting
 torch threads on two cores), and neither beat the bigram in its budget.  So each training claims
-its threads in a small file (``<pid>.json`` in ``claims_dir()``) while it runs, and the next one
+its threads in a small file (``<pid>-<n>.json`` in ``claims_dir()``) while it runs, and the next one
 sizes itself to the cores nobody claimed -- at least one thread, and it says so.
 
 A claim of a process that is gone (killed, crashed) does not count: it is removed when seen.
@@ -11,6 +11,7 @@ A claim of a process that is gone (killed, crashed) does not count: it is remove
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -23,6 +24,7 @@ from .corpus import atomic_write_bytes
 from .environment import env_number
 
 CLAIMS_ENV = "LYRICDEMO_CLAIMS_DIR"
+_SERIAL = itertools.count()
 
 
 def machine_cores() -> int:
@@ -58,7 +60,8 @@ def _alive(pid: int) -> bool:
 
 
 def others() -> list[Claim]:
-    """The claims of other live processes (those of dead ones are removed)."""
+    """The claims of other live processes (those of dead ones are removed; this process's own
+    trainings are its own business)."""
     out = []
     folder = claims_dir()
     for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
@@ -86,7 +89,7 @@ def free_threads() -> tuple[int, list[Claim]]:
 @contextmanager
 def claim(threads: int, what: str = "training") -> Iterator[None]:
     """Hold ``threads`` cores for this process while the block runs."""
-    path = claims_dir() / f"{os.getpid()}.json"
+    path = claims_dir() / f"{os.getpid()}-{next(_SERIAL)}.json"        # a process may run several
     atomic_write_bytes(path, json.dumps({"pid": os.getpid(), "threads": int(threads), "what": what}).encode())
     try:
         yield
