@@ -1,10 +1,10 @@
-"""How many threads a training may use: the machine's cores, less those other trainings hold.
+"""How many threads a training may use: an even share of the machine's cores among the trainings on it.
 
-Two trainings that each take every core run far slower than one: measured on a 2-core machine,
+Two trainings that each take every core run far slower than one: measured on a 2-core machine (issue 16),
 two default ``train`` runs started at once each got 0.31x of one run's tokens/s (four busy-waiting
 torch threads on two cores), and neither beat the bigram in its budget.  So each training claims
-its threads in a small file (``<pid>-<n>.json`` in ``claims_dir()``) while it runs, and the next one
-sizes itself to the cores nobody claimed -- at least one thread, and it says so.
+its threads in a small file (``<pid>-<n>.json`` in ``claims_dir()``) while it runs, and every
+training takes an even share of the cores (``Share``: at least one thread), asking again as it runs.
 
 A claim of a process that is gone (killed, crashed) does not count: it is removed when seen.
 """
@@ -15,8 +15,7 @@ import itertools
 import json
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,19 +78,46 @@ def others() -> list[Claim]:
     return out
 
 
-def free_threads() -> tuple[int, list[Claim]]:
-    """(threads a new training should use, the other trainings running): the cores nobody claimed,
-    at least one."""
+def fair_share(own: int = 1) -> tuple[int, list[Claim]]:
+    """(threads for each of this process's ``own`` trainings, the other processes' trainings): the
+    cores split evenly among every training on the machine, at least one each.  A training asks
+    again as it runs (``Share``), so the first of two gives back half its cores when the second
+    starts, and takes them again when it ends."""
     running = others()
-    return max(1, machine_cores() - sum(c.threads for c in running)), running
+    return max(1, machine_cores() // (own + len(running))), running
 
 
-@contextmanager
-def claim(threads: int, what: str = "training") -> Iterator[None]:
-    """Hold ``threads`` cores for this process while the block runs."""
-    path = claims_dir() / f"{os.getpid()}-{next(_SERIAL)}.json"        # a process may run several
-    atomic_write_bytes(path, json.dumps({"pid": os.getpid(), "threads": int(threads), "what": what}).encode())
-    try:
-        yield
-    finally:
-        path.unlink(missing_ok=True)
+class Share:
+    """A training's claim, kept fair while it runs: ``update()`` (cheap; it reads the claims at most
+    every ``every_s`` seconds) returns the new thread count when it changed, else None."""
+
+    def __init__(self, what: str = "training", every_s: float = 2.0):
+        self.what, self.every_s = what, every_s
+        self.threads, self.running = fair_share()
+        self._path = claims_dir() / f"{os.getpid()}-{next(_SERIAL)}.json"        # a process may run several
+        self._seen = time.monotonic()
+        self._write()
+
+    def _write(self) -> None:
+        atomic_write_bytes(self._path, json.dumps({"pid": os.getpid(), "threads": self.threads,
+                                                   "what": self.what}).encode())
+
+    def update(self) -> int | None:
+        if time.monotonic() - self._seen < self.every_s:
+            return None
+        self._seen = time.monotonic()
+        threads, self.running = fair_share()
+        if threads == self.threads:
+            return None
+        self.threads = threads
+        self._write()
+        return threads
+
+    def close(self) -> None:
+        self._path.unlink(missing_ok=True)
+
+    def __enter__(self) -> Share:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
