@@ -18,6 +18,13 @@ ZH: dict[str, str] = {
     "greedy_one_candidate": "贪心解码只有一个结果。",
     "beam_fewer": "束搜索只给出 {found} 个候选。",
     "nan_outputs": "模型输出了 NaN/inf，无法生成文本。",
+    # -- sharing a batch (batching.py) -------------------------------------------------------------
+    "queue_full": "生成队列已满，请稍后再试。",
+    "queue_full_retry": "生成队列已满，约 {seconds} 秒后再试。",
+    "generation_stopped": "生成已停止。",
+    "batch_loop_stopped": "生成循环已停止。",
+    "not_batchable": "此请求不能批量生成。",
+    "batch_too_many": "候选数超过批量上限。",
     # -- reading a prefix or a text as the model reads it (reading.py, probe.py) ---------------------
     "start_at_unk": "词表没有换行符，从 <unk> 开始。",
     "line_breaks_as_spaces": "换行按本模型的训练方式写成空格。",
