@@ -25,6 +25,15 @@ ZH: dict[str, str] = {
     "batch_loop_stopped": "生成循环已停止。",
     "not_batchable": "此请求不能批量生成。",
     "batch_too_many": "候选数超过批量上限。",
+    # -- selecting positions of a text (activations.py) ----------------------------------------------
+    "no_line_break": "文本中没有换行。",
+    "select_token_empty": "请输入要选择的字或词，例如“我”。",
+    "token_not_in_text": "文本中没有“{token}”。",
+    "positions_empty": "请输入位置，例如 0, 5, 9-12。",
+    "position_format": "位置格式不对。",
+    "no_selection": "没有选中任何位置。",
+    "all_selected": "所有位置都被选中了，无从比较。",
+    "sort_needs_selection": "按选择排序需要先选位置。",
     # -- reading a prefix or a text as the model reads it (reading.py, probe.py) ---------------------
     "start_at_unk": "词表没有换行符，从 <unk> 开始。",
     "line_breaks_as_spaces": "换行按本模型的训练方式写成空格。",
