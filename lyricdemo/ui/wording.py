@@ -43,6 +43,8 @@ ZH: dict[str, str] = {
     "empty_text": "请输入要读的文本。",
     "text_too_long": "文本太长。",
     "connectivity_too_long": "完整矩阵只适用于 {limit} 个词元以内的文本。",
+    # -- the memorization meter (novelty.py) ---------------------------------------------------------
+    "corpus_too_large": "语料太大，无法检查照抄。",
     # -- a model's configuration (models/lm.py) -----------------------------------------------------
     "bidirectional": ("这是一个双向模型：反向的那一半会读到每个位置之后的字，"
                       "也就是它要预测的字本身。所以训练困惑度会降到约 1，却没有学会写歌词，"
@@ -73,3 +75,24 @@ def generation_summary(gen) -> str:
     return (f"{gen.strategy}: {len(best.ids)} tokens / 词元, mean log-prob / 平均对数概率 "
             f"{best.mean_log_prob:.3f} (ppl {best.perplexity:.2f}), {gen.tokens_per_s:.0f} tokens/s, "
             f"first token / 首词元 {gen.time_to_first_token_s * 1000:.1f} ms")
+
+
+def memorization_summary(report) -> str:
+    """``MemorizationReport.summary()`` in both languages: the longest copy, n-grams found, copies."""
+    L = report.longest
+    if L is None:
+        return "The text is empty. / 文本为空。"
+    parts = [f"longest verbatim copy: {L.length} chars" + (f" (corpus line {L.corpus_line})" if L.length else "")
+             + f" / 最长照抄 {L.length} 字"]
+    parts += [f"{n}-grams in corpus / {n}-gram 见于语料: {share:.0%}" for n, share in sorted(report.ngram_share.items())
+              if share is not None]
+    parts.append(f"copies of ≥{report.threshold} chars / ≥{report.threshold} 字的照抄: {len(report.spans)} "
+                 f"({report.copied_share:.0%} of the text)")
+    return "; ".join(parts) + "."
+
+
+def repetition_summary(loop) -> str:
+    """``Repetition.summary()`` in both languages."""
+    if loop.kind == "line":
+        return f"{loop.summary()} / 同一行重复 {loop.count} 次"
+    return f"{loop.summary()} / “{loop.shown}” 连续重复 {loop.count} 次"
