@@ -109,7 +109,8 @@ def builtin_source(key: str) -> CorpusSource:
         src = d2l_source()
         if src is None:
             raise LyricdemoError(missing_corpus_message() + " " + download_status().sentence()
-                                 + " The embedded Tang poems are always here: choose them instead.")
+                                 + " The embedded Tang poems are always here: choose them instead.",
+                                 code="corpus_missing")
         return src
     if key in EMBEDDED:
         return embedded_source(key)

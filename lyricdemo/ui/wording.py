@@ -43,6 +43,9 @@ ZH: dict[str, str] = {
     "empty_text": "请输入要读的文本。",
     "text_too_long": "文本太长。",
     "connectivity_too_long": "完整矩阵只适用于 {limit} 个词元以内的文本。",
+    # -- corpora (corpus.py, sources.py, corpora.py) ---------------------------------------------------
+    "corpus_missing": "未找到周杰伦歌词语料：请把 jaychou_lyrics.txt.zip 放入 data/ 目录，或上传任意 UTF-8 文本。",
+    "unknown_embedded_corpus": "没有名为 {name!r} 的内置语料。",
     # -- the memorization meter (novelty.py) ---------------------------------------------------------
     "corpus_too_large": "语料太大，无法检查照抄。",
     # -- a model's configuration (models/lm.py) -----------------------------------------------------
