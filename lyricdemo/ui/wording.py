@@ -99,3 +99,10 @@ def repetition_summary(loop) -> str:
     if loop.kind == "line":
         return f"{loop.summary()} / 同一行重复 {loop.count} 次"
     return f"{loop.summary()} / “{loop.shown}” 连续重复 {loop.count} 次"
+
+
+def corpus_header(src) -> str:
+    """A ``sources.CorpusSource`` in a few words for the page header: what, how big, built in or from data/."""
+    where = ("built in; no d2l lyrics on this server / 内置；本服务器没有周杰伦歌词" if src.key != "d2l" else
+             "downloaded / 已下载" if src.origin.startswith("downloaded") else "data/")
+    return f"{src.label} ({src.size()}, {where})"
