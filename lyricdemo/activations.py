@@ -94,17 +94,17 @@ def select_positions(tokens: Sequence[str], by: str, value: str = "") -> np.ndar
     elif by == "line ends":
         pos = [t for t in range(T) if _line_break(tokens[t])]
         if not pos:
-            raise LyricdemoError("The text has no line break. / 文本中没有换行。")
+            raise LyricdemoError("The text has no line break.", code="no_line_break")
     elif by == "token":
         want = value.strip() or value
         want = token_from_glyph(want)
         if not want:
-            raise LyricdemoError("Type the character (or word) to select, e.g. 我. / 请输入要选择的字或词，例如“我”。")
+            raise LyricdemoError("Type the character (or word) to select, e.g. 我.", code="select_token_empty")
         pos = [t for t in range(T) if tokens[t] == want]
         if not pos and len(want) == 1:
             pos = [t for t in range(T) if want in tokens[t]]
         if not pos:
-            raise LyricdemoError(f"“{want}” does not occur in the text. / 文本中没有“{want}”。")
+            raise LyricdemoError(f"“{want}” does not occur in the text.", code="token_not_in_text", token=want)
     else:
         pos = _parse_positions(value, T)
     return np.asarray(pos, dtype=np.int64)
@@ -114,13 +114,13 @@ def _parse_positions(spec: str, T: int) -> list[int]:
     out: set[int] = set()
     parts = [p.strip() for p in spec.replace("，", ",").replace("–", "-").split(",") if p.strip()]
     if not parts or len(parts) > 10_000:
-        raise LyricdemoError("Type positions such as 0, 5, 9-12. / 请输入位置，例如 0, 5, 9-12。")
+        raise LyricdemoError("Type positions such as 0, 5, 9-12.", code="positions_empty")
     for p in parts:
         a, sep, b = p.partition("-")
         try:
             lo, hi = (int(a), int(b)) if sep else (int(p), int(p))
         except ValueError:
-            raise LyricdemoError(f"{p!r} is not a position or a range like 9-12. / 位置格式不对。") from None
+            raise LyricdemoError(f"{p!r} is not a position or a range like 9-12.", code="position_format") from None
         if not 0 <= lo <= hi < T:
             raise LyricdemoError(f"Positions run from 0 to {T - 1} (the text has {T} tokens); got {p!r}.")
         out.update(range(lo, hi + 1))
@@ -135,13 +135,13 @@ def unit_scores(values: np.ndarray, positions: Sequence[int]) -> np.ndarray:
     mask = np.zeros(T, dtype=bool)
     pos = np.asarray(positions, dtype=np.int64)
     if pos.size == 0:
-        raise LyricdemoError("No position is selected. / 没有选中任何位置。")
+        raise LyricdemoError("No position is selected.", code="no_selection")
     if pos.min() < 0 or pos.max() >= T:
         raise LyricdemoError(f"Positions run from 0 to {T - 1}.")
     mask[pos] = True
     if mask.all():
-        raise LyricdemoError("Every position is selected, so there is no 'elsewhere' to compare with. / "
-                             "所有位置都被选中了，无从比较。")
+        raise LyricdemoError("Every position is selected, so there is no 'elsewhere' to compare with.",
+                             code="all_selected")
     return (values[mask].mean(axis=0) - values[~mask].mean(axis=0)).astype(np.float32)
 
 
@@ -155,7 +155,7 @@ def unit_order(values: np.ndarray, by: str = "variance", positions: Sequence[int
         key = -values.mean(axis=0)
     elif by == "selection":
         if positions is None:
-            raise LyricdemoError("Sorting by the selection needs selected positions. / 按选择排序需要先选位置。")
+            raise LyricdemoError("Sorting by the selection needs selected positions.", code="sort_needs_selection")
         key = -unit_scores(values, positions)
     else:
         raise LyricdemoError(f"Sort units by one of {', '.join(UNIT_ORDERS)}; got {by!r}.")

@@ -69,10 +69,13 @@ class QueueFull(LyricdemoError):
 
     def __init__(self, waiting: int, retry_after_s: float | None):
         self.waiting, self.retry_after_s = waiting, retry_after_s
-        when = f"try again in ~{max(1, math.ceil(retry_after_s))} s" if retry_after_s is not None else \
-            "try again in a few seconds"
-        zh = f"约 {max(1, math.ceil(retry_after_s))} 秒后再试" if retry_after_s is not None else "请稍后再试"
-        super().__init__(f"The generation queue is full ({waiting} waiting); {when}. / 生成队列已满，{zh}。")
+        if retry_after_s is None:
+            super().__init__(f"The generation queue is full ({waiting} waiting); try again in a few seconds.",
+                             code="queue_full", waiting=waiting)
+        else:
+            seconds = max(1, math.ceil(retry_after_s))
+            super().__init__(f"The generation queue is full ({waiting} waiting); try again in ~{seconds} s.",
+                             code="queue_full_retry", waiting=waiting, seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ class BatchedStream(Iterator["Step | Waiting"]):
         for _ in self:
             pass
         if self.stream.generation is None:
-            raise LyricdemoError("The generation was stopped before it finished. / 生成已停止。")
+            raise LyricdemoError("The generation was stopped before it finished.", code="generation_stopped")
         return self.stream.generation
 
 
@@ -275,7 +278,7 @@ class Batcher:
             with self._cond:
                 self._stopped = True
                 for bs in [*self.waiting, *self.joining, *self.active]:   # only on a crash of the loop itself
-                    bs._fail(LyricdemoError("The generation loop stopped. / 生成循环已停止。"))
+                    bs._fail(LyricdemoError("The generation loop stopped.", code="batch_loop_stopped"))
                 self.waiting.clear()
                 self.active.clear()
                 self.pool._forget(self)
@@ -414,7 +417,7 @@ class BatchPool:
         stream = GenerationStream(model, vocab, tokenizer, prefix, config)
         if not batchable(model, stream.config):
             raise LyricdemoError("This request cannot share a batch (beam search, or a model in training); "
-                                 "use generate.stream. / 此请求不能批量生成。")
+                                 "use generate.stream.", code="not_batchable")
         with self._lock:
             waiting = sum(b.overflow() for b in self._batchers.values())
             b = self._batchers.get(id(model))
@@ -422,8 +425,8 @@ class BatchPool:
                 b = None
             rows_wanted = Batcher._rows_wanted(stream)
             if rows_wanted > self.max_rows:
-                raise LyricdemoError(f"{rows_wanted} samples at once is more than a batch holds "
-                                     f"({self.max_rows}). / 候选数超过批量上限。")
+                raise LyricdemoError(f"{rows_wanted} samples at once is more than a batch holds ({self.max_rows}).",
+                                     code="batch_too_many", rows=rows_wanted, limit=self.max_rows)
             full = b is not None and b.rows_queued() + rows_wanted > self.max_rows
             if full and waiting >= self.max_waiting:
                 raise QueueFull(waiting, b.eta(b.overflow() + 1))

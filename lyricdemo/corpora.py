@@ -50,6 +50,6 @@ def embedded_corpus(name: str) -> dict:
     try:
         return EMBEDDED[name]
     except KeyError:
-        raise LyricdemoError(f"Unknown embedded corpus {name!r}; choose one of {sorted(EMBEDDED)}. / "
-                             f"没有名为 {name!r} 的内置语料。") from None
+        raise LyricdemoError(f"Unknown embedded corpus {name!r}; choose one of {sorted(EMBEDDED)}.",
+                             code="unknown_embedded_corpus", name=name) from None
 

@@ -75,11 +75,11 @@ def have_default_corpus() -> bool:
 
 
 def missing_corpus_message() -> str:
+    """Plain English; raised with ``code="corpus_missing"`` (the app adds the Chinese half)."""
     return (
         f"The d2l Jay Chou corpus is not in {DATA_DIR}/. Copy {D2L_CORPUS_NAME} there "
         "(see data/README.md), run `python -m lyricdemo fetch` when you are online, "
-        "or upload any UTF-8 text file. / 未找到周杰伦歌词语料：请把 jaychou_lyrics.txt.zip "
-        "放入 data/ 目录，或上传任意 UTF-8 文本。"
+        "or upload any UTF-8 text file."
     )
 
 
@@ -94,7 +94,7 @@ def read_corpus_file(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES
     name = path.name
     if not path.is_file():
         if path == default_corpus_path():
-            raise LyricdemoError(missing_corpus_message())
+            raise LyricdemoError(missing_corpus_message(), code="corpus_missing")
         raise LyricdemoError(f"No such file: {name!r}.")
     size = path.stat().st_size
     _check_size(size, max_bytes, name)

@@ -217,7 +217,7 @@ class GenerationStream(Iterator[Step]):
         for _ in self:
             pass
         if self._result is None:
-            raise LyricdemoError("The generation was stopped before it finished.")
+            raise LyricdemoError("The generation was stopped before it finished.", code="generation_stopped")
         return self._result
 
     # -- the driver ------------------------------------------------------------------

@@ -105,17 +105,15 @@ class MemorizationReport:
         return [(a, b) for a, b in merged]
 
     def summary(self) -> str:
-        """One line for a person, in Chinese and English."""
+        """One plain line for a person (the CLI's; the app's, in both languages, is
+        ``ui/wording.memorization_summary``)."""
         if self.longest is None:
-            return "The text is empty. / 文本为空。"
+            return "The text is empty."
         L = self.longest
-        parts = [f"longest verbatim copy: {L.length} chars" + (f" (corpus line {L.corpus_line})" if L.length else "")
-                 + f" / 最长照抄 {L.length} 字"]
-        for n, share in sorted(self.ngram_share.items()):
-            if share is not None:
-                parts.append(f"{n}-grams in corpus / {n}-gram 见于语料: {share:.0%}")
-        parts.append(f"copies of ≥{self.threshold} chars / ≥{self.threshold} 字的照抄: {len(self.spans)} "
-                     f"({self.copied_share:.0%} of the text)")
+        parts = [f"longest verbatim copy: {L.length} chars" + (f" (corpus line {L.corpus_line})" if L.length else "")]
+        parts += [f"{n}-grams in corpus: {share:.0%}" for n, share in sorted(self.ngram_share.items())
+                  if share is not None]
+        parts.append(f"copies of ≥{self.threshold} chars: {len(self.spans)} ({self.copied_share:.0%} of the text)")
         return "; ".join(parts) + "."
 
     def to_dict(self) -> dict:
@@ -143,8 +141,8 @@ class CorpusIndex:
         if not isinstance(corpus, str):
             raise LyricdemoError(f"The corpus must be text; got {type(corpus).__name__}.")
         if len(corpus) > max_chars:
-            raise LyricdemoError(f"语料太大 / The corpus has {len(corpus):,} characters; the memorization meter "
-                                 f"indexes at most {max_chars:,}.")
+            raise LyricdemoError(f"The corpus has {len(corpus):,} characters; the memorization meter "
+                                 f"indexes at most {max_chars:,}.", code="corpus_too_large", limit=max_chars)
         self.corpus = corpus
         nxt: list[dict[str, int]] = [{}]
         link, length, end = [-1], [0], [-1]
@@ -274,11 +272,16 @@ class Repetition:
     count: int
     kind: str                                      # "line" or "run"
 
+    @property
+    def shown(self) -> str:
+        """The unit as a summary quotes it (cut after 12 characters)."""
+        return self.unit if len(self.unit) <= 12 else self.unit[:12] + "…"
+
     def summary(self) -> str:
-        shown = self.unit if len(self.unit) <= 12 else self.unit[:12] + "…"
+        """Plain English (the app's, in both languages: ``ui/wording.repetition_summary``)."""
         if self.kind == "line":
-            return f"repeats one line {self.count}× (“{shown}”) / 同一行重复 {self.count} 次"
-        return f"repeats “{shown}” {self.count}× in a row / “{shown}” 连续重复 {self.count} 次"
+            return f"repeats one line {self.count}× (“{self.shown}”)"
+        return f"repeats “{self.shown}” {self.count}× in a row"
 
 
 MIN_LINE_REPEATS = 3

@@ -40,23 +40,17 @@ class CorpusSource:
     path: Path
     origin: str
 
-    def short(self) -> str:
-        """A few words for the page header: what, how big, built in or from data/."""
+    def size(self) -> str:
+        """The file's size in KB, or "missing"."""
         try:
-            size = f"{self.path.stat().st_size / 1024:,.0f} KB"
+            return f"{self.path.stat().st_size / 1024:,.0f} KB"
         except OSError:
-            size = "missing"
-        where = ("built in; no d2l lyrics on this server / 内置；本服务器没有周杰伦歌词" if self.key != "d2l" else
-                 "downloaded / 已下载" if self.origin.startswith("downloaded") else "data/")
-        return f"{self.label} ({size}, {where})"
+            return "missing"
 
     def describe(self) -> str:
-        """One line for a header or a terminal: what, how big, from where."""
-        try:
-            size = f"{self.path.stat().st_size / 1024:,.0f} KB"
-        except OSError:
-            size = "missing"
-        return f"{self.label} — {self.path.name}, {size}; {self.origin}"
+        """One line for a header or a terminal: what, how big, from where (the app's page header
+        words it shorter: ``ui/wording.corpus_header``)."""
+        return f"{self.label} — {self.path.name}, {self.size()}; {self.origin}"
 
 
 def offline() -> bool:
@@ -109,7 +103,8 @@ def builtin_source(key: str) -> CorpusSource:
         src = d2l_source()
         if src is None:
             raise LyricdemoError(missing_corpus_message() + " " + download_status().sentence()
-                                 + " The embedded Tang poems are always here: choose them instead.")
+                                 + " The embedded Tang poems are always here: choose them instead.",
+                                 code="corpus_missing")
         return src
     if key in EMBEDDED:
         return embedded_source(key)

@@ -21,6 +21,7 @@ import torch
 from lyricdemo import generate as gen_mod
 from lyricdemo.decode_choice import Chooser
 from lyricdemo.batching import BatchPool, QueueFull, Waiting, batchable
+from lyricdemo.ui.wording import bilingual
 from lyricdemo.checkpoint import load_checkpoint
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.generate import DecodeConfig, Step, generate
@@ -211,10 +212,13 @@ def test_a_full_queue_refuses_at_once_and_the_waiting_see_their_place(vocab):
         with pytest.raises(QueueFull) as info:
             pool.submit(model, vocab, CHAR, "夜", DecodeConfig(length=5, seed=3))
         assert time.perf_counter() - t0 < 1.0
-        msg = str(info.value)
+        msg = bilingual(info.value)                            # plain English from the core, worded by the app
         assert "queue is full" in msg and "队列已满" in msg and msg.index("queue") < msg.index("队列")
         assert info.value.retry_after_s is None or info.value.retry_after_s > 0
-        assert "try again in" in msg
+        assert "try again in" in msg and "再试" in msg
+        assert "队列" not in str(info.value)
+        if info.value.retry_after_s is not None:               # the same seconds in both halves
+            assert f"~{info.value.data['seconds']} s" in msg and f"约 {info.value.data['seconds']} 秒" in msg
         running.close()                                        # room frees: the waiting one runs
         out = waiting.result()
         assert out.steps and out.candidates[0].ids == generate(model, vocab, CHAR, "风",

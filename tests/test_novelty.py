@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.novelty import CorpusIndex, MemorizationReport, check_memorization
+from lyricdemo.ui.wording import bilingual, memorization_summary
 
 CJK = [chr(c) for c in range(0x4E00, 0x4E00 + 400)]          # 400 common-block characters
 
@@ -119,7 +120,11 @@ def test_report_is_plain_data():
     d = json.loads(json.dumps(r.to_dict(), ensure_ascii=False))
     assert d["longest_length"] == 6 and d["ngram_share"]["4"] == 0.75 and d["ngram_share"]["8"] is None
     s = r.summary()
-    assert "\n" not in s and "6" in s and "longest" in s and "最长" in s
+    assert "\n" not in s and "6" in s and "longest" in s and not any("\u4e00" <= c <= "\u9fff" for c in s)  # plain English
+    bi = memorization_summary(r)                               # the app's wording: English / 中文 for each part
+    assert bi.startswith("longest verbatim copy: 6 chars (corpus line 1) / 最长照抄 6 字; 4-grams in corpus / ")
+    assert "\n" not in bi and "见于语料: 75%" in bi and bi.endswith("% of the text).")
+    assert memorization_summary(CorpusIndex("你好").check("")) == "The text is empty. / 文本为空。"
 
 
 def test_empty_inputs():
@@ -141,5 +146,7 @@ def test_bad_inputs_are_refused():
         CorpusIndex(b"bytes")
     with pytest.raises(LyricdemoError, match="text"):
         CorpusIndex("你好").check(None)
-    with pytest.raises(LyricdemoError, match="at most"):
+    with pytest.raises(LyricdemoError, match="at most") as info:
         CorpusIndex("x" * 11, max_chars=10)
+    assert bilingual(info.value) == ("The corpus has 11 characters; the memorization meter indexes at most 10. / "
+                                     "语料太大，无法检查照抄。")

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.models import ModelConfig
 from lyricdemo.activations import gate_saturation, pca_2d, select_positions, unit_order, unit_scores
+from lyricdemo.ui.wording import bilingual
 from lyricdemo.probe import MAX_PROBE_TOKENS, connectivity, probe, saliency, scratch_twin
 from lyricdemo.probe_page import probe_notes
 from lyricdemo.reading import read_text
@@ -215,6 +216,10 @@ def test_selections_scores_and_orders():
     assert unit_order(v, "variance")[-1] == 2 and unit_order(v, "mean").tolist() == [0, 2, 1]
     with pytest.raises(LyricdemoError, match="Every position"):
         unit_scores(v, [0, 1, 2, 3])
+    with pytest.raises(LyricdemoError) as info:                # plain English; the app adds the Chinese half
+        select_positions(toks, "token", "他")
+    assert str(info.value) == "“他” does not occur in the text."
+    assert bilingual(info.value) == "“他” does not occur in the text. / 文本中没有“他”。"
     with pytest.raises(LyricdemoError):
         unit_order(v, "selection")
 

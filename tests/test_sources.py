@@ -14,6 +14,7 @@ from lyricdemo import corpus as corpus_mod
 from lyricdemo import sources
 from lyricdemo.data import DataConfig, load_dataset
 from lyricdemo.errors import LyricdemoError
+from lyricdemo.ui.wording import bilingual
 
 from test_corpus import _Server  # noqa: E402  (tests/ is on sys.path: no package)
 
@@ -42,8 +43,11 @@ def test_without_d2l_the_tang_poems_are_in_use_and_a_file_copied_in_is_seen_at_o
     assert src.key == "tang" and src.path.is_file() and "embedded" in src.origin
     ds = load_dataset(DataConfig())                       # source=None: the corpus in use
     assert ds.raw.name == "tang_poems.txt.zip" and len(ds.vocab) > 1000
-    with pytest.raises(LyricdemoError, match="Tang poems are always here"):
+    with pytest.raises(LyricdemoError, match="Tang poems are always here") as info:
         sources.builtin_source("d2l")
+    assert "未找到" not in str(info.value)                     # plain English; the app adds the Chinese half
+    assert bilingual(info.value).endswith("choose them instead. / 未找到周杰伦歌词语料：请把 jaychou_lyrics.txt.zip "
+                                          "放入 data/ 目录，或上传任意 UTF-8 文本。")
     (empty_data / corpus_mod.D2L_CORPUS_NAME).write_bytes(_zip("窗外的麻雀\n在电线杆上多嘴\n"))
     src = sources.corpus_in_use()                          # no restart, no cache to clear
     assert src.key == "d2l" and "data/" in src.origin

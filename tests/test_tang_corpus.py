@@ -16,6 +16,7 @@ import pytest
 from lyricdemo.corpus import read_corpus_file
 from lyricdemo.data import DataConfig, load_dataset
 from lyricdemo.stats import RawStats, corpus_stats
+from lyricdemo.ui.wording import bilingual
 
 CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 ZIP = CORPORA / "tang_poems.txt.zip"
@@ -184,5 +185,6 @@ def test_the_description_points_at_the_files_and_its_settings_are_valid(raw):
     ck = CORPORA.parent / "checkpoints" / d["checkpoint"]
     meta = json.loads((ck / "checkpoint.json").read_text(encoding="utf-8"))
     assert meta["corpus"]["sha256"] == raw.sha256                 # the shipped model saw exactly this file
-    with pytest.raises(LyricdemoError, match="tang"):
+    with pytest.raises(LyricdemoError, match="tang") as info:
         embedded_corpus("song")
+    assert bilingual(info.value) == "Unknown embedded corpus 'song'; choose one of ['tang']. / 没有名为 'song' 的内置语料。"

@@ -7,6 +7,7 @@ from lyricdemo.novelty import CorpusIndex, repetition
 from lyricdemo.ui.tab_generate import perplexity_text
 from lyricdemo.ui.tab_train import memorization_gap, verdict
 from lyricdemo.ui.widgets import memorization_html
+from lyricdemo.ui.wording import repetition_summary
 
 
 def test_verdict_says_by_how_much_it_beats_the_bigram():
@@ -28,7 +29,8 @@ def test_repetition_finds_line_loops_and_runs():
     greedy = "分开\n" + "我想你在远方\n" * 12 + "我"
     r = repetition(greedy)
     assert r is not None and r.kind == "line" and r.count == 12
-    assert "repeats one line 12×" in r.summary() and "同一行重复 12 次" in r.summary()
+    assert r.summary() == "repeats one line 12× (“我想你在远方”)"
+    assert repetition_summary(r) == "repeats one line 12× (“我想你在远方”) / 同一行重复 12 次"
     run = repetition("天空" + "爱你" * 6 + "。")
     assert run is not None and run.kind == "run" and run.unit == "爱你" and run.count == 6
     assert repetition("月光洒在小河上\n风吹过我的窗\n你在远方唱") is None
@@ -47,7 +49,8 @@ def test_meter_counts_only_the_continuation():
     body = html.split('class="ld-gen-text">')[1]
     assert body.index("<mark") > body.index("</u>")                    # highlighted after the prefix, shifted
     loop = memorization_html("分开" + "你在远方唱\n" * 5, 2, index.check("你在远方唱\n" * 5))
-    assert "repeats one line 5×" in loop
+    assert "repeats one line 5× (“你在远方唱”) / 同一行重复 5 次" in loop             # the app words it in both languages
+    assert "longest verbatim copy: " in loop and " / 最长照抄 " in loop and " 字的照抄: " in loop
     assert "ld-gen-done" in memorization_html("分开好", 2, None, "no corpus")          # text shown without a meter
 
 

@@ -32,6 +32,7 @@ from . import fast_skip, limits, links, registry, resources, tab_generate, tab_i
 from .labels import T  # noqa: E402
 from .session import Session, watch_gradio_sessions  # noqa: E402
 from .widgets import CSS, FIT_JS, esc  # noqa: E402
+from .wording import corpus_header  # noqa: E402
 
 __all__ = ["build_app", "CSS", "queue_kwargs", "launch_kwargs", "prepare_server", "warm_up"]
 
@@ -48,7 +49,7 @@ def header_markdown() -> str:
 
     src = resources.corpus_in_use()
     dl = sources.download_status()
-    corpus = f"Corpus in use / 当前语料: **{esc(src.short())}**"       # one line: the lesson must fit below it
+    corpus = f"Corpus in use / 当前语料: **{esc(corpus_header(src))}**"       # one line: the lesson must fit below it
     if dl.state == "running":
         corpus += " · downloading the d2l lyrics … / 正在下载周杰伦歌词 …"
     elif dl.state == "failed":

@@ -34,7 +34,7 @@ from .labels import label as label_text
 from .session import Session
 from .validate import checked_file, flag, labelled, text, upload_path, user_errors, whole
 from .widgets import esc, mark_stale, memorization_html, prefix_html
-from .wording import bilingual, generation_summary
+from .wording import bilingual, generation_summary, memorization_summary
 
 STREAM_INTERVAL = 0.05
 STREAMS_AT_FULL_RATE = 4          # beyond this many live generations, each stream updates less often
@@ -220,7 +220,7 @@ def generate(session: Session, model: str = "", prefix: str = "分开", length: 
         "notes": [bilingual(n) for n in gen.notes], "summary": generation_summary(gen), "song_memory": memory,
         "memorization": None if report is None else {
             "longest_length": report.longest_length, "copied_share": report.copied_share,
-            "ngram_share": {str(k): v for k, v in report.ngram_share.items()}, "summary": report.summary(),
+            "ngram_share": {str(k): v for k, v in report.ngram_share.items()}, "summary": memorization_summary(report),
             "spans": [[a, b] for a, b in report.highlight_ranges()]},
     }
     slider = gr.update(maximum=max(len(gen.steps), 1), value=1)

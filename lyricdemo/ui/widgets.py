@@ -13,6 +13,7 @@ from ..reading import PrefixReport
 from ..novelty import MemorizationReport, repetition
 from ..plots import NARROW_PX, show_token
 from ..vocab import Vocab
+from .wording import memorization_summary, repetition_summary
 
 CSS = """
 /* The room first: a projector at 1280x720 shows each tab's action and result without scrolling, and
@@ -339,7 +340,7 @@ def memorization_html(text: str, prefix_len: int, report: MemorizationReport | N
     ``report`` may cover the whole text or only its continuation (the last ``report.text_length``
     characters): the user's own prefix is no copy of the model's, so the meter should not count it."""
     loop = repetition(text[prefix_len:])
-    loop_line = (f'<div style="margin:4px 0;color:#a50e0e;font-weight:600">⟳ {esc(loop.summary())}</div>'
+    loop_line = (f'<div style="margin:4px 0;color:#a50e0e;font-weight:600">⟳ {esc(repetition_summary(loop))}</div>'
                  if loop else "")
     if report is None:
         return (f'<div class="ld-gen-done">{loop_line}{_text_html(text, prefix_len)}'
@@ -358,7 +359,7 @@ def memorization_html(text: str, prefix_len: int, report: MemorizationReport | N
              f'copied {what} {report.copied_share:.0%} · '
              f'<span style="color:{level[0]};font-weight:600">{level[1]}</span></div>')
     return (f'<div class="ld-gen-done">{meter}{loop_line}{_text_html(text, prefix_len, ranges)}'
-            f'<div class="ld-note" style="color:#4b5563">{esc(report.summary())} '
+            f'<div class="ld-note" style="color:#4b5563">{esc(memorization_summary(report))} '
             f'<mark style="background:#ffe08a">Highlighted</mark> = at least {report.threshold} characters found '
             f'verbatim in the training text; underlined = your prefix (not counted). / '
             f'高亮：与训练文本完全相同的片段；下划线：前缀（不计入）。</div></div>')
