@@ -29,9 +29,9 @@ import torch
 from common import machine
 
 from lyricdemo import memory as M
-from lyricdemo.__main__ import _checkpoint_dataset, _resolve_checkpoint
 from lyricdemo.bits import LN2
 from lyricdemo.checkpoint import load_checkpoint
+from lyricdemo.cli import checkpoint_dataset, resolve_checkpoint
 from lyricdemo.ngram import NGramLM
 
 ROWS = [  # name, choose_memory keyword arguments (dynamic: the learning-rate grid)
@@ -83,8 +83,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"# song memory ablation -- {machine()}; load average at start {os.getloadavg()}")
     for name in args.checkpoints:
-        ck = load_checkpoint(_resolve_checkpoint(name))
-        ds = _checkpoint_dataset(ck)
+        ck = load_checkpoint(resolve_checkpoint(name))
+        ds = checkpoint_dataset(ck)
         tune = M.tuning_slice(ds.train_ids, len(ds.val_ids))
         V = len(ds.vocab)
         bigram = NGramLM(2, V).fit(ds.train_ids)
