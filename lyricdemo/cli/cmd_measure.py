@@ -34,7 +34,8 @@ def cmd_evaluate(args) -> int:
 
     from ..bits import measure as measure_bits
     from ..checkpoint import load_checkpoint
-    from ..memory import MemoryConfig, choose_memory, memory_log_probs, tuning_slice
+    from ..memory import MemoryConfig
+    from ..memory_tuning import choose_memory, memory_log_probs, tuning_slice
     from ..ngram import NGramLM
 
     set_threads(args.threads)
