@@ -15,7 +15,8 @@ from conftest import TINY_LYRIC
 from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.ui import limits, registry, runs, tab_generate, tab_train
-from lyricdemo.ui.session import Session, TrainingRun
+from lyricdemo.ui.session import Session
+from lyricdemo.ui.training_run import TrainingRun
 
 QUICK = dict(data="upload", min_freq=1, hidden_size=16, embed_dim=8, batch_size=2, num_steps=4, eval_every=3,
              max_seconds=30, max_steps=4)

@@ -46,7 +46,8 @@ from ..tokenizers import NEWLINE_MODES, TOKENIZERS
 from ..train import OPTIMIZERS, Done, Failed, Progress, TrainConfig, Trainer, new_model
 from . import limits, registry, resources, runs
 from .labels import T, kw, label
-from .session import Session, TrainingRun
+from .session import Session
+from .training_run import TrainingRun
 from .validate import choice, labelled, real, user_errors
 
 DATA_SOURCES = ("d2l", "tang", "upload", "toy")
