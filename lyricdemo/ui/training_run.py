@@ -64,7 +64,7 @@ class TrainingRun:
     finished: threading.Event = field(default_factory=threading.Event, repr=False)
     ended_at: float | None = None
     ui_seconds: float = 0.0            # wall time training waited for the page (building + sending updates)
-    gave_way_s: float = 0.0            # wall time training paused for students' generations (tab_train.give_way)
+    gave_way_s: float = 0.0            # wall time training paused for students' generations (train_loop.give_way)
     updates: int = 0
     follow_id: str | None = None       # its id in the registry of followable runs (runs.py)
     _ema: float | None = None
