@@ -3,11 +3,20 @@ on (only from the very same file), and the torch threads of this process."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from ..errors import LyricdemoError
 
 CHECKPOINT_HELP = "a checkpoint folder, or the name of one under checkpoints/ (e.g. char-gru)"
+
+
+def add_checkpoint_command(sub, name: str, func, help: str) -> argparse.ArgumentParser:
+    """The subparser of a command that reads a checkpoint: ``--checkpoint`` first, ``func`` runs it."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
+    p.set_defaults(func=func)
+    return p
 
 
 def resolve_checkpoint(name: str):

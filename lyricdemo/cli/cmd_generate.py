@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import argparse
 
-from .checkpoints import CHECKPOINT_HELP, resolve_checkpoint, set_threads, training_text
+from .checkpoints import add_checkpoint_command, resolve_checkpoint, set_threads, training_text
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("generate", help="continue a prefix with a checkpoint; prints the text and how much "
-                                        "of it is copied from the training text")
-    _add_generate_args(p)
-    p.set_defaults(func=cmd_generate)
-
-
-def _add_generate_args(p: argparse.ArgumentParser) -> None:
     from ..generate import STRATEGIES, DecodeConfig
 
+    p = add_checkpoint_command(sub, "generate", cmd_generate, help="continue a prefix with a checkpoint; prints the "
+                               "text and how much of it is copied from the training text")
     d = DecodeConfig()
-    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--prefix", default="分开", help="the text to continue ('' starts a new line)")
     p.add_argument("--length", type=int, default=d.length, help="new tokens to generate")
     p.add_argument("--strategy", default=d.strategy, choices=STRATEGIES, help="how to choose each token")

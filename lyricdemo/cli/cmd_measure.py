@@ -4,26 +4,22 @@
 from __future__ import annotations
 
 from ..errors import LyricdemoError
-from .checkpoints import CHECKPOINT_HELP, checkpoint_dataset, resolve_checkpoint, set_threads
+from .checkpoints import add_checkpoint_command, checkpoint_dataset, resolve_checkpoint, set_threads
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("evaluate", help="validation perplexity and bits per character of a checkpoint beside the "
-                                        "n-gram baselines; --memory: with song memory too")
-    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
+    p = add_checkpoint_command(sub, "evaluate", cmd_evaluate, help="validation perplexity and bits per character "
+                               "of a checkpoint beside the n-gram baselines; --memory: with song memory too")
     p.add_argument("--memory", action="store_true",
                    help="also with song memory (caches over the text read so far, dynamic evaluation), the "
                         "n-grams given the same memory; settings from the model card, else tuned on training text")
     p.add_argument("--retune", action="store_true", help="with --memory: tune the memory again, ignoring the card")
     p.add_argument("--threads", type=int, default=1, help="torch threads (batch-1 work is fastest on one)")
-    p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("card", help="measure an existing checkpoint again and rewrite its model card "
-                                    "(weights unchanged)")
-    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
+    p = add_checkpoint_command(sub, "card", cmd_card, help="measure an existing checkpoint again and rewrite its "
+                               "model card (weights unchanged)")
     p.add_argument("--no-memory", action="store_true", help="leave song memory off the card (it takes minutes)")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.set_defaults(func=cmd_card)
 
 
 def cmd_evaluate(args) -> int:

@@ -3,25 +3,18 @@ trajectory as JSON, or as a standalone HTML page of plots."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ..errors import LyricdemoError
-from .checkpoints import CHECKPOINT_HELP, resolve_checkpoint, set_threads
+from .checkpoints import add_checkpoint_command, resolve_checkpoint, set_threads
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("probe", help="read a text with a checkpoint; write its states, gates, predictions, saliency "
-                                     "and trajectory as JSON, or as a standalone HTML page of plots")
-    _add_probe_args(p)
-    p.set_defaults(func=cmd_probe)
-
-
-def _add_probe_args(p: argparse.ArgumentParser) -> None:
     from ..activations import SELECT_BY
     from ..probe import DEFAULT_TOP_K, MAX_PROBE_TOKENS
 
-    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
+    p = add_checkpoint_command(sub, "probe", cmd_probe, help="read a text with a checkpoint; write its states, gates, "
+                               "predictions, saliency and trajectory as JSON, or as a standalone HTML page of plots")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="the text the model reads (\\n in a shell string is a line break)")
     src.add_argument("--text-file", help="read the text from this UTF-8 file")
