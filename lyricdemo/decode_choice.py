@@ -78,8 +78,8 @@ def check_logits(logits: torch.Tensor) -> None:
     One reduction: a row's max is NaN if the row has a NaN, +inf if it has +inf, and
     -inf if every logit is -inf; otherwise it is finite."""
     if not bool(torch.isfinite(logits.amax(dim=-1)).all()):
-        raise LyricdemoError("模型输出了 NaN/inf / The model's outputs are NaN or infinite (did training "
-                             "diverge?); it cannot generate text.")
+        raise LyricdemoError("The model's outputs are NaN or infinite (did training diverge?); it cannot "
+                             "generate text.", code="nan_outputs")
 
 
 def belief(raw: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

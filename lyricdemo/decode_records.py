@@ -144,17 +144,18 @@ class Generation:
     time_to_first_token_s: float = 0.0
     elapsed_s: float = 0.0
     tokens_per_s: float = 0.0                      # decoding positions / elapsed_s (warm-up included)
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()                    # plain English ``Note``s (ui/wording.py: both languages)
 
     @property
     def chars_per_s(self) -> float:
         return len(self.continuation) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def summary(self) -> str:
+        """One plain English line: strategy, length, mean log-prob, speed (ui/wording.py words it for the app)."""
         best = self.candidates[0]
-        return (f"{self.strategy}: {len(best.ids)} tokens / 词元, mean log-prob / 平均对数概率 "
-                f"{best.mean_log_prob:.3f} (ppl {best.perplexity:.2f}), {self.tokens_per_s:.0f} tokens/s, "
-                f"first token / 首词元 {self.time_to_first_token_s * 1000:.1f} ms")
+        return (f"{self.strategy}: {len(best.ids)} tokens, mean log-prob {best.mean_log_prob:.3f} "
+                f"(ppl {best.perplexity:.2f}), {self.tokens_per_s:.0f} tokens/s, "
+                f"first token {self.time_to_first_token_s * 1000:.1f} ms")
 
     def to_dict(self) -> dict:
         return {

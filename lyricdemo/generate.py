@@ -61,7 +61,7 @@ from torch.nn import functional as F
 from .decode_choice import Chooser, belief, check_logits, penalize, settle_entropy
 from .decode_records import Candidate, Generation, Step
 from .environment import env_number
-from .errors import LyricdemoError
+from .errors import LyricdemoError, Note
 from .fields import field as setting  # dataclasses.field keeps its name below
 from .fields import from_dict, to_dict, validate
 from .models.state import index_state
@@ -140,6 +140,15 @@ def _device(model: Any) -> torch.device:
         for b in model.buffers():
             return b.device
     return torch.device("cpu")
+
+
+def _beam_ranking(score: torch.Tensor, length: torch.Tensor, alpha: float, n: int) -> tuple[list[int], list[float]]:
+    """The ``n`` best live rows by ``score / length ** alpha`` (best first; ties: the lower row) and every
+    row's key (-inf for a dead row)."""
+    live = torch.isfinite(score)
+    final_key = torch.where(live, score / length.clamp(min=1) ** alpha, -math.inf)
+    ranked = final_key.sort(descending=True, stable=True).indices[: int(live.sum())]
+    return ranked[:n].tolist(), final_key.tolist()
 
 
 def _top_stable(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -265,13 +274,13 @@ class GenerationStream(Iterator[Step]):
         strategy = cfg.effective_strategy
         notes = []
         if cfg.strategy == "sample" and strategy == "greedy":
-            notes.append(f"A temperature below {GREEDY_BELOW:g} is greedy decoding. / "
-                         f"温度低于 {GREEDY_BELOW:g}，按贪心解码。")
+            notes.append(Note(f"A temperature below {GREEDY_BELOW:g} is greedy decoding.", "greedy_below",
+                              threshold=GREEDY_BELOW))
         if strategy == "greedy" and cfg.num_candidates > 1:
-            notes.append("Greedy decoding has exactly one candidate. / 贪心解码只有一个结果。")
+            notes.append(Note("Greedy decoding has exactly one candidate.", "greedy_one_candidate"))
         if strategy == "beam" and len(candidates) < cfg.num_candidates:
-            notes.append(f"Beam search found {len(candidates)} candidate(s) (at most beam_width = "
-                         f"{cfg.beam_width}). / 束搜索只给出 {len(candidates)} 个候选。")
+            notes.append(Note(f"Beam search found {len(candidates)} candidate(s) (at most beam_width = "
+                              f"{cfg.beam_width}).", "beam_fewer", found=len(candidates), beam_width=cfg.beam_width))
         best = candidates[0]
         busy = self._busy
         return Generation(
@@ -419,14 +428,8 @@ class GenerationStream(Iterator[Step]):
         hist: list[tuple[torch.Tensor, ...]] = []
         with torch.inference_mode():
             forbidden = torch.tensor(self.forbidden_ids, dtype=torch.long, device=dev)
-            logits, state = self._warm_up()                                   # (1, V)
+            state, logits, score, length, finished = self._beam_start(W)
             V = logits.shape[-1]
-            rows0 = torch.zeros(W, dtype=torch.long, device=dev)
-            state, logits = index_state(state, rows0), logits.expand(W, V)    # W copies of the prefix
-            score = torch.full((W,), -math.inf, device=dev)
-            score[0] = 0.0                                                     # only row 0 is live at first
-            length = torch.zeros(W, device=dev)
-            finished = torch.zeros(W, dtype=torch.bool, device=dev)
             arange = torch.arange(W, device=dev)
             present = self.tokens_present(W, V)                               # (W, V) or None
             step_fn = self._step
@@ -463,11 +466,19 @@ class GenerationStream(Iterator[Step]):
                 logits, state = step_fn(tok, state)                            # (W, V); checked next round
                 logits = logits.float()
 
-            live = torch.isfinite(score)
-            final_key = torch.where(live, score / length.clamp(min=1) ** alpha, -math.inf)
-            ranked = final_key.sort(descending=True, stable=True).indices[: int(live.sum())]
-            ranked = ranked[: cfg.num_candidates].tolist()
-            return ranked, final_key.tolist(), [torch.stack(cols).tolist() for cols in zip(*hist)]
+            ranked, final_key = _beam_ranking(score, length, alpha, cfg.num_candidates)
+            return ranked, final_key, [torch.stack(cols).tolist() for cols in zip(*hist)]
+
+    def _beam_start(self, W: int) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The prefix read once and copied W times: (state, logits (W, V), score, length, finished), only
+        row 0 live (the copies score -inf, so the first round picks W distinct tokens after the prefix)."""
+        logits, state = self._warm_up()                                       # (1, V)
+        dev = self.device
+        state = index_state(state, torch.zeros(W, dtype=torch.long, device=dev))
+        score = torch.full((W,), -math.inf, device=dev)
+        score[0] = 0.0
+        length, finished = torch.zeros(W, device=dev), torch.zeros(W, dtype=torch.bool, device=dev)
+        return state, logits.expand(W, logits.shape[-1]), score, length, finished
 
     def _beam_candidates(self, ranked: list[int], final_key: list[float], history: list[list]) -> list[Candidate]:
         """Each ranked row's continuation, read back through its parents from the last step."""

@@ -83,6 +83,8 @@ def _figure(data: list[dict], layout: dict) -> go.Figure:
                 template=TEMPLATE, hovermode="closest")
     base.update(layout)
     _wrap_title(base)
+    if base.get("height"):        # the page's copy: Gradio's resize after each draw drops layout.height (widgets.FIT_JS)
+        base["meta"] = {**(base.get("meta") or {}), "height": base["height"]}
     return go.Figure(data=data, layout=base, _validate=False)
 
 

@@ -427,7 +427,7 @@ def connectivity(model, vocab: Vocab, tokenizer: Tokenizer | str, text: str,
     if T > max_tokens:
         raise LyricdemoError(f"The full connectivity matrix needs one backward pass per position, so it is "
                              f"computed for texts of at most {max_tokens} tokens; this one has {T}. Choose one "
-                             f"position instead, or shorten the text. / 完整矩阵只适用于 {max_tokens} 个词元以内的文本。")
+                             f"position instead, or shorten the text.", code="connectivity_too_long", limit=max_tokens)
     twin = scratch_twin(model)
     ids = torch.tensor([rt.ids], dtype=torch.long, device=twin.device)
     bidi = twin.config.bidirectional

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from .errors import LyricdemoError
+from .errors import LyricdemoError, Note
 from .tokenizers import Tokenizer, get_tokenizer
 from .vocab import UNK, Vocab
 
@@ -51,7 +51,7 @@ class PrefixReport:
     ids: tuple[int, ...]                     # what the model reads (unknown -> <unk>)
     unknown: tuple[UnknownToken, ...] = ()
     line_start: bool = False
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()          # plain English ``Note``s (ui/wording.py: both languages)
 
     @property
     def message(self) -> str:
@@ -123,7 +123,7 @@ def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
         raise LyricdemoError(f"unknown must be one of {UNKNOWN_MODES}; got {unknown!r}.")
     if len(prefix) > MAX_PREFIX_CHARS:
         raise LyricdemoError(f"The prefix is too long: {len(prefix):,} characters "
-                             f"(at most {MAX_PREFIX_CHARS:,}). Use its last lines. / 前缀太长。")
+                             f"(at most {MAX_PREFIX_CHARS:,}). Use its last lines.", code="prefix_too_long")
     if len(vocab) == 0:
         raise LyricdemoError("The vocabulary is empty.")
     tok = as_tokenizer(tokenizer)
@@ -133,25 +133,24 @@ def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
     if not prefix:
         start = brk if brk is not None else ("<bos>" if "<bos>" in vocab else UNK)
         if start == UNK:
-            warnings.append("The vocabulary has no line break; generation starts from <unk>. / "
-                            "词表没有换行符，从 <unk> 开始。")
+            warnings.append(Note("The vocabulary has no line break; generation starts from <unk>.", "start_at_unk"))
         return PrefixReport(prefix="", tokens=(), ids=(vocab[start],), line_start=True, warnings=tuple(warnings))
 
     tokens, spans, breaks = _tokens_and_spans(prefix, tok, brk if brk is not None else "\n")
     if len(tokens) > MAX_PREFIX_TOKENS:
         raise LyricdemoError(f"The prefix is too long: {len(tokens):,} tokens "
-                             f"(at most {MAX_PREFIX_TOKENS:,}). Use its last lines. / 前缀太长。")
+                             f"(at most {MAX_PREFIX_TOKENS:,}). Use its last lines.", code="prefix_too_long")
     if breaks and brk == " ":
-        warnings.append("Line breaks become spaces, as in this model's training text. / 换行按本模型的训练方式写成空格。")
+        warnings.append(Note("Line breaks become spaces, as in this model's training text.", "line_breaks_as_spaces"))
 
     unknown_tokens = tuple(UnknownToken(t, s, e) for t, (s, e) in zip(tokens, spans) if t not in vocab)
     if unknown_tokens:
         n = len(unknown_tokens)
         if unknown == "strict":
-            raise LyricdemoError(f"前缀中有 {n} 个词表外的词元（严格模式）/ The prefix has {n} token(s) "
-                                 f"this model does not know (strict mode): {_show(unknown_tokens)}.")
-        warnings.append(f"前缀中有 {n} 个词表外的词元，已替换为 <unk> / {n} prefix token(s) are not in "
-                        f"the vocabulary and were replaced by <unk>: {_show(unknown_tokens)}.")
+            raise LyricdemoError(f"The prefix has {n} token(s) this model does not know (strict mode): "
+                                 f"{_show(unknown_tokens)}.", code="unknown_strict", count=n)
+        warnings.append(Note(f"{n} prefix token(s) are not in the vocabulary and were replaced by <unk>: "
+                             f"{_show(unknown_tokens)}.", "unknown_as_unk", count=n))
     return PrefixReport(prefix=prefix, tokens=tuple(tokens), ids=tuple(vocab.encode(tokens)),
                         unknown=unknown_tokens, warnings=tuple(warnings))
 
@@ -176,7 +175,7 @@ def read_text(vocab: Vocab, tokenizer: Tokenizer | str, text: str, max_tokens: i
     A text of more than ``max_tokens`` tokens is refused with a message saying how long it is,
     or, with ``truncate=True``, cut to its first ``max_tokens`` tokens (``truncated`` says so)."""
     if not isinstance(text, str) or not text.strip():
-        raise LyricdemoError("Type a text for the model to read. / 请输入要读的文本。")
+        raise LyricdemoError("Type a text for the model to read.", code="empty_text")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_PROBE_TOKENS:
         raise LyricdemoError(f"max_tokens must be a whole number from 1 to {MAX_PROBE_TOKENS:,}; got {max_tokens!r}.")
     cut = text
@@ -185,23 +184,25 @@ def read_text(vocab: Vocab, tokenizer: Tokenizer | str, text: str, max_tokens: i
         # them, and stays under prepare_prefix's own limits (2,000 tokens, 20,000 characters)
         cut = text[:min(4 * max_tokens, MAX_PREFIX_CHARS)]
     elif len(text) > MAX_PREFIX_CHARS:
-        raise LyricdemoError(f"The text is too long / 文本太长: {len(text):,} characters; the probe reads at most "
-                             f"{max_tokens:,} tokens. Shorten it, or let the probe read only the beginning.")
+        raise LyricdemoError(f"The text is too long: {len(text):,} characters; the probe reads at most "
+                             f"{max_tokens:,} tokens. Shorten it, or let the probe read only the beginning.",
+                             code="text_too_long")
     try:
         report = prepare_prefix(cut, vocab, tokenizer, unknown="unk")
     except LyricdemoError as e:
-        if "too long" not in str(e):         # prepare_prefix's other complaints stand as they are
+        if e.code != "prefix_too_long":      # prepare_prefix's other complaints stand as they are
             raise
         if not truncate:
-            raise LyricdemoError(f"The text is too long / 文本太长: more than {max_tokens:,} tokens; the probe "
-                                 f"reads at most {max_tokens:,}. Shorten it, or let the probe read only the "
-                                 "beginning.") from None
+            raise LyricdemoError(f"The text is too long: more than {max_tokens:,} tokens; the probe reads at "
+                                 f"most {max_tokens:,}. Shorten it, or let the probe read only the beginning.",
+                                 code="text_too_long") from None
         report = prepare_prefix(text[:max_tokens], vocab, tokenizer, unknown="unk")
     tokens, ids = tuple(report.tokens), tuple(report.ids)
     truncated = len(cut) < len(text) or len(ids) > max_tokens
     if len(ids) > max_tokens and not truncate:
-        raise LyricdemoError(f"The text is too long / 文本太长: {len(ids):,} tokens; the probe reads at most "
-                             f"{max_tokens:,}. Shorten it, or let the probe read only the beginning.")
+        raise LyricdemoError(f"The text is too long: {len(ids):,} tokens; the probe reads at most "
+                             f"{max_tokens:,}. Shorten it, or let the probe read only the beginning.",
+                             code="text_too_long")
     tokens, ids = tokens[:max_tokens], ids[:max_tokens]
     end = sum(len(t) for t in tokens)        # the characters read (a line break token stands for 1-2)
     unknown = tuple(u for u in report.unknown if u.start < end) if truncated else tuple(report.unknown)

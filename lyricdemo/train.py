@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, fields
 from dataclasses import field as dc_field
 
@@ -36,7 +36,7 @@ import torch
 
 from .batches import SAMPLING, batch_iter, num_batches
 from .data import Dataset
-from .errors import LyricdemoError
+from .errors import LyricdemoError, Note
 from .fields import ConfigError, field, from_dict, to_dict, validate
 from .models.state import detach_state
 from .numbers import perplexity_of
@@ -162,7 +162,7 @@ class TrainWarning(Event):
     """Something the user should know before or while training (``kind == "warning"``)."""
 
     KIND = "warning"            # a class attribute, not a field
-    message: str
+    message: str                # plain English (a ``Note``; ui/wording.py words it for the app)
 
 
 @dataclass
@@ -180,7 +180,7 @@ class Done(Event):
 @dataclass
 class Failed(Event):
     step: int
-    message: str
+    message: str                # plain English (a ``Note``; ui/wording.py words it for the app)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -403,25 +403,12 @@ class Trainer:
         return out
 
     # -- the loop ------------------------------------------------------------------------
-    # Long by design: the training loop, read in one sitting (budget, step, evaluation, stopping), as
-    # seed 000's train_epoch was; its parts that are not the loop itself are the methods around it.
+    # The training loop, read in one sitting (budget, step, evaluation, stopping), as seed 000's
+    # train_epoch was; its parts that are not the loop itself are the methods after it.
     def run(self) -> Iterator[Event]:
         """Train until a budget, early stopping, ``stop()`` or ``close()``; yield events."""
-        c, ds, model = self.config, self.dataset, self.model
-        bpe = self.batches_per_epoch()          # raises a clear error if the text is too short
-        if not self.pair_mode:
-            batch_iter(ds.train_ids, c.batch_size, c.num_steps, c.sampling)   # size check, at once
-        yield Started(model=model.describe(), parameters=model.num_parameters(), device=str(self.device),
-                      train_tokens=len(ds.train_ids), val_tokens=len(ds.val_ids), batches_per_epoch=bpe)
-        for message in model.config.warnings():
-            yield TrainWarning(message=message)
-        if self.baselines is None and not self.pair_mode and len(ds.val_ids) >= 2:
-            from .ngram import baseline_perplexities
-
-            self.baselines = baseline_perplexities(ds.train_ids, ds.val_ids, len(ds.vocab))
-        if self.baselines:
-            yield Baselines(perplexities=dict(self.baselines))
-
+        c, model = self.config, self.model
+        bpe = yield from self._opening()
         model.train()
         t_start = time.perf_counter() - self.train_seconds   # resumed runs continue the clock
         eval_every = c.eval_every or bpe
@@ -429,8 +416,7 @@ class Trainer:
         finished = False
         try:
             while True:
-                batches = self._epoch_batches()
-                for X, Y in batches:
+                for X, Y in self._epoch_batches():
                     elapsed = time.perf_counter() - t_start
                     reason = "stopped" if self._stop else self._budget_reason(elapsed)
                     if reason:
@@ -444,42 +430,24 @@ class Trainer:
                         finished = True
                         yield self._diverged(str(e), self.step + 1)
                         return
-                    self.train_seconds += time.perf_counter() - t0
-                    self.step += 1
-                    self.batch_in_epoch += 1
-                    self.tokens_seen += X.numel()
-                    running_nll += loss * X.numel()
-                    running_n += X.numel()
+                    self._count_step(X.numel(), time.perf_counter() - t0)
+                    running_nll, running_n = running_nll + loss * X.numel(), running_n + X.numel()
                     elapsed = time.perf_counter() - t_start
                     tps = self.tokens_seen / max(self.train_seconds, 1e-9)
                     yield Progress(step=self.step, epoch=self._epoch_float(), loss=loss, lr=lr, grad_norm=norm,
                                    tokens_per_s=tps, elapsed=elapsed, eta=self._eta(elapsed))
                     if self.step % eval_every == 0:
-                        if not self._weights_finite():
-                            self._restore_last_good()
-                            finished = True
-                            yield self._diverged("weights became inf/NaN", self.step)
-                            return
-                        ev = self._evaluate(running_nll, running_n, time.perf_counter() - t_start)
+                        outcome = yield from self._evaluation_point(running_nll, running_n, t_start)
                         running_nll, running_n = 0.0, 0
-                        yield ev
-                        if not all(math.isfinite(v) for v in (ev.val_ppl, ev.train_eval_ppl) if v is not None):
-                            self._restore_last_good()
+                        if isinstance(outcome, Failed):
                             finished = True
-                            yield self._diverged("perplexity overflowed", self.step)
+                            yield outcome
                             return
-                        if c.sample_every and (len(self.history) % c.sample_every == 0):
-                            yield from self.samples()
-                        if c.early_stopping and self.bad_evals >= c.early_stopping:
-                            reason = "early_stopping"
+                        if outcome:
+                            reason = outcome
                             break
                 else:
-                    if self.batch_in_epoch == 0:     # never spin on an epoch without batches
-                        raise LyricdemoError("The training text gives no full batch; use a smaller batch or fewer steps.")
-                    self.epoch += 1                  # the epoch ran out of batches
-                    self.batch_in_epoch = 0
-                    self._epoch_seed = None
-                    self.carried = None              # sequential: a new epoch starts from zeros
+                    self._next_epoch()               # the epoch ran out of batches
                     continue
                 break
             if running_n:                             # a last evaluation for the steps since the last one
@@ -487,15 +455,71 @@ class Trainer:
             kept = self._finish()
             finished = True
             yield from self.samples()
-            final = self.history[-1]["val_ppl"] if self.history else None
-            yield Done(reason=reason, step=self.step, epoch=self._epoch_float(),
-                       elapsed=time.perf_counter() - t_start,
-                       tokens_per_s=self.tokens_seen / max(self.train_seconds, 1e-9),
-                       best_val_ppl=self.best_val_ppl, final_val_ppl=final, kept=kept)
+            yield self._done(reason, kept, time.perf_counter() - t_start)
         finally:
             if not finished:           # closed from outside (the Stop button): still a usable model
                 self._finish()
             model.eval()
+
+    def _opening(self) -> Generator[Event, None, int]:
+        """The events before the first step (``Started``, the config's warnings, the baselines); returns the
+        number of batches per epoch.  Raises a clear error, before any event, if the text is too short."""
+        c, ds, model = self.config, self.dataset, self.model
+        bpe = self.batches_per_epoch()
+        if not self.pair_mode:
+            batch_iter(ds.train_ids, c.batch_size, c.num_steps, c.sampling)   # size check, at once
+        yield Started(model=model.describe(), parameters=model.num_parameters(), device=str(self.device),
+                      train_tokens=len(ds.train_ids), val_tokens=len(ds.val_ids), batches_per_epoch=bpe)
+        for message in model.config.warnings():
+            yield TrainWarning(message=message)
+        if self.baselines is None and not self.pair_mode and len(ds.val_ids) >= 2:
+            from .ngram import baseline_perplexities
+
+            self.baselines = baseline_perplexities(ds.train_ids, ds.val_ids, len(ds.vocab))
+        if self.baselines:
+            yield Baselines(perplexities=dict(self.baselines))
+        return bpe
+
+    def _count_step(self, tokens: int, seconds: float) -> None:
+        """One optimizer step of ``tokens`` tokens done in ``seconds``."""
+        self.train_seconds += seconds
+        self.step += 1
+        self.batch_in_epoch += 1
+        self.tokens_seen += tokens
+
+    def _next_epoch(self) -> None:
+        if self.batch_in_epoch == 0:     # never spin on an epoch without batches
+            raise LyricdemoError("The training text gives no full batch; use a smaller batch or fewer steps.")
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        self._epoch_seed = None
+        self.carried = None              # sequential: a new epoch starts from zeros
+
+    def _evaluation_point(self, nll: float, n: int,
+                          t_start: float) -> Generator[Event, None, Failed | str | None]:
+        """Evaluate (and sample) after ``n`` training tokens of total loss ``nll``; yields the evaluation and
+        samples.  Returns the ``Failed`` event (not yet yielded) of weights or perplexities gone non-finite,
+        the last good weights restored; ``"early_stopping"`` when patience ran out; else None."""
+        c = self.config
+        if not self._weights_finite():
+            self._restore_last_good()
+            return self._diverged("weights became inf/NaN", self.step)
+        ev = self._evaluate(nll, n, time.perf_counter() - t_start)
+        yield ev
+        if not all(math.isfinite(v) for v in (ev.val_ppl, ev.train_eval_ppl) if v is not None):
+            self._restore_last_good()
+            return self._diverged("perplexity overflowed", self.step)
+        if c.sample_every and (len(self.history) % c.sample_every == 0):
+            yield from self.samples()
+        if c.early_stopping and self.bad_evals >= c.early_stopping:
+            return "early_stopping"
+        return None
+
+    def _done(self, reason: str, kept: str, elapsed: float) -> Done:
+        final = self.history[-1]["val_ppl"] if self.history else None
+        return Done(reason=reason, step=self.step, epoch=self._epoch_float(), elapsed=elapsed,
+                    tokens_per_s=self.tokens_seen / max(self.train_seconds, 1e-9),
+                    best_val_ppl=self.best_val_ppl, final_val_ppl=final, kept=kept)
 
     def _finish(self) -> str:
         """Hand over the best weights (``keep_best``); the last ones stay kept for a resume."""
@@ -520,10 +544,10 @@ class Trainer:
         if (c.lr >= 1 and c.optimizer != "sgd") or c.lr >= 10:
             why.append(f"the learning rate ({c.lr:g}) is very high")
         cause = (" because " + " and ".join(why)) if why else ""
-        return Failed(step=step, message=(
+        return Failed(step=step, message=Note(
             f"Training diverged at step {step} ({what}): the gradients exploded{cause}. "
-            "Turn clipping on or lower the learning rate. The model keeps its last good weights. "
-            "训练发散（梯度爆炸）：请打开梯度裁剪或调低学习率；模型保留了最后一组正常的参数。"))
+            "Turn clipping on or lower the learning rate. The model keeps its last good weights.",
+            "diverged", step=step))
 
     # -- resume -----------------------------------------------------------------------------
     def state_for_resume(self) -> tuple[dict[str, torch.Tensor], dict]:

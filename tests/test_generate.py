@@ -244,7 +244,8 @@ def test_temperature_to_zero_is_greedy(models, vocab, temperature):
     greedy = generate(models["gru"], vocab, "char", "你", DecodeConfig(strategy="greedy", length=30))
     cold = generate(models["gru"], vocab, "char", "你", DecodeConfig(strategy="sample", length=30,
                                                                      temperature=temperature, seed=4))
-    assert cold.text == greedy.text and cold.strategy == "greedy" and cold.notes
+    assert cold.text == greedy.text and cold.strategy == "greedy"
+    assert [n.code for n in cold.notes] == ["greedy_below"] and cold.notes[0].isascii()    # plain English
 
 
 def test_repetition_penalty_lowers_repeats(models, vocab):
@@ -372,10 +373,12 @@ def test_unknown_characters_are_reported_with_positions(models, vocab):
     assert [(u.token, u.start, u.end) for u in r.unknown] == [("😀", 1, 2), ("\x07", 3, 4), ("a", 4, 5)]
     assert r.ids == (vocab["月"], 0, vocab["光"], 0, 0)
     assert "<unk>" in r.message and "😀" in r.message and "at 1" in r.message
+    assert [(n.code, n.data) for n in r.warnings] == [("unknown_as_unk", {"count": 3})]     # ui/wording words it
     g = generate(models["gru"], vocab, "char", prefix, DecodeConfig(length=5))
     assert g.text.startswith(prefix) and g.prefix.unknown == r.unknown and g.notes
-    with pytest.raises(LyricdemoError, match="strict"):
+    with pytest.raises(LyricdemoError, match="strict") as refused:
         prepare_prefix(prefix, vocab, CHAR, unknown="strict")
+    assert refused.value.code == "unknown_strict" and refused.value.data == {"count": 3}
     with pytest.raises(LyricdemoError, match="😀"):
         generate(models["gru"], vocab, "char", prefix, DecodeConfig(length=5, unknown="strict"))
     assert prepare_prefix("月光", vocab, CHAR, unknown="strict").unknown == ()
@@ -386,7 +389,7 @@ def test_line_breaks_in_the_prefix(vocab):
     assert r.tokens == ("月", "光", "\n", "风", "\n") and r.unknown == ()
     space_vocab = Vocab(flatten(tokenize_lines(LINES, CHAR, newline="space")))
     r = prepare_prefix("月光\n风", space_vocab, CHAR)
-    assert r.tokens == ("月", "光", " ", "风") and r.warnings
+    assert r.tokens == ("月", "光", " ", "风") and [n.code for n in r.warnings] == ["line_breaks_as_spaces"]
 
 
 def test_empty_prefix_starts_at_a_line_start(models, vocab):
@@ -399,10 +402,10 @@ def test_empty_prefix_starts_at_a_line_start(models, vocab):
 
 
 def test_bad_prefixes_are_refused(vocab):
-    with pytest.raises(LyricdemoError, match="too long"):
-        prepare_prefix("月" * (MAX_PREFIX_TOKENS + 1), vocab, CHAR)
-    with pytest.raises(LyricdemoError, match="too long"):
-        prepare_prefix("月" * 100_000, vocab, CHAR)
+    for prefix in ("月" * (MAX_PREFIX_TOKENS + 1), "月" * 100_000):
+        with pytest.raises(LyricdemoError, match="too long") as refused:
+            prepare_prefix(prefix, vocab, CHAR)
+        assert refused.value.code == "prefix_too_long"
     with pytest.raises(LyricdemoError, match="text"):
         prepare_prefix(123, vocab, CHAR)
 
@@ -444,8 +447,9 @@ def test_model_and_vocab_must_match(vocab):
 
 
 def test_diverged_model_is_explained(vocab):
-    with pytest.raises(LyricdemoError, match="NaN"):
+    with pytest.raises(LyricdemoError, match="NaN") as refused:
         generate(Biased(torch.full((len(vocab),), math.nan)), vocab, "char", "月", DecodeConfig(length=3))
+    assert refused.value.code == "nan_outputs"                                    # ui/wording words it
 
 
 def test_generation_record(models, vocab):
@@ -454,7 +458,7 @@ def test_generation_record(models, vocab):
     assert 0 < g.time_to_first_token_s <= g.elapsed_s and g.tokens_per_s > 0 and g.chars_per_s > 0
     d = g.to_dict()
     assert d["text"] == g.text and len(d["candidates"][0]["steps"]) == 20
-    assert "tokens/s" in g.summary()
+    assert "tokens/s" in g.summary() and g.summary().isascii()          # the app words it (ui/wording.py)
 
 
 # ----------------------------------------------------------------------------- config

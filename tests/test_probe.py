@@ -159,16 +159,18 @@ def test_connectivity_rows_are_saliencies(vocab):
     for t in (0, 5, 11):
         np.testing.assert_allclose(c.matrix[t], saliency(model, vocab, "char", TEXT, t).norms, rtol=1e-4, atol=1e-8)
     assert c.targets[:11] == list(TEXT.replace("\n", "\n"))[1:] and np.allclose(c.shares.max(axis=1), 1.0)
-    with pytest.raises(LyricdemoError, match="at most 5 tokens"):
+    with pytest.raises(LyricdemoError, match="at most 5 tokens") as refused:
         connectivity(model, vocab, "char", TEXT, max_tokens=5)
+    assert refused.value.code == "connectivity_too_long" and refused.value.data == {"limit": 5}
 
 
 def test_long_texts_get_a_clear_message_or_are_cut(vocab):
     model = make(vocab, "gru", 1)
     with pytest.raises(LyricdemoError, match="more than 2,000 tokens.*at most 2,000"):
         probe(model, vocab, "char", "月" * (MAX_PROBE_TOKENS + 1))
-    with pytest.raises(LyricdemoError, match="too long"):
+    with pytest.raises(LyricdemoError, match="too long") as refused:
         probe(model, vocab, "char", "月光" * 30_000)
+    assert refused.value.code == "text_too_long"                                  # ui/wording words it
     with pytest.raises(LyricdemoError, match="at most 10"):
         probe(model, vocab, "char", "月光" * 50, max_tokens=10)
     cut = probe(model, vocab, "char", "月龘光" * 10_000, max_tokens=10, truncate=True)

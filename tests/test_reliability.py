@@ -336,6 +336,7 @@ def test_lr_100_without_clipping_diverges_with_an_explanation_and_the_app_goes_o
     info = outs[5]
     assert info["state"] == "failed", info
     assert "diverged" in outs[0] and "clipping is off" in outs[0] and "learning rate (100)" in outs[0]
+    assert "训练发散" in outs[0] and "训练发散" in info["outcome"]["message"]      # the app words it in both languages
     key = info["model"]                                                    # the last good weights are kept
     assert drain(tab_generate.generate(session, key, "月光", 5, "greedy"))[0].startswith("月光")
     assert drain(tab_train.train(session, **{**QUICK, "max_steps": 2}))[5]["state"] == "done"

@@ -113,6 +113,7 @@ def test_divergence_ends_with_an_explanation_and_the_last_good_weights(ds):
     assert failed.kind == "failed", [e.kind for e in events][-5:]
     assert "clipping is off" in failed.message and "learning rate" in failed.message
     assert f"at step {failed.step} (" in failed.message          # the step the event names, not the one after
+    assert failed.message.code == "diverged" and failed.message.isascii()       # plain English; the app words it
     assert all(torch.isfinite(p).all() for p in model.parameters())
     x = ds.val_ids[:20]
     assert math.isfinite(perplexity(model, x))                  # still a usable model

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import math
 import zipfile
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -17,11 +18,14 @@ from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.reading import prepare_prefix
 from lyricdemo.corpora import EMBEDDED
+from lyricdemo.models import ModelConfig
 from lyricdemo.presets import DEFAULT, PRESETS, apply
 from lyricdemo.ui import build_app, limits, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab, validate
 from lyricdemo.ui.session import Session
 from lyricdemo.ui.training_run import BoundedCurve
 from lyricdemo.ui.widgets import markdown_table, prefix_html, tokens_html
+from lyricdemo.ui import wording
+from lyricdemo.ui.wording import bilingual
 from lyricdemo.vocab import Vocab
 
 QUICK = dict(data="upload", min_freq=1, hidden_size=16, embed_dim=8, batch_size=2, num_steps=4, eval_every=3,
@@ -329,6 +333,35 @@ def test_generate_streams_highlights_unknowns_and_measures_copies(session, shipp
     assert beam[6]["strategy"] == "beam"
 
 
+
+def test_the_app_words_the_core_notes_in_both_languages(session, shipped):
+    """The core's notes are plain English with a code; the app shows them as "English / 中文"."""
+    info = list(tab_generate.generate(session, "shipped:tiny-gru", "月", 5, "sample", temperature=0.0))[-1][-1]
+    assert "A temperature below 0.0001 is greedy decoding. / 温度低于 0.0001，按贪心解码。" in info["notes"]
+    assert info["summary"].startswith("greedy: 5 tokens / 词元, mean log-prob / 平均对数概率 ")
+    assert "tokens/s, first token / 首词元 " in info["summary"]
+    info = list(tab_generate.generate(session, "shipped:tiny-gru", "月龘", 5, "greedy"))[-1][-1]
+    assert info["notes"][0].endswith("were replaced by <unk>: '龘' at 1. / 前缀中有 1 个词表外的词元，已替换为 <unk>。")
+    with pytest.raises(gr.Error, match=r"\(strict mode\): '龘' at 1\. / 前缀中有 1 个词表外的词元（严格模式）。"):
+        list(tab_generate.generate(session, "shipped:tiny-gru", "月龘", 5, "greedy", unknown="strict"))
+
+
+def test_wording_gives_a_coded_message_its_chinese_half():
+    bi, drop = ModelConfig(vocab_size=5, hidden_size=4, bidirectional=True, dropout_rnn=0.2).warnings()
+    assert bilingual(bi).startswith(bi + "\n这是一个双向模型：") and "分开始开始开始" in bilingual(bi)
+    assert bilingual(drop) == f"{drop} / dropout_rnn 只作用于层与层之间，单层模型中不起作用。"
+    assert bilingual("A plain message.") == "A plain message."                   # no code: shown as it is
+
+
+
+def test_every_worded_code_is_one_the_core_uses():
+    """A stale entry in ui/wording.ZH (a code the core no longer emits) is caught here."""
+    root = Path(corpus_mod.__file__).parent
+    core = "".join(f.read_text(encoding="utf-8") for f in root.rglob("*.py") if "ui" not in f.relative_to(root).parts)
+    assert [code for code in wording.ZH if f'"{code}"' not in core] == []
+    assert wording.PARAGRAPH <= wording.ZH.keys()
+
+
 def test_memorization_meter_on_a_session_model(session):
     train_quick(session, max_steps=3)
     text = list(tab_generate.generate(session, "session:1", "月光洒在小河上\n风吹过我的窗", 5, "greedy"))[-1]
@@ -345,8 +378,9 @@ def test_probe_handler(session, shipped):
     one = tab_inside.probe(session, "shipped:tiny-rnn", "月光", 1, 0)
     assert one[5]["interactive"] is False and one[5]["visible"] is False      # one layer: the control hides
     assert out[5]["visible"] is True
-    top = out[1].layout.yaxis                                                 # the top 20 units, with ids
-    assert len(out[1].data[0].y) == 20 and top.showticklabels and out[1].data[0].y[0].startswith("unit ")
+    top = out[1].layout.yaxis                                                 # the top units, every id drawn
+    assert len(out[1].data[0].y) == tab_inside.HEATMAP_UNITS and top.showticklabels
+    assert out[1].data[0].y[0].startswith("unit ") and list(top.tickvals) == list(out[1].data[0].y)
     every = tab_inside.probe(session, "shipped:tiny-gru", "月光\n风", 2, 5, "variance", "line starts", "", True)
     assert len(every[1].data[0].y) == 24 and every[1].layout.yaxis.showticklabels     # all units, on request,
     assert list(every[1].layout.yaxis.tickvals) == list(every[1].data[0].y)            # every id drawn
@@ -394,5 +428,5 @@ def test_chart_keeps_earlier_runs_switches_axis_and_clears(session):
     assert not tab_train.clear(session, "step").data and session.runs == []
     assert list(session.models) == ["session:1", "session:2"]               # clearing the chart keeps the models
     lesson = tab_train.bidirectional_lesson(True)
-    assert lesson["visible"] and "bidirectional" in lesson["value"]
+    assert lesson["visible"] and "bidirectional" in lesson["value"] and "这是一个双向模型" in lesson["value"]
     assert tab_train.bidirectional_lesson(False)["visible"] is False

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import LyricdemoError
+from ..errors import LyricdemoError, Note
 from ..fields import ConfigError, field, from_dict, to_dict, validate
 from .scratch import CELL_KINDS, CELLS, ScratchRNN, check_hidden
 from .stepper import Stepper, stepper_for
@@ -45,18 +45,12 @@ IMPLS = ("torch", "scratch")
 ADAPTIVE_DIV = 4     # nn.AdaptiveLogSoftmaxWithLoss: tail cluster i is projected to F // 4**(i+1) dims
 KIND_NAMES = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
 
-BIDIRECTIONAL_WARNING = (
+BIDIRECTIONAL_WARNING = Note(
     "This model is bidirectional: its backward direction reads the characters that come "
     "after each position, i.e. the very characters it is asked to predict. Its training "
     "perplexity falls to about 1 without learning to write, and its generations "
     "degenerate (d2l's bidirectional GRU prints 分开始开始开始...). Use it to see why "
-    "a language model must only look back, not to generate.\n"
-    "这是一个双向模型：反向的那一半会读到每个位置之后的字，"
-    "也就是它要预测的字本身。所以训练困惑度会降到约 1，却没有学会写歌词，"
-    "生成的文本会退化（d2l 的双向 GRU 输出“分开始开始开始……”）。"
-    "它用来说明语言模型为什么只能往回看，"
-    "不适合用来生成。"
-)
+    "a language model must only look back, not to generate.", "bidirectional")
 
 # The torch.nn module for each kind of cell; ScratchRNN takes the kind as its mode.
 TORCH_RNNS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -145,13 +139,14 @@ class ModelConfig:
         return self.embed_dim if self.tie_weights else self.rnn_output_size
 
     def warnings(self) -> list[str]:
-        """What a trainer should tell the user about this configuration before it starts."""
+        """What a trainer should tell the user about this configuration before it starts (plain English
+        ``Note``s; ui/wording.py words them for the app)."""
         notes = []
         if self.bidirectional:
             notes.append(BIDIRECTIONAL_WARNING)
         if self.dropout_rnn and self.num_layers == 1:
-            notes.append("dropout_rnn acts between recurrent layers; with one layer it does nothing. "
-                         "dropout_rnn 只作用于层与层之间，单层模型中不起作用。")
+            notes.append(Note("dropout_rnn acts between recurrent layers; with one layer it does nothing.",
+                              "dropout_rnn_one_layer"))
         return notes
 
     # -- JSON --------------------------------------------------------------------------------

@@ -112,8 +112,8 @@ CONTROLS: dict[str, tuple[str, str]] = {
     "probe_text": ("Text to read / 要读的文本", "The model reads this and we watch its hidden state. / 模型读这段文字，我们观察它的隐状态。"),
     "layer": ("Layer / 层", ""),
     "all_units": ("All units / 全部单元",
-                  "Every unit of the layer, each with its id, instead of the top 20 (a tall chart: scroll). / "
-                  "显示这一层的全部单元及编号，而不只是前 20 个（图较高，可滚动）。"),
+                  "Every unit of the layer, each with its id, instead of the top 15 (a tall chart: scroll). / "
+                  "显示这一层的全部单元及编号，而不只是前 15 个（图较高，可滚动）。"),
     "unit": ("Unit / 单元", "Colour the text by this unit's activation. / 按这个单元的激活给文字上色。"),
     "sort_units": ("Sort units by / 单元排序",
                    "variance: the busiest first · mean: most positive first · selection: those that fire at the "

@@ -16,10 +16,10 @@ The README's "Limits" table lists them all (a test checks it does).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..cores import machine_cores
 from ..errors import LyricdemoError
 from ..generate import MAX_LENGTH, MAX_LENGTH_ENV
 from ..environment import env_number
@@ -27,13 +27,9 @@ from ..generate import max_length as _library_max_length
 
 
 def cpu_cores() -> int:
-    """The cores this app may use: ``CPU_CORES`` (set on Hugging Face Spaces; a wrong value is an
-    error at startup), else the cores this process may run on (``os.sched_getaffinity``)."""
-    try:
-        seen = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        seen = os.cpu_count() or 1
-    return env_int("CPU_CORES", max(1, seen), 1, 4096)
+    """The cores this app may use (``cores.machine_cores``: ``CPU_CORES``, set on Hugging Face Spaces
+    -- a wrong value is an error at startup -- else the cores this process may run on)."""
+    return machine_cores()
 
 
 def _default_training() -> int:

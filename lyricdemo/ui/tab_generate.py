@@ -34,6 +34,7 @@ from .labels import label as label_text
 from .session import Session
 from .validate import checked_file, flag, labelled, text, upload_path, user_errors, whole
 from .widgets import esc, mark_stale, memorization_html, prefix_html
+from .wording import bilingual, generation_summary
 
 STREAM_INTERVAL = 0.05
 STREAMS_AT_FULL_RATE = 4          # beyond this many live generations, each stream updates less often
@@ -90,7 +91,7 @@ def model_info(session: Session, model: str | None) -> str:
     md = (f"**{esc(entry.label)}** — {esc(ck.model.describe())}; {tok} tokens / {'字' if tok == 'char' else '词'}"
           f"级词元, vocabulary / 词表 {len(ck.vocab):,}; {ppl}{meter}.")
     if ck.model.config.bidirectional:
-        md += "\n\n⚠ " + BIDIRECTIONAL_WARNING
+        md += "\n\n⚠ " + bilingual(BIDIRECTIONAL_WARNING)
     return md
 
 
@@ -216,7 +217,7 @@ def generate(session: Session, model: str = "", prefix: str = "分开", length: 
         "seed": gen.seed, "tokens": len(gen.steps), "tokens_per_s": round(gen.tokens_per_s, 1),
         "time_to_first_token_s": round(gen.time_to_first_token_s, 4),
         "unknown": [{"token": u.token, "start": u.start, "end": u.end} for u in gen.prefix.unknown],
-        "notes": list(gen.notes), "summary": gen.summary(), "song_memory": memory,
+        "notes": [bilingual(n) for n in gen.notes], "summary": generation_summary(gen), "song_memory": memory,
         "memorization": None if report is None else {
             "longest_length": report.longest_length, "copied_share": report.copied_share,
             "ngram_share": {str(k): v for k, v in report.ngram_share.items()}, "summary": report.summary(),

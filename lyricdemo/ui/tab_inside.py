@@ -40,7 +40,7 @@ from .widgets import esc, mark_stale
 
 UI_MAX_TOKENS = 1000          # longer texts are read up to here (and the page says so)
 MAX_TEXT_CHARS = 20_000
-HEATMAP_UNITS = 20            # units drawn in the heatmap, with their ids (the first of the chosen order)
+HEATMAP_UNITS = 15            # units drawn in the heatmap, every id (the first of the chosen order): 21-px rows fit the first screen
 RANKED = 8                    # units listed per direction by "find units that fire here"
 KINDS = ("rnn", "gru", "lstm")
 MAX_LAYERS, MAX_UNITS = 8, 2 * 4096      # what a ModelConfig allows: layers, units of a bidirectional layer
@@ -183,7 +183,7 @@ def _unit_views(p: Probe, k: int, u: int, marks=()):
 
 def _units_views(p: Probe, k: int, sort_by: str, sel: np.ndarray, how: str, all_units: bool = False):
     """(heatmap, ranking html, ranking data) for layer k sorted ``sort_by``: the top HEATMAP_UNITS units,
-    or with ``all_units`` every unit of the layer (each row tall enough for its id)."""
+    or with ``all_units`` every unit of the layer; each row tall enough for its id."""
     h = p.values(k, "h")
     scores = unit_scores(h, sel) if 0 < sel.size < len(p.tokens) else None
     if sort_by == "selection" and scores is None:
@@ -191,7 +191,7 @@ def _units_views(p: Probe, k: int, sort_by: str, sel: np.ndarray, how: str, all_
     order = unit_order(h, sort_by, sel if sort_by == "selection" else None)
     title = f"Units over time (h, layer {k + 1}, by {sort_by}) / 第 {k + 1} 层单元（按{SORT_ZH[sort_by]}排序）"
     heat = plots.units_heatmap(h, p.tokens, order, title=title, max_units=p.width if all_units else HEATMAP_UNITS,
-                               selected=sel.tolist(), readable=all_units)
+                               selected=sel.tolist(), readable=True)
     if scores is None:
         html = ("<div class='ld-note'>Select some positions, but not all, to rank the units. / "
                 "请选择部分位置来给单元排名。</div>")

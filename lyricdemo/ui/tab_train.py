@@ -45,6 +45,7 @@ from .session import Session
 from .train_loop import stream
 from .train_view import X_AXES, chart, picker, run_info, status_markdown
 from .validate import choice, labelled, real, user_errors
+from .wording import bilingual
 
 DATA_SOURCES = ("d2l", "tang", "upload", "toy")
 INPUTS = ("one-hot", "embedding")
@@ -272,7 +273,7 @@ def clear(session: Session, x_axis="step"):
 
 
 def bidirectional_lesson(on) -> dict:
-    return gr.update(value=BIDIRECTIONAL_WARNING if on is True else "", visible=on is True)
+    return gr.update(value=bilingual(BIDIRECTIONAL_WARNING) if on is True else "", visible=on is True)
 
 
 # ----------------------------------------------------------------------------- layout

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..corpus import RawText
 from ..data import Dataset
 from ..plots import RunCurves
 from ..train import Baselines, Done, Evaluation, Failed, Progress, Sample, Started, Trainer, TrainWarning
+from .wording import bilingual
 
 MAX_POINTS = 1200          # per curve; beyond it every other point is dropped and the stride doubles
 EMA = 0.1                  # smoothing of the per-batch loss drawn on the chart
@@ -98,8 +99,10 @@ class TrainingRun:
             self.baselines = dict(ev.perplexities)
             return True
         if isinstance(ev, TrainWarning):
-            self.warnings.append(ev.message)
+            self.warnings.append(bilingual(ev.message))
             return True
+        if isinstance(ev, Failed):                  # kept as the app shows it (status line, run JSON)
+            ev = replace(ev, message=bilingual(ev.message))
         if isinstance(ev, (Done, Failed)):
             self.outcome = ev
             return True

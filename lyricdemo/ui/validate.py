@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import LyricdemoError
 from ..fields import ConfigError
 from .labels import CONTROLS
+from .wording import bilingual
 
 
 def _name(key: str) -> str:
@@ -164,7 +165,8 @@ INTERNAL_ERROR = "Internal error"
 
 
 def user_errors(fn):
-    """Show a ``LyricdemoError`` as a ``gr.Error`` (a message, never a traceback).
+    """Show a ``LyricdemoError`` as a ``gr.Error`` (a message, never a traceback), in both languages where
+    it carries a ``code`` (``wording.bilingual``).
 
     Anything else a handler raises is a bug, not the user's fault: its traceback goes to
     the server log and the user reads a short message that starts with ``INTERNAL_ERROR``
@@ -174,8 +176,8 @@ def user_errors(fn):
     import gradio as gr
 
     def convert(e: Exception) -> gr.Error:
-        if isinstance(e, LyricdemoError):
-            return gr.Error(str(e), print_exception=False)
+        if isinstance(e, LyricdemoError):                   # the core's plain English, worded for the app
+            return gr.Error(bilingual(e), print_exception=False)
         logging.getLogger("lyricdemo.ui").error("%s failed", fn.__name__, exc_info=e)
         first = (str(e).strip().splitlines() or [""])[0][:200]
         return gr.Error(f"{INTERNAL_ERROR} ({type(e).__name__}{': ' + first if first else ''}). This is a bug in "

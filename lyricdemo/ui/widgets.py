@@ -93,7 +93,9 @@ def mark_stale(event, *elem_ids: str) -> None:
 # drawn above the plot and -- on a narrow chart (a phone), where Plotly shows its toolbar at all
 # times -- the toolbar's own row above the title, so that nothing is drawn over the title.  A figure
 # may carry ``layout.meta.narrow`` (plots.NARROW_PX): layout changes for a narrow chart (gate panels
-# stacked instead of side by side).  The added height keeps the plot area as the server drew it.
+# stacked instead of side by side).  A narrow chart keeps the plot area the server drew: what the grown top, a
+# wrapped legend or Plotly's resize took from it is added to its height (the server's height travels in
+# ``layout.meta.height``, plots._figure).
 # With the projector switch on (``body.ld-projector``: the header's checkbox or ?projector=1) every
 # figure's fonts are scaled up by 1.3 first.
 FIT_PX = {"probe-strip": 34, "probe-heatmap": 18, "probe-saliency-chart": 18, "probe-trace": 18}
@@ -116,21 +118,34 @@ FIT_JS = """
     }
     return out;
   };
+  // The height this loop gives a chart is remembered (layout.meta.height: the server's, plots._figure).
+  // Plotly freezes the width when a height is set: it is left to the page (autosize), so that a chart
+  // still follows its column (a scrollbar that comes, a phone turned).
+  const relayout = (gd, up) => {
+    if (up.height) { gd.__ldHeight = up.height; Object.assign(up, {autosize: true, width: null}); }
+    window.Plotly.relayout(gd, up);
+  };
   const fitTop = (gd) => {
     const L = gd._fullLayout, lay = gd.layout;
     if (!L || !lay || !L.width || !L.title || !L._size) return;
     if (lay !== gd.__ldLayout) {                 // a new figure from the server: remember it as drawn
       const t = lay.title;
-      gd.__ldLayout = lay; gd.__ldWidth = 0;
+      const height = lay.height || (lay.meta && lay.meta.height);   // Gradio's resize may have dropped it
+      gd.__ldLayout = lay; gd.__ldWidth = 0; gd.__ldHeight = height;
       gd.__ldOrig = {text: t === undefined ? "" : (typeof t === "string" ? t : (t.text || "")),
-                     top: L.margin.t, height: lay.height};
+                     top: L.margin.t, bottom: L.margin.b, height: height};
     }
+    // Plotly's resize -- Gradio calls it right after drawing each new figure, and the page calls it when it
+    // reflows -- drops a fixed height (when no width is set) and keeps the pixels the chart had then: with
+    // the top margin grown here, the plot area got squeezed (the strip's rows overprinted on a phone)
+    if (gd.__ldHeight && !lay.height) { relayout(gd, {height: gd.__ldHeight}); return; }
     const narrow = L.width < NARROW, o = gd.__ldOrig, pad = narrow ? BAR : 2;
     const leg = gd.querySelector(".legend"), above = L.showlegend && leg && L.legend.y >= 1;
     if (gd.__ldWidth !== L.width) {              // first pass: wrap the title, apply the narrow layout
-      gd.__ldWidth = L.width; gd.__ldTries = 0;
+      gd.__ldWidth = L.width; gd.__ldTries = 0; gd.__ldGrown = 0;
       const hint = (narrow && lay.meta && lay.meta.narrow) || {};
       const top0 = hint["margin.t"] ?? o.top, height0 = hint.height ?? o.height;
+      gd.__ldPlotH = height0 ? height0 - top0 - (hint["margin.b"] ?? o.bottom) : 0;   // the plot area as drawn
       const fs = L.title.font.size, font = `${fs}px ${L.title.font.family}`;
       const lines = o.text ? wrap(o.text, font, L.width - 16) : [];
       const wrapped = lines.join("<br>");
@@ -141,7 +156,16 @@ FIT_JS = """
       const h = up.height || L.height;
       if (o.text) Object.assign(up, {"title.text": wrapped, "title.yref": "container", "title.yanchor": "middle",
                                      "title.y": 1 - (pad + lines.length * fs * 0.65) / h});
-      window.Plotly.relayout(gd, up);
+      relayout(gd, up);
+      return;
+    }
+    // a narrow fixed-height chart keeps the plot area the server gave it: whatever else took room from it
+    // (a legend or axis labels that wrapped and pushed the margins out) is added to the height instead.
+    // (A wide one was laid out for its width by the server: it keeps its height, the first screen's.)
+    const lack = gd.__ldPlotH - L._size.h;
+    if (narrow && gd.__ldPlotH && lay.height && lack > 1 && (gd.__ldGrown || 0) < 4) {
+      gd.__ldGrown = (gd.__ldGrown || 0) + 1;
+      relayout(gd, {height: L.height + Math.ceil(lack)});
       return;
     }
     // later passes (a few): measure where the title landed and move it or grow the top until it clears
@@ -166,7 +190,7 @@ FIT_JS = """
     const up = {"margin.t": L.margin.t + Math.ceil(grow), "title.yref": "container", "title.yanchor": "middle",
                 "title.y": 1 - (mid + shift - off) / h};
     if (gd.layout.height) up.height = h;
-    window.Plotly.relayout(gd, up);
+    relayout(gd, up);
   };
   // the projector switch: every font size a figure names (layout, and the traces' text) times PROJECTOR
   const scaleFonts = (gd, f) => {
