@@ -13,11 +13,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lyricdemo"
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
 
-# TODO(issue 15): these six files are being reworded on another branch (copy15b) at the same time; the
-# lead removes them from this list after merging both and splitting what is still too long.
-PENDING = {"train.py", "generate.py", "decode_records.py", "models/lm.py", "reading.py", "probe.py"}
+# TODO(issue 15): six files were reworded on another branch (copy15b) while this one split the rest, so
+# they were left alone; after that branch's merge these two are still over 500 lines (train.py 630,
+# generate.py 524). The lead removes them from this list once they are split.
+PENDING = {"train.py", "generate.py"}
 # Being split on this branch (rooms15), one commit each; empty when the branch is done.
-NOT_YET = {"plots.py", "ui/tab_inside.py"}
+NOT_YET = {"ui/tab_inside.py"}
 
 
 def _says_why(lines: list[str], first: int) -> bool:
