@@ -29,9 +29,10 @@ import torch
 from common import machine
 
 from lyricdemo import memory as M
-from lyricdemo.__main__ import _checkpoint_dataset, _resolve_checkpoint
+from lyricdemo import memory_tuning as MT
 from lyricdemo.bits import LN2
 from lyricdemo.checkpoint import load_checkpoint
+from lyricdemo.cli import checkpoint_dataset, resolve_checkpoint
 from lyricdemo.ngram import NGramLM
 
 ROWS = [  # name, choose_memory keyword arguments (dynamic: the learning-rate grid)
@@ -39,8 +40,8 @@ ROWS = [  # name, choose_memory keyword arguments (dynamic: the learning-rate gr
     ("+ copy cache", dict(continuous=False, copy=True, dynamic_lrs=(0.0,))),
     ("+ continuous cache", dict(continuous=True, copy=False, dynamic_lrs=(0.0,))),
     ("+ both caches (shipped)", dict(continuous=True, copy=True, dynamic_lrs=(0.0,))),
-    ("+ dynamic evaluation", dict(continuous=False, copy=False, dynamic_lrs=(0.0,) + M.DYNAMIC_LR_GRID)),
-    ("+ dynamic evaluation + both caches", dict(continuous=True, copy=True, dynamic_lrs=(0.0,) + M.DYNAMIC_LR_GRID)),
+    ("+ dynamic evaluation", dict(continuous=False, copy=False, dynamic_lrs=(0.0,) + MT.DYNAMIC_LR_GRID)),
+    ("+ dynamic evaluation + both caches", dict(continuous=True, copy=True, dynamic_lrs=(0.0,) + MT.DYNAMIC_LR_GRID)),
 ]
 
 
@@ -58,11 +59,11 @@ def settings(cfg: M.MemoryConfig, kw: dict) -> str:
 def row(label, model, ds, kw, tune, bigram_ppl, cached_bigram=None):
     t0 = time.perf_counter()
     if kw is None:
-        plain, _ = M.model_outputs(model, ds.val_ids)
+        plain, _ = MT.model_outputs(model, ds.val_ids)
         mixed, how = plain, ""
     else:
-        cfg = M.choose_memory(model, tune, **kw).config
-        _, mixed = M.memory_log_probs(model, ds.val_ids, cfg)
+        cfg = MT.choose_memory(model, tune, **kw).config
+        _, mixed = MT.memory_log_probs(model, ds.val_ids, cfg)
         how = settings(cfg, kw)
     seconds = time.perf_counter() - t0
     ppl = math.exp(-mixed.mean())
@@ -83,9 +84,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"# song memory ablation -- {machine()}; load average at start {os.getloadavg()}")
     for name in args.checkpoints:
-        ck = load_checkpoint(_resolve_checkpoint(name))
-        ds = _checkpoint_dataset(ck)
-        tune = M.tuning_slice(ds.train_ids, len(ds.val_ids))
+        ck = load_checkpoint(resolve_checkpoint(name))
+        ds = checkpoint_dataset(ck)
+        tune = MT.tuning_slice(ds.train_ids, len(ds.val_ids))
         V = len(ds.vocab)
         bigram = NGramLM(2, V).fit(ds.train_ids)
         trigram = NGramLM(3, V).fit(ds.train_ids)
@@ -105,8 +106,8 @@ def main() -> None:
             row(f"{name} {label}", ck.model, ds, kw, tune, bigram_ppl, cached)
         if args.oracle:
             t0 = time.perf_counter()
-            cfg = M.choose_memory(ck.model, ds.val_ids).config
-            ppl = M.perplexities(ck.model, ds.val_ids, cfg)[1]
+            cfg = MT.choose_memory(ck.model, ds.val_ids).config
+            ppl = MT.perplexities(ck.model, ds.val_ids, cfg)[1]
             print(f"| {name} + both caches, tuned on validation (oracle, not a result) | {ppl:.1f} | | "
                   f"{ppl / bigram_ppl:.3f} | {ppl / cached:.3f} | {settings(cfg, {})} | "
                   f"{time.perf_counter() - t0:.0f} |", flush=True)

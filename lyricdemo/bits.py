@@ -77,7 +77,7 @@ def bits_per_char(log_probs: Sequence[float] | np.ndarray, target_tokens: Sequen
 
 def measure(model, dataset) -> BitsPerChar:
     """Bits per character of a model (recurrent or n-gram) on a dataset's validation text."""
-    from .memory import model_outputs
+    from .memory_tuning import model_outputs
 
     logp, _ = model_outputs(model, dataset.val_ids)
     return bits_per_char(logp, dataset.val_tokens[1:], dataset.val_ids[1:].tolist(), dataset.vocab.unk)

@@ -48,7 +48,7 @@ class CardFigures:
 def song_memory(model, dataset: Dataset, orders=(2, 3)) -> dict:
     """Validation perplexity with song memory, for the model and for the n-grams given the same
     memory, each tuned on the last stretch of the training text (``memory.choose_memory``)."""
-    from .memory import choose_memory, memory_log_probs, tuning_slice
+    from .memory_tuning import choose_memory, memory_log_probs, tuning_slice
 
     tune = tuning_slice(dataset.train_ids, len(dataset.val_ids))
     out = {"tuning_tokens": len(tune)}

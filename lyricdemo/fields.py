@@ -15,7 +15,7 @@ string, ``items`` the length of a tuple.  Every reader takes the facts from here
 - ``to_dict``/``from_dict`` turn a config into JSON-ready data and back, refusing a key
   the config does not have (``renamed``/``dropped`` name the old keys a stored file may
   still carry);
-- the CLI builds its flags from the fields (``lyricdemo.__main__``), the app checks its
+- the CLI builds its flags from the fields (``lyricdemo.cli.flags``), the app checks its
   controls against them (``ui/tab_train.py``), and a test checks both.
 """
 

@@ -1,7 +1,7 @@
 """The probe, presented: its notes in both languages and a standalone HTML page of its views.
 
 ``probe.py`` computes (arrays, plain facts); this module says what they mean to a reader and
-lays the figures of ``plots.py`` out on one page.  The CLI (``python -m lyricdemo probe``) and
+lays the figures of ``plots`` out on one page.  The CLI (``python -m lyricdemo probe``) and
 the app's export (tab 4) both use it.
 """
 

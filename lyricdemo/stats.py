@@ -1,6 +1,6 @@
 """Corpus statistics for the inspection tab and ``python -m lyricdemo inspect``.
 
-Everything here returns plain data (numbers, lists, dataclasses); ``plots.py``
+Everything here returns plain data (numbers, lists, dataclasses); ``plots``
 draws it and the CLI prints it.  All counts are over the *training* split unless
 a name says ``val``: the vocabulary is built from training text only.
 """

@@ -61,16 +61,16 @@ def test_every_cli_flag_is_one_field_and_every_field_one_flag():
 
 
 def test_a_flag_out_of_bounds_is_refused_by_its_field_with_the_field_named(capsys):
-    from lyricdemo.__main__ import _model_config, _train_config, parse_args
+    from lyricdemo.cli import model_config, parse_args, train_config
 
     with pytest.raises(ConfigError, match="hidden_size must be a whole number from 1 to 4,096"):
-        _model_config(parse_args(["train", "--hidden", "5000"]), 100)
+        model_config(parse_args(["train", "--hidden", "5000"]), 100)
     with pytest.raises(ConfigError, match="dropout_out") as e:
-        _model_config(parse_args(["train", "--dropout-out", "0.9"]), 100)
+        model_config(parse_args(["train", "--dropout-out", "0.9"]), 100)
     assert e.value.field == "dropout_out"
     with pytest.raises(ConfigError, match="clip_theta"):
-        _train_config(parse_args(["train", "--clip", "0"]))
-    assert _train_config(parse_args(["train", "--minutes", "2"])).max_seconds == 120
+        train_config(parse_args(["train", "--clip", "0"]))
+    assert train_config(parse_args(["train", "--minutes", "2"])).max_seconds == 120
     from lyricdemo.__main__ import main
 
     assert main(["train", "--min-freq", "0"]) == 2                # refused before any data is read

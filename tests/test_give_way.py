@@ -1,4 +1,4 @@
-"""A training gives way to students' generations (``tab_train.give_way``): it pauses between its
+"""A training gives way to students' generations (``train_loop.give_way``): it pauses between its
 steps only while the server's shared batch has generations decoding or waiting."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import torch
 
 from lyricdemo.generate import DecodeConfig
 from lyricdemo.models import ModelConfig, build_model
-from lyricdemo.ui import resources, tab_train
+from lyricdemo.ui import resources, train_loop
 from lyricdemo.vocab import Vocab
 
 
@@ -28,12 +28,12 @@ def pool(monkeypatch):
 def test_no_pause_while_nobody_generates(pool):
     assert not resources.students_generating()
     t0 = time.perf_counter()
-    assert tab_train.give_way(0.05) == 0.0
+    assert train_loop.give_way(0.05) == 0.0
     assert time.perf_counter() - t0 < 0.05
 
 
 def test_a_pause_while_a_generation_decodes(pool, monkeypatch):
-    monkeypatch.setattr(tab_train, "GIVE_WAY", 3.0)
+    monkeypatch.setattr(train_loop, "GIVE_WAY", 3.0)
     monkeypatch.setenv("LYRICDEMO_MAX_LENGTH", "1000000")      # a generation that lasts until it is closed
     torch.manual_seed(0)
     vocab = Vocab(list("月光洒在小河上风吹过我的窗"))
@@ -44,21 +44,21 @@ def test_a_pause_while_a_generation_decodes(pool, monkeypatch):
         while not resources.students_generating():          # it joins the batch at the next step
             assert time.monotonic() < deadline and not s.ended
             time.sleep(0.001)
-        assert tab_train.give_way(0.01) == pytest.approx(0.03)   # three times the step
-        assert tab_train.give_way(1.0) == tab_train.GIVE_WAY_MAX_S
+        assert train_loop.give_way(0.01) == pytest.approx(0.03)   # three times the step
+        assert train_loop.give_way(1.0) == train_loop.GIVE_WAY_MAX_S
     finally:
         s.close()
     deadline = time.monotonic() + 30
     while resources.students_generating():                  # it left: the trainings go on at full speed
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    assert tab_train.give_way(0.01) == 0.0
+    assert train_loop.give_way(0.01) == 0.0
 
 
 def test_off_when_set_to_zero(pool, monkeypatch):
-    monkeypatch.setattr(tab_train, "GIVE_WAY", 0.0)
+    monkeypatch.setattr(train_loop, "GIVE_WAY", 0.0)
     monkeypatch.setattr(resources, "students_generating", lambda: True)
-    assert tab_train.give_way(0.05) == 0.0
+    assert train_loop.give_way(0.05) == 0.0
 
 
 def test_a_request_warming_up_on_its_prefix_counts_as_generating(pool, monkeypatch):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lyricdemo import memory as M
+from lyricdemo import memory_tuning as MT
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.generate import DecodeConfig, generate
 from lyricdemo.models import ModelConfig
@@ -46,8 +47,8 @@ def test_changing_future_text_never_changes_a_past_prediction(model_kind, dynami
     b[cut:] = torch.tensor(np.random.default_rng(9).integers(0, V, len(a) - cut))
     assert not torch.equal(a[cut:], b[cut:])
     cfg = _config(dynamic_lr=dynamic_lr, continuous=model_kind != "bigram")
-    plain_a, mem_a = M.memory_log_probs(model, a, cfg)
-    plain_b, mem_b = M.memory_log_probs(model, b, cfg)
+    plain_a, mem_a = MT.memory_log_probs(model, a, cfg)
+    plain_b, mem_b = MT.memory_log_probs(model, b, cfg)
     # prediction t is of ids[t + 1]: those of targets before the cut read only ids[..cut-1]
     np.testing.assert_array_equal(mem_a[:cut - 1], mem_b[:cut - 1])
     np.testing.assert_array_equal(plain_a[:cut - 1], plain_b[:cut - 1])
@@ -57,14 +58,14 @@ def test_changing_future_text_never_changes_a_past_prediction(model_kind, dynami
 def test_the_memory_learns_the_chorus():
     model = _model()
     song = _song(3, 400)
-    plain, mem = M.memory_log_probs(model, song, _config())
+    plain, mem = MT.memory_log_probs(model, song, _config())
     assert mem.mean() > plain.mean() + 0.5           # a random model knows nothing; the memory knows the chorus
 
 
 def test_the_incremental_memory_equals_the_evaluation_path():
     """SongMemory (generation, the app) and components/mixed_log_probs (evaluation) agree."""
     model, song, cfg = _model(), _song(1, 120), _config(window=40)
-    _, mixed = M.memory_log_probs(model, song, cfg)
+    _, mixed = MT.memory_log_probs(model, song, cfg)
     with torch.inference_mode():
         y, _ = model.features(song[None], None)                  # (1, T, F)
         probs = model.log_probs_of(y)[0].exp().double().numpy()  # (T, V)
@@ -81,7 +82,7 @@ def test_trimming_keeps_the_window_exact():
     song = _song(2, 200)
     cfg = _config(window=10, continuous=False)
     model = NGramLM(1, V).fit(song)
-    _, mixed = M.memory_log_probs(model, song, cfg)
+    _, mixed = MT.memory_log_probs(model, song, cfg)
     mem, uniform = M.SongMemory(cfg, V), np.full(V, 1 / V)
     probs = np.exp(model.log_probs(song))
     for t in range(len(song) - 1):
@@ -108,7 +109,7 @@ def test_fit_weights_rows_are_distributions_and_favour_the_better_cache():
     longest = rng.integers(0, 12, n)
     pm = np.full(n, 0.1)
     pk = np.where(longest > 3, 0.9, 0.01)
-    lam = M.fit_weights(pm, None, pk, longest)
+    lam = MT.fit_weights(pm, None, pk, longest)
     assert np.allclose(lam.sum(1), 1.0) and (lam >= 0).all()
     assert lam[0, 2] == 0 and (lam[:, 1] == 0).all()             # no match: no copy; no features: no continuous
     assert lam[M.bucket_of(9), 2] > 0.9 > lam[M.bucket_of(1), 2]
@@ -116,19 +117,19 @@ def test_fit_weights_rows_are_distributions_and_favour_the_better_cache():
 
 def test_choose_memory_tunes_on_the_slice_it_is_given():
     model, song = _model(), _song(6, 300)
-    ch = M.choose_memory(model, song, dynamic_lrs=(0.0, 0.3), windows=(20, 80), betas=(1.0,), thetas=(10.0,))
+    ch = MT.choose_memory(model, song, dynamic_lrs=(0.0, 0.3), windows=(20, 80), betas=(1.0,), thetas=(10.0,))
     assert len(ch.tried) == 4 and ch.tuning_ppl == min(t["ppl"] for t in ch.tried)
     assert ch.tuning_ppl < ch.plain_ppl
-    again = M.perplexities(model, song, ch.config)[1]            # the chosen config, measured again
+    again = MT.perplexities(model, song, ch.config)[1]            # the chosen config, measured again
     assert again == pytest.approx(ch.tuning_ppl, rel=1e-6)
 
 
 def test_ngram_models_get_the_copy_cache():
     song = _song(7, 300)
     bigram = NGramLM(2, V).fit(_song(8, 300))
-    ch = M.choose_memory(bigram, song, windows=(50,), betas=(1.0,))
+    ch = MT.choose_memory(bigram, song, windows=(50,), betas=(1.0,))
     assert not ch.config.continuous and ch.config.dynamic_lr == 0.0
-    plain, mem = M.perplexities(bigram, song, ch.config)
+    plain, mem = MT.perplexities(bigram, song, ch.config)
     assert mem < plain
 
 

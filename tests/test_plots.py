@@ -1,4 +1,4 @@
-"""plots.py: every figure is valid plotly (rebuilt *with* validation), shows what it claims, and
+"""plots: every figure is valid plotly (rebuilt *with* validation), shows what it claims, and
 stays small however long the data."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from lyricdemo import plots
 
 
 def validated(fig: go.Figure) -> go.Figure:
-    """plots.py builds figures without validation (speed); rebuild with it: a bad property raises."""
+    """plots builds figures without validation (speed); rebuild with it: a bad property raises."""
     return go.Figure(fig.to_dict())
 
 

@@ -14,8 +14,9 @@ import pytest
 from conftest import TINY_LYRIC
 from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.errors import LyricdemoError
-from lyricdemo.ui import limits, registry, runs, tab_generate, tab_train
-from lyricdemo.ui.session import Session, TrainingRun
+from lyricdemo.ui import limits, registry, runs, tab_generate, tab_train, train_follow
+from lyricdemo.ui.session import Session
+from lyricdemo.ui.training_run import TrainingRun
 
 QUICK = dict(data="upload", min_freq=1, hidden_size=16, embed_dim=8, batch_size=2, num_steps=4, eval_every=3,
              max_seconds=30, max_steps=4)
@@ -114,10 +115,10 @@ def test_the_start_estimate_follows_slots_and_durations():
 
 
 def test_the_queue_note_says_place_time_and_the_class_run_in_both_languages():
-    md = tab_train.queue_markdown(3, 4, 2, [10.0, 30.0], 45.0, True, "A" * 22)
+    md = train_follow.queue_markdown(3, 4, 2, [10.0, 30.0], 45.0, True, "A" * 22)
     assert "number 3 of 4" in md and "55 s" in md and "第 3 位" in md and "measured" in md
     assert f'href="?follow={"A" * 22}"' in md and 'target="_blank"' in md and "等待时" in md
-    assert "follow" not in tab_train.queue_markdown(1, 1, 2, [5.0, 6.0], None, False, None)
+    assert "follow" not in train_follow.queue_markdown(1, 1, 2, [5.0, 6.0], None, False, None)
 
 
 def test_durations_are_measured_from_runs_that_trained():
@@ -140,7 +141,7 @@ def test_a_followed_model_is_shared_not_copied_and_outside_every_limit(monkeypat
         out = drain(tab_train.train(owner, **QUICK))
         rid = out[5]["follow"]
         assert rid and f"?follow={rid}" in out[0]                       # the share link on the status
-        outs = run_async(adrain(tab_train.follow(fan, rid)))
+        outs = run_async(adrain(train_follow.follow(fan, rid)))
         status, *_, info, gen_pick, inside_pick = outs[-1]
         assert "Following a run" in status and info["state"] == "done"
         assert gen_pick["value"] == f"follow:{rid}" == inside_pick["value"]
@@ -166,7 +167,7 @@ def test_a_follower_cannot_stop_the_run():
         gen = tab_train.train(owner, **{**QUICK, "max_steps": 0, "max_seconds": 20})
         first = next(gen)
         rid = first[5]["follow"]
-        stream = tab_train.follow(fan, rid)
+        stream = train_follow.follow(fan, rid)
         view = run_async(stream.__anext__())
         assert view[5]["state"] == "running"
         assert "Nothing is training" in tab_train.stop(fan)[0]
@@ -230,6 +231,6 @@ def test_the_queue_place_is_read_from_gradios_queue_of_trainings():
     assert waiting.queue == [] and "session_hash" in inspect.signature(Event).parameters
     waiting.queue.extend(SimpleNamespace(session_hash=h) for h in ("a", "b", "c"))
     demo = SimpleNamespace(_queue=SimpleNamespace(event_queue_per_concurrency_id={"train": waiting}))
-    assert tab_train.queue_position(demo, "b") == (2, 3)
-    assert tab_train.queue_position(demo, "z") is None                  # started, cancelled or never sent
-    assert tab_train.queue_position(SimpleNamespace(), "a") is None     # no queue: no note, no error
+    assert train_follow.queue_position(demo, "b") == (2, 3)
+    assert train_follow.queue_position(demo, "z") is None                  # started, cancelled or never sent
+    assert train_follow.queue_position(SimpleNamespace(), "a") is None     # no queue: no note, no error

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lyricdemo.__main__ import _data_config, _model_config, _train_config, parse_args
+from lyricdemo.cli import data_config, model_config, parse_args, train_config
 from lyricdemo.checkpoint import list_checkpoints, load_checkpoint
 from lyricdemo.corpora import EMBEDDED
 from lyricdemo.corpus import read_corpus_file
@@ -76,12 +76,12 @@ def test_the_recorded_command_still_means_what_was_trained(name, capsys):
     ck = load_checkpoint(ROOT / name)
     argv = shlex.split(ck.meta["command"])[3:]                     # after "python -m lyricdemo"
     args = parse_args(argv)
-    assert _model_config(args, ck.model.config.vocab_size) == ck.model.config
-    t, stored = _train_config(args), ck.train_config
+    assert model_config(args, ck.model.config.vocab_size) == ck.model.config
+    t, stored = train_config(args), ck.train_config
     for key in ("sampling", "batch_size", "num_steps", "optimizer", "lr", "weight_decay", "lr_schedule", "clip",
                 "clip_theta", "epochs", "max_steps", "max_seconds", "eval_every", "early_stopping", "keep_best", "seed"):
         assert getattr(t, key) == getattr(stored, key), key
-    d = _data_config(args)
+    d = data_config(args)
     for key in ("clean", "tokenizer", "newline", "min_freq", "reserved_tokens", "val_fraction", "max_tokens"):
         assert getattr(d, key) == getattr(ck.data_config, key), key
 

@@ -21,7 +21,8 @@ from lyricdemo.corpora import EMBEDDED
 from lyricdemo.models import ModelConfig
 from lyricdemo.presets import DEFAULT, PRESETS, apply
 from lyricdemo.ui import build_app, limits, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab, validate
-from lyricdemo.ui.session import BoundedCurve, Session
+from lyricdemo.ui.session import Session
+from lyricdemo.ui.training_run import BoundedCurve
 from lyricdemo.ui.widgets import markdown_table, prefix_html, tokens_html
 from lyricdemo.ui import wording
 from lyricdemo.ui.wording import bilingual

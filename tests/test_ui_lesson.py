@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lyricdemo.novelty import CorpusIndex, repetition
 from lyricdemo.ui.tab_generate import perplexity_text
-from lyricdemo.ui.tab_train import memorization_gap, verdict
+from lyricdemo.ui.train_view import memorization_gap, verdict
 from lyricdemo.ui.widgets import memorization_html
 from lyricdemo.ui.wording import repetition_summary
 

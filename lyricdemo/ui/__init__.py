@@ -5,6 +5,7 @@
     ui/__init__.py   the frame: header, tabs, cross-tab wiring, /models
     ui/tab_vocab.py  1 tokenize & vocabulary   /tokenize, /lookup
     ui/tab_train.py  2 train live              /train (streams), /stop
+      train_loop.py, train_view.py, train_follow.py: its run loop, what it shows, /follow and the queue
     ui/tab_generate.py 3 generate              /generate (streams), /step_view, /load_checkpoint
     ui/tab_inside.py 4 look inside             /probe
     ui/session.py    per-user state (gr.State): uploads, runs, trained models
@@ -28,7 +29,8 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from . import fast_skip, limits, links, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab  # noqa: E402
+from . import (fast_skip, limits, links, registry, resources, tab_generate, tab_inside, tab_train,  # noqa: E402
+               tab_vocab, train_follow)
 from .labels import T  # noqa: E402
 from .session import Session, watch_gradio_sessions  # noqa: E402
 from .widgets import CSS, FIT_JS, esc  # noqa: E402
@@ -121,7 +123,7 @@ def build_app() -> gr.Blocks:
 def open_follow_link(request: gr.Request):
     """Page load: with ``?follow=<id>`` open tab 2 following that run, Start and Stop hidden (a follower
     cannot stop it; they come back when the run ends); without it, change nothing."""
-    rid = tab_train.follow_link_param(request)
+    rid = train_follow.follow_link_param(request)
     if not rid:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     return gr.Tabs(selected="train"), rid, gr.update(visible=False), gr.update(visible=False)
@@ -132,7 +134,7 @@ def wire_follow_link(demo: gr.Blocks, session: gr.State, tabs: gr.Tabs, train, p
     outputs = [train.status, train.plot, train.grad_plot, train.samples, train.warn, train.info, *pickers]
     (demo.load(open_follow_link, None, [tabs, train.follow_box, train.start, train.stop],
                api_visibility="private", queue=False)
-         .then(tab_train.follow_page, [session, train.follow_box, train.x_axis], outputs, api_visibility="private",
+         .then(train_follow.follow_page, [session, train.follow_box, train.x_axis], outputs, api_visibility="private",
                concurrency_limit=None, concurrency_id="follow", show_progress="hidden", preprocess=False)
          .then(lambda: (gr.update(visible=True), gr.update(visible=True)), None, [train.start, train.stop],
                api_visibility="private", queue=False))

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..batching import BatchPool
 from ..checkpoint import SHIPPED_DIR, Checkpoint, list_checkpoints, load_checkpoint
-from ..corpus import RawText, default_corpus_path, have_default_corpus, read_corpus_file
+from ..corpus import RawText, have_default_corpus, read_corpus_file
 from ..data import DataConfig, Dataset, load_dataset
 from ..errors import LyricdemoError
 from ..models.lm import KIND_NAMES
@@ -30,8 +30,6 @@ from .. import sources
 from ..sources import CorpusSource
 from ..stats import CorpusStats, compare_tokenizers, corpus_stats
 from .limits import generate_batch, generate_waiting, max_generating, max_upload_bytes, model_cache_size
-# tab_train.py (issue 15 part A's file) still reads these two here; drop this line when it reads limits
-from .limits import max_train_seconds, max_training  # noqa: F401
 
 
 # ----------------------------------------------------------------------------- where the shipped models are
@@ -57,7 +55,7 @@ def batch_pool():
 
 def students_generating() -> bool:
     """True while /generate has rows decoding or requests waiting in the shared batch: a training
-    then gives way between its steps (``tab_train.give_way``)."""
+    then gives way between its steps (``train_loop.give_way``)."""
     with _POOL_LOCK:
         pool = _POOL.get("pool")
     return pool is not None and any(st["rows"] or st["waiting"] or st["joining"] for st in pool.stats())

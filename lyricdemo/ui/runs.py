@@ -38,7 +38,7 @@ from .limits import follow_runs, session_idle_seconds
 if TYPE_CHECKING:                      # session.py imports this module; types only
     from ..checkpoint import Checkpoint
     from ..corpus import RawText
-    from .session import TrainingRun
+    from .training_run import TrainingRun
 
 ID_BYTES = 16                          # token_urlsafe(16): 22 characters, 128 random bits
 ID_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")

@@ -280,8 +280,8 @@ def first_text(session: Session, *args):
     yield from generate(session, *args)
 
 
-# Long by design: the layout is written top to bottom as the page shows it, then the wiring of its
-# events; cut into pieces it would no longer read as the page.
+# long: the layout is written top to bottom as the page shows it, then the wiring of its events; cut
+# into pieces it would no longer read as the page.
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     """Model, prefix, decoding and Generate on the left; the text (once, 18 px, copies highlighted),
     then the per-step views on the right: both in the first screen at 1280×720."""

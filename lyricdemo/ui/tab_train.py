@@ -16,22 +16,17 @@ How a run flows::
     Stop  --> cancels the train event (Gradio closes the generator at its next yield) and runs
               stop(): the trainer is asked to stop, the run's end is awaited, its model saved.
 
-Following (``runs.py``): every run has a share link ``?follow=<id>``; ``/follow`` streams the
-run's status, chart and samples to another session (views built once per change, shared
-by all followers) and hands over its model when it ends.  While a run waits for a training
-slot, ``queue_watch`` shows its place in Gradio's queue and when it should start.
+The rooms beside this one: ``train_loop.py`` (the streaming loop and ``give_way``),
+``train_view.py`` (what the page shows of a run), ``train_follow.py`` (following a run by its
+share link, and the place in the queue while a run waits for a training slot).
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
-import os
-import time
 from types import SimpleNamespace
 
 import gradio as gr
-from gradio.components.plot import PlotData
 
 from .. import plots
 from ..corpora import EMBEDDED
@@ -43,33 +38,17 @@ from ..models import BIDIRECTIONAL_WARNING, ModelConfig
 from ..models.lm import KIND_NAMES
 from ..presets import PRESETS, apply, apply_for_corpus
 from ..tokenizers import NEWLINE_MODES, TOKENIZERS
-from ..train import OPTIMIZERS, Done, Failed, Progress, TrainConfig, Trainer, new_model
-from . import limits, registry, resources, runs
+from ..train import OPTIMIZERS, TrainConfig, Trainer, new_model
+from . import limits, resources, train_follow
 from .labels import T, kw, label
-from .session import Session, TrainingRun
+from .session import Session
+from .train_loop import stream
+from .train_view import X_AXES, chart, picker, run_info, status_markdown
 from .validate import choice, labelled, real, user_errors
 from .wording import bilingual
 
 DATA_SOURCES = ("d2l", "tang", "upload", "toy")
 INPUTS = ("one-hot", "embedding")
-X_AXES = ("step", "seconds")
-UI_INTERVAL = float(os.environ.get("LYRICDEMO_UI_INTERVAL", "0.25") or 0.25)   # seconds between page updates
-MIN_URGENT_INTERVAL = 0.1      # evaluations come at most this often to the page
-# While students generate, a training pauses this many times its own step time after each step (at
-# most GIVE_WAY_MAX_S): two trainings on two cores then leave most of the CPU to forty generations,
-# whose time to the first character is what a class feels (bench/bench_load.py); the training goes
-# on at a quarter of its speed for the few seconds they take.  0 turns it off.
-GIVE_WAY = float(os.environ.get("LYRICDEMO_TRAIN_GIVE_WAY", "3") or 0)
-GIVE_WAY_MAX_S = 0.25
-
-
-def give_way(step_s: float) -> float:
-    """Pause the calling training while students generate; returns the seconds paused."""
-    if GIVE_WAY <= 0 or step_s <= 0 or not resources.students_generating():
-        return 0.0
-    pause = min(GIVE_WAY * step_s, GIVE_WAY_MAX_S)
-    time.sleep(pause)
-    return pause
 MAX_OUTPUT_ELEMENTS = 40_000_000   # batch x steps x vocabulary: the logits of one batch (~160 MB float32)
 MAX_PARAMETERS = 30_000_000
 TOY_SECONDS = 30
@@ -149,7 +128,7 @@ def preset_values(name: str) -> dict:
     on the corpus in use, with the time budget within the app's cap."""
     source = "toy" if "toy" in PRESETS[name] else resources.corpus_in_use().key
     v = knob_values(apply_for_corpus(name, source), source)
-    v["max_seconds"] = min(v["max_seconds"] or TOY_SECONDS, resources.max_train_seconds())
+    v["max_seconds"] = min(v["max_seconds"] or TOY_SECONDS, limits.max_train_seconds())
     return v
 
 
@@ -172,7 +151,7 @@ def build_configs(session: Session, data, tokenizer, clean, newline, min_freq, m
     if input_kind == "embedding" and not isinstance(embed_dim, bool) and embed_dim == 0:
         raise LyricdemoError(f"{label('embed_dim')}: an embedding needs at least 1 dimension; got 0.")
     lr = 10 ** real("log_lr", log10_lr, -5.0, 2.0)
-    max_seconds = real("max_seconds", max_seconds, 1.0, float(resources.max_train_seconds()))
+    max_seconds = real("max_seconds", max_seconds, 1.0, float(limits.max_train_seconds()))
     base = apply("classroom")                       # the fields without a knob
     parts = {part: dict(base[part]) for part in ("data", "model", "train")}
     for knob, where in KNOB_FIELDS.items():
@@ -230,179 +209,6 @@ def describe(mcfg: ModelConfig, ds) -> str:
     return " ".join(parts)
 
 
-# ----------------------------------------------------------------------------- what the page shows
-def _fmt_s(s: float | None) -> str:
-    if s is None or not math.isfinite(s):
-        return "–"
-    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
-
-
-def _ppl(x) -> str:
-    return "–" if x is None or not math.isfinite(x) else f"{x:,.1f}"
-
-
-def verdict(best_val: float | None, baselines: dict | None) -> str:
-    """The end of every run in one line: did it beat the bigram on held-out lines, and by how much."""
-    bigram = (baselines or {}).get("bigram")
-    if best_val is None or not math.isfinite(best_val) or not bigram:
-        return ""
-    if best_val < bigram:
-        pct = 100 * (1 - best_val / bigram)
-        return (f"✓ **beats the bigram by {pct:.0f}%** (best validation {best_val:,.1f} vs bigram {bigram:,.1f}) / "
-                f"**比二元模型低 {pct:.0f}%**")
-    return (f"✗ **not yet below the bigram** ({best_val:,.1f} vs {bigram:,.1f}): train longer / "
-            f"**还没有低于二元模型**（{best_val:,.1f} 对 {bigram:,.1f}）：请训练更久")
-
-
-def memorization_gap(train_ppl: float | None, val_ppl: float | None) -> str:
-    """Train vs validation perplexity on equally long texts: how far the model has started to recite."""
-    if train_ppl is None or val_ppl is None or not (math.isfinite(train_ppl) and math.isfinite(val_ppl)) \
-            or train_ppl <= 0:
-        return ""
-    r = val_ppl / train_ppl
-    state = ("not memorizing: both fall together / 未背诵：两者一起下降" if r < 1.3 else
-             "starting to memorize / 开始背歌词" if r < 2 else
-             "memorizing its training lyrics / 在背训练歌词")
-    return (f"memorization gap / 记忆差距: train {train_ppl:,.1f} vs validation {val_ppl:,.1f} (×{r:.2f}) — "
-            f"{state}")
-
-
-def status_markdown(run: TrainingRun | None, follower: bool = False) -> str:
-    """One or two lines: where the run is, how fast, how good, and what it means (and how to share it)."""
-    if run is None:
-        n = resources.max_training()
-        return ("Ready. Pick a preset or set the knobs, then press **Start**. At most "
-                f"{n} run{'s' if n > 1 else ''} train at once on this server; when all are busy yours waits in the "
-                "queue and its position shows here. / 选择预设或调整参数，然后点击“开始训练”；服务器同时最多训练 "
-                f"{n} 个模型，其余的排队（此处显示排队位置）。")
-    p, ev, out = run.progress, run.last_eval, run.outcome
-    lines = []
-    if isinstance(out, Done):
-        why = {"budget": "time budget reached / 到达时间预算", "steps": "step budget reached / 到达步数上限",
-               "epochs": "epochs done / 轮数完成", "early_stopping": "early stopping / 提前停止",
-               "stopped": "stopped / 已停止"}.get(out.reason, out.reason)
-        lines.append(f"✓ **{run.label}: {why}** after {out.step:,} steps / 步 ({out.epoch:.2f} epochs / 轮, "
-                     f"{_fmt_s(out.elapsed)}) · **{out.tokens_per_s:,.0f} tokens/s / 词元每秒** · "
-                     f"best validation perplexity / 最佳验证困惑度 **{_ppl(out.best_val_ppl)}** · "
-                     f"weights kept / 保留的权重: {out.kept}")
-        lines.append(verdict(out.best_val_ppl, run.baselines)
-                     or "No validation text: no verdict against the bigram. / 没有验证文本，无法与二元模型比较。")
-    elif isinstance(out, Failed):
-        lines.append(f"✗ **{run.label}: {out.message}**")
-    elif not run.running:
-        lines.append(f"■ **{run.label}: stopped / 已停止** after {run.progress.step if p else 0:,} steps / 步")
-        if ev is not None:
-            lines.append(verdict(ev.best_val_ppl, run.baselines))
-        lines = [x for x in lines if x]
-    elif p is None:
-        lines.append(f"… **{run.label}**: preparing (n-gram baselines, first batch) … / 准备中 …")
-    else:
-        lines.append(f"▶ **{run.label}** · step / 步 **{p.step:,}** · epoch / 轮 {p.epoch:.2f} · loss {p.loss:.3f} · "
-                     f"**{p.tokens_per_s:,.0f} tokens/s / 词元每秒** · ‖g‖ {p.grad_norm:.2f} · lr {p.lr:.2g} · "
-                     f"elapsed / 已用 {_fmt_s(p.elapsed)} · ETA / 剩余 {_fmt_s(p.eta)}")
-    if ev is not None:
-        bl = run.baselines or {}
-        ref = " · ".join(f"{k} {v:,.0f}" for k, v in bl.items())
-        lines.append(f"perplexity / 困惑度: train / 训练 {_ppl(ev.train_ppl)} · validation / 验证 "
-                     f"**{_ppl(ev.val_ppl)}** (best / 最佳 {_ppl(ev.best_val_ppl)})"
-                     + (f" · n-gram baselines / n 元基线: {ref}" if ref else ""))
-        te, vp = ev.train_eval_ppl, ev.val_ppl
-        gap = memorization_gap(te, vp) if out is not None else ""
-        if gap:
-            lines.append(gap)
-        if te is not None and vp is not None and te < 3 and vp > 2 * te:
-            lines.append(f"⚠ Training perplexity {te:.2f} vs validation {vp:.1f}: the model is **reciting its "
-                         "training lyrics**, not learning to write (see the memorization meter in tab 3). / "
-                         "训练困惑度接近 1 而验证困惑度很高：模型在背歌词。")
-    if follower:
-        lines.insert(0, "👁 **Following a run: you see it live; only its owner can stop it.** / "
-                        "**正在关注他人的训练：实时观看，只有训练者本人可以停止。**")
-        if not run.running:
-            lines.append("The run's model is now in your pickers of tabs 3 and 4 (read-only, shared). / "
-                         "该模型已加入你第 3、4 页的模型列表（只读、共享）。" if run.model_key else
-                         "The run ended before its first step: no model. / 训练在第一步之前结束，没有模型。")
-    elif run.model_key and not run.running:
-        lines.append(f"The model is now in the pickers of tabs 3 and 4 (`{run.model_key}`). / 模型已加入第 3、4 页的模型列表。")
-    share = share_markdown(run)
-    if share:
-        lines.append(share)
-    return "\n\n".join(lines)
-
-
-def share_markdown(run: TrainingRun) -> str:
-    """The run's follow link while the registry keeps it (it opens in a new tab: leaving this page
-    would end the owner's run)."""
-    if not run.follow_id or runs.get(run.follow_id) is None:
-        return ""
-    rid = run.follow_id
-    return (f'Share / 分享: <a href="?follow={rid}" target="_blank" rel="noopener" id="train-share-link">'
-            f"this page with <code>?follow={rid}</code></a> — anyone with the link watches this run live and gets "
-            "its model when it ends. / 任何人打开此链接都能实时观看，结束后可使用该模型。")
-
-
-def samples_text(run: TrainingRun | None) -> str:
-    if run is None or not run.samples:
-        return ""
-    step = run.progress.step if run.progress else 0
-    return f"step {step}:\n" + "\n".join(f"{p or '∅'} → {t}" for p, t in run.samples.items())
-
-
-def chart(session: Session, x_axis: str = "step") -> "plots.go.Figure":
-    runs = session.chart_runs()
-    current = runs[-1] if runs else None
-    return plots.training_chart([r.chart_curves() for r in runs], current.baselines if current else None,
-                                x="seconds" if x_axis == "seconds" else "step")
-
-
-def grad_chart(run: TrainingRun | None):
-    if run is None:
-        return plots.grad_norm_chart([], [], None)
-    return plots.grad_norm_chart(run.grad.xs, run.grad.ys, run.clip_theta)
-
-
-def _finite(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    return x
-
-
-def run_info(run: TrainingRun | None) -> dict:
-    """The run as JSON (for API users and the page's JSON view)."""
-    if run is None:
-        return {}
-    p, ev, out = run.progress, run.last_eval, run.outcome
-    state = ("running" if run.running else "failed" if isinstance(out, Failed) else
-             "done" if isinstance(out, Done) and out.reason != "stopped" else "stopped")
-    return _finite({
-        "run": run.number, "label": run.label, "state": state,
-        "step": p.step if p else 0, "epoch": p.epoch if p else 0.0, "loss": p.loss if p else None,
-        "tokens_per_s": p.tokens_per_s if p else None, "grad_norm": p.grad_norm if p else None,
-        "eta_s": p.eta if p else None, "elapsed_s": p.elapsed if p else None,
-        "evaluations": len(run.curves.eval_steps),
-        "train_ppl": ev.train_ppl if ev else None, "val_ppl": ev.val_ppl if ev else None,
-        "best_val_ppl": ev.best_val_ppl if ev else None, "baselines": run.baselines,
-        "samples": dict(run.samples), "warnings": list(run.warnings),
-        "outcome": out.to_dict() if out is not None else None, "model": run.model_key, "follow": run.follow_id,
-        "ui_seconds": round(run.ui_seconds, 3), "updates": run.updates,
-        "gave_way_s": round(run.gave_way_s, 3),
-        "parameters": run.started.parameters if run.started else None,
-        "device": run.started.device if run.started else None,
-    })
-
-
-def warnings_markdown(run: TrainingRun | None, notes: list[str] = ()) -> str:
-    msgs = list(run.warnings if run else []) + list(notes)
-    return "\n\n".join(f"⚠ {m}" for m in msgs)
-
-
-def _picker(session: Session, select: str | None):
-    return gr.update(choices=registry.choices(session), value=registry.default_key(session, select))
-
-
 # ----------------------------------------------------------------------------- the endpoint
 _E = knob_values(apply("classroom"), "d2l")     # /train's defaults: the classroom preset, as the page opens with
 
@@ -432,42 +238,7 @@ def train(session: Session, data=_E["data"], tokenizer=_E["tokenizer"], clean=_E
     bl = resources.baselines(raw, ds.config) if raw is not None else None
     trainer = Trainer(model, ds, tcfg, baselines=bl)
     run = session.start_run(trainer, ds, raw, corpus_text, describe(mcfg, ds), tcfg.clip_theta if tcfg.clip else None)
-    skip = gr.skip()
-    events = trainer.run()
-    last = 0.0
-    shown_samples, shown_warnings = "", ""
-    try:                              # from here on, however the generator ends, the run is finished
-        yield (status_markdown(run), chart(session, x_axis), grad_chart(run), "", warnings_markdown(run),
-               run_info(run), None, skip, skip)
-        t_step = time.monotonic()
-        for ev in events:
-            urgent = run.record(ev)
-            now = time.monotonic()
-            if isinstance(ev, Progress):
-                run.gave_way_s += give_way(now - t_step)
-                now = t_step = time.monotonic()
-            final = isinstance(ev, (Done, Failed))
-            if final or (urgent and now - last >= MIN_URGENT_INTERVAL) or now - last >= UI_INTERVAL:
-                s, w = samples_text(run), warnings_markdown(run)
-                update = (status_markdown(run), chart(session, x_axis), grad_chart(run),
-                          s if s != shown_samples else skip, w if w != shown_warnings else skip, run_info(run),
-                          skip, skip, skip)
-                shown_samples, shown_warnings = s, w
-                t = time.monotonic()
-                yield update                   # Gradio sends it; training waits meanwhile (measured below)
-                last = time.monotonic()
-                run.ui_seconds += last - now
-                run.updates += 1
-    finally:
-        events.close()                # the Trainer's own finally hands over a usable model
-        session.finish_run(run)       # ... which joins the session even when we were cancelled
-
-    entry = session.model_for_run(run)
-    download = str(entry.ensure_saved(session.workdir())) if entry is not None else None
-    notes = session.pop_notes()
-    yield (status_markdown(run), chart(session, x_axis), grad_chart(run), samples_text(run),
-           warnings_markdown(run, notes), run_info(run), download,
-           _picker(session, run.model_key), _picker(session, run.model_key))
+    yield from stream(session, run, trainer, x_axis)
 
 
 @user_errors
@@ -489,141 +260,7 @@ def stop(session: Session, x_axis="step"):
     entry = session.model_for_run(run)
     download = str(entry.ensure_saved(session.workdir())) if entry is not None else skip
     return (status_markdown(run), chart(session, x_axis), run_info(run), download,
-            _picker(session, run.model_key), _picker(session, run.model_key))
-
-
-# ----------------------------------------------------------------------------- following a run, the queue
-# seconds between a follower's updates: a phone redraws the chart once a second
-FOLLOW_INTERVAL = float(os.environ.get("LYRICDEMO_FOLLOW_INTERVAL", "1.0") or 1.0)
-QUEUE_INTERVAL = 1.0           # seconds between updates of a waiting run's place in the queue
-QUEUE_APPEAR_S = 5.0           # how long the watcher waits for the Start event to reach the queue
-
-
-def follow_view(shared: runs.SharedRun, x_axis: str) -> tuple:
-    """What a follower's page shows of a run: (status, chart, grad chart, samples, warnings, run JSON).
-    Built once per change of the run and shared by every follower (``SharedRun.view``) -- the charts
-    already as Plotly JSON, which Gradio would otherwise serialize again for each follower."""
-    run = shared.run
-    fig = plots.training_chart([run.chart_curves()], run.baselines, x="seconds" if x_axis == "seconds" else "step")
-    return (status_markdown(run, follower=True), PlotData(type="plotly", plot=fig.to_json()),
-            PlotData(type="plotly", plot=grad_chart(run).to_json()), samples_text(run), warnings_markdown(run),
-            run_info(run))
-
-
-@user_errors
-async def follow(session: Session, run_id="", x_axis="step"):
-    """Follow someone's run by the id of its share link: stream its (status, chart, grad-norm chart, samples,
-    warnings, run JSON) as it trains, then hand its model to this session's pickers (generate tab, inside tab).
-    Read-only: nothing here can stop or change the run. An async generator: a follower waiting between
-    updates holds no worker thread, so forty followers cost forty sleeping tasks."""
-    session.touch()
-    x_axis = choice("x_axis", x_axis, X_AXES)
-    skip = gr.skip()
-    try:
-        shared = runs.lookup(run_id)
-    except LyricdemoError as e:
-        yield (f"✗ {e}", skip, skip, skip, skip, {"state": "gone", "follow": None}, skip, skip)
-        raise
-    session.follow(shared.id)
-    shown, sent = None, (None,) * 6
-    while True:
-        ended = not shared.running                   # read before the view, so the last view is the final one
-        version, view = shared.view(x_axis, lambda: follow_view(shared, x_axis))
-        if version != shown:
-            shown = version
-            if not ended:                            # a phone redraws only what changed (samples, warnings)
-                status, fig, grad, samples, warns, info = view
-                yield (status, fig, grad, samples if samples != sent[3] else skip,
-                       warns if warns != sent[4] else skip, info, skip, skip)
-                sent = view
-        if ended:
-            break
-        session.touch()
-        await asyncio.sleep(FOLLOW_INTERVAL)
-    key = f"follow:{shared.id}" if shared.model is not None else None
-    yield (*view, _picker(session, key), _picker(session, key))
-
-
-@user_errors
-async def follow_page(session: Session, run_id="", x_axis="step"):
-    """The page's own follow (its ``?follow=`` link): ``follow``, or nothing for a page without a link.
-    A gone or mistyped link is said on the status line (``follow`` puts it there before it raises), and
-    the page goes on normally: Start and Stop come back."""
-    if not run_id:
-        yield (gr.skip(),) * 8
-        return
-    try:
-        async for out in follow(session, run_id, x_axis):
-            yield out
-    except gr.Error:
-        return
-
-
-def follow_link_param(request: gr.Request) -> str:
-    """The ``follow`` query parameter of the page (``?follow=<id>``), or "" when it has none."""
-    params = getattr(request, "query_params", None) or {}
-    value = params.get("follow", "") if hasattr(params, "get") else ""
-    return value if isinstance(value, str) else ""
-
-
-def queue_position(demo: gr.Blocks, session_hash: str | None) -> tuple[int, int] | None:
-    """(place, waiting) of this page's training in Gradio's queue of trainings (place 1 = next), or None
-    when it is not waiting there (started, cancelled, or not sent yet).  Reads Gradio's queue, the one
-    that really decides; gradio is pinned (requirements.txt), and a change there only hides the note."""
-    try:
-        waiting = list(demo._queue.event_queue_per_concurrency_id["train"].queue)
-    except (AttributeError, KeyError):
-        return None
-    for i, ev in enumerate(waiting):
-        if ev.session_hash == session_hash:
-            return i + 1, len(waiting)
-    return None
-
-
-def queue_markdown(place: int, waiting: int, slots: int, running_left: list[float], typical: float | None,
-                   measured: bool, class_id: str | None) -> str:
-    """A waiting run's place and when it should start, in both languages, with the class run to follow."""
-    each = typical if typical is not None else 60.0
-    eta = runs.estimate_start(place, slots, running_left, each)
-    basis = (f"from the measured length of recent runs, ~{_fmt_s(each)} each / 根据最近训练的实测时长（每次约 {_fmt_s(each)}）"
-             if measured else "from the running runs' time budgets / 根据正在训练的时间预算")
-    lines = [f"⏳ **Waiting for a training slot: number {place} of {waiting} in the queue; starts in about "
-             f"{_fmt_s(eta)}** ({slots} run{'s' if slots > 1 else ''} train at once; {basis}). / "
-             f"**正在排队：第 {place} 位（共 {waiting} 位），预计约 {_fmt_s(eta)} 后开始。**"]
-    if class_id:
-        lines.append(f'While you wait, <a href="?follow={class_id}" target="_blank" rel="noopener" id="train-class-link">'
-                     "follow the class run live</a> (a new tab; your place here is kept). / "
-                     "等待时可以在新标签页中实时观看正在进行的训练（这里的排队位置保留）。")
-    return "\n\n".join(lines)
-
-
-def queue_note(place: int, waiting: int) -> str:
-    """``queue_markdown`` with the server's figures: slots, running runs' rest, measured durations, class run."""
-    typical = runs.typical_duration()
-    left = runs.remaining_seconds()
-    if typical is None and left:
-        typical = max(left)                   # nothing measured yet: a run lasts about its budget
-    cls = runs.class_run()
-    return queue_markdown(place, waiting, limits.max_training(), left, typical, runs.typical_duration() is not None,
-                          cls.id if cls is not None else None)
-
-
-async def queue_watch(demo: gr.Blocks, session: Session, request: gr.Request):
-    """While this page's training waits for a slot, show its place and when it should start (every second);
-    hide the note once it starts or is cancelled."""
-    t0 = time.monotonic()
-    shown = False
-    while True:
-        pos = queue_position(demo, getattr(request, "session_hash", None))
-        if pos is None:
-            if shown or session.busy or time.monotonic() - t0 > QUEUE_APPEAR_S:
-                break
-            await asyncio.sleep(0.2)
-            continue
-        shown = True
-        yield gr.update(value=queue_note(*pos), visible=True)
-        await asyncio.sleep(QUEUE_INTERVAL)
-    yield gr.update(value="", visible=False)
+            picker(session, run.model_key), picker(session, run.model_key))
 
 
 def redraw(session: Session, x_axis="step"):
@@ -648,12 +285,13 @@ def preset_buttons(active: str | None) -> list:
     return [gr.update(variant="primary" if n == active else "secondary") for n in PRESET_ORDER]
 
 
+# long: the page laid out top to bottom, one widget a line; it reads like the page
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     """The room sees Start/Stop, the status, preset, model kind, tokenizer, time budget and the whole
     chart in the first screen (1280×720); every other knob folds into "All settings / 全部参数".
     On a phone: Start, the status, then the chart, then the knobs (CSS order, widgets.CSS)."""
     v = default_values()
-    cap = resources.max_train_seconds()
+    cap = limits.max_train_seconds()
     c = {}
     active = "classroom"                      # default_values(): the classroom preset on the corpus in use
     with gr.Row(elem_id="train-row"):
@@ -771,27 +409,12 @@ def wire(ui: SimpleNamespace, session: gr.State, pickers: list) -> None:
     inputs = [session, *[ui.knobs[k] for k in KNOBS], ui.x_axis]
     outputs = [ui.status, ui.plot, ui.grad_plot, ui.samples, ui.warn, ui.info, ui.download, *pickers]
     train_event = ui.start.click(train, inputs, outputs, api_name="train",
-                                 concurrency_limit=resources.max_training(), concurrency_id="train",
+                                 concurrency_limit=limits.max_training(), concurrency_id="train",
                                  # "full" on the status line only: the queue position ("queue: 2/3") shows
                                  # there while the chart updates without a spinner over it
                                  show_progress="full", show_progress_on=[ui.status],
-                                 time_limit=resources.max_train_seconds() + 120,   # a safety net; the budget rules
+                                 time_limit=limits.max_train_seconds() + 120,   # a safety net; the budget rules
                                  preprocess=False)      # train() checks every raw value itself (validate.py)
     ui.stop.click(stop, [session, ui.x_axis], [ui.status, ui.plot, ui.info, ui.download, *pickers],
                   cancels=[train_event], api_name="stop", concurrency_limit=None, preprocess=False)
-    wire_follow(ui, session, pickers)
-
-
-def wire_follow(ui: SimpleNamespace, session: gr.State, pickers: list) -> None:
-    """The queue note beside Start, and /follow (the page's ``?follow=`` link starts it, see ``ui/__init__``)."""
-    async def watch(session: Session, request: gr.Request):
-        async for update in queue_watch(ui.demo, session, request):
-            yield update
-
-    ui.start.click(watch, session, ui.queue_md, api_visibility="private", concurrency_limit=None,
-                   concurrency_id="queue-watch", show_progress="hidden", preprocess=False)
-    outputs = [ui.status, ui.plot, ui.grad_plot, ui.samples, ui.warn, ui.info, *pickers]
-    ui.follow_event = ui.follow_btn.click(follow, [session, ui.follow_box, ui.x_axis], outputs, api_name="follow",
-                                          concurrency_limit=None, concurrency_id="follow", show_progress="hidden",
-                                          preprocess=False)
-
+    train_follow.wire_follow(ui, session, pickers)

@@ -62,7 +62,6 @@ def _pct(x: float) -> str:
 
 
 @user_errors
-# A little over 60 lines: one handler whose outputs follow the tab's views in order.
 def tokenize(session: Session, source: str = "d2l", upload: str | None = None, clean: str = "d2l",
              tokenizer: str = "char", newline: str = "token", min_freq: float = 2, reserved: list | None = None,
              top_n: float = 30, first_line: float = 1):
@@ -80,9 +79,21 @@ def tokenize(session: Session, source: str = "d2l", upload: str | None = None, c
     if first > max(len(ds.train_lines), 1):
         raise LyricdemoError(f"The training text has {len(ds.train_lines):,} lines; "
                              f"'Show lines from' must be at most that. / 起始行超出范围。")
+    shown = ds.train_lines[first - 1:first - 1 + SHOW_LINES]
+    view = tokens_html(tokenize_lines(shown, ds.tokenizer, cfg.newline), ds.vocab, first)
+    rare = [[plots.show_token(t), f, ds.vocab[t] if t in ds.vocab else UNK] for t, f in st.rare_tokens[-30:]]
+    rare.reverse()
+    cmp = resources.compare(raw, cfg)
+    summary = markdown_table(_summary_rows(raw, rs, st, cfg), ("quantity / 项目", "value / 数值"))
+    return (_notice(source, raw, cfg), summary, view, plots.top_tokens_chart(st.top_tokens[:top_n]), plots.zipf_chart(st.zipf),
+            plots.coverage_chart(st.coverage, st.coverage_marks), rare, _compare_rows(cmp, cfg),
+            _stats_json(raw, rs, st, cfg, cmp, top_n))
 
+
+def _summary_rows(raw, rs: RawStats, st, cfg) -> list[list[str]]:
+    """The corpus summary table: (quantity, value) rows."""
     marks = "  ".join(f"{int(m * 100)}% → {k:,}" for m, k in st.coverage_marks.items())
-    summary = [
+    return [
         ["file / 文件", f"{raw.name} ({raw.size_bytes:,} bytes, sha256 {raw.sha256[:12]}…)"],
         ["lines / 行数", f"{rs.lines:,} raw → {st.train_lines:,} train + {st.val_lines:,} validation"],
         ["characters / 字符数", f"{rs.chars:,} ({rs.distinct_chars:,} distinct / 不同)"],
@@ -94,13 +105,12 @@ def tokenize(session: Session, source: str = "d2l", upload: str | None = None, c
         ["validation <unk> rate / 验证集 <unk> 比例", f"{_pct(st.val_unk_rate)} of {st.val_tokens:,} tokens"],
         ["coverage / 覆盖率 (share → top-k types)", marks],
     ]
-    shown = ds.train_lines[first - 1:first - 1 + SHOW_LINES]
-    view = tokens_html(tokenize_lines(shown, ds.tokenizer, cfg.newline), ds.vocab, first)
-    rare = [[plots.show_token(t), f, ds.vocab[t] if t in ds.vocab else UNK] for t, f in st.rare_tokens[-30:]]
-    rare.reverse()
-    cmp = resources.compare(raw, cfg)
+
+
+def _compare_rows(cmp: dict, cfg) -> list[list[str]]:
+    """Characters against words on the same text: (quantity, char, word) rows."""
     c, w = cmp["char"], cmp["word"]
-    compare_rows = [
+    return [
         ["training tokens / 训练词元数", f"{c.tokens:,}", f"{w.tokens:,}"],
         ["distinct tokens / 不同词元", f"{c.types:,}", f"{w.types:,}"],
         [f"vocabulary (min_freq={cfg.min_freq}) / 词表大小", f"{c.vocab_size:,}", f"{w.vocab_size:,}"],
@@ -111,15 +121,23 @@ def tokenize(session: Session, source: str = "d2l", upload: str | None = None, c
         ["types for 90% coverage / 覆盖 90% 所需词元", f"{c.coverage_marks.get(0.9, 0):,}",
          f"{w.coverage_marks.get(0.9, 0):,}"],
     ]
+
+
+def _notice(source: str, raw, cfg) -> str:
+    """Where the text comes from and how it was read, above the statistics."""
     origin = (f"{esc(sources.builtin_source(source).describe())}<br>" if source in ("d2l", "tang") else
               f"uploaded by you / 你上传的文件: ")
     download = sources.download_status()
     if download.state in ("running", "failed") and source != "d2l":   # why the d2l lyrics are not here (yet)
         origin += f"⚠ {esc(download.sentence())}<br>"
-    notice = (f"{origin}**{esc(raw.name)}** · clean = `{cfg.clean}` · tokenizer = `{cfg.tokenizer}` · "
-              f"line break = `{cfg.newline}` · the vocabulary is built from the training lines only "
-              f"(the last 10% of lines are held out for validation). / 词表只用训练部分（最后 10% 的行留作验证）。")
-    stats_json = {
+    return (f"{origin}**{esc(raw.name)}** · clean = `{cfg.clean}` · tokenizer = `{cfg.tokenizer}` · "
+            f"line break = `{cfg.newline}` · the vocabulary is built from the training lines only "
+            f"(the last 10% of lines are held out for validation). / 词表只用训练部分（最后 10% 的行留作验证）。")
+
+
+def _stats_json(raw, rs: RawStats, st, cfg, cmp: dict, top_n: int) -> dict:
+    """The statistics as JSON (for API users and the tab's JSON view)."""
+    return {
         "corpus": raw.name, "sha256": raw.sha256, "raw_lines": rs.lines, "raw_chars": rs.chars,
         "config": cfg.to_dict(), "train_lines": st.train_lines, "val_lines": st.val_lines, "tokens": st.tokens,
         "types": st.types, "vocab_size": st.vocab_size, "singletons": st.singletons, "val_tokens": st.val_tokens,
@@ -130,8 +148,6 @@ def tokenize(session: Session, source: str = "d2l", upload: str | None = None, c
         "char_vs_word": {name: {"tokens": s.tokens, "types": s.types, "vocab_size": s.vocab_size,
                                 "val_unk_rate": s.val_unk_rate} for name, s in cmp.items()},
     }
-    return (notice, markdown_table(summary, ("quantity / 项目", "value / 数值")), view, plots.top_tokens_chart(st.top_tokens[:top_n]), plots.zipf_chart(st.zipf),
-            plots.coverage_chart(st.coverage, st.coverage_marks), rare, compare_rows, stats_json)
 
 
 def on_load(session: Session, source, upload, clean, tokenizer, newline, min_freq, reserved, top_n, first_line):

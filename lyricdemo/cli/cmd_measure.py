@@ -1,0 +1,102 @@
+"""``evaluate`` (a checkpoint beside the n-gram baselines, with song memory on request) and ``card``
+(measure a checkpoint again and rewrite its model card)."""
+
+from __future__ import annotations
+
+from ..errors import LyricdemoError
+from .checkpoints import add_checkpoint_command, checkpoint_dataset, resolve_checkpoint, set_threads
+
+
+def add_parsers(sub) -> None:
+    p = add_checkpoint_command(sub, "evaluate", cmd_evaluate, help="validation perplexity and bits per character "
+                               "of a checkpoint beside the n-gram baselines; --memory: with song memory too")
+    p.add_argument("--memory", action="store_true",
+                   help="also with song memory (caches over the text read so far, dynamic evaluation), the "
+                        "n-grams given the same memory; settings from the model card, else tuned on training text")
+    p.add_argument("--retune", action="store_true", help="with --memory: tune the memory again, ignoring the card")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (batch-1 work is fastest on one)")
+
+    p = add_checkpoint_command(sub, "card", cmd_card, help="measure an existing checkpoint again and rewrite its "
+                               "model card (weights unchanged)")
+    p.add_argument("--no-memory", action="store_true", help="leave song memory off the card (it takes minutes)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+
+
+def cmd_evaluate(args) -> int:
+    """Validation perplexity and bits per character of a checkpoint beside the n-gram baselines;
+    with ``--memory``, the same with song memory (the n-grams given the same memory)."""
+    import math
+    import time
+
+    from ..bits import measure as measure_bits
+    from ..checkpoint import load_checkpoint
+    from ..memory import MemoryConfig
+    from ..memory_tuning import choose_memory, memory_log_probs, tuning_slice
+    from ..ngram import NGramLM
+
+    set_threads(args.threads)
+    ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint))
+    try:
+        ds = checkpoint_dataset(ckpt)
+    except LyricdemoError as e:
+        raise LyricdemoError(f"Cannot evaluate {ckpt.name}: {e}.") from None
+    unit = "char" if ds.config.tokenizer == "char" else "word"
+    V = len(ds.vocab)
+    models = {ckpt.name: ckpt.model}
+    models.update({NGramLM(n, V).name: NGramLM(n, V).fit(ds.train_ids) for n in (1, 2, 3)})
+    print(f"model: {ckpt.describe()}")
+    print(f"validation text: {len(ds.val_ids):,} {unit} tokens, <unk> {ds.val_unk_rate:.1%} of them")
+    print(f"\n{'':<22}{'ppl per ' + unit:>14}{'bits/char':>11}")
+    figures = {}
+    for name, m in models.items():
+        b = measure_bits(m, ds)
+        figures[name] = b
+        print(f"{name:<22}{2 ** b.bits_per_token:>14.1f}{b.bits_per_char:>11.3f}")
+    print("(bits per character: the total log-loss in bits over the characters the predicted tokens cover; "
+          "a line break is one character)")
+    if not args.memory:
+        return 0
+    stored = (ckpt.meta.get("card") or {}).get("memory") or {}
+    tune = tuning_slice(ds.train_ids, len(ds.val_ids))
+    print(f"\nsong memory, tuned on the last {len(tune):,} training tokens"
+          + ("" if args.retune or not stored else " (settings stored on the model card; --retune chooses again)"))
+    print(f"{'':<22}{'without':>10}{'with memory':>13}{'bits/char':>11}   settings")
+    with_memory = {}
+    for name, m in models.items():
+        if name == "unigram":
+            continue
+        key = "model" if name == ckpt.name else name
+        t0 = time.perf_counter()
+        if stored.get(key) and not args.retune:
+            cfg = MemoryConfig.from_dict(stored[key]["config"])
+        else:
+            cfg = choose_memory(m, tune).config
+        plain, mixed = memory_log_probs(m, ds.val_ids, cfg)
+        bpc = -mixed.sum() / math.log(2) / figures[name].chars
+        with_memory[name] = math.exp(-mixed.mean())
+        how = f"window {cfg.window}, beta {cfg.beta:g}" + (f", theta {cfg.theta:g}" if cfg.continuous else "") \
+            + (f", dynamic lr {cfg.dynamic_lr:g}" if cfg.dynamic_lr else "")
+        print(f"{name:<22}{math.exp(-plain.mean()):>10.1f}{with_memory[name]:>13.1f}{bpc:>11.3f}   {how} "
+              f"[{time.perf_counter() - t0:.0f} s]")
+    if "bigram" in with_memory:
+        print(f"\n{ckpt.name} with memory / bigram with memory: {with_memory[ckpt.name] / with_memory['bigram']:.3f}")
+    return 0
+
+
+def cmd_card(args) -> int:
+    """Measure an existing checkpoint again and rewrite its model card (the weights are not touched)."""
+    from ..card import write_card
+    from ..checkpoint import load_checkpoint
+
+    set_threads(args.threads)
+    path = resolve_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(path)
+    try:
+        ds = checkpoint_dataset(ckpt)
+    except LyricdemoError as e:
+        raise LyricdemoError(f"Cannot measure {ckpt.name}: {e}.") from None
+    fig = write_card(path, ds, ckpt.meta.get("command"), memory=not args.no_memory)
+    print(f"model card {path / 'README.md'}: validation perplexity {fig.val_ppl:.2f}, "
+          f"{fig.bits['model']['bits_per_char']:.3f} bits/char"
+          + (f", with song memory {fig.memory['model']['val_ppl_memory']:.2f}" if fig.memory else ""))
+    return 0

@@ -1,0 +1,193 @@
+"""``train``: train a model; print evaluations and save a checkpoint (``--resume`` continues one)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from ..errors import LyricdemoError
+from .cmd_corpus import say_corpus
+from .flags import add_train_args, data_config, model_config, preset_arguments, train_config
+
+
+def add_parser(sub):
+    """The ``train`` subparser, its defaults the recipe of ``presets.DEFAULT`` (returned: ``--preset`` resets them)."""
+    from ..presets import DEFAULT, apply
+
+    recipe = preset_arguments(DEFAULT)
+    p = sub.add_parser("train", help="train a model; prints evaluations, saves a checkpoint",
+                       description="Train a model. Without flags: the default recipe of lyricdemo.presets.DEFAULT "
+                                   f"(char {recipe['kind'].upper()} {recipe['hidden_size']}, embedding "
+                                   f"{recipe['embed_dim']}, dropout {recipe['dropout_embed']}/{recipe['dropout_out']}, "
+                                   f"adaptive softmax {'/'.join(map(str, recipe['adaptive_cutoffs']))}, "
+                                   f"{recipe['optimizer']} {recipe['lr']:g} with weight decay "
+                                   f"{recipe['weight_decay']:g}, {recipe['sampling']} sampling, "
+                                   f"{recipe['max_seconds'] / 60:g} minutes, early stopping after "
+                                   f"{recipe['early_stopping']} evaluations).")
+    add_train_args(p, apply(DEFAULT))
+    p.set_defaults(func=cmd_train, adaptive_default=recipe["adaptive_default"])
+    return p
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    trainer, ds = _trainer(args)
+    total, unit = _bar_total(trainer.config, trainer)
+    bar = None if args.quiet else tqdm(total=total, unit=unit, dynamic_ncols=True, disable=None,
+                                       bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} {unit} [{elapsed}] {postfix}")
+    write = bar.write if bar is not None else print
+    done, baselines = None, {}
+    try:
+        for ev in trainer.run():
+            if ev.kind == "failed":
+                write(f"FAILED: {ev.message}")
+                return 1
+            if ev.kind == "done":
+                done = ev
+            elif ev.kind == "baselines":
+                baselines = ev.perplexities
+            _show_event(ev, write, bar, total, unit)
+    except KeyboardInterrupt:
+        write("stopped by the user; the model keeps its best weights so far")
+    finally:
+        if bar is not None:
+            bar.close()
+    _print_summary(trainer, ds, done, baselines)
+    _save(args, trainer, ds)
+    return 0
+
+
+def _trainer(args):
+    """(Trainer, Dataset): a new run from the flags, or the one ``--resume`` continues."""
+    from ..data import load_dataset
+    from ..train import Trainer, new_model
+
+    if args.resume:
+        return _resumed(args)
+    ds = load_dataset(data_config(args))
+    say_corpus(args, ds)
+    tcfg = _capped(train_config(args))
+    return Trainer(new_model(model_config(args, len(ds.vocab)), seed=args.seed), ds, tcfg), ds
+
+
+def _show_event(ev, write, bar, total: int, unit: str) -> None:
+    """One training event as a line (or the progress bar's postfix)."""
+    if ev.kind == "started":
+        write(f"model: {ev.model} on {ev.device}; {ev.train_tokens:,} training tokens, "
+              f"{ev.val_tokens:,} validation tokens, {ev.batches_per_epoch} batches per epoch")
+    elif ev.kind == "baselines":
+        write("n-gram baselines (validation perplexity): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in ev.perplexities.items()))
+    elif ev.kind == "warning":
+        write(f"warning: {ev.message}")
+    elif ev.kind == "progress":
+        if bar is not None:
+            bar.n = min(ev.step if unit == "steps" else int(ev.elapsed), total)
+            bar.set_postfix_str(f"loss {ev.loss:.3f} | {ev.tokens_per_s:,.0f} tok/s | |g| {ev.grad_norm:.2f}")
+    elif ev.kind == "evaluation":
+        val = f"{ev.val_ppl:8.1f}" if ev.val_ppl is not None else "       -"
+        write(f"step {ev.step:6d}  epoch {ev.epoch:6.2f}  train ppl {ev.train_ppl:8.1f}  "
+              f"(eval mode {ev.train_eval_ppl:7.1f})  validation ppl {val}  [{ev.elapsed:6.1f} s]")
+    elif ev.kind == "sample":
+        write(f"  {ev.text!r}")
+
+
+def _print_summary(trainer, ds, done, baselines: dict) -> None:
+    model = trainer.model
+    print("\nsummary")
+    print(f"  model            {model.describe()}")
+    if done:
+        print(f"  stopped by       {done.reason} after {done.step:,} steps ({done.epoch:.2f} epochs), {done.elapsed:.1f} s")
+        print(f"  tokens/s         {done.tokens_per_s:,.0f} (training steps only)")
+    hist = trainer.history
+    if hist:
+        last = hist[-1]
+        print(f"  train ppl        {last['train_ppl']:.2f} (batches)  {last['train_eval_ppl']:.2f} (eval mode)")
+        if trainer.best_val_ppl is not None:
+            print(f"  validation ppl   best {trainer.best_val_ppl:.2f}, last {last['val_ppl']:.2f}; kept: "
+                  f"{done.kept if done else 'best'} weights")
+    for k, v in (baselines or trainer.baselines or {}).items():
+        print(f"  {k:<16} {v:.2f} (validation)")
+    if len(ds.val_ids) >= 2:
+        from ..bits import measure as measure_bits
+
+        b = measure_bits(model, ds)
+        print(f"  bits/char        {b.bits_per_char:.3f} (validation; comparable between char and word models, "
+              f"<unk> covers {b.unk_char_share:.1%} of the characters)")
+
+
+def _save(args, trainer, ds) -> None:
+    """Save the checkpoint (and its card with ``--card``) where ``--out`` says, or back into ``--resume``'s folder."""
+    from ..checkpoint import save_from_training
+
+    out = args.out or args.resume              # a resumed run writes back to its folder unless --out says where
+    if not out:
+        return
+    command = "python -m lyricdemo " + " ".join(shlex.quote(a) for a in args.argv)
+    path = save_from_training(out, trainer, ds, dtype="float16" if args.fp16 else "float32",
+                              resume=args.resumable or bool(args.resume), extra={"command": command})
+    print(f"  saved            {path}")
+    if args.card:
+        from ..card import write_card
+
+        fig = write_card(path, ds, command)
+        print(f"  model card       {path / 'README.md'} (validation perplexity as stored: {fig.val_ppl:.2f})")
+
+
+MAX_TRAIN_SECONDS_ENV = "LYRICDEMO_MAX_TRAIN_SECONDS"
+
+
+def _capped(trainer_or_config, already: float = 0.0):
+    """``LYRICDEMO_MAX_TRAIN_SECONDS``, when set, caps the CLI's time budget as it caps the app's slider
+    (a machine shared by a class; the README's examples run under it in the tests).  Unset: no cap."""
+    from dataclasses import replace
+
+    from ..environment import env_number
+
+    cap = env_number(MAX_TRAIN_SECONDS_ENV, None, 0, 7 * 24 * 3600, whole=False, lo_open=True)
+    if cap is None:
+        return trainer_or_config
+    c = trainer_or_config
+    limit = already + cap
+    if c.max_seconds and c.max_seconds <= limit:
+        return c
+    print(f"time budget capped at {cap:g} s by {MAX_TRAIN_SECONDS_ENV}", file=sys.stderr)
+    return replace(c, max_seconds=limit)
+
+
+def _resumed(args):
+    """(Trainer, Dataset) continuing the run saved in ``--resume``: the data and training settings are the
+    checkpoint's own, and the budget flags say how much *more* to train (``--minutes 1``: one more minute)."""
+    from dataclasses import replace
+
+    from ..checkpoint import load_checkpoint, resume_trainer
+    from ..data import load_dataset
+
+    ckpt = load_checkpoint(args.resume)
+    if not ckpt.meta.get("resume"):
+        raise LyricdemoError(f"{args.resume!r} was saved without its training state: train it with --resumable "
+                             "to continue it later (this one can still generate and be probed).")
+    ds = load_dataset(ckpt.data_config)
+    trainer = resume_trainer(args.resume, ds, ckpt.train_config)
+    c = trainer.config
+    more_epochs = args.epochs + trainer.epoch + trainer.batch_in_epoch / max(trainer.batches_per_epoch(), 1)
+    trainer.config = replace(c, max_seconds=trainer.train_seconds + args.max_seconds if args.max_seconds else 0,
+                             max_steps=trainer.step + args.max_steps if args.max_steps else 0,
+                             epochs=more_epochs if args.epochs else 0)
+    trainer.config = _capped(trainer.config, already=trainer.train_seconds)
+    print(f"resuming {args.resume} at step {trainer.step:,} ({trainer.train_seconds:.0f} s trained) on "
+          f"{ds.raw.name}; training up to " + ", ".join(
+              x for x in (f"{args.max_seconds / 60:g} more minute(s)" if args.max_seconds else "",
+                          f"{args.max_steps:,} more steps" if args.max_steps else "",
+                          f"{args.epochs:g} more epoch(s)" if args.epochs else "") if x))
+    return trainer, ds
+
+
+def _bar_total(tcfg, trainer) -> tuple[int, str]:
+    """The progress bar counts steps under a step/epoch budget, else seconds."""
+    if tcfg.max_steps:
+        return tcfg.max_steps, "steps"
+    if tcfg.epochs:
+        return int(tcfg.epochs * trainer.batches_per_epoch()), "steps"
+    return int(tcfg.max_seconds), "s"
