@@ -1,3 +1,4 @@
+# long: lines 2-46 are the decoding lesson (the docstring); the code is one GenerationStream, three strategies
 """Decoding: from a prefix to new text, one token at a time -- the fast path.
 
 Read ``lyricdemo/decode_reference.py`` first: greedy and sampling in thirty lines over the

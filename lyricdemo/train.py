@@ -28,9 +28,8 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass, fields
-from dataclasses import field as dc_field
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 
 import torch
 
@@ -40,6 +39,9 @@ from .errors import LyricdemoError, Note
 from .fields import ConfigError, field, from_dict, to_dict, validate
 from .models.state import detach_state
 from .numbers import perplexity_of
+from . import train_resume
+from .train_events import (  # noqa: F401 -- the events are part of this module's interface (train.Progress, ...)
+    Baselines, Done, Evaluation, Event, Failed, Progress, Sample, Started, TrainWarning)
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
@@ -96,91 +98,6 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         return from_dict(cls, d)
-
-
-# ----------------------------------------------------------------------------- events
-@dataclass
-class Event:
-    """Base of every record ``Trainer.run`` yields; ``kind`` names it for JSON/UI use."""
-
-    kind: str = dc_field(init=False, default="")
-
-    def __post_init__(self):
-        self.kind = getattr(type(self), "KIND", type(self).__name__.lower())
-
-    def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass
-class Started(Event):
-    model: str                  # one line: "GRU 1x256, embedding 128, 0.9M params"
-    parameters: int
-    device: str
-    train_tokens: int
-    val_tokens: int
-    batches_per_epoch: int
-
-
-@dataclass
-class Baselines(Event):
-    perplexities: dict          # {"unigram": ..., "bigram": ..., "trigram": ...} on validation
-
-
-@dataclass
-class Progress(Event):
-    step: int
-    epoch: float                # fractional: 2.5 = half way through the third epoch
-    loss: float                 # this batch's mean cross-entropy (nats)
-    lr: float
-    grad_norm: float            # global norm before clipping
-    tokens_per_s: float         # training throughput so far (evaluation time excluded)
-    elapsed: float
-    eta: float | None           # seconds left under the budget, when it can be told
-
-
-@dataclass
-class Evaluation(Event):
-    step: int
-    epoch: float
-    train_ppl: float            # running perplexity of the training batches since the last evaluation
-    train_eval_ppl: float | None  # a training slice as long as the validation text, eval mode
-    val_ppl: float | None       # held-out lines; None without validation text
-    best_val_ppl: float | None
-    elapsed: float
-
-
-@dataclass
-class Sample(Event):
-    step: int
-    prefix: str
-    text: str
-
-
-@dataclass
-class TrainWarning(Event):
-    """Something the user should know before or while training (``kind == "warning"``)."""
-
-    KIND = "warning"            # a class attribute, not a field
-    message: str                # plain English (a ``Note``; ui/wording.py words it for the app)
-
-
-@dataclass
-class Done(Event):
-    reason: str                 # budget | epochs | steps | early_stopping | stopped
-    step: int
-    epoch: float
-    elapsed: float
-    tokens_per_s: float
-    best_val_ppl: float | None
-    final_val_ppl: float | None
-    kept: str                   # which weights the model holds now: "best" | "last"
-
-
-@dataclass
-class Failed(Event):
-    step: int
-    message: str                # plain English (a ``Note``; ui/wording.py words it for the app)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -549,82 +466,10 @@ class Trainer:
             "Turn clipping on or lower the learning rate. The model keeps its last good weights.",
             "diverged", step=step))
 
-    # -- resume -----------------------------------------------------------------------------
+    # -- resume (train_resume.py) ------------------------------------------------------------
     def state_for_resume(self) -> tuple[dict[str, torch.Tensor], dict]:
         """(tensors, JSON-safe dict) that let ``restore_for_resume`` continue this run exactly."""
-        tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
-        opt = self.optimizer.state_dict()
-        for pid, st in opt["state"].items():
-            for k, v in st.items():
-                if isinstance(v, torch.Tensor):
-                    tensors[f"opt.{pid}.{k}"] = v.detach().cpu().contiguous()
-        if self.best_state is not None:
-            for k, v in self.best_state.items():
-                tensors[f"best.{k}"] = v.detach().cpu().contiguous()
-        last = self.last_state if self.last_state is not None else self.model.state_dict()
-        for k, v in last.items():
-            if not (self.model.config.tie_weights and k == "decoder.weight"):
-                tensors[f"last.{k}"] = v.detach().cpu().contiguous()
-        carried = self.carried
-        if carried is not None:
-            parts = carried if isinstance(carried, tuple) else (carried,)
-            for i, t in enumerate(parts):
-                tensors[f"carried.{i}"] = t.detach().cpu().contiguous()
-        meta = {
-            "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-            "epoch_seed": self._epoch_seed,
-            "rng_state": _rng_state_to_json(self.rng.getstate()),
-            "best_val_ppl": self.best_val_ppl, "bad_evals": self.bad_evals,
-            "train_seconds": self.train_seconds, "tokens_seen": self.tokens_seen,
-            "history": self.history,
-            "optimizer": {"param_groups": opt["param_groups"],
-                          "scalars": {str(pid): {k: v for k, v in st.items() if not isinstance(v, torch.Tensor)}
-                                      for pid, st in opt["state"].items()}},
-            "carried_parts": 0 if carried is None else (len(carried) if isinstance(carried, tuple) else 1),
-            "carried_tuple": isinstance(carried, tuple),
-        }
-        return tensors, meta
+        return train_resume.state_of(self)
 
     def restore_for_resume(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-        try:
-            self.step, self.epoch = int(meta["step"]), int(meta["epoch"])
-            self.batch_in_epoch = int(meta["batch_in_epoch"])
-            self._epoch_seed = meta["epoch_seed"]
-            self.rng.setstate(_rng_state_from_json(meta["rng_state"]))
-            self.best_val_ppl, self.bad_evals = meta["best_val_ppl"], int(meta["bad_evals"])
-            self.train_seconds, self.tokens_seen = float(meta["train_seconds"]), int(meta["tokens_seen"])
-            self.history = list(meta["history"])
-            state = {}
-            for pid, scalars in meta["optimizer"]["scalars"].items():
-                state[int(pid)] = dict(scalars)
-            for k, v in tensors.items():
-                if k.startswith("opt."):
-                    _, pid, name = k.split(".", 2)
-                    state.setdefault(int(pid), {})[name] = v.to(self.device)
-            self.optimizer.load_state_dict({"state": state, "param_groups": meta["optimizer"]["param_groups"]})
-            best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
-            self.best_state = best or None
-            last = {k[5:]: v.to(self.device) for k, v in tensors.items() if k.startswith("last.")}
-            if last:                                   # the weights the run stopped with, not the best
-                with torch.no_grad():
-                    self.model.load_state_dict(last, strict=not self.model.config.tie_weights)
-            parts = [tensors[f"carried.{i}"].to(self.device) for i in range(int(meta["carried_parts"]))]
-            self.carried = (tuple(parts) if meta["carried_tuple"] else parts[0]) if parts else None
-            torch.set_rng_state(tensors["rng.torch"])
-        except (KeyError, ValueError, TypeError, RuntimeError) as e:
-            raise LyricdemoError(f"The saved training state cannot be resumed ({e!r}).") from None
-        self._last_good = [p.detach().clone() for p in self.model.parameters()]
-
-
-def _rng_state_to_json(state) -> list | None:
-    if state is None:
-        return None
-    version, internal, gauss = state
-    return [version, list(internal), gauss]
-
-
-def _rng_state_from_json(data: Sequence | None):
-    if data is None:
-        return None
-    version, internal, gauss = data
-    return (version, tuple(internal), gauss)
+        train_resume.restore(self, tensors, meta)

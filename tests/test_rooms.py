@@ -13,12 +13,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lyricdemo"
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
 
-# TODO(issue 15): six files were reworded on another branch (copy15b) while this one split the rest, so
-# they were left alone; after that branch's merge these two are still over 500 lines (train.py 630,
-# generate.py 524). The lead removes them from this list once they are split.
-PENDING = {"train.py", "generate.py"}
-
-
 def _says_why(lines: list[str], first: int) -> bool:
     """A ``# long:`` comment with a reason on line ``first`` (1-based) or on the comment lines just above it."""
     if "# long:" in lines[first - 1] and lines[first - 1].split("# long:", 1)[1].strip():
@@ -54,13 +48,7 @@ def _modules() -> list[str]:
 
 @pytest.mark.parametrize("module", _modules())
 def test_no_room_is_too_long_without_saying_why(module):
-    if module in PENDING:
-        pytest.skip("issue 15: reworded on another branch at the same time; split after the merge")
     assert too_long((PACKAGE / module).read_text(encoding="utf-8")) == []
-
-
-def test_the_pending_list_names_files_that_exist():
-    assert PENDING <= set(_modules())
 
 
 def _function(name: str, lines: int, comment: str = "") -> str:
