@@ -89,11 +89,13 @@ def fair_share(own: int = 1) -> tuple[int, list[Claim]]:
 
 class Share:
     """A training's claim, kept fair while it runs: ``update()`` (cheap; it reads the claims at most
-    every ``every_s`` seconds) returns the new thread count when it changed, else None."""
+    every ``every_s`` seconds) returns the new thread count when it changed, else None.  ``fixed``:
+    a training whose threads are set otherwise (the app's, which share the process's torch threads)
+    claims that many and keeps them."""
 
-    def __init__(self, what: str = "training", every_s: float = 2.0):
-        self.what, self.every_s = what, every_s
-        self.threads, self.running = fair_share()
+    def __init__(self, what: str = "training", every_s: float = 2.0, fixed: int | None = None):
+        self.what, self.every_s, self.fixed = what, every_s, fixed
+        self.threads, self.running = fair_share() if fixed is None else (fixed, others())
         self._path = claims_dir() / f"{os.getpid()}-{next(_SERIAL)}.json"        # a process may run several
         self._seen = time.monotonic()
         self._write()
@@ -103,7 +105,7 @@ class Share:
                                                    "what": self.what}).encode())
 
     def update(self) -> int | None:
-        if time.monotonic() - self._seen < self.every_s:
+        if self.fixed is not None or time.monotonic() - self._seen < self.every_s:
             return None
         self._seen = time.monotonic()
         threads, self.running = fair_share()

@@ -104,3 +104,25 @@ def test_the_real_command_line(text_file, tmp_path):
                        cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "sgd" in json.dumps(json.loads((tmp_path / "d" / "checkpoint.json").read_text(encoding="utf-8"))["train"])
+
+
+def test_a_training_takes_its_share_of_the_cores_and_says_so(text_file, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LYRICDEMO_CLAIMS_DIR", str(tmp_path / "claims"))
+    monkeypatch.setenv("CPU_CORES", "2")
+    assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2"]) == 0
+    assert "threads: 2 (all 2 cores: no other training on this machine)" in capsys.readouterr().out
+    assert torch.get_num_threads() == 2
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])        # another training
+    try:
+        (tmp_path / "claims" / f"{other.pid}-0.json").write_text(
+            json.dumps({"pid": other.pid, "threads": 1, "what": "train"}))
+        assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2"]) == 0
+        out = capsys.readouterr().out
+        assert f"threads: 1 (2 cores shared with 1 other training: pid {other.pid})" in out, out
+        assert torch.get_num_threads() == 1
+    finally:
+        other.kill()
+        other.wait()
+    assert [p.name for p in (tmp_path / "claims").iterdir()] == [f"{other.pid}-0.json"]     # its own claim: gone
+    assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2", "--threads", "1"]) == 0
+    assert "threads: 1 (--threads)" in capsys.readouterr().out

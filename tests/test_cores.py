@@ -74,3 +74,10 @@ def test_a_share_asks_again_only_every_few_seconds(claims):
     with cores.Share("slow", every_s=3600) as share:
         (claims / "1-0.json").write_text(json.dumps({"pid": 1, "threads": 2, "what": "x"}))    # pid 1 lives
         assert share.update() is None and share.threads == 4
+
+
+def test_a_fixed_claim_keeps_its_threads_and_counts_for_the_others(claims):
+    with cores.Share("app training", every_s=0, fixed=1) as app:
+        assert app.threads == 1 and app.update() is None
+        assert json.loads(next(claims.glob("*.json")).read_text()) == {"pid": os.getpid(), "threads": 1,
+                                                                       "what": "app training"}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shlex
 import sys
 
+from ..cores import Share, machine_cores
 from ..errors import LyricdemoError
+from .checkpoints import set_threads
 from .cmd_corpus import say_corpus
 from .flags import add_train_args, data_config, model_config, preset_arguments, train_config
 
@@ -38,8 +40,14 @@ def cmd_train(args) -> int:
                                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} {unit} [{elapsed}] {postfix}")
     write = bar.write if bar is not None else print
     done, baselines = None, {}
+    share = Share("train") if args.threads == 0 else None
+    set_threads(share.threads if share is not None else args.threads)
+    write(threads_line(share, args.threads))
     try:
         for ev in trainer.run():
+            if share is not None and share.update() is not None:
+                set_threads(share.threads)
+                write(threads_line(share, args.threads, "now "))
             if ev.kind == "failed":
                 write(f"FAILED: {ev.message}")
                 return 1
@@ -51,11 +59,25 @@ def cmd_train(args) -> int:
     except KeyboardInterrupt:
         write("stopped by the user; the model keeps its best weights so far")
     finally:
+        if share is not None:
+            share.close()
         if bar is not None:
             bar.close()
     _print_summary(trainer, ds, done, baselines)
     _save(args, trainer, ds)
     return 0
+
+
+def threads_line(share, asked: int, now: str = "") -> str:
+    """The threads this training uses and why: the flag, or its share of the cores."""
+    if share is None:
+        return f"threads: {now}{asked} (--threads)"
+    cores = machine_cores()
+    if not share.running:
+        return f"threads: {now}{share.threads} (all {cores} cores: no other training on this machine)"
+    others = ", ".join(f"pid {c.pid}" for c in share.running)
+    return (f"threads: {now}{share.threads} ({cores} cores shared with {len(share.running)} other "
+            f"training{'s' if len(share.running) > 1 else ''}: {others})")
 
 
 def _trainer(args):

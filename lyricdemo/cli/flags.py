@@ -105,6 +105,10 @@ def add_train_args(p: argparse.ArgumentParser, recipe: dict[str, dict]) -> None:
     g.add_argument("--resume", default=None, help="continue the run saved in this checkpoint folder")
     g.add_argument("--card", action="store_true", help="measure the saved checkpoint and write its model card")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("machine")
+    g.add_argument("--threads", type=int, default=0,
+                   help="torch threads; 0 (default): an even share of this machine's cores among the trainings "
+                        "running on it, asked again as it runs (lyricdemo/cores.py)")
 
 
 def preset_arguments(preset: dict | str) -> dict:

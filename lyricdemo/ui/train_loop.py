@@ -8,7 +8,9 @@ import os
 import time
 
 import gradio as gr
+import torch
 
+from .. import cores
 from ..train import Done, Failed, Progress
 from . import resources
 from .session import Session
@@ -39,6 +41,7 @@ def stream(session: Session, run: TrainingRun, trainer, x_axis: str):
     checkpoint download, generate-tab picker, inside-tab picker) as it goes; the last one hands over the model."""
     skip = gr.skip()
     events = trainer.run()
+    claim = cores.Share("app training", fixed=torch.get_num_threads())   # a CLI training here sizes itself to it
     last = 0.0
     shown_samples, shown_warnings = "", ""
     try:                              # from here on, however the generator ends, the run is finished
@@ -63,6 +66,7 @@ def stream(session: Session, run: TrainingRun, trainer, x_axis: str):
                 run.ui_seconds += last - now
                 run.updates += 1
     finally:
+        claim.close()
         events.close()                # the Trainer's own finally hands over a usable model
         session.finish_run(run)       # ... which joins the session even when we were cancelled
 
