@@ -84,7 +84,7 @@ def cmd_generate(args) -> int:
             print(f"note: {note}")
     text, about = training_text(ckpt)
     if text is None:
-        print(f"memorization meter unavailable / 无法检查照抄: {about}.")
+        print(f"memorization meter unavailable: {about}.")
         return 0
     index = CorpusIndex(text)
     print(f"memorization of the generated text (the prefix not counted) against {about}:")
