@@ -150,12 +150,14 @@ class Generation:
     def chars_per_s(self) -> float:
         return len(self.continuation) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
-    def summary(self) -> str:
-        """One plain English line: strategy, length, mean log-prob, speed (ui/wording.py words it for the app)."""
+    def summary(self, words: dict[str, str] | None = None) -> str:
+        """One line: strategy, length, mean log-prob, speed -- in plain English, or with ``words`` for
+        its labels (``tokens``, ``mean``, ``first``: ui/wording.py gives them in both languages)."""
+        w = {"tokens": "tokens", "mean": "mean log-prob", "first": "first token", **(words or {})}
         best = self.candidates[0]
-        return (f"{self.strategy}: {len(best.ids)} tokens, mean log-prob {best.mean_log_prob:.3f} "
+        return (f"{self.strategy}: {len(best.ids)} {w['tokens']}, {w['mean']} {best.mean_log_prob:.3f} "
                 f"(ppl {best.perplexity:.2f}), {self.tokens_per_s:.0f} tokens/s, "
-                f"first token {self.time_to_first_token_s * 1000:.1f} ms")
+                f"{w['first']} {self.time_to_first_token_s * 1000:.1f} ms")
 
     def to_dict(self) -> dict:
         return {

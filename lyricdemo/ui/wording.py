@@ -74,10 +74,7 @@ def bilingual(message: Any) -> str:
 
 def generation_summary(gen) -> str:
     """``Generation.summary()`` in both languages: strategy, length, mean log-prob, speed."""
-    best = gen.candidates[0]
-    return (f"{gen.strategy}: {len(best.ids)} tokens / 词元, mean log-prob / 平均对数概率 "
-            f"{best.mean_log_prob:.3f} (ppl {best.perplexity:.2f}), {gen.tokens_per_s:.0f} tokens/s, "
-            f"first token / 首词元 {gen.time_to_first_token_s * 1000:.1f} ms")
+    return gen.summary({"tokens": "tokens / 词元", "mean": "mean log-prob / 平均对数概率", "first": "first token / 首词元"})
 
 
 def memorization_summary(report) -> str:
