@@ -159,7 +159,7 @@ def browser_rows(url: str, repeat: int) -> list[tuple]:
         texts = [PROBE_TEXT, PROBE_TEXT.replace("月光", "阳光"), PROBE_TEXT.replace("风", "雨")]
         box, n = page.locator("#probe-text textarea"), [0]
 
-        def paste() -> None:                # a new text is read as it comes in (tab 4 probes on input)
+        def paste() -> None:                # a new text is read as it comes in (tab 4 probes on a change)
             n[0] += 1
             box.fill(texts[n[0] % 3])
 

@@ -464,7 +464,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
         source.change(lambda: "", None, mem_html, api_visibility="private", queue=False)
     model.change(lambda: stale_views()[:1] + (gr.skip(), gr.skip(), None), None, stale, api_visibility="private",
                  queue=False)                         # the comparison does not depend on the picked model
-    mark_stale(txt.input(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
+    # a new text is read as it comes (.change: Gradio 6.31 sent no .input event for this box, typed or pasted)
+    mark_stale(txt.change(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
     # .change, not .input: a model put in the picker by another tab (a run that ends in tab 2) is read too
     mark_stale(model.change(probe, ins, outs, api_visibility="private", **quiet), "probe-main", "probe-colored")
     first = (first_view, ins, outs, dict(infer, show_progress="hidden"))      # run on load by links.wire
