@@ -101,8 +101,11 @@ class Share:
         self._write()
 
     def _write(self) -> None:
-        atomic_write_bytes(self._path, json.dumps({"pid": os.getpid(), "threads": self.threads,
-                                                   "what": self.what}).encode())
+        try:
+            atomic_write_bytes(self._path, json.dumps({"pid": os.getpid(), "threads": self.threads,
+                                                       "what": self.what}).encode())
+        except OSError:                 # no writable claims folder: this training trains, uncounted
+            pass
 
     def update(self) -> int | None:
         if self.fixed is not None or time.monotonic() - self._seen < self.every_s:
@@ -116,7 +119,10 @@ class Share:
         return threads
 
     def close(self) -> None:
-        self._path.unlink(missing_ok=True)
+        try:
+            self._path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     def __enter__(self) -> Share:
         return self

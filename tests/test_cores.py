@@ -81,3 +81,11 @@ def test_a_fixed_claim_keeps_its_threads_and_counts_for_the_others(claims):
         assert app.threads == 1 and app.update() is None
         assert json.loads(next(claims.glob("*.json")).read_text()) == {"pid": os.getpid(), "threads": 1,
                                                                        "what": "app training"}
+
+
+def test_a_claims_folder_that_cannot_be_written_does_not_stop_a_training(tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv(cores.CLAIMS_ENV, str(blocked))
+    with cores.Share("train", every_s=0) as share:
+        assert share.threads == 4 and share.update() is None
