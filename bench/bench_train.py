@@ -32,8 +32,11 @@ import os
 import statistics
 from dataclasses import replace
 
+import time
+
 import torch
 from common import corpus_path, d2l_reference, machine
+from torch.utils.flop_counter import FlopCounterMode
 from bench_quality import RECIPE
 
 from lyricdemo.data import DataConfig, load_dataset
@@ -53,6 +56,7 @@ def reference_runner(ref, path: str, batches: int, kind: str = "nn_gru"):
         _, tps = ref.train_epoch(net, itertools.islice(iter(loader), batches), loss, updater, False, 1)
         return tps
 
+    run.flops = flops_per_token_ref(ref, len(vocab), kind)
     return run, len(vocab)
 
 
@@ -67,7 +71,43 @@ def ours_runner(ds, model_kw: dict, train_kw: dict, batches: int):
         done = [e for e in trainer.run() if e.kind == "done"][-1]
         return done.tokens_per_s
 
+    run.flops = flops_per_token_ours(ds, model_kw, dict(train_kw))
     return run
+
+
+def peak_gflops(n: int = 2048, repeat: int = 3) -> float:
+    """The machine's fp32 matmul rate at the bench's threads: the best of ``repeat`` n x n x n products."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def flops_per_token_ours(ds, model_kw: dict, train_kw: dict) -> float:
+    """Forward + backward FLOPs of one training batch of the model, per token (``FlopCounterMode``: the
+    matmuls, as the shapes give them; the optimizer's elementwise work is not counted)."""
+    model = new_model(ModelConfig(vocab_size=len(ds.vocab), **model_kw), seed=0)
+    bs, steps = train_kw["batch_size"], train_kw["num_steps"]
+    ids = ds.train_ids[: bs * steps + 1]
+    X, Y = ids[:-1].reshape(bs, steps), ids[1:].reshape(bs, steps)
+    with FlopCounterMode(display=False) as fc:
+        loss, _ = model.loss(X, Y, model.init_state(bs, torch.device("cpu")))
+        loss.backward()
+    return fc.get_total_flops() / (bs * steps)
+
+
+def flops_per_token_ref(ref, vocab_size: int, kind: str = "nn_gru") -> float:
+    """The same count for the reference's ``RNNModel`` (batch 32 x 35, as it trains)."""
+    net = ref.make_net(kind, vocab_size, num_hiddens=256)
+    X, Y = torch.randint(vocab_size, (32, 35)), torch.randint(vocab_size, (32, 35))
+    with FlopCounterMode(display=False) as fc:
+        y_hat, _ = net(X, net.begin_state(batch_size=32))
+        torch.nn.functional.cross_entropy(y_hat, Y.T.reshape(-1)).backward()
+    return fc.get_total_flops() / (32 * 35)
 
 
 def main() -> None:
@@ -123,6 +163,7 @@ def main() -> None:
         rows["sweep: d2l reference nn_gru_emb (embedding 128)"] = \
             reference_runner(ref, path, args.batches, "nn_gru_emb")[0]
 
+    peak = peak_gflops()
     for fn in rows.values():        # warm-up: first-call allocations, lazy init
         fn()
     results: dict[str, list[float]] = {k: [] for k in rows}
@@ -144,6 +185,13 @@ def main() -> None:
     print(f"scratch GRU cells / torch.nn GRU (full softmax): {med[s] / med[f]:.2f}x")
     a = names[5]
     print(f"adaptive softmax / full softmax (torch.nn GRU): {med[a] / med[f]:.2f}x")
+    peak = max(peak, peak_gflops())
+    print(f"\n{'share of the machine (forward + backward FLOPs per token by FlopCounterMode)':<{width}}  "
+          f"{'MFLOP/tok':>9} {'GFLOP/s':>8} {'of peak':>8}")
+    for name, fn in rows.items():
+        gf = med[name] * fn.flops / 1e9
+        print(f"{name:<{width}}  {fn.flops / 1e6:9.2f} {gf:8.1f} {gf / peak:8.0%}")
+    print(f"peak: fp32 matmul 2048^3 at {args.threads} threads, best of this run's timings: {peak:.0f} GFLOP/s")
     print("load average at the end:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 

@@ -119,6 +119,19 @@ def test_divergence_ends_with_an_explanation_and_the_last_good_weights(ds):
     assert math.isfinite(perplexity(model, x))                  # still a usable model
 
 
+def test_a_diverged_run_goes_back_to_the_weights_of_its_last_finite_evaluation(ds):
+    model = model_for(ds, kind="rnn")
+    tr = Trainer(model, ds, cfg(optimizer="sgd", lr=3, clip=False, max_steps=50, eval_every=2,
+                                sample_length=0))
+    evaluated = None
+    for e in tr.run():
+        if e.kind == "evaluation" and math.isfinite(e.val_ppl) and all(torch.isfinite(p).all()
+                                                                         for p in model.parameters()):
+            evaluated = {k: v.clone() for k, v in model.state_dict().items()}
+    assert e.kind == "failed" and evaluated is not None
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in evaluated.items())
+
+
 def test_stop_by_closing_the_generator_is_prompt_and_leaves_a_usable_model(ds):
     model = model_for(ds)
     tr = Trainer(model, ds, cfg(max_steps=0, max_seconds=600, eval_every=5))
