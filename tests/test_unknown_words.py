@@ -151,3 +151,27 @@ def test_a_vocabulary_that_disagrees_with_its_data_is_refused(word_checkpoint, t
     (dst / META).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(LyricdemoError, match="reads unknown words as 'chars'"):
         load_checkpoint(dst)
+
+
+def test_tab_one_counts_the_spelled_words_and_looks_them_up(small_text):
+    from lyricdemo.ui import tab_vocab
+    from lyricdemo.ui.session import Session
+
+    s = Session()
+    s.upload = read_corpus_bytes((small_text * 3 + "蝴蝶飞过金色的麦田\n哈密瓜和蝌蚪\n").encode(), "s.txt")
+    out = tab_vocab.tokenize(s, "upload", None, "d2l", "word", "token", 2, [], 10, 1, "chars")
+    ds = s.analyzed
+    assert ds.config.unknown_words == "chars" and ds.val_spelled > 0
+    assert f"{ds.val_spelled:,} of {ds.val_words:,} words" in out[1]
+    assert out[8]["val_spelled"] == ds.val_spelled and out[8]["config"]["unknown_words"] == "chars"
+    words = _val_words(ds)
+    word = next(w for w, sp in zip(words, ds.vocab.spelled(words)) if sp)
+    assert "spelled as its characters" in tab_vocab.lookup(s, word)
+    out = tab_vocab.tokenize(s, "upload", None, "d2l", "word", "token", 2, [], 10, 1, "unk")
+    assert "words spelled" not in out[1] and s.analyzed.val_spelled == 0
+
+
+def _val_words(ds):
+    from lyricdemo.tokenizers import flatten, tokenize_lines
+
+    return flatten(tokenize_lines(ds.val_lines, ds.tokenizer, ds.config.newline))
