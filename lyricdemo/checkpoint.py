@@ -79,7 +79,12 @@ class Checkpoint:
     def describe(self) -> str:
         best = self.metrics.get("best_val_ppl")
         ppl = f", validation perplexity {best:.1f}" if isinstance(best, (int, float)) else ""
-        return f"{self.name}: {self.model.describe()}, {self.data_config.tokenizer} tokens{ppl}"
+        bpc = (((self.meta.get("card") or {}).get("bits") or {}).get("model") or {}).get("bits_per_char")
+        if isinstance(bpc, (int, float)):
+            ppl += f" ({bpc:.3f} bits per character)"       # the figure that compares char and word models
+        spelled = ", rare words spelled" if self.data_config.tokenizer != "char" and \
+            self.data_config.unknown_words == "chars" else ""
+        return f"{self.name}: {self.model.describe()}, {self.data_config.tokenizer} tokens{spelled}{ppl}"
 
 
 # ----------------------------------------------------------------------------- saving

@@ -175,3 +175,13 @@ def _val_words(ds):
     from lyricdemo.tokenizers import flatten, tokenize_lines
 
     return flatten(tokenize_lines(ds.val_lines, ds.tokenizer, ds.config.newline))
+
+
+def test_the_picker_says_token_for_a_model_that_spells():
+    from lyricdemo.ui import resources
+
+    meta = {"model": {"kind": "gru", "num_layers": 1, "hidden_size": 256},
+            "data": {"tokenizer": "word", "unknown_words": "chars"},
+            "card": {"val_ppl": 613.8, "bits": {"model": {"bits_per_char": 7.875}}}}
+    label = resources.shipped_label("word-gru", meta)
+    assert "val ppl 614 / token" in label and "7.88 bits/char" in label
