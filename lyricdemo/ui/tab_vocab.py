@@ -229,8 +229,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 clean = gr.Radio(list(CLEANERS), value="d2l", elem_id="vocab-clean", **kw("clean"))
                 newline = gr.Radio(list(NEWLINE_MODES), value="token", elem_id="vocab-newline", **kw("newline"))
                 min_freq = gr.Slider(1, 50, value=2, step=1, elem_id="vocab-min-freq", **kw("min_freq"))
-                unknown_words = gr.Radio(list(UNKNOWN_WORDS), value="chars", elem_id="vocab-unknown-words",
-                                         **kw("unknown_words"))
+                unknown_words = gr.Radio(list(UNKNOWN_WORDS), value="chars", elem_id="vocab-unknown", **kw("unknown_words"))
                 reserved = gr.CheckboxGroup(list(RESERVED_CHOICES), value=[], elem_id="vocab-reserved",
                                             **kw("reserved"))
                 with gr.Row():
