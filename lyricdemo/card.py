@@ -126,6 +126,7 @@ def render(meta: dict) -> str:
     mem = card.get("memorization", {})
     kind = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}[m["kind"]]
     val = card.get("val_ppl")
+    spells = d["tokenizer"] != "char" and d.get("unknown_words") == "chars"      # a rare word spelled (vocab.py)
     rows = [
         ("kind", f"{kind}, {m['num_layers']} layer(s) x {m['hidden_size']} units"
                  + (", bidirectional" if m.get("bidirectional") else "")),
@@ -136,7 +137,10 @@ def render(meta: dict) -> str:
         ("parameters", f"{metrics.get('parameters', '?'):,}" if isinstance(metrics.get("parameters"), int) else "?"),
         ("weights", f"{meta['weights']['dtype']}, {meta['weights']['bytes'] / 2**20:.2f} MB"),
         ("tokenizer", f"{d['tokenizer']} (clean={d['clean']}, line break -> {d['newline']}, "
-                      f"min_freq={d['min_freq']}, vocabulary {m['vocab_size']:,})"),
+                      f"min_freq={d['min_freq']}, vocabulary {m['vocab_size']:,}"
+                      + ("" if d["tokenizer"] == "char" else
+                         "; a rarer word is spelled as its characters" if spells else "; a rarer word is <unk>")
+                      + ")"),
         ("corpus", f"{meta.get('corpus', {}).get('name', '?')} (sha256 {meta.get('corpus', {}).get('sha256', '?')[:16]}...), "
                    f"last {d['val_fraction']:.0%} of lines held out"),
         ("training", f"{t.get('optimizer', '?')} lr {t.get('lr', '?')}"
@@ -153,7 +157,7 @@ def render(meta: dict) -> str:
     ]
     if isinstance(val, (int, float)) and b.get("bigram"):
         rows.append(("against the bigram", f"{(val / b['bigram'] - 1) * 100:+.1f}%"))
-    rows += _bits_rows(card.get("bits"), d["tokenizer"])
+    rows += _bits_rows(card.get("bits"), "token" if spells else d["tokenizer"])
     rows += _memory_rows(card.get("memory"))
     if mem:
         share = mem.get("ngram_share", {})
@@ -178,7 +182,7 @@ def _bits_rows(bits: dict | None, tokenizer: str) -> list[tuple[str, str]]:
     if not bits or "model" not in bits:
         return []
     mine = bits["model"]
-    unit = "character" if tokenizer == "char" else "word"
+    unit = {"char": "character", "token": "token (a word, or a character of a spelled word)"}.get(tokenizer, "word")
     others = ", ".join(f"{k} {v['bits_per_char']:.2f}" for k, v in bits.items() if k != "model")
     return [("validation bits per character (one unit for char and word models)",
              f"**{mine['bits_per_char']:.3f}** ({mine['bits_per_token']:.2f} bits per {unit}); n-grams: {others}. "

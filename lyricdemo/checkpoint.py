@@ -79,7 +79,12 @@ class Checkpoint:
     def describe(self) -> str:
         best = self.metrics.get("best_val_ppl")
         ppl = f", validation perplexity {best:.1f}" if isinstance(best, (int, float)) else ""
-        return f"{self.name}: {self.model.describe()}, {self.data_config.tokenizer} tokens{ppl}"
+        bpc = (((self.meta.get("card") or {}).get("bits") or {}).get("model") or {}).get("bits_per_char")
+        if isinstance(bpc, (int, float)):
+            ppl += f" ({bpc:.3f} bits per character)"       # the figure that compares char and word models
+        spelled = ", rare words spelled" if self.data_config.tokenizer != "char" and \
+            self.data_config.unknown_words == "chars" else ""
+        return f"{self.name}: {self.model.describe()}, {self.data_config.tokenizer} tokens{spelled}{ppl}"
 
 
 # ----------------------------------------------------------------------------- saving
@@ -104,6 +109,7 @@ def save_checkpoint(path: str | os.PathLike, model: RNNLM, vocab: Vocab, data_co
         raise LyricdemoError(f"Weights are stored as float32 or float16; got {dtype!r}.")
     if len(vocab) != model.config.vocab_size:
         raise LyricdemoError(f"The vocabulary has {len(vocab)} tokens but the model expects {model.config.vocab_size}.")
+    _check_unknown_words(vocab, data_config)
     path = Path(path)
     weights = st_save(_weights_dict(model, getattr(torch, dtype)), metadata={"format": FORMAT})
     m = dict(metrics or {})
@@ -240,7 +246,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     meta = _read_meta(folder)
     try:
         model_cfg = ModelConfig.from_dict(meta["model"])
-        data_cfg = DataConfig.from_dict(meta["data"])
+        # saved before the character fallback for unknown words: a rare word was <unk>
+        data = meta["data"]
+        data_cfg = DataConfig.from_dict({"unknown_words": "unk", **data} if isinstance(data, dict) else data)
         train_cfg = TrainConfig.from_dict(meta["train"]) if meta.get("train") else None
         vocab = Vocab.from_dict(meta["vocab"])
         weights_info = meta["weights"]
@@ -250,6 +258,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise LyricdemoError(f"{folder.name!r}: {e}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise LyricdemoError(f"{folder.name!r}: {META} lacks or garbles {e}.") from None
+    _check_unknown_words(vocab, data_cfg, f"{folder.name!r}: ")
     if len(vocab) != model_cfg.vocab_size:
         raise LyricdemoError(f"{folder.name!r}: the vocabulary has {len(vocab)} tokens but the model config "
                              f"says {model_cfg.vocab_size}.")
@@ -266,6 +275,15 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     model.eval()
     return Checkpoint(name=meta.get("name", folder.name), model=model, vocab=vocab, data_config=data_cfg,
                       train_config=train_cfg, meta=meta, path=folder)
+
+
+def _check_unknown_words(vocab: Vocab, data_config: DataConfig, where: str = "") -> None:
+    """A word model's vocabulary reads rare words the way its data config says (for characters the two
+    ways are the same, so a char model passes either way)."""
+    if data_config.tokenizer != "char" and vocab.unknown_words != data_config.unknown_words:
+        raise LyricdemoError(f"{where}the vocabulary reads unknown words as {vocab.unknown_words!r} but the data "
+                             f"config says {data_config.unknown_words!r}: build the vocabulary with the data config "
+                             "(data.load_dataset).")
 
 
 def check_weights(model: RNNLM, tensors: dict[str, torch.Tensor], what: str = "checkpoint") -> None:

@@ -5,7 +5,10 @@
 ``DataConfig`` says how; ``load_dataset`` does it and returns a ``Dataset`` that the
 Trainer, the n-gram baselines and the statistics all read.  The vocabulary is built
 from the training lines only, so validation text is truly unseen: its tokens that
-training never saw (or saw fewer than ``min_freq`` times) become ``<unk>``.
+training never saw (or saw fewer than ``min_freq`` times) become ``<unk>`` -- or, for a word
+model with ``unknown_words="chars"`` (the default), are spelled as their characters, each of
+them in the vocabulary or ``<unk>`` (``vocab.Vocab.spell``).  ``train_tokens`` and ``val_tokens``
+are the tokens as the model reads them (spelled), one per id.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from .corpus import (CLEANERS, DEFAULT_MAX_BYTES, RawText, clean_lines, default_
 from .errors import LyricdemoError
 from .fields import field, from_dict, to_dict, validate
 from .tokenizers import NEWLINE_MODES, TOKENIZERS, Tokenizer, flatten, get_tokenizer, tokenize_lines
-from .vocab import RESERVED_CHOICES, Vocab
+from .vocab import RESERVED_CHOICES, UNKNOWN_WORDS, Vocab
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,10 @@ class DataConfig:
                                                            "留作验证的最后一部分行")
     max_tokens: int = field(0, lo=0, hi=10**12, help="Keep the first N training tokens (0 = all; d2l used 10,000) / "
                                                     "只用前 N 个训练词元（0 为全部）")
+    unknown_words: str = field("chars", choices=UNKNOWN_WORDS,
+                               help="A word below min_freq: spelled as its characters (chars) or read as <unk> "
+                                    "(unk, d2l's way); no effect on characters / 低频词：拆成单字（chars）或记为 "
+                                    "<unk>（unk，d2l 的做法）；对按字切分无影响")
 
     def __post_init__(self):
         validate(self)
@@ -75,6 +82,8 @@ class Dataset:
     train_ids: torch.Tensor = dc_field(repr=False)   # (N_train,) long
     val_ids: torch.Tensor = dc_field(repr=False)     # (N_val,) long
     train_targets: torch.Tensor | None = dc_field(default=None, repr=False)  # toy task only: Y for X = train_ids
+    val_words: int = 0              # validation tokens as the tokenizer gave them (before spelling)
+    val_spelled: int = 0            # of them, words not in the vocabulary spelled as their characters
 
     @property
     def corpus_sha256(self) -> str:
@@ -113,14 +122,17 @@ def load_dataset(config: DataConfig = DataConfig(), raw: RawText | None = None,
     train_tokens = flatten(tokenize_lines(train_lines, tok, config.newline))
     if config.max_tokens:
         train_tokens = train_tokens[: config.max_tokens]
-    val_tokens = flatten(tokenize_lines(val_lines, tok, config.newline))
-    vocab = Vocab(train_tokens, min_freq=config.min_freq, reserved_tokens=config.reserved_tokens)
+    val_words = flatten(tokenize_lines(val_lines, tok, config.newline))
+    vocab = Vocab(train_tokens, min_freq=config.min_freq, reserved_tokens=config.reserved_tokens,
+                  unknown_words=config.unknown_words)
+    train_tokens, val_tokens = vocab.spell(train_tokens), vocab.spell(val_words)
     return Dataset(
         config=config, raw=raw, tokenizer=tok, vocab=vocab,
         train_lines=train_lines, val_lines=val_lines,
         train_tokens=train_tokens, val_tokens=val_tokens,
         train_ids=torch.tensor(vocab.encode(train_tokens), dtype=torch.long),
         val_ids=torch.tensor(vocab.encode(val_tokens), dtype=torch.long),
+        val_words=len(val_words), val_spelled=sum(vocab.spelled(val_words)),
     )
 
 

@@ -2,6 +2,7 @@
 as its training text, and a clear account of what it does not know.
 
     text --split at line breaks--> lines --tokenizer--> tokens (+ the vocab's line-break token)
+         --vocab.spell--> tokens (a word model's unknown word as its characters, when its data says so)
          --vocab--> ids (a token outside the vocabulary -> <unk>, listed with its position)
 
 Two readers use it: decoding (``prepare_prefix``: the prefix a generation continues, empty
@@ -104,6 +105,25 @@ def _tokens_and_spans(text: str, tok: Tokenizer, brk: str) -> tuple[list[str], l
     return tokens, spans, len(breaks)
 
 
+def _spell(vocab: Vocab, tokens: list[str], spans: list[tuple[int, int]]
+           ) -> tuple[list[str], list[tuple[int, int]]]:
+    """The tokens as ``vocab`` reads them (``Vocab.spell``: a word it lacks becomes its characters, when its
+    data says so), each character of a spelled word with its own span."""
+    spelled = vocab.spelled(tokens)
+    if not any(spelled):
+        return tokens, spans
+    out_t: list[str] = []
+    out_s: list[tuple[int, int]] = []
+    for t, (s, e), sp in zip(tokens, spans, spelled):
+        if sp:
+            out_t.extend(t)
+            out_s.extend((s + i, s + i + 1) for i in range(len(t)))
+        else:
+            out_t.append(t)
+            out_s.append((s, e))
+    return out_t, out_s
+
+
 def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
                    unknown: str = "unk") -> PrefixReport:
     """Tokenize ``prefix`` as the model's training text was, and find what the model does not know.
@@ -137,6 +157,7 @@ def prepare_prefix(prefix: str | None, vocab: Vocab, tokenizer: Tokenizer | str,
         return PrefixReport(prefix="", tokens=(), ids=(vocab[start],), line_start=True, warnings=tuple(warnings))
 
     tokens, spans, breaks = _tokens_and_spans(prefix, tok, brk if brk is not None else "\n")
+    tokens, spans = _spell(vocab, tokens, spans)
     if len(tokens) > MAX_PREFIX_TOKENS:
         raise LyricdemoError(f"The prefix is too long: {len(tokens):,} tokens "
                              f"(at most {MAX_PREFIX_TOKENS:,}). Use its last lines.", code="prefix_too_long")

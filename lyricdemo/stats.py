@@ -57,11 +57,19 @@ class CorpusStats:
     zipf: dict[int, list[int]] = field(default_factory=dict)           # n -> n-gram freqs, descending
     line_lengths: list[int] = field(default_factory=list)              # tokens per training line
     mean_token_chars: float = 1.0
+    unknown_words: str = "unk"           # DataConfig.unknown_words: a rare word spelled ("chars") or <unk>
+    val_words: int = 0                   # validation tokens as the tokenizer gave them, before spelling
+    val_spelled: int = 0                 # of them, words outside the vocabulary spelled as their characters
+
+    @property
+    def val_spelled_rate(self) -> float:
+        return self.val_spelled / self.val_words if self.val_words else 0.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["coverage_marks"] = {str(k): v for k, v in self.coverage_marks.items()}
         d["zipf"] = {str(k): v for k, v in self.zipf.items()}
+        d["val_spelled_rate"] = self.val_spelled_rate
         return d
 
 
@@ -122,6 +130,7 @@ def corpus_stats(ds: Dataset, top: int = 30, rare: int = 60) -> CorpusStats:
         zipf={n: ngram_freqs(ds.train_tokens, n) for n in (1, 2, 3)},
         line_lengths=line_lengths,
         mean_token_chars=(sum(len(t) for t in words) / len(words)) if words else 0.0,
+        unknown_words=ds.config.unknown_words, val_words=ds.val_words, val_spelled=ds.val_spelled,
     )
 
 

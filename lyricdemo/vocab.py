@@ -1,5 +1,12 @@
 """The vocabulary: tokens <-> ids, as d2l's ``Vocab`` (seed 000), made deterministic.
 
+With ``unknown_words="chars"`` (a word model's default) a word seen fewer than ``min_freq`` times is
+*spelled*: it becomes its characters, each a token of the same vocabulary, so the tokens still join back
+into the text and the model still has to predict every character of a rare word.  A character is in the
+vocabulary when the training text has it at least ``min_freq`` times (inside any word); a character rarer
+than that is still ``<unk>``.  ``"unk"`` (d2l's way, and every checkpoint saved before this mode) reads
+a rare word as one ``<unk>``.  For characters the two modes are the same.
+
 Layout of the ids::
 
     0            <unk>         every token not in the vocabulary
@@ -21,6 +28,7 @@ from .errors import LyricdemoError
 
 UNK = "<unk>"
 RESERVED_CHOICES = ("<pad>", "<bos>", "<eos>")
+UNKNOWN_WORDS = ("chars", "unk")       # a word below min_freq: spelled as its characters, or <unk>
 
 # How a whitespace token is written where it must be seen (charts, pages, the lookup box), and the
 # glyphs and names a user may type for it.  Glyphs that DejaVu Sans and Noto Sans CJK both draw
@@ -47,11 +55,17 @@ class Vocab:
     unk = 0
 
     def __init__(self, tokens: Iterable[str] | Iterable[Sequence[str]] = (), min_freq: int = 1,
-                 reserved_tokens: Sequence[str] = ()):
+                 reserved_tokens: Sequence[str] = (), unknown_words: str = "unk"):
         """Count ``tokens`` (a flat list, or a list of token lists) and keep those seen at
-        least ``min_freq`` times."""
+        least ``min_freq`` times; with ``unknown_words="chars"`` the rarer words are spelled
+        (``spell``) and the characters seen at least ``min_freq`` times are kept too.
+
+        ``token_freqs`` counts the tokens of the training stream as the model reads it (a spelled
+        word counts for its characters, not for itself)."""
         if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
             raise LyricdemoError(f"min_freq must be a whole number >= 1; got {min_freq!r}.")
+        if unknown_words not in UNKNOWN_WORDS:
+            raise LyricdemoError(f"unknown_words must be one of {UNKNOWN_WORDS}; got {unknown_words!r}.")
         reserved = list(reserved_tokens)
         if UNK in reserved or len(set(reserved)) != len(reserved):
             raise LyricdemoError(f"Reserved tokens must be distinct and not {UNK!r}; got {reserved}.")
@@ -61,11 +75,37 @@ class Vocab:
         counter = Counter(tokens)
         self.min_freq = min_freq
         self.reserved_tokens = reserved
+        self.unknown_words = unknown_words
+        kept = [t for t, f in counter.items() if f >= min_freq]
+        if unknown_words == "chars":
+            chars: Counter = Counter()
+            for t, f in counter.items():
+                for ch in t:
+                    chars[ch] += f
+            kept = {t for t in kept if len(t) > 1} | {ch for ch, f in chars.items() if f >= min_freq}
+            counter = Counter(_spell(tokens, kept))
+            # a character seen only inside kept words is in the vocabulary too, with 0 reads of its own
+            counter.update({ch: 0 for ch in kept if ch not in counter})
         # (-freq, token): deterministic whatever the order the tokens came in
         self.token_freqs: list[tuple[str, int]] = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+        kept = set(kept)
         self.idx_to_token: list[str] = [UNK, *reserved]
-        self.idx_to_token += [t for t, f in self.token_freqs if f >= min_freq and t not in self.idx_to_token]
+        self.idx_to_token += [t for t, _ in self.token_freqs if t in kept and t not in self.idx_to_token]
+        self.token_freqs = [(t, f) for t, f in self.token_freqs if f]
         self.token_to_idx: dict[str, int] = {t: i for i, t in enumerate(self.idx_to_token)}
+
+    def spell(self, tokens: Iterable[str]) -> list[str]:
+        """The tokens as this vocabulary reads them: with ``unknown_words="chars"`` a word it lacks
+        becomes its characters (each then in the vocabulary or ``<unk>``); otherwise unchanged.
+        ``"".join`` of the result is ``"".join(tokens)``."""
+        if self.unknown_words != "chars":
+            return list(tokens)
+        return _spell(tokens, self.token_to_idx)
+
+    def spelled(self, tokens: Iterable[str]) -> list[bool]:
+        """For each token, whether ``spell`` breaks it into its characters."""
+        chars = self.unknown_words == "chars"
+        return [chars and len(t) > 1 and t not in self.token_to_idx for t in tokens]
 
     # -- lookups -------------------------------------------------------------------
     def __len__(self) -> int:
@@ -120,6 +160,7 @@ class Vocab:
             "token_freqs": [[t, f] for t, f in self.token_freqs],
             "min_freq": self.min_freq,
             "reserved_tokens": self.reserved_tokens,
+            "unknown_words": self.unknown_words,
         }
 
     @classmethod
@@ -130,14 +171,19 @@ class Vocab:
             token_freqs = [(str(t), int(f)) for t, f in d["token_freqs"]]
             min_freq = int(d["min_freq"])
             reserved = list(d.get("reserved_tokens", []))
+            unknown_words = d.get("unknown_words", "unk")   # saved before the character fallback: "unk"
         except (KeyError, TypeError, ValueError) as e:
             raise LyricdemoError(f"The vocabulary data is malformed ({e!r}).") from None
         if not idx_to_token or idx_to_token[0] != UNK or not all(isinstance(t, str) for t in idx_to_token):
             raise LyricdemoError("The vocabulary data is malformed: id 0 must be '<unk>'.")
         if len(set(idx_to_token)) != len(idx_to_token):
             raise LyricdemoError("The vocabulary data is malformed: a token appears twice.")
+        if unknown_words not in UNKNOWN_WORDS:
+            raise LyricdemoError(f"The vocabulary data is malformed: unknown_words must be one of {UNKNOWN_WORDS}; "
+                                 f"got {unknown_words!r}.")
         v = cls.__new__(cls)
         v.min_freq, v.reserved_tokens, v.token_freqs = min_freq, reserved, token_freqs
+        v.unknown_words = unknown_words
         v.idx_to_token = idx_to_token
         v.token_to_idx = {t: i for i, t in enumerate(idx_to_token)}
         return v
@@ -156,4 +202,16 @@ class Vocab:
         return isinstance(other, Vocab) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
-        return f"Vocab(size={len(self)}, min_freq={self.min_freq}, reserved={self.reserved_tokens})"
+        return (f"Vocab(size={len(self)}, min_freq={self.min_freq}, reserved={self.reserved_tokens}, "
+                f"unknown_words={self.unknown_words!r})")
+
+
+def _spell(tokens: Iterable[str], known) -> list[str]:
+    """Each token of more than one character that is not in ``known`` replaced by its characters."""
+    out: list[str] = []
+    for t in tokens:
+        if len(t) > 1 and t not in known:
+            out.extend(t)
+        else:
+            out.append(t)
+    return out

@@ -92,7 +92,7 @@ def test_bad_uploads_get_a_clear_message_and_odd_names_work(app_url, tmp_path):
     path = r.json()[0]
     assert r.status_code == 200 and Path(path).name == "evil.txt" and "/tmp/evil.txt" != path
     state, out = raw_call(app_url, "tokenize", ["upload", {"path": path, "meta": {"_type": "gradio.FileData"}},
-                                                "none", "char", "token", 1, [], 10, 1])
+                                                "none", "char", "token", 1, [], 10, 1, "chars"])
     assert state == "complete" and out[8]["corpus"] == "evil.txt"
     with pytest.raises(AppError, match="must be a file.*handle_file"):              # a path without handle_file
         c.predict(source="upload", upload="lyrics.txt", api_name="/tokenize")
@@ -114,7 +114,7 @@ def test_a_100_mb_upload_is_refused_before_it_is_read(app_url, tmp_path):
 def test_files_the_server_did_not_receive_are_never_read(app_url):
     secret = str(REPO / "requirements.txt")
     state, message = raw_call(app_url, "tokenize", ["upload", {"path": secret, "meta": {"_type": "gradio.FileData"}},
-                                                    "none", "char", "token", 1, [], 10, 1])
+                                                    "none", "char", "token", 1, [], 10, 1, "chars"])
     assert state == "error"                                                # Gradio: "not uploaded by a user"
     assert httpx.get(f"{app_url}gradio_api/file={secret}").status_code == 403
 

@@ -40,7 +40,8 @@ def cmd_inspect(args) -> int:
         ("file", f"{raw.name}  ({raw.size_bytes:,} bytes, sha256 {raw.sha256[:16]}...)"),
         ("lines (raw)", f"{raw.lines:,}"),
         ("characters (raw, no line breaks)", f"{raw.chars:,}  ({raw.distinct_chars:,} distinct)"),
-        ("settings", f"clean={cfg.clean} tokenizer={cfg.tokenizer} newline={cfg.newline} min_freq={cfg.min_freq}"),
+        ("settings", f"clean={cfg.clean} tokenizer={cfg.tokenizer} newline={cfg.newline} min_freq={cfg.min_freq} "
+                     f"unknown_words={cfg.unknown_words}"),
         ("lines train / validation", f"{st.train_lines:,} / {st.val_lines:,}"),
         ("training tokens", f"{st.tokens:,}  (mean {st.mean_token_chars:.2f} chars per token)"),
         ("distinct training tokens", f"{st.types:,}"),
@@ -48,6 +49,9 @@ def cmd_inspect(args) -> int:
         ("singletons (seen once)", f"{st.singletons:,}  ({st.singletons / max(st.types, 1):.0%} of types)"),
         ("validation tokens", f"{st.val_tokens:,}"),
         ("validation <unk> rate", f"{st.val_unk_rate:.2%}"),
+        *([("validation words spelled as characters", f"{st.val_spelled:,} of {st.val_words:,} words "
+            f"({st.val_spelled_rate:.2%}): not in the vocabulary, each read as its characters")]
+          if cfg.tokenizer != "char" and cfg.unknown_words == "chars" else []),
         ("coverage", "  ".join(f"{m:.0%}:{k}" for m, k in st.coverage_marks.items()) + "  (share: top-k types)"),
     ]
     width = max(len(k) for k, _ in rows)

@@ -26,6 +26,10 @@ CONTROLS: dict[str, tuple[str, str]] = {
                 "token：每行以 ↵ 词元结束 · space：换成空格（d2l 的做法）。"),
     "min_freq": ("Minimum frequency / 最小词频",
                  "Training tokens seen fewer times become <unk>. / 训练集中出现次数少于它的词元记为 <unk>。"),
+    "unknown_words": ("A word below the minimum / 低频词",
+                      "chars: spelled as its characters, so the model still predicts every character · unk: one "
+                      "<unk> (d2l's way). Characters are the same either way. / chars：拆成单字，模型仍要预测每个字 · "
+                      "unk：记为一个 <unk>（d2l 的做法）。按字切分时两者相同。"),
     "reserved": ("Reserved tokens / 保留词元",
                  "Special tokens with their own ids right after <unk> = 0. / 紧跟 <unk>=0 之后、有自己编号的特殊词元。"),
     "top_n": ("Top N tokens / 高频词元个数", ""),

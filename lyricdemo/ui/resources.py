@@ -220,7 +220,8 @@ def shipped_label(name: str, meta: dict) -> str:
     kind = KIND_NAMES.get(m.get("kind"), str(m.get("kind", "?")).upper())
     card = meta.get("card") or {}
     best = card.get("val_ppl", (meta.get("metrics") or {}).get("best_val_ppl"))
-    unit = "char" if d.get("tokenizer", "char") == "char" else "word"
+    unit = ("char" if d.get("tokenizer", "char") == "char" else
+            "token" if d.get("unknown_words") == "chars" else "word")     # words, and the characters of rare ones
     ppl = f", val ppl {best:.0f} / {unit}" if isinstance(best, (int, float)) else ""
     bpc = ((card.get("bits") or {}).get("model") or {}).get("bits_per_char")
     if isinstance(bpc, (int, float)):

@@ -22,7 +22,7 @@ from ..errors import LyricdemoError
 from ..fields import ConfigError
 from ..stats import RawStats
 from ..tokenizers import NEWLINE_MODES, TOKENIZERS, tokenize_lines
-from ..vocab import RESERVED_CHOICES, UNK, token_from_glyph
+from ..vocab import RESERVED_CHOICES, UNK, UNKNOWN_WORDS, token_from_glyph
 from . import limits, resources
 from .labels import T, kw
 from .session import Session
@@ -47,12 +47,13 @@ def _load_raw(session: Session, source: str, upload):
     raise LyricdemoError("Upload a UTF-8 text file first (or choose a built-in corpus). / 请先上传一个 UTF-8 文本文件。")
 
 
-def data_config(clean, tokenizer, newline, min_freq, reserved) -> DataConfig:
+def data_config(clean, tokenizer, newline, min_freq, reserved, unknown_words="chars") -> DataConfig:
     """The knobs as a ``DataConfig``: it checks every value; its message comes under the knob's label.
     The reserved tokens, a checkbox group, come in the order of their choices, once each."""
     try:
         return DataConfig(clean=clean, tokenizer=tokenizer, newline=newline, min_freq=min_freq,
-                          reserved_tokens=subset("reserved", reserved, RESERVED_CHOICES))
+                          reserved_tokens=subset("reserved", reserved, RESERVED_CHOICES),
+                          unknown_words=unknown_words)
     except ConfigError as e:
         raise labelled(e, {"reserved_tokens": "reserved"}) from None
 
@@ -64,11 +65,11 @@ def _pct(x: float) -> str:
 @user_errors
 def tokenize(session: Session, source: str = "d2l", upload: str | None = None, clean: str = "d2l",
              tokenizer: str = "char", newline: str = "token", min_freq: float = 2, reserved: list | None = None,
-             top_n: float = 30, first_line: float = 1):
+             top_n: float = 30, first_line: float = 1, unknown_words: str = "chars"):
     """Corpus statistics: summary, tokenized lines, top-N, Zipf, coverage, rare tokens, char vs word."""
     session.touch()
     source = choice("source", source, SOURCES)
-    cfg = data_config(clean, tokenizer, newline, min_freq, reserved or [])
+    cfg = data_config(clean, tokenizer, newline, min_freq, reserved or [], unknown_words)
     top_n = whole("top_n", top_n, 1, 100)
     first = whole("first_line", first_line, 1, 10_000_000)
     raw = _load_raw(session, source, upload)
@@ -80,7 +81,8 @@ def tokenize(session: Session, source: str = "d2l", upload: str | None = None, c
         raise LyricdemoError(f"The training text has {len(ds.train_lines):,} lines; "
                              f"'Show lines from' must be at most that. / 起始行超出范围。")
     shown = ds.train_lines[first - 1:first - 1 + SHOW_LINES]
-    view = tokens_html(tokenize_lines(shown, ds.tokenizer, cfg.newline), ds.vocab, first)
+    view = tokens_html([ds.vocab.spell(line) for line in tokenize_lines(shown, ds.tokenizer, cfg.newline)],
+                       ds.vocab, first)
     rare = [[plots.show_token(t), f, ds.vocab[t] if t in ds.vocab else UNK] for t, f in st.rare_tokens[-30:]]
     rare.reverse()
     cmp = resources.compare(raw, cfg)
@@ -103,6 +105,10 @@ def _summary_rows(raw, rs: RawStats, st, cfg) -> list[list[str]]:
          f"{st.vocab_size:,} (incl. {UNK}{', ' + ', '.join(cfg.reserved_tokens) if cfg.reserved_tokens else ''})"],
         ["seen once / 只出现一次", f"{st.singletons:,} ({st.singletons / max(st.types, 1):.0%} of distinct tokens)"],
         ["validation <unk> rate / 验证集 <unk> 比例", f"{_pct(st.val_unk_rate)} of {st.val_tokens:,} tokens"],
+        *([["validation words spelled / 验证集中拆成单字的词",
+            f"{st.val_spelled:,} of {st.val_words:,} words ({_pct(st.val_spelled_rate)}): not in the vocabulary, "
+            f"each read as its characters / 不在词表中，逐字读入"]]
+          if cfg.tokenizer != "char" and cfg.unknown_words == "chars" else []),
         ["coverage / 覆盖率 (share → top-k types)", marks],
     ]
 
@@ -117,6 +123,9 @@ def _compare_rows(cmp: dict, cfg) -> list[list[str]]:
         ["seen once / 只出现一次", f"{c.singletons:,} ({c.singletons / max(c.types, 1):.0%})",
          f"{w.singletons:,} ({w.singletons / max(w.types, 1):.0%})"],
         ["validation <unk> rate / 验证 <unk>", _pct(c.val_unk_rate), _pct(w.val_unk_rate)],
+        ["validation words spelled / 拆成单字的验证词", "–",
+         f"{w.val_spelled:,} ({_pct(w.val_spelled_rate)})" if w.unknown_words == "chars" else
+         "– (unknown_words = unk)"],
         ["chars per token / 每词元字数", f"{c.mean_token_chars:.2f}", f"{w.mean_token_chars:.2f}"],
         ["types for 90% coverage / 覆盖 90% 所需词元", f"{c.coverage_marks.get(0.9, 0):,}",
          f"{w.coverage_marks.get(0.9, 0):,}"],
@@ -142,22 +151,26 @@ def _stats_json(raw, rs: RawStats, st, cfg, cmp: dict, top_n: int) -> dict:
         "config": cfg.to_dict(), "train_lines": st.train_lines, "val_lines": st.val_lines, "tokens": st.tokens,
         "types": st.types, "vocab_size": st.vocab_size, "singletons": st.singletons, "val_tokens": st.val_tokens,
         "val_unk_rate": st.val_unk_rate, "mean_token_chars": st.mean_token_chars,
+        "val_words": st.val_words, "val_spelled": st.val_spelled, "val_spelled_rate": st.val_spelled_rate,
         "coverage_marks": {str(k): v for k, v in st.coverage_marks.items()},
         "top_tokens": [[t, f] for t, f in st.top_tokens[:top_n]],
         "zipf_top": {str(n): f[:10] for n, f in st.zipf.items()},
         "char_vs_word": {name: {"tokens": s.tokens, "types": s.types, "vocab_size": s.vocab_size,
-                                "val_unk_rate": s.val_unk_rate} for name, s in cmp.items()},
+                                "val_unk_rate": s.val_unk_rate, "val_spelled": s.val_spelled}
+                         for name, s in cmp.items()},
     }
 
 
-def on_load(session: Session, source, upload, clean, tokenizer, newline, min_freq, reserved, top_n, first_line):
+def on_load(session: Session, source, upload, clean, tokenizer, newline, min_freq, reserved, top_n, first_line,
+            unknown_words="chars"):
     """The first view: the corpus in use now (the d2l lyrics when they are in data/, else the Tang poems),
     analysed; the source picker follows it, so a corpus that arrived while the app ran is chosen."""
     if source != "upload":
         source = resources.corpus_in_use().key
     try:
         return (gr.update(value=source),
-                *tokenize(session, source, upload, clean, tokenizer, newline, min_freq, reserved, top_n, first_line))
+                *tokenize(session, source, upload, clean, tokenizer, newline, min_freq, reserved, top_n, first_line,
+                          unknown_words))
     except gr.Error as e:
         return (gr.skip(), f"⚠ {esc(str(e))}") + (gr.skip(),) * 8
 
@@ -185,6 +198,11 @@ def lookup(session: Session, query: str = ""):
     if tok in v:
         return (f"token **`{esc(plots.show_token(tok))}`** → id **{v[tok]}** · seen {v.freq(tok):,}× in training "
                 f"(rank {v[tok] - len(v.reserved_tokens)} by frequency) / 训练中出现 {v.freq(tok):,} 次")
+    if v.spelled([tok])[0]:
+        parts = ", ".join(f"`{esc(plots.show_token(ch))}` → {v[ch]}" for ch in tok[:20]) + (" …" if len(tok) > 20 else "")
+        return (f"**`{esc(plots.show_token(tok))}`** is not a word of the vocabulary (seen fewer than "
+                f"min_freq={v.min_freq} times in training): it is spelled as its characters: {parts} "
+                f"(id 0 = {esc(UNK)}). / 不是词表中的词，按单字读入。")
     n = v.freq(tok)
     why = (f"seen only {n}× in training, below min_freq={v.min_freq} / 训练中只出现 {n} 次" if n else
            "never seen in the training text / 训练文本中从未出现")
@@ -211,6 +229,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 clean = gr.Radio(list(CLEANERS), value="d2l", elem_id="vocab-clean", **kw("clean"))
                 newline = gr.Radio(list(NEWLINE_MODES), value="token", elem_id="vocab-newline", **kw("newline"))
                 min_freq = gr.Slider(1, 50, value=2, step=1, elem_id="vocab-min-freq", **kw("min_freq"))
+                unknown_words = gr.Radio(list(UNKNOWN_WORDS), value="chars", elem_id="vocab-unknown", **kw("unknown_words"))
                 reserved = gr.CheckboxGroup(list(RESERVED_CHOICES), value=[], elem_id="vocab-reserved",
                                             **kw("reserved"))
                 with gr.Row():
@@ -239,7 +258,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     with gr.Accordion("Statistics as JSON / 统计数据（JSON）", open=False):
         stats_json = gr.JSON(label="Statistics / 统计", elem_id="vocab-json")
 
-    inputs = [session, source, upload, clean, tokenizer, newline, min_freq, reserved, top_n, first_line]
+    inputs = [session, source, upload, clean, tokenizer, newline, min_freq, reserved, top_n, first_line, unknown_words]
     outputs = [notice, summary, view, top_plot, zipf_plot, coverage_plot, rare, compare, stats_json]
     # preprocess=False: the handlers check every raw value themselves (validate.py), so a string
     # sent to a slider gets a message naming the slider instead of Gradio's blank "Error"
