@@ -69,6 +69,9 @@ class TrainConfig:
     max_seconds: float = field(180.0, lo=0.0, hi=7 * 24 * 3600, help="Budget in seconds (0 = none) / "
                                                                       "时间预算，秒（0 为不限）")
     eval_every: int = field(50, lo=0, hi=10**9, help="Steps between evaluations (0: once per epoch) / 每隔几步评估")
+    eval_sample: int = field(0, lo=0, hi=10**12, help=(
+        "Validation tokens measured between steps, the first N (0: all); the full set at the end / "
+        "训练中评估的验证词元数（前 N 个，0 为全部）；结束时评估全部"))
     early_stopping: int = field(6, lo=0, hi=10**6, help="Stop after N evaluations without gain (0: off) / "
                                                        "连续 N 次评估没有改进就停止（0 为关闭）")
     keep_best: bool = field(True, help="End with the weights of the best validation perplexity / 保留最佳权重")
@@ -155,6 +158,8 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.bad_evals = 0
         self.train_seconds = 0.0         # time spent in training steps (throughput excludes evaluation)
+        self.eval_seconds = 0.0          # time spent in evaluations, and the tokens they read: ...
+        self.eval_tokens = 0             # ... the final one's cost is foreseen from them (final_reserve)
         self.tokens_seen = 0
         self.carried = None              # the hidden state carried across batches (sequential sampling)
         self.last_state: dict[str, torch.Tensor] | None = None  # the last weights, once best ones replaced them
@@ -224,7 +229,7 @@ class Trainer:
             return "steps"
         if c.epochs and self.epoch + self.batch_in_epoch / max(self.batches_per_epoch(), 1) >= c.epochs - 1e-9:
             return "epochs"
-        if c.max_seconds and elapsed >= c.max_seconds:
+        if c.max_seconds and elapsed + self.final_reserve() >= c.max_seconds:
             return "budget"
         return None
 
@@ -264,15 +269,32 @@ class Trainer:
         return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
 
     # -- evaluation and samples ----------------------------------------------------------------
-    def _evaluate(self, running_nll: float, running_n: int, elapsed: float) -> Evaluation:
+    def _val_sample(self, full: bool) -> torch.Tensor:
+        """The validation ids measured: all of them at the end (``full``) or with ``eval_sample`` 0, else
+        the first ``eval_sample`` (a fixed sample: every evaluation reads the same tokens)."""
+        ids, n = self.dataset.val_ids, self.config.eval_sample
+        return ids if full or not n or n >= len(ids) else ids[:n]
+
+    def _evaluate(self, running_nll: float, running_n: int, elapsed: float, full: bool = False) -> Evaluation:
+        """Measure validation and a training slice as long; between steps (``full`` False) on the validation
+        sample, and it tracks the best weights; at the end (``full``) on the whole set, of the kept weights."""
         ds = self.dataset
-        val = perplexity(self.model, ds.val_ids) if len(ds.val_ids) >= 2 else None
+        t0 = time.perf_counter()
+        val_ids = self._val_sample(full)
+        val = perplexity(self.model, val_ids) if len(val_ids) >= 2 else None
         if self.pair_mode:
             train_eval = self._pair_perplexity()
         else:
-            n = max(len(ds.val_ids), 512)
+            n = max(len(val_ids), 512)
             train_eval = perplexity(self.model, ds.train_ids[:n]) if len(ds.train_ids) >= 2 else None
-        if val is not None and (self.best_val_ppl is None or val < self.best_val_ppl):
+        spent = time.perf_counter() - t0
+        if not self.pair_mode:
+            self.eval_seconds += spent
+            self.eval_tokens += len(val_ids) + min(max(len(val_ids), 512), len(ds.train_ids))
+        if full:
+            if val is not None and self.best_state is not None:
+                self.best_val_ppl = val          # the kept weights' figure on the whole set
+        elif val is not None and (self.best_val_ppl is None or val < self.best_val_ppl):
             self.best_val_ppl, self.bad_evals = val, 0
             if self.config.keep_best:
                 self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -280,9 +302,26 @@ class Trainer:
             self.bad_evals += 1
         ev = Evaluation(step=self.step, epoch=self._epoch_float(),
                         train_ppl=perplexity_of(running_nll / running_n) if running_n else float("nan"),
-                        train_eval_ppl=train_eval, val_ppl=val, best_val_ppl=self.best_val_ppl, elapsed=elapsed)
+                        train_eval_ppl=train_eval, val_ppl=val, best_val_ppl=self.best_val_ppl,
+                        elapsed=elapsed + (spent if full else 0.0), val_tokens=len(val_ids),
+                        full=len(val_ids) == len(ds.val_ids))
         self.history.append(ev.to_dict())
         return ev
+
+    @property
+    def sampled(self) -> bool:
+        """Evaluations between steps read a sample of the validation set, not all of it."""
+        n = self.config.eval_sample
+        return bool(n) and n < len(self.dataset.val_ids) and not self.pair_mode
+
+    def final_reserve(self) -> float:
+        """Seconds kept at the end of a time budget for the final evaluation on the whole validation set
+        (and a training slice as long), at the speed the evaluations so far ran; 0 before any."""
+        if not self.sampled or not self.eval_tokens:
+            return 0.0
+        n = len(self.dataset.val_ids)
+        per_token = self.eval_seconds / self.eval_tokens
+        return 1.1 * per_token * (n + min(n, len(self.dataset.train_ids)))
 
     @torch.inference_mode()
     def _pair_perplexity(self) -> float:
@@ -370,6 +409,8 @@ class Trainer:
             if running_n:                             # a last evaluation for the steps since the last one
                 yield self._evaluate(running_nll, running_n, time.perf_counter() - t_start)
             kept = self._finish()
+            if self.sampled:                          # the kept weights on the whole validation set
+                yield self._evaluate(float("nan"), 0, time.perf_counter() - t_start, full=True)
             finished = True
             yield from self.samples()
             yield self._done(reason, kept, time.perf_counter() - t_start)
