@@ -13,10 +13,11 @@ decay 0.1), a larger batch (more tokens per second on a CPU) and a wider GRU.  I
 regularization follows log(passes) in a straight line.  A corpus so small that the budget would read it
 more than ``MAX_PASSES`` times gets a shorter budget (never under a minute).
 
-Evaluation: between steps the trainer measures a fixed sample of the validation text (its first
-``EVAL_SAMPLE`` tokens) every ``eval_every`` steps, chosen so that the steps between two evaluations
-train on at least ``TRAIN_PER_EVAL`` times the tokens one evaluation reads; the full validation set is
-measured once, at the end, inside the budget.
+Evaluation: a validation set longer than ``EVAL_SAMPLE`` tokens is measured between steps on a fixed
+sample (its first ``EVAL_SAMPLE`` tokens, read as a batch), every ``eval_every`` steps, chosen so that the
+steps between two evaluations train on at least ``TRAIN_PER_EVAL`` times the tokens one evaluation reads
+(about 5% of the time); the whole set is measured once, at the end, inside the budget.  A smaller one
+(the lyrics') is measured whole every 50 steps, as before.
 
 Every value the rule returns is a field of ``DataConfig``, ``ModelConfig`` or ``TrainConfig`` (the
 parts of ``presets.apply``); ``Recipe.reasons`` says why, in one line each, and the CLI prints them.
@@ -33,7 +34,7 @@ LIGHT_PASSES = 3.0                # at most this many: the lightest regularizati
 MAX_PASSES = 150.0                # more than this: a shorter budget, ...
 MIN_SECONDS = 60.0                # ... but never under a minute
 EVAL_SAMPLE = 8_192               # validation tokens measured between steps (the lyrics' 8,014 are all of them)
-TRAIN_PER_EVAL = 3.4              # training tokens per evaluated token between two evaluations
+TRAIN_PER_EVAL = 20.0             # training tokens per evaluated token between two sampled evaluations
 LARGE = 300_000                   # training tokens from which the batch and the GRU grow
 
 # (heavy, light) ends of each regularization knob
@@ -112,14 +113,17 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
     if large:
         reasons.append(f"{train_tokens:,} training tokens >= {LARGE:,}: GRU {model['hidden_size']}, batch {batch}, "
                        f"learning rate {train['lr']:g} (scaled by sqrt(batch/32)) / 语料较大：更宽的模型、更大的批")
-    sample = min(val_tokens, EVAL_SAMPLE) if val_tokens else EVAL_SAMPLE
     if val_tokens > EVAL_SAMPLE:
+        # between evaluations: the validation sample and an equally long training slice are read (a batch of
+        # trainer.EVAL_STREAMS pieces, at about the training's speed per token): >= 20x as many are trained
         train["eval_sample"] = EVAL_SAMPLE
-    per_step = batch * 35
-    # between evaluations: the validation sample and an equally long training slice are read
-    train["eval_every"] = max(50, math.ceil(TRAIN_PER_EVAL * 2 * sample / per_step))
-    reasons.append(f"evaluate {sample:,} validation tokens every {train['eval_every']} steps, all "
-                   f"{val_tokens:,} at the end / 训练中每 {train['eval_every']} 步评估验证样本，结束时评估全部")
+        train["eval_every"] = max(50, math.ceil(TRAIN_PER_EVAL * 2 * EVAL_SAMPLE / (batch * 35)))
+        reasons.append(f"evaluate {EVAL_SAMPLE:,} of the {val_tokens:,} validation tokens every "
+                       f"{train['eval_every']} steps, all of them at the end / "
+                       f"训练中每 {train['eval_every']} 步评估验证样本，结束时评估全部")
+    else:       # a small validation set: all of it every 50 steps, as the lyrics always were
+        train["eval_every"] = 50
+        reasons.append(f"evaluate all {val_tokens:,} validation tokens every 50 steps / 每 50 步评估全部验证集")
     data = {}
     if vocab_size > 6_000:
         data["min_freq"] = 3

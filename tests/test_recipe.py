@@ -15,7 +15,7 @@ from lyricdemo.data import DataConfig, load_dataset
 from lyricdemo.models import ModelConfig
 from lyricdemo.presets import DEFAULT, PRESETS, apply
 from lyricdemo.recipe import adapt
-from lyricdemo.train import Trainer, TrainConfig, new_model, perplexity
+from lyricdemo.train import EVAL_STREAMS, Trainer, TrainConfig, new_model, perplexity
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -67,10 +67,12 @@ def test_evaluations_between_steps_read_a_bounded_share_of_the_tokens():
     for n in SIZES:
         val = n // 9
         r = adapt(n, 3_000, val)
-        sample = r.train.get("eval_sample", 0) or val
-        assert sample <= recipe.EVAL_SAMPLE
         trained = r.train["eval_every"] * r.train["batch_size"] * 35
-        assert trained >= recipe.TRAIN_PER_EVAL * 2 * sample * 0.99
+        if val > recipe.EVAL_SAMPLE:
+            assert r.train["eval_sample"] == recipe.EVAL_SAMPLE
+            assert trained >= recipe.TRAIN_PER_EVAL * 2 * recipe.EVAL_SAMPLE
+        else:
+            assert "eval_sample" not in r.train and r.train["eval_every"] == 50
 
 
 def test_a_large_vocabulary_cuts_its_rarest_tokens_and_bad_sizes_are_refused():
@@ -138,7 +140,7 @@ def test_a_fixed_sample_between_steps_and_the_whole_set_at_the_end(ds):
     assert all(e.val_tokens == 100 and not e.full for e in between)
     assert last.full and last.val_tokens == len(ds.val_ids)
     # the final figure is the kept weights' on the whole set, and so is the best the run reports
-    assert last.val_ppl == pytest.approx(perplexity(tr.model, ds.val_ids), rel=1e-5)
+    assert last.val_ppl == pytest.approx(perplexity(tr.model, ds.val_ids, streams=EVAL_STREAMS), rel=1e-5)
     assert tr.best_val_ppl == last.val_ppl and tr.history[-1]["full"]
     assert tr.eval_tokens == 3 * (100 + 512) + 2 * len(ds.val_ids)
 
@@ -159,3 +161,13 @@ def test_the_budget_keeps_time_for_the_final_evaluation(ds):
     no_sample = _trainer(ds, max_steps=0, max_seconds=100)
     no_sample.eval_seconds, no_sample.eval_tokens = 1.0, 1_000
     assert no_sample.final_reserve() == 0.0 and no_sample._budget_reason(99.9) is None
+
+
+def test_reading_the_text_as_pieces_side_by_side_keeps_the_targets(ds):
+    model = new_model(ModelConfig(vocab_size=len(ds.vocab), embed_dim=8, hidden_size=16), seed=1)
+    ids = ds.val_ids[:1001]                              # 1,000 targets: 7 pieces of 142 and 6 read on
+    one = perplexity(model, ids)
+    assert perplexity(model, ids, streams=1, chunk=37) == pytest.approx(one, rel=1e-5)
+    many = perplexity(model, ids, streams=7)
+    assert many == pytest.approx(one, rel=0.05) and many != one    # only the context restarts, 6 times
+    assert perplexity(model, ids[:100], streams=16) == pytest.approx(perplexity(model, ids[:100]), rel=1e-5)
