@@ -89,7 +89,9 @@ def train_one(ds, seed: int = 0) -> dict:
 
 
 def main() -> None:
-    args = arguments(__doc__, only="", threads=2, seed=0)
+    args = arguments(__doc__, only="", threads=0, seed=0)
+    if not args.threads:      # 2 busy-waiting threads on 2 cores already loaded fall far behind one
+        args.threads = 1 if os.getloadavg()[0] > 2.5 else 2
     from lyricdemo.corpus import read_corpus_file
     from lyricdemo.data import DataConfig, load_dataset
 

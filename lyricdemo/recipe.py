@@ -9,7 +9,8 @@ of the machine: how many times the time budget lets the model read the training 
 Many passes (a small corpus, d2l's lyrics: ~48) mean the model would recite its training text: it gets
 today's heavy regularization (dropout 0.3/0.6, weight decay 1.0, ``presets.DEFAULT``).  Few passes (a
 1 MB text: ~3) mean it never sees a line twice: it gets light regularization (dropout 0.05/0.1, weight
-decay 0.1), a larger batch (more tokens per second on a CPU) and a wider GRU.  In between, the
+decay 0.1), a larger batch (more tokens per second on a CPU) and, from 1.5M tokens, a wider GRU (below
+that, under a 3-minute budget, reading more tokens beats a wider model).  In between, the
 regularization follows log(passes) in a straight line.  A corpus so small that the budget would read it
 more than ``MAX_PASSES`` times gets a shorter budget (never under a minute).
 
@@ -35,7 +36,8 @@ MAX_PASSES = 150.0                # more than this: a shorter budget, ...
 MIN_SECONDS = 60.0                # ... but never under a minute
 EVAL_SAMPLE = 8_192               # validation tokens measured between steps (the lyrics' 8,014 are all of them)
 TRAIN_PER_EVAL = 20.0             # training tokens per evaluated token between two sampled evaluations
-LARGE = 300_000                   # training tokens from which the batch and the GRU grow
+LARGE = 300_000                   # training tokens from which the batch grows (more tokens per second) ...
+HUGE = 1_500_000                  # ... and from which the GRU widens (under 3 minutes, tokens read count more)
 
 # (heavy, light) ends of each regularization knob
 DROPOUT_EMBED = (0.3, 0.05)
@@ -95,7 +97,7 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
     h = heaviness(passes)
     large = train_tokens >= LARGE
     model = {
-        "hidden_size": 384 if large else 256,
+        "hidden_size": 384 if train_tokens >= HUGE else 256,
         "dropout_embed": _between(DROPOUT_EMBED, h),
         "dropout_out": _between(DROPOUT_OUT, h),
     }
@@ -111,8 +113,9 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
                    f"{model['dropout_out']:g}, weight decay {train['weight_decay']:g} / "
                    f"按可读遍数调节正则化强度")
     if large:
-        reasons.append(f"{train_tokens:,} training tokens >= {LARGE:,}: GRU {model['hidden_size']}, batch {batch}, "
-                       f"learning rate {train['lr']:g} (scaled by sqrt(batch/32)) / 语料较大：更宽的模型、更大的批")
+        reasons.append(f"{train_tokens:,} training tokens >= {LARGE:,}: batch {batch}, learning rate "
+                       f"{train['lr']:g} (scaled by sqrt(batch/32)), GRU {model['hidden_size']} (384 from "
+                       f"{HUGE:,}) / 语料较大：更大的批（更大的语料再加宽模型）")
     if val_tokens > EVAL_SAMPLE:
         # between evaluations: the validation sample and an equally long training slice are read (a batch of
         # trainer.EVAL_STREAMS pieces, at about the training's speed per token): >= 20x as many are trained

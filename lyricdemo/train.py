@@ -326,8 +326,9 @@ class Trainer:
 
     def final_reserve(self) -> float:
         """Seconds kept at the end of a time budget for the final evaluation on the whole validation set
-        (and a training slice as long), at the speed the evaluations so far ran; 0 before any."""
-        if not self.sampled or not self.eval_tokens:
+        (and a training slice as long), at the speed the evaluations so far ran; 0 before any.  (Without a
+        sample the last evaluation, for the steps since the one before, reads the whole set too.)"""
+        if not self.eval_tokens:
             return 0.0
         n = len(self.dataset.val_ids)
         per_token = self.eval_seconds / self.eval_tokens
