@@ -25,7 +25,8 @@ def add_parser(sub):
                                    f"{recipe['optimizer']} {recipe['lr']:g} with weight decay "
                                    f"{recipe['weight_decay']:g}, {recipe['sampling']} sampling, "
                                    f"{recipe['max_seconds'] / 60:g} minutes, early stopping after "
-                                   f"{recipe['early_stopping']} evaluations).")
+                                   f"{recipe['early_stopping']} evaluations), sized to the corpus by "
+                                   "lyricdemo/recipe.py (printed before training; --fixed-recipe: as it is).")
     add_train_args(p, apply(DEFAULT))
     p.set_defaults(func=cmd_train, adaptive_default=recipe["adaptive_default"])
     return p
