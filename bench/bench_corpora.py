@@ -85,7 +85,8 @@ def train_one(ds, seed: int = 0) -> dict:
             "tok_s": done.tokens_per_s, "passes": r.passes, "hidden": m["hidden_size"],
             "dropout": f"{m['dropout_embed']:g}/{m['dropout_out']:g}", "wd": whole["train"]["weight_decay"],
             "batch": tcfg.batch_size, "eval_every": tcfg.eval_every, "eval_sample": tcfg.eval_sample,
-            "load_before": before, "load_after": load(), "threads": torch.get_num_threads()}
+            "load_before": before, "load_after": load(), "threads": torch.get_num_threads(),
+            "evaluations": [(h["step"], round(h["elapsed"], 1), h["val_tokens"]) for h in tr.history]}
 
 
 def main() -> None:

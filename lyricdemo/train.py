@@ -295,12 +295,12 @@ class Trainer:
         if self.pair_mode:
             train_eval = self._pair_perplexity()
         else:
-            n = max(len(val_ids), 512)
+            n = self._train_slice(len(val_ids))
             train_eval = perplexity(self.model, ds.train_ids[:n], streams=streams) if len(ds.train_ids) >= 2 else None
         spent = time.perf_counter() - t0
         if not self.pair_mode:
             self.eval_seconds += spent
-            self.eval_tokens += len(val_ids) + min(max(len(val_ids), 512), len(ds.train_ids))
+            self.eval_tokens += len(val_ids) + min(self._train_slice(len(val_ids)), len(ds.train_ids))
         if full:
             if val is not None and self.best_state is not None:
                 self.best_val_ppl = val          # the kept weights' figure on the whole set
@@ -324,15 +324,21 @@ class Trainer:
         n = self.config.eval_sample
         return bool(n) and n < len(self.dataset.val_ids) and not self.pair_mode
 
+    def _train_slice(self, val_measured: int) -> int:
+        """Training tokens measured in eval mode beside ``val_measured`` validation tokens: as many (at least
+        512); with a validation sample, the sample's length, at the end too (the whole validation set is
+        the figure that counts; the training slice only shows whether the model recites)."""
+        return max(self.config.eval_sample if self.sampled else val_measured, 512)
+
     def final_reserve(self) -> float:
         """Seconds kept at the end of a time budget for the final evaluation on the whole validation set
-        (and a training slice as long), at the speed the evaluations so far ran; 0 before any.  (Without a
-        sample the last evaluation, for the steps since the one before, reads the whole set too.)"""
+        (and its training slice), at the speed the evaluations so far ran, with a 25% margin; 0 before any.
+        (Without a sample the last evaluation, for the steps since the one before, reads the whole set.)"""
         if not self.eval_tokens:
             return 0.0
         n = len(self.dataset.val_ids)
         per_token = self.eval_seconds / self.eval_tokens
-        return 1.1 * per_token * (n + min(n, len(self.dataset.train_ids)))
+        return 1.25 * per_token * (n + min(self._train_slice(n), len(self.dataset.train_ids)))
 
     @torch.inference_mode()
     def _pair_perplexity(self) -> float:
