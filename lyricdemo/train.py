@@ -310,8 +310,11 @@ class Trainer:
                 self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         elif val is not None:
             self.bad_evals += 1
-        ev = Evaluation(step=self.step, epoch=self._epoch_float(),
-                        train_ppl=perplexity_of(running_nll / running_n) if running_n else float("nan"),
+        if running_n:
+            train_ppl = perplexity_of(running_nll / running_n)
+        else:       # the final evaluation after the last one between steps: no batches since, the last figure
+            train_ppl = self.history[-1]["train_ppl"] if self.history else float("nan")
+        ev = Evaluation(step=self.step, epoch=self._epoch_float(), train_ppl=train_ppl,
                         train_eval_ppl=train_eval, val_ppl=val, best_val_ppl=self.best_val_ppl,
                         elapsed=elapsed + (spent if full else 0.0), val_tokens=len(val_ids),
                         full=len(val_ids) == len(ds.val_ids))

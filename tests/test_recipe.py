@@ -139,6 +139,7 @@ def test_a_fixed_sample_between_steps_and_the_whole_set_at_the_end(ds):
     assert [e.step for e in between] == [2, 4, 6]
     assert all(e.val_tokens == 100 and not e.full for e in between)
     assert last.full and last.val_tokens == len(ds.val_ids)
+    assert last.step == 6 and last.train_ppl == between[-1].train_ppl         # no batches since the last one
     # the final figure is the kept weights' on the whole set, and so is the best the run reports
     assert last.val_ppl == pytest.approx(perplexity(tr.model, ds.val_ids, streams=EVAL_STREAMS), rel=1e-5)
     assert tr.best_val_ppl == last.val_ppl and tr.history[-1]["full"]
