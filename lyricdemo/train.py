@@ -37,14 +37,14 @@ from .batches import SAMPLING, batch_iter, num_batches
 from .data import Dataset
 from .errors import LyricdemoError, Note
 from .fields import ConfigError, field, from_dict, to_dict, validate
-from .models.state import detach_state, index_state
+from .evaluation import EVAL_STREAMS, perplexity  # noqa: F401 -- train.perplexity, as before
+from .models.state import detach_state
 from .numbers import perplexity_of
 from . import train_resume
 from .train_events import (  # noqa: F401 -- the events are part of this module's interface (train.Progress, ...)
     Baselines, Done, Evaluation, Event, Failed, Progress, Sample, Started, TrainWarning)
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-EVAL_STREAMS = 16      # with ``eval_sample``, evaluations read the text as 16 pieces side by side (a batch)
 SCHEDULES = ("constant", "cosine")
 
 
@@ -102,40 +102,6 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         return from_dict(cls, d)
-
-
-# ----------------------------------------------------------------------------- evaluation
-@torch.inference_mode()
-def perplexity(model, ids: torch.Tensor, chunk: int = 512, streams: int = 1) -> float:
-    """exp(mean NLL of ids[1:] given everything before), one stream from a zero state.
-
-    The same targets as ``NGramLM.perplexity``, so the numbers compare directly.  With ``streams`` > 1
-    the text is read as that many contiguous pieces side by side (a batch: several times faster on a
-    CPU), each from a zero state; the targets are the same, only the context restarts at each piece."""
-    if len(ids) < 2:
-        raise LyricdemoError("At least two tokens are needed to measure perplexity.")
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        ids = ids.to(device)
-        n = len(ids) - 1                                      # targets
-        b = max(1, min(int(streams), n // 64))                # pieces of at least 64 targets
-        seg = n // b
-        X = ids[: b * seg].reshape(b, seg)                     # piece j reads ids[j*seg : (j+1)*seg] ...
-        Y = ids[1: b * seg + 1].reshape(b, seg)                # ... and predicts the next token of each
-        state, nll = model.init_state(b, device), 0.0
-        for i in range(0, seg, chunk):
-            loss, state = model.loss(X[:, i:i + chunk], Y[:, i:i + chunk], state)
-            nll += float(loss) * X[:, i:i + chunk].numel()
-        rest = n - b * seg                                     # fewer than b targets: the last piece reads on
-        if rest:
-            last = state if b == 1 else index_state(state, b - 1)
-            loss, _ = model.loss(ids[b * seg: n].unsqueeze(0), ids[b * seg + 1:].unsqueeze(0), last)
-            nll += float(loss) * rest
-        return perplexity_of(nll / n)
-    finally:
-        model.train(was_training)
 
 
 # ----------------------------------------------------------------------------- trainer
@@ -328,15 +294,13 @@ class Trainer:
         return bool(n) and n < len(self.dataset.val_ids) and not self.pair_mode
 
     def _train_slice(self, val_measured: int) -> int:
-        """Training tokens measured in eval mode beside ``val_measured`` validation tokens: as many (at least
-        512); with a validation sample, the sample's length, at the end too (the whole validation set is
-        the figure that counts; the training slice only shows whether the model recites)."""
+        """Training tokens measured beside ``val_measured`` validation tokens: as many (at least 512), or
+        with a validation sample the sample's length, at the end too (it only shows the reciting)."""
         return max(self.config.eval_sample if self.sampled else val_measured, 512)
 
     def final_reserve(self) -> float:
-        """Seconds kept at the end of a time budget for the final evaluation on the whole validation set
-        (and its training slice), at the speed the evaluations so far ran, with a 25% margin; 0 before any.
-        (Without a sample the last evaluation, for the steps since the one before, reads the whole set.)"""
+        """Seconds kept at the end of a time budget for the last evaluation, on the whole validation set, at
+        the speed of the evaluations so far with a 25% margin; 0 before any."""
         if not self.eval_tokens:
             return 0.0
         n = len(self.dataset.val_ids)
