@@ -118,6 +118,12 @@ def load_dataset(config: DataConfig = DataConfig(), raw: RawText | None = None,
     if not any(ln.strip() for ln in lines):
         raise LyricdemoError(f"After cleaning with {config.clean!r}, {raw.name!r} has no text left.")
     train_lines, val_lines = split_lines(lines, config.val_fraction)
+    return dataset_from_lines(config, raw, train_lines, val_lines)
+
+
+def dataset_from_lines(config: DataConfig, raw: RawText, train_lines: list[str], val_lines: list[str]) -> Dataset:
+    """Tokenize and index lines already cleaned and split (``load_dataset``'s second half; a benchmark
+    splits differently, e.g. nanoGPT's first 90% of the characters for training)."""
     tok = get_tokenizer(config.tokenizer)
     train_tokens = flatten(tokenize_lines(train_lines, tok, config.newline))
     if config.max_tokens:

@@ -6,8 +6,10 @@ every generated text, against the training text:
 
 - the longest substring copied verbatim (its length, and where it is in both texts);
 - the share of the generated text's character n-grams (n = 4 and 8) found in the corpus;
-- the copied spans: maximal stretches of at least ``threshold`` characters (8 by
-  default) that occur in the corpus, for highlighting.
+- the copied spans: maximal stretches of at least ``threshold`` characters that occur
+  in the corpus, for highlighting.  The threshold adapts to the corpus's script
+  (``copy_threshold``): 8 characters where words are not spaced (Chinese: 8 syllables,
+  4-5 words), 6 words' worth of characters where they are (English: ~32).
 
 All three come from one quantity, the *matching statistics* of the text against
 the corpus::
@@ -38,7 +40,9 @@ from dataclasses import asdict, dataclass, field
 
 from .errors import LyricdemoError
 
-DEFAULT_THRESHOLD = 8
+DEFAULT_THRESHOLD = 8                 # characters, where words are not spaced (Chinese)
+THRESHOLD_WORDS = 6                   # words, where they are (English): 8 characters is ~1.5 English words
+SPACED_SHARE = 0.05                   # a text whose characters are >= 5% spaces spaces its words
 DEFAULT_NGRAM_SIZES = (4, 8)
 MAX_CORPUS_CHARS = 2_000_000          # a pure-Python automaton: ~1 s and a few hundred MB at this size
 MAX_TEXT_CHARS = 1_000_000
@@ -128,6 +132,20 @@ class MemorizationReport:
         }
 
 
+def copy_threshold(corpus: str) -> int:
+    """The copy threshold that suits ``corpus``'s script: ``DEFAULT_THRESHOLD`` characters for text whose
+    words are not spaced (Chinese), else ``THRESHOLD_WORDS`` words of its mean length with the space after
+    (never under ``DEFAULT_THRESHOLD``).  Read from the first 200,000 characters."""
+    head = corpus[:200_000]
+    chars = sum(1 for c in head if c != "\n")
+    spaces = head.count(" ")
+    if not chars or spaces < SPACED_SHARE * chars:
+        return DEFAULT_THRESHOLD
+    words = head.split()
+    per_word = sum(len(w) for w in words) / max(len(words), 1) + 1
+    return max(DEFAULT_THRESHOLD, round(THRESHOLD_WORDS * per_word))
+
+
 class CorpusIndex:
     """A suffix automaton of the corpus, built once; ``check(text)`` reads a text against it.
 
@@ -174,6 +192,7 @@ class CorpusIndex:
             last = cur
         self._next, self._link, self._len, self._end = nxt, link, length, end
         self._line_starts = [0] + [i + 1 for i, ch in enumerate(corpus) if ch == "\n"]
+        self.threshold = copy_threshold(corpus)     # the copy threshold of ``check`` unless it is given
 
     def __len__(self) -> int:
         return len(self.corpus)
@@ -216,9 +235,11 @@ class CorpusIndex:
         return CopiedSpan(start=i - n + 1, end=i + 1, corpus_start=cs, corpus_end=corpus_end + 1,
                           corpus_line=bisect.bisect_right(self._line_starts, cs), text=text[i - n + 1:i + 1])
 
-    def check(self, text: str, threshold: int = DEFAULT_THRESHOLD,
+    def check(self, text: str, threshold: int | None = None,
               ngram_sizes: Sequence[int] = DEFAULT_NGRAM_SIZES) -> MemorizationReport:
-        """The ``MemorizationReport`` of ``text`` against this corpus."""
+        """The ``MemorizationReport`` of ``text`` against this corpus; copies of at least ``threshold``
+        characters (None: ``self.threshold``, the one that suits the corpus's script)."""
+        threshold = self.threshold if threshold is None else threshold
         if not isinstance(text, str):
             raise LyricdemoError(f"The text to check must be text; got {type(text).__name__}.")
         if len(text) > MAX_TEXT_CHARS:
@@ -258,7 +279,7 @@ class CorpusIndex:
                                   copied_chars=copied, matching=tuple(ms))
 
 
-def check_memorization(text: str, corpus: str, threshold: int = DEFAULT_THRESHOLD,
+def check_memorization(text: str, corpus: str, threshold: int | None = None,
                        ngram_sizes: Sequence[int] = DEFAULT_NGRAM_SIZES) -> MemorizationReport:
     """One-off check (builds the index each call; keep a ``CorpusIndex`` to check many texts)."""
     return CorpusIndex(corpus).check(text, threshold, ngram_sizes)

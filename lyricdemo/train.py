@@ -38,6 +38,7 @@ from .batches import SAMPLING, batch_iter, num_batches
 from .data import Dataset
 from .errors import LyricdemoError, Note
 from .fields import ConfigError, field, from_dict, to_dict, validate
+from .evaluation import EVAL_STREAMS, perplexity  # noqa: F401 -- train.perplexity, as before
 from .models.state import detach_state
 from .numbers import perplexity_of
 from . import train_resume
@@ -70,6 +71,9 @@ class TrainConfig:
     max_seconds: float = field(180.0, lo=0.0, hi=7 * 24 * 3600, help="Budget in seconds (0 = none) / "
                                                                       "时间预算，秒（0 为不限）")
     eval_every: int = field(50, lo=0, hi=10**9, help="Steps between evaluations (0: once per epoch) / 每隔几步评估")
+    eval_sample: int = field(0, lo=0, hi=10**12, help=(
+        "Validation tokens measured between steps, the first N (0: all); the full set at the end / "
+        "训练中评估的验证词元数（前 N 个，0 为全部）；结束时评估全部"))
     early_stopping: int = field(6, lo=0, hi=10**6, help="Stop after N evaluations without gain (0: off) / "
                                                        "连续 N 次评估没有改进就停止（0 为关闭）")
     keep_best: bool = field(True, help="End with the weights of the best validation perplexity / 保留最佳权重")
@@ -101,32 +105,6 @@ class TrainConfig:
         return from_dict(cls, d)
 
 
-# ----------------------------------------------------------------------------- evaluation
-@torch.inference_mode()
-def perplexity(model, ids: torch.Tensor, chunk: int = 512) -> float:
-    """exp(mean NLL of ids[1:] given everything before), one stream from a zero state.
-
-    The same targets as ``NGramLM.perplexity``, so the numbers compare directly."""
-    if len(ids) < 2:
-        raise LyricdemoError("At least two tokens are needed to measure perplexity.")
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        ids = ids.to(device)
-        state, nll, n = model.init_state(1, device), 0.0, 0
-        for i in range(0, len(ids) - 1, chunk):
-            x = ids[i:i + chunk].unsqueeze(0)                 # (1, t)
-            y = ids[i + 1:i + 1 + chunk].unsqueeze(0)         # (1, t')
-            x = x[:, : y.shape[1]]
-            loss, state = model.loss(x, y, state)
-            nll += float(loss) * y.numel()
-            n += y.numel()
-        return perplexity_of(nll / n)
-    finally:
-        model.train(was_training)
-
-
 # ----------------------------------------------------------------------------- trainer
 def new_model(config, seed: int = 0):
     """Build a model from a ``ModelConfig`` with a seeded initialisation (reproducible)."""
@@ -156,6 +134,8 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.bad_evals = 0
         self.train_seconds = 0.0         # time spent in training steps (throughput excludes evaluation)
+        self.eval_seconds = 0.0          # time spent in evaluations, and the tokens they read: ...
+        self.eval_tokens = 0             # ... the final one's cost is foreseen from them (final_reserve)
         self.tokens_seen = 0
         self.carried = None              # the hidden state carried across batches (sequential sampling)
         self.last_state: dict[str, torch.Tensor] | None = None  # the last weights, once best ones replaced them
@@ -227,7 +207,7 @@ class Trainer:
             return "steps"
         if c.epochs and self.epoch + self.batch_in_epoch / max(self.batches_per_epoch(), 1) >= c.epochs - 1e-9:
             return "epochs"
-        if c.max_seconds and elapsed >= c.max_seconds:
+        if c.max_seconds and elapsed + self.final_reserve() >= c.max_seconds:
             return "budget"
         return None
 
@@ -272,25 +252,68 @@ class Trainer:
         return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
 
     # -- evaluation and samples ----------------------------------------------------------------
-    def _evaluate(self, running_nll: float, running_n: int, elapsed: float) -> Evaluation:
+    def _val_sample(self, full: bool) -> torch.Tensor:
+        """The validation ids measured: all of them at the end (``full``) or with ``eval_sample`` 0, else
+        the first ``eval_sample`` (a fixed sample: every evaluation reads the same tokens)."""
+        ids, n = self.dataset.val_ids, self.config.eval_sample
+        return ids if full or not n or n >= len(ids) else ids[:n]
+
+    def _evaluate(self, running_nll: float, running_n: int, elapsed: float, full: bool = False) -> Evaluation:
+        """Measure validation and a training slice as long; between steps (``full`` False) on the validation
+        sample, and it tracks the best weights; at the end (``full``) on the whole set, of the kept weights."""
         ds = self.dataset
-        val = perplexity(self.model, ds.val_ids) if len(ds.val_ids) >= 2 else None
+        t0 = time.perf_counter()
+        val_ids = self._val_sample(full)
+        streams = EVAL_STREAMS if self.sampled else 1       # with a sample: read as a batch, several times faster
+        val = perplexity(self.model, val_ids, streams=streams) if len(val_ids) >= 2 else None
         if self.pair_mode:
             train_eval = self._pair_perplexity()
         else:
-            n = max(len(ds.val_ids), 512)
-            train_eval = perplexity(self.model, ds.train_ids[:n]) if len(ds.train_ids) >= 2 else None
-        if val is not None and (self.best_val_ppl is None or val < self.best_val_ppl):
+            n = self._train_slice(len(val_ids))
+            train_eval = perplexity(self.model, ds.train_ids[:n], streams=streams) if len(ds.train_ids) >= 2 else None
+        spent = time.perf_counter() - t0
+        if not self.pair_mode:
+            self.eval_seconds += spent
+            self.eval_tokens += len(val_ids) + min(self._train_slice(len(val_ids)), len(ds.train_ids))
+        if full:
+            if val is not None and self.best_state is not None:
+                self.best_val_ppl = val          # the kept weights' figure on the whole set
+        elif val is not None and (self.best_val_ppl is None or val < self.best_val_ppl):
             self.best_val_ppl, self.bad_evals = val, 0
             if self.config.keep_best:
                 self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         elif val is not None:
             self.bad_evals += 1
-        ev = Evaluation(step=self.step, epoch=self._epoch_float(),
-                        train_ppl=perplexity_of(running_nll / running_n) if running_n else float("nan"),
-                        train_eval_ppl=train_eval, val_ppl=val, best_val_ppl=self.best_val_ppl, elapsed=elapsed)
+        if running_n:
+            train_ppl = perplexity_of(running_nll / running_n)
+        else:       # the final evaluation after the last one between steps: no batches since, the last figure
+            train_ppl = self.history[-1]["train_ppl"] if self.history else float("nan")
+        ev = Evaluation(step=self.step, epoch=self._epoch_float(), train_ppl=train_ppl,
+                        train_eval_ppl=train_eval, val_ppl=val, best_val_ppl=self.best_val_ppl,
+                        elapsed=elapsed + (spent if full else 0.0), val_tokens=len(val_ids),
+                        full=len(val_ids) == len(ds.val_ids))
         self.history.append(ev.to_dict())
         return ev
+
+    @property
+    def sampled(self) -> bool:
+        """Evaluations between steps read a sample of the validation set, not all of it."""
+        n = self.config.eval_sample
+        return bool(n) and n < len(self.dataset.val_ids) and not self.pair_mode
+
+    def _train_slice(self, val_measured: int) -> int:
+        """Training tokens measured beside ``val_measured`` validation tokens: as many (at least 512), or
+        with a validation sample the sample's length, at the end too (it only shows the reciting)."""
+        return max(self.config.eval_sample if self.sampled else val_measured, 512)
+
+    def final_reserve(self) -> float:
+        """Seconds kept at the end of a time budget for the last evaluation, on the whole validation set, at
+        the speed of the evaluations so far with a 25% margin; 0 before any."""
+        if not self.eval_tokens:
+            return 0.0
+        n = len(self.dataset.val_ids)
+        per_token = self.eval_seconds / self.eval_tokens
+        return 1.25 * per_token * (n + min(self._train_slice(n), len(self.dataset.train_ids)))
 
     @torch.inference_mode()
     def _pair_perplexity(self) -> float:
@@ -378,6 +401,8 @@ class Trainer:
             if running_n:                             # a last evaluation for the steps since the last one
                 yield self._evaluate(running_nll, running_n, time.perf_counter() - t_start)
             kept = self._finish()
+            if self.sampled:                          # the kept weights on the whole validation set
+                yield self._evaluate(float("nan"), 0, time.perf_counter() - t_start, full=True)
             finished = True
             yield from self.samples()
             yield self._done(reason, kept, time.perf_counter() - t_start)

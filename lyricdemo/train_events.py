@@ -56,6 +56,8 @@ class Evaluation(Event):
     val_ppl: float | None       # held-out lines; None without validation text
     best_val_ppl: float | None
     elapsed: float
+    val_tokens: int | None = None   # validation tokens measured: a fixed sample between steps, all at the end
+    full: bool = True               # measured on the whole validation set
 
 
 @dataclass

@@ -92,7 +92,7 @@ def test_every_training_knob_maps_to_fields_and_every_field_to_a_knob_or_the_cla
                      ("model", "vocab_size"), ("model", "tie_weights"), ("model", "adaptive_cutoffs"),
                      ("train", "lr_schedule"), ("train", "epochs"), ("train", "early_stopping"),
                      ("train", "sample_prefixes"), ("train", "sample_length"), ("train", "sample_every"),
-                     ("train", "device")}
+                     ("train", "device"), ("train", "eval_sample")}
 
 
 def test_the_sliders_lie_within_their_fields_bounds():

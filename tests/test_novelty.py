@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lyricdemo.errors import LyricdemoError
-from lyricdemo.novelty import CorpusIndex, MemorizationReport, check_memorization
+from lyricdemo.novelty import (DEFAULT_THRESHOLD, THRESHOLD_WORDS, CorpusIndex, MemorizationReport, check_memorization,
+                             copy_threshold)
 from lyricdemo.ui.wording import bilingual, memorization_summary
 
 CJK = [chr(c) for c in range(0x4E00, 0x4E00 + 400)]          # 400 common-block characters
@@ -150,3 +151,28 @@ def test_bad_inputs_are_refused():
         CorpusIndex("x" * 11, max_chars=10)
     assert bilingual(info.value) == ("The corpus has 11 characters; the memorization meter indexes at most 10. / "
                                      "语料太大，无法检查照抄。")
+
+
+# ----------------------------------------------------------------------------- the threshold adapts to the script
+ENGLISH = ("Now is the winter of our discontent made glorious summer by this sun of York\n"
+           "and all the clouds that lowered upon our house in the deep bosom of the ocean buried\n") * 20
+
+
+def test_the_copy_threshold_follows_the_script():
+    assert copy_threshold("月光洒在小河上\n风吹过我的窗\n" * 50) == DEFAULT_THRESHOLD == 8
+    words = ENGLISH.split()
+    per_word = sum(map(len, words)) / len(words) + 1
+    assert copy_threshold(ENGLISH) == round(THRESHOLD_WORDS * per_word) > 20
+    assert CorpusIndex(ENGLISH).threshold == copy_threshold(ENGLISH)
+    assert copy_threshold("") == DEFAULT_THRESHOLD
+
+
+def test_a_few_common_english_words_are_no_copy_but_a_line_is():
+    idx = CorpusIndex(ENGLISH)
+    few = "and all the clouds went home"                 # 'and all the clouds ' (19 chars) is in the corpus
+    assert check_memorization(few, ENGLISH, threshold=8).spans           # the old fixed threshold flagged it
+    assert not idx.check(few).spans and idx.check(few).threshold == idx.threshold
+    line = "I said: Now is the winter of our discontent made glorious summer, friend"
+    report = idx.check(line)
+    assert [s.text for s in report.spans] == ["Now is the winter of our discontent made glorious summer"]
+    assert idx.check(few, threshold=8).spans                              # an explicit threshold still wins

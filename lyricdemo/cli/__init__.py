@@ -43,7 +43,22 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.train_parser.set_defaults(**preset_arguments(PRESETS[args.preset]))
         args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)      # for the command a checkpoint records
+    if args.command == "train":
+        args.explicit = explicit_flags(args.argv)
     return args
+
+
+_UNSET = object()
+
+
+def explicit_flags(argv: list[str]) -> frozenset[str]:
+    """The train flags given on the command line (their destinations, the fields' names): the values the
+    recipe sized to the corpus (``recipe.adapt``) never overrides."""
+    parser = build_parser()
+    tp = parser.train_parser
+    tp.set_defaults(**{a.dest: _UNSET for a in tp._actions if a.dest not in ("help", "func")})
+    args = parser.parse_args(argv)
+    return frozenset(k for k, v in vars(args).items() if v is not _UNSET and k not in ("command", "func"))
 
 
 def main(argv=None) -> int:

@@ -25,7 +25,8 @@ def add_parser(sub):
                                    f"{recipe['optimizer']} {recipe['lr']:g} with weight decay "
                                    f"{recipe['weight_decay']:g}, {recipe['sampling']} sampling, "
                                    f"{recipe['max_seconds'] / 60:g} minutes, early stopping after "
-                                   f"{recipe['early_stopping']} evaluations).")
+                                   f"{recipe['early_stopping']} evaluations), sized to the corpus by "
+                                   "lyricdemo/recipe.py (printed before training; --fixed-recipe: as it is).")
     add_train_args(p, apply(DEFAULT))
     p.set_defaults(func=cmd_train, adaptive_default=recipe["adaptive_default"])
     return p
@@ -89,8 +90,38 @@ def _trainer(args):
         return _resumed(args)
     ds = load_dataset(data_config(args))
     say_corpus(args, ds)
+    if not (args.preset or args.fixed_recipe):
+        ds = _sized_to_corpus(args, ds)
     tcfg = _capped(train_config(args))
     return Trainer(new_model(model_config(args, len(ds.vocab)), seed=args.seed), ds, tcfg), ds
+
+
+def _sized_to_corpus(args, ds):
+    """The default recipe sized to this corpus (``recipe.adapt``): its values replace the defaults of the
+    flags not given; prints what it chose and why.  Returns the dataset (read again if a data value moved)."""
+    from ..data import load_dataset
+    from ..recipe import adapt
+
+    explicit = getattr(args, "explicit", frozenset())
+    r = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids), seconds=args.max_seconds or 180.0)
+    changed = {k: v for k, v in r.flat().items() if k not in explicit and getattr(args, k) != v}
+    print(f"recipe sized to the corpus (lyricdemo/recipe.py; --fixed-recipe: presets.DEFAULT as it is) / "
+          f"按语料调整的配方: {len(ds.train_ids):,} training tokens, vocabulary {len(ds.vocab):,}")
+    for line in r.reasons:
+        print(f"  {line}")
+    if changed:
+        print("  changed from the default recipe / 相对默认配方的改动: "
+              + ", ".join(f"{k} {getattr(args, k)!r} -> {v!r}" for k, v in changed.items()))
+    else:
+        print("  the default recipe as it is / 默认配方不变")
+    kept = sorted(k for k in r.flat() if k in explicit)
+    if kept:
+        print(f"  kept as given / 保留命令行的值: {', '.join(kept)}")
+    for k, v in changed.items():
+        setattr(args, k, v)
+    if any(k in changed for k in r.data):
+        ds = load_dataset(data_config(args))
+    return ds
 
 
 def _show_event(ev, write, bar, total: int, unit: str) -> None:

@@ -98,6 +98,8 @@ def add_train_args(p: argparse.ArgumentParser, recipe: dict[str, dict]) -> None:
     add_fields(g, TrainConfig, recipe["train"])
     g.add_argument("--preset", default=None, choices=["classroom", "d2l"],
                    help="start from a preset of the app (explicit flags still win)")
+    g.add_argument("--fixed-recipe", action="store_true",
+                   help="train with presets.DEFAULT as it is, not sized to the corpus (lyricdemo/recipe.py)")
     g = p.add_argument_group("output")
     g.add_argument("--out", default=None, help="save the checkpoint folder here, e.g. checkpoints/my-gru")
     g.add_argument("--fp16", action="store_true", help="store the weights as float16 (half the size)")

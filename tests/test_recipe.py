@@ -1,0 +1,175 @@
+"""The recipe sized to the corpus (lyricdemo/recipe.py), the CLI that uses it, and the trainer's evaluation
+cost: a fixed validation sample between steps, the whole set at the end, inside the time budget."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from lyricdemo import recipe
+from lyricdemo.cli import parse_args
+from lyricdemo.cli.cmd_train import _sized_to_corpus
+from lyricdemo.corpus import read_corpus_bytes
+from lyricdemo.data import DataConfig, load_dataset
+from lyricdemo.models import ModelConfig
+from lyricdemo.presets import DEFAULT, PRESETS, apply
+from lyricdemo.recipe import adapt
+from lyricdemo.train import EVAL_STREAMS, Trainer, TrainConfig, new_model, perplexity
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+# the d2l lyrics as the default data config reads them: training tokens, vocabulary, validation tokens
+LYRICS = (56_357, 2_053, 8_014)
+SIZES = [2_000, 8_000, 25_000, 56_357, 100_000, 150_000, 300_000, 450_000, 1_000_000, 1_700_000, 5_000_000]
+
+
+def test_the_lyrics_keep_todays_default_recipe():
+    r = adapt(*LYRICS)
+    whole = apply(DEFAULT)
+    flat = {**whole["data"], **whole["model"], **whole["train"]}
+    assert r.flat(), "the rule names its values even where they are today's"
+    for k, v in r.flat().items():
+        assert flat[k] == pytest.approx(v), k
+    assert r.data == {} and "eval_sample" not in r.train       # all 8,014 validation tokens, at every evaluation
+    assert r.passes > recipe.HEAVY_PASSES
+
+
+def test_the_classroom_preset_and_the_default_recipe_are_not_sized():
+    """The rule is applied by the CLI's default train only: the presets stay as they were."""
+    assert PRESETS["classroom"]["train"]["eval_every"] == 25 and "eval_sample" not in PRESETS["classroom"]["train"]
+    assert DEFAULT["model"]["dropout_out"] == 0.6 and apply(DEFAULT)["train"]["eval_sample"] == 0
+
+
+def test_sizes_are_monotone_and_bounded():
+    rs = [adapt(n, 3_000, n // 9) for n in SIZES]
+    for a, b in zip(rs, rs[1:]):
+        assert b.model["hidden_size"] >= a.model["hidden_size"]
+        assert b.train["batch_size"] >= a.train["batch_size"]
+        assert b.model["dropout_out"] <= a.model["dropout_out"]
+        assert b.model["dropout_embed"] <= a.model["dropout_embed"]
+        assert b.train["weight_decay"] <= a.train["weight_decay"]
+        assert b.train["max_seconds"] >= a.train["max_seconds"]
+        assert b.passes < a.passes
+    for r in rs:
+        assert 0.05 <= r.model["dropout_embed"] <= 0.3 and 0.1 <= r.model["dropout_out"] <= 0.6
+        assert 0.1 <= r.train["weight_decay"] <= 1.0
+        assert recipe.MIN_SECONDS <= r.train["max_seconds"] <= 180
+        assert r.train["eval_every"] >= 50
+        apply(r.parts())                                          # every value is a field of its config
+        assert r.reasons and all(" / " in line for line in r.reasons)   # bilingual, English first
+    assert rs[0].train["max_seconds"] == recipe.MIN_SECONDS             # a tiny corpus: a shorter budget
+    assert rs[-1].model["dropout_out"] == 0.1 and rs[-1].train["weight_decay"] == 0.1   # 5M: lightest
+    assert rs[-1].model["hidden_size"] > rs[0].model["hidden_size"]
+
+
+def test_evaluations_between_steps_read_a_bounded_share_of_the_tokens():
+    for n in SIZES:
+        val = n // 9
+        r = adapt(n, 3_000, val)
+        trained = r.train["eval_every"] * r.train["batch_size"] * 35
+        if val > recipe.EVAL_SAMPLE:
+            assert r.train["eval_sample"] == recipe.EVAL_SAMPLE
+            assert trained >= recipe.TRAIN_PER_EVAL * 2 * recipe.EVAL_SAMPLE
+        else:
+            assert "eval_sample" not in r.train and r.train["eval_every"] == 50
+
+
+def test_a_large_vocabulary_cuts_its_rarest_tokens_and_bad_sizes_are_refused():
+    assert adapt(1_700_000, 8_000, 190_000).data == {"min_freq": 3}
+    assert adapt(1_700_000, 3_000, 190_000).data == {}
+    with pytest.raises(ValueError):
+        adapt(0, 100)
+
+
+def _words_file(tmp_path, n_chars: int):
+    rng = random.Random(0)
+    words = ["the", "king", "queen", "love", "night", "sword", "crown", "heart", "speak", "thou"]
+    lines, size = [], 0
+    while size < n_chars:
+        line = " ".join(rng.choice(words) for _ in range(8))
+        lines.append(line)
+        size += len(line) + 1
+    p = tmp_path / "words.txt"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
+
+
+def test_the_cli_sizes_the_recipe_and_explicit_flags_win(tmp_path, capsys):
+    f = _words_file(tmp_path, 400_000)
+    args = parse_args(["train", "--file", str(f), "--dropout-out", "0.4"])
+    ds = load_dataset(DataConfig(source=str(f)))
+    _sized_to_corpus(args, ds)
+    out = capsys.readouterr().out
+    r = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids))
+    assert args.dropout_out == 0.4 and "kept as given" in out and "dropout_out" in out
+    assert args.hidden_size == r.model["hidden_size"] == 256 and args.batch_size == r.train["batch_size"] == 64
+    assert args.weight_decay == r.train["weight_decay"] < 1.0
+    assert args.eval_sample == recipe.EVAL_SAMPLE and "passes" in out
+
+
+def test_fixed_recipe_and_presets_are_not_sized():
+    assert parse_args(["train", "--fixed-recipe"]).fixed_recipe
+    args = parse_args(["train", "--preset", "classroom", "--lr", "0.01"])
+    assert args.preset == "classroom" and {"lr", "preset"} <= args.explicit and "hidden_size" not in args.explicit
+
+
+# ----------------------------------------------------------------------------- evaluation cost
+LINE = "the quick brown fox jumps over the lazy dog and runs far away\n"
+
+
+@pytest.fixture(scope="module")
+def ds():
+    raw = read_corpus_bytes((LINE * 200).encode(), "fox.txt")
+    return load_dataset(DataConfig(min_freq=1, clean="none"), raw=raw)
+
+
+def _trainer(ds, **kw):
+    model = new_model(ModelConfig(vocab_size=len(ds.vocab), embed_dim=8, hidden_size=16), seed=0)
+    base = dict(batch_size=4, num_steps=8, max_seconds=0, max_steps=6, eval_every=2, sample_length=0)
+    base.update(kw)
+    return Trainer(model, ds, TrainConfig(**base))
+
+
+def test_a_fixed_sample_between_steps_and_the_whole_set_at_the_end(ds):
+    assert len(ds.val_ids) > 500
+    tr = _trainer(ds, eval_sample=100)
+    evs = [e for e in tr.run() if e.kind == "evaluation"]
+    between, last = evs[:-1], evs[-1]
+    assert [e.step for e in between] == [2, 4, 6]
+    assert all(e.val_tokens == 100 and not e.full for e in between)
+    assert last.full and last.val_tokens == len(ds.val_ids)
+    assert last.step == 6 and last.train_ppl == between[-1].train_ppl         # no batches since the last one
+    # the final figure is the kept weights' on the whole set, and so is the best the run reports
+    assert last.val_ppl == pytest.approx(perplexity(tr.model, ds.val_ids, streams=EVAL_STREAMS), rel=1e-5)
+    assert tr.best_val_ppl == last.val_ppl and tr.history[-1]["full"]
+    assert tr.eval_tokens == 3 * (100 + 512) + len(ds.val_ids) + 512     # the training slice stays short
+
+
+def test_without_a_sample_every_evaluation_reads_the_whole_set(ds):
+    evs = [e for e in _trainer(ds).run() if e.kind == "evaluation"]
+    assert len(evs) == 3 and all(e.full and e.val_tokens == len(ds.val_ids) for e in evs)
+
+
+def test_the_budget_keeps_time_for_the_final_evaluation(ds):
+    tr = _trainer(ds, eval_sample=100, max_steps=0, max_seconds=100)
+    assert tr.final_reserve() == 0.0                       # nothing measured yet
+    tr.eval_seconds, tr.eval_tokens = 1.0, 1_000           # 1 ms a token, as if measured
+    n = len(ds.val_ids)
+    assert tr.final_reserve() == pytest.approx(1.25 * 1e-3 * (n + 512))
+    assert tr._budget_reason(100 - tr.final_reserve() - 1) is None
+    assert tr._budget_reason(100 - tr.final_reserve() + 0.01) == "budget"
+    no_sample = _trainer(ds, max_steps=0, max_seconds=100)          # its last evaluation reads all too
+    no_sample.eval_seconds, no_sample.eval_tokens = 1.0, 1_000
+    assert no_sample.final_reserve() == pytest.approx(1.25 * 1e-3 * (n + min(max(n, 512), len(ds.train_ids))))
+    assert no_sample._budget_reason(99.9) == "budget"
+
+
+def test_reading_the_text_as_pieces_side_by_side_keeps_the_targets(ds):
+    model = new_model(ModelConfig(vocab_size=len(ds.vocab), embed_dim=8, hidden_size=16), seed=1)
+    ids = ds.val_ids[:1001]                              # 1,000 targets: 7 pieces of 142 and 6 read on
+    one = perplexity(model, ids)
+    assert perplexity(model, ids, streams=1, chunk=37) == pytest.approx(one, rel=1e-5)
+    many = perplexity(model, ids, streams=7)
+    assert many == pytest.approx(one, rel=0.05) and many != one    # only the context restarts, 6 times
+    assert perplexity(model, ids[:100], streams=16) == pytest.approx(perplexity(model, ids[:100]), rel=1e-5)
