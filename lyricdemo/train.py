@@ -43,7 +43,7 @@ from .models.state import detach_state
 from .numbers import perplexity_of
 from . import train_resume
 from .train_events import (  # noqa: F401 -- the events are part of this module's interface (train.Progress, ...)
-    Baselines, Done, Evaluation, Event, Failed, Progress, Sample, Started, TrainWarning)
+    Baselines, Done, Evaluation, Event, Failed, Progress, Sample, Started, TrainWarning, diverged)
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
@@ -376,7 +376,7 @@ class Trainer:
                     except FloatingPointError as e:
                         self._restore_last_good()
                         finished = True
-                        yield self._diverged(str(e), self.step + 1)
+                        yield diverged(self.config, str(e), self.step + 1)
                         return
                     self._count_step(X.numel(), time.perf_counter() - t0)
                     running_nll, running_n = running_nll + loss * X.numel(), running_n + X.numel()
@@ -453,12 +453,12 @@ class Trainer:
         c = self.config
         if not self._weights_finite():
             self._restore_last_good()
-            return self._diverged("weights became inf/NaN", self.step)
+            return diverged(self.config, "weights became inf/NaN", self.step)
         ev = self._evaluate(nll, n, time.perf_counter() - t_start)
         yield ev
         if not all(math.isfinite(v) for v in (ev.val_ppl, ev.train_eval_ppl) if v is not None):
             self._restore_last_good()
-            return self._diverged("perplexity overflowed", self.step)
+            return diverged(self.config, "perplexity overflowed", self.step)
         self._keep_good()
         if c.sample_every and (len(self.history) % c.sample_every == 0):
             yield from self.samples()
@@ -485,20 +485,6 @@ class Trainer:
         if p <= 0:
             return None
         return max(elapsed / p - elapsed, 0.0)
-
-    def _diverged(self, what: str, step: int) -> Failed:
-        """The event that ends a diverged run at ``step``, with what went wrong and what to do."""
-        c = self.config
-        why = []
-        if not c.clip:
-            why.append("gradient clipping is off")
-        if (c.lr >= 1 and c.optimizer != "sgd") or c.lr >= 10:
-            why.append(f"the learning rate ({c.lr:g}) is very high")
-        cause = (" because " + " and ".join(why)) if why else ""
-        return Failed(step=step, message=Note(
-            f"Training diverged at step {step} ({what}): the gradients exploded{cause}. "
-            "Turn clipping on or lower the learning rate. The model keeps its last good weights.",
-            "diverged", step=step))
 
     # -- resume (train_resume.py) ------------------------------------------------------------
     def state_for_resume(self) -> tuple[dict[str, torch.Tensor], dict]:

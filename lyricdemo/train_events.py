@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from dataclasses import field as dc_field
 
+from .errors import Note
+
+
 @dataclass
 class Event:
     """Base of every record ``Trainer.run`` yields; ``kind`` names it for JSON/UI use."""
@@ -91,3 +94,17 @@ class Done(Event):
 class Failed(Event):
     step: int
     message: str                # plain English (a ``Note``; ui/wording.py words it for the app)
+
+
+def diverged(config, what: str, step: int) -> Failed:
+    """The event that ends a diverged run at ``step`` (a ``TrainConfig``'s), with what went wrong and what to do."""
+    why = []
+    if not config.clip:
+        why.append("gradient clipping is off")
+    if (config.lr >= 1 and config.optimizer != "sgd") or config.lr >= 10:
+        why.append(f"the learning rate ({config.lr:g}) is very high")
+    cause = (" because " + " and ".join(why)) if why else ""
+    return Failed(step=step, message=Note(
+        f"Training diverged at step {step} ({what}): the gradients exploded{cause}. "
+        "Turn clipping on or lower the learning rate. The model keeps its last good weights.",
+        "diverged", step=step))
