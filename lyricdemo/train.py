@@ -36,7 +36,7 @@ import torch
 
 from .batches import SAMPLING, batch_iter, num_batches
 from .data import Dataset
-from .errors import LyricdemoError, Note
+from .errors import LyricdemoError
 from .fields import ConfigError, field, from_dict, to_dict, validate
 from .evaluation import EVAL_STREAMS, perplexity  # noqa: F401 -- train.perplexity, as before
 from .models.state import detach_state
