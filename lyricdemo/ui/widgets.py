@@ -213,6 +213,44 @@ FIT_JS = """
   };
   const projector = () => document.body.classList.contains("ld-projector");
   if (new URLSearchParams(location.search).get("projector") === "1") document.body.classList.add("ld-projector");
+  // Gradio 6.31 draws every new figure twice: its Plot component first hands the new value to the chart on
+  // screen (Plotly.react), then -- keyed on the value -- replaces that chart by a new one, which draws it
+  // again.  Each draw is put off until the page's update is done (a microtask: before any paint or other
+  // script sees the page), and a chart that has left the page by then is not drawn at all: half of the
+  // drawing after tab 4's probe.  The latest figure of a chart is the one drawn.  Gradio's resize right
+  // after it follows the draw, except for a figure of a fixed height: the draw already fits it to its
+  // column's width (autosize), and the resize would drop the height -- one more full redraw below to
+  // give it back.
+  const drawOnce = (P) => {
+    if (!P || P.__ldOnce) return;
+    P.__ldOnce = true;
+    const react = P.react, resize = P.Plots.resize;
+    P.react = function (gd, ...args) {
+      if (!gd || !gd.isConnected) return react.call(P, gd, ...args);
+      const queued = !!gd.__ldNext;
+      gd.__ldNext = args;
+      if (!queued) queueMicrotask(() => {
+        const a = gd.__ldNext, again = gd.__ldResize;
+        gd.__ldNext = gd.__ldResize = null;
+        if (!gd.isConnected) return;
+        const fixed = a[1] && a[1].height;
+        Promise.resolve(react.call(P, gd, ...a))
+          .then(() => { if (again && !fixed && gd.isConnected) return resize.call(P.Plots, gd); })
+          .catch(() => {});
+      });
+      return Promise.resolve(gd);
+    };
+    P.Plots.resize = function (gd, ...args) {
+      if (gd && gd.__ldNext) { gd.__ldResize = true; return Promise.resolve(gd); }
+      return resize.call(this, gd, ...args);
+    };
+  };
+  if (window.Plotly) drawOnce(window.Plotly);
+  else {                                    // Gradio loads Plotly with the first chart: catch it as it arrives
+    let plotly;
+    Object.defineProperty(window, "Plotly", {configurable: true, get: () => plotly,
+                                             set: (v) => { plotly = v; drawOnce(v); }});
+  }
   setInterval(() => {
     if (!window.Plotly) return;
     for (const gd of document.querySelectorAll(".js-plotly-plot")) {
