@@ -79,8 +79,11 @@ def train_one(ds, seed: int = 0) -> dict:
     wall = time.perf_counter() - t0
     final = tr.history[-1]
     assert final["full"] and final["val_tokens"] == len(ds.val_ids)
+    # the kept (best) weights' figure on the whole set: with a validation sample, the final evaluation's;
+    # without one (every evaluation reads the whole set), the best evaluation's -- the last evaluation
+    # measured the last weights, not the kept ones, after early stopping
     return {"train_tokens": len(ds.train_ids), "vocab": len(ds.vocab), "val_tokens": len(ds.val_ids),
-            "bigram": bigram, "ours": final["val_ppl"], "steps": done.step, "reason": done.reason,
+            "bigram": bigram, "ours": done.best_val_ppl, "steps": done.step, "reason": done.reason,
             "elapsed": done.elapsed, "wall": wall, "budget": tcfg.max_seconds, "eval_s": tr.eval_seconds,
             "tok_s": done.tokens_per_s, "passes": r.passes, "hidden": m["hidden_size"],
             "dropout": f"{m['dropout_embed']:g}/{m['dropout_out']:g}", "wd": whole["train"]["weight_decay"],
