@@ -27,6 +27,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # before any gr.Blo
 
 import threading  # noqa: E402
 
+from . import gradio_import  # noqa: E402
+
+gradio_import.install()        # gradio's import stops rewriting its type stubs (3 s of the start)
+
 import gradio as gr  # noqa: E402
 
 from . import (fast_skip, limits, links, registry, resources, tab_generate, tab_inside, tab_train,  # noqa: E402
