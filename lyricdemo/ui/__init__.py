@@ -33,7 +33,7 @@ gradio_import.install()        # gradio's import stops rewriting its type stubs 
 
 import gradio as gr  # noqa: E402
 
-from . import (fast_skip, limits, links, registry, resources, tab_generate, tab_inside, tab_train,  # noqa: E402
+from . import (event_costs, fast_skip, limits, links, registry, resources, tab_generate, tab_inside, tab_train,  # noqa: E402
                tab_vocab, train_follow)
 from .labels import T  # noqa: E402
 from .session import Session, watch_gradio_sessions  # noqa: E402
@@ -87,6 +87,7 @@ def refresh_picker(session: Session, current: str | None):
 def build_app() -> gr.Blocks:
     """The whole app (not launched). Every tab's main action is a named endpoint."""
     fast_skip.install()                         # streamed updates stop rebuilding the outputs they leave alone
+    event_costs.install()                       # new sessions copy block configs lazily; no matplotlib search per event
     age = limits.session_idle_seconds()         # uploads and downloadable copies live as long as an idle session
     with gr.Blocks(title="lyricdemo · 歌词 RNN 教学演示", analytics_enabled=False,
                    delete_cache=(min(age, 600), age)) as demo:

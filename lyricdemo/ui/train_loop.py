@@ -22,9 +22,14 @@ MIN_URGENT_INTERVAL = 0.1      # evaluations come at most this often to the page
 # While students generate, a training pauses this many times its own step time after each step (at
 # most GIVE_WAY_MAX_S): two trainings on two cores then leave most of the CPU to forty generations,
 # whose time to the first character is what a class feels (bench/bench_load.py); the training goes
-# on at a quarter of its speed for the few seconds they take.  0 turns it off.
+# on at a quarter of its speed for the few seconds they take.  0 turns it off.  The cap was 0.25 s:
+# under a class's load a step takes 0.3-0.5 s, so the pause stopped at half a step and the two
+# trainings kept most of a core; at 1 s (2026-12-02, 40 students, 2 trainings, bench_load.py
+# --actions generate) the first character's p95 fell from 2.8-3.5 s to 1.3 s, the whole 200
+# characters' from 15-16 s to 9 s, and the trainings went faster too (2.6-2.9k against 1.3k tokens/s:
+# less time fighting over the cores).
 GIVE_WAY = float(os.environ.get("LYRICDEMO_TRAIN_GIVE_WAY", "3") or 0)
-GIVE_WAY_MAX_S = 0.25
+GIVE_WAY_MAX_S = 1.0
 
 
 def give_way(step_s: float) -> float:
