@@ -87,8 +87,7 @@ def test_every_training_knob_maps_to_fields_and_every_field_to_a_knob_or_the_cla
             set_by_knobs.add((part, name))
     # every field is set by a knob, or is one of those the app leaves at the classroom preset's value
     unset = {key for key in FIELDS if key not in set_by_knobs}
-    # unknown_words: tab 1 shows both ways; training in the app spells rare words (the default)
-    assert unset == {("data", "source"), ("data", "reserved_tokens"), ("data", "val_fraction"), ("data", "unknown_words"),
+    assert unset == {("data", "source"), ("data", "reserved_tokens"), ("data", "val_fraction"),
                      ("model", "vocab_size"), ("model", "tie_weights"), ("model", "adaptive_cutoffs"),
                      ("train", "lr_schedule"), ("train", "epochs"), ("train", "early_stopping"),
                      ("train", "sample_prefixes"), ("train", "sample_length"), ("train", "sample_every"),

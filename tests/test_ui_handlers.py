@@ -147,6 +147,18 @@ def test_every_preset_makes_valid_configs(name, session):
     assert len(tab_train.apply_preset(name)) == len(tab_train.KNOBS) + 1
 
 
+def test_the_train_tab_reads_rare_words_as_the_learner_chooses(session):
+    v = tab_train.preset_values("classroom") | {"data": "tang", "tokenizer": "word"}
+    spelled = tab_train.build_configs(session, **(v | {"unknown_words": "chars"}))[0]
+    unk = tab_train.build_configs(session, **(v | {"unknown_words": "unk"}))[0]
+    assert (spelled.config.unknown_words, unk.config.unknown_words) == ("chars", "unk")
+    assert len(spelled.vocab) > len(unk.vocab)               # the rare words' characters join the vocabulary
+    share = [float((ds.val_ids == ds.vocab.unk).float().mean()) for ds in (spelled, unk)]
+    assert share[0] < share[1]
+    with pytest.raises(LyricdemoError, match="unknown"):
+        tab_train.build_configs(session, **(v | {"unknown_words": "guess"}))
+
+
 def test_build_configs_refuses_bad_knobs(session, monkeypatch):
     base = tab_train.preset_values("classroom") | {"data": "upload", "min_freq": 1}
     for change, match in [({"data": "wiki"}, "Training data"), ({"log10_lr": float("nan")}, "Learning rate"),

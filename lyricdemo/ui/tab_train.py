@@ -39,6 +39,7 @@ from ..models.lm import KIND_NAMES
 from ..presets import PRESETS, apply, apply_for_corpus
 from ..tokenizers import NEWLINE_MODES, TOKENIZERS
 from ..train import OPTIMIZERS, TrainConfig, Trainer, new_model
+from ..vocab import UNKNOWN_WORDS
 from . import limits, resources, train_follow
 from .labels import T, kw, label
 from .session import Session
@@ -54,7 +55,7 @@ MAX_PARAMETERS = 30_000_000
 TOY_SECONDS = 30
 
 # The knobs, in the order /train takes them (after the session).
-KNOBS = ("data", "tokenizer", "clean", "newline", "min_freq", "max_tokens",
+KNOBS = ("data", "tokenizer", "clean", "newline", "min_freq", "max_tokens", "unknown_words",
          "kind", "impl", "input_kind", "embed_dim", "hidden_size", "num_layers", "dropout", "dropout_embed",
          "bidirectional", "sampling", "optimizer", "log10_lr", "weight_decay", "clip", "clip_theta", "batch_size",
          "num_steps", "max_steps", "max_seconds", "eval_every", "keep_best", "seed")
@@ -87,6 +88,7 @@ PRESET_NOTES = {
 KNOB_FIELDS = {
     "tokenizer": ("data", "tokenizer"), "clean": ("data", "clean"), "newline": ("data", "newline"),
     "min_freq": ("data", "min_freq"), "max_tokens": ("data", "max_tokens"),
+    "unknown_words": ("data", "unknown_words"),
     "kind": ("model", "kind"), "impl": ("model", "impl"), "embed_dim": ("model", "embed_dim"),
     "hidden_size": ("model", "hidden_size"), "num_layers": ("model", "num_layers"),
     "dropout_embed": ("model", "dropout_embed"), "bidirectional": ("model", "bidirectional"),
@@ -138,8 +140,8 @@ def apply_preset(name: str):
 
 
 # ----------------------------------------------------------------------------- configs from knobs
-def build_configs(session: Session, data, tokenizer, clean, newline, min_freq, max_tokens, kind, impl, input_kind,
-                  embed_dim, hidden_size, num_layers, dropout, dropout_embed, bidirectional, sampling, optimizer,
+def build_configs(session: Session, data, tokenizer, clean, newline, min_freq, max_tokens, unknown_words, kind, impl,
+                  input_kind, embed_dim, hidden_size, num_layers, dropout, dropout_embed, bidirectional, sampling, optimizer,
                   log10_lr, weight_decay, clip, clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every,
                   keep_best, seed):
     """Check every knob and make (dataset, raw, corpus_text, ModelConfig, TrainConfig). Raises LyricdemoError.
@@ -215,7 +217,8 @@ _E = knob_values(apply("classroom"), "d2l")     # /train's defaults: the classro
 
 @user_errors
 def train(session: Session, data=_E["data"], tokenizer=_E["tokenizer"], clean=_E["clean"], newline=_E["newline"],
-          min_freq=_E["min_freq"], max_tokens=_E["max_tokens"], kind=_E["kind"], impl=_E["impl"],
+          min_freq=_E["min_freq"], max_tokens=_E["max_tokens"], unknown_words=_E["unknown_words"], kind=_E["kind"],
+          impl=_E["impl"],
           input_kind=_E["input_kind"], embed_dim=_E["embed_dim"], hidden_size=_E["hidden_size"],
           num_layers=_E["num_layers"], dropout=_E["dropout"], dropout_embed=_E["dropout_embed"],
           bidirectional=_E["bidirectional"], sampling=_E["sampling"], optimizer=_E["optimizer"],
@@ -228,7 +231,7 @@ def train(session: Session, data=_E["data"], tokenizer=_E["tokenizer"], clean=_E
     session.touch()
     x_axis = choice("x_axis", x_axis, X_AXES)
     ds, raw, corpus_text, mcfg, tcfg = build_configs(
-        session, data, tokenizer, clean, newline, min_freq, max_tokens, kind, impl, input_kind, embed_dim,
+        session, data, tokenizer, clean, newline, min_freq, max_tokens, unknown_words, kind, impl, input_kind, embed_dim,
         hidden_size, num_layers, dropout, dropout_embed, bidirectional, sampling, optimizer, log10_lr,
         weight_decay, clip, clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every, keep_best, seed)
     model = new_model(mcfg, seed=tcfg.seed)
@@ -323,6 +326,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                     c["min_freq"] = gr.Slider(*SLIDERS["min_freq"], value=v["min_freq"], step=1,
                                               **kw("min_freq"))
                     c["max_tokens"] = gr.Number(value=v["max_tokens"], precision=0, minimum=0, **kw("max_tokens"))
+                    c["unknown_words"] = gr.Radio(list(UNKNOWN_WORDS), value=v["unknown_words"],
+                                                  elem_id="train-unknown", **kw("unknown_words"))
                 with gr.Group():
                     c["impl"] = gr.Radio([("torch.nn", "torch"), ("scratch / 从零实现", "scratch")], value=v["impl"],
                                          **kw("impl"))
