@@ -51,6 +51,27 @@ SMOOTHINGS = ("modified", "single")
 DEFAULT_SMOOTHING = "modified"
 FALLBACK_DISCOUNT = 0.5
 MIN_DISCOUNT = 0.05
+LEVEL_BAND = 0.02        # within 2% of a baseline's perplexity, either side: level with it
+
+# How a model stands against a baseline, in the one wording the card, the CLI and the app share.
+STANDING_WORDS = {"below": ("below the bigram", "低于二元模型"),
+                  "level": ("level with the bigram", "与二元模型持平"),
+                  "above": ("worse than the bigram", "比二元模型差")}
+
+
+def standing(ppl: float, reference: float, band: float = LEVEL_BAND) -> str:
+    """``"below"``, ``"level"`` or ``"above"``: a perplexity against a baseline's, within ``band``
+    (a fraction of the baseline, either side) counting as level -- 188.6 against 186.4 is no win."""
+    if not (ppl > 0 and reference > 0):
+        raise LyricdemoError("Perplexities to compare must be positive.")
+    r = ppl / reference
+    return "below" if r < 1 - band else "above" if r > 1 + band else "level"
+
+
+def standing_text(ppl: float, reference: float, what: str = "the bigram", zh: str = "二元模型") -> str:
+    """"0.99x, level with the bigram / 与二元模型持平": the ratio and what it means, in both languages."""
+    en, zh_text = STANDING_WORDS[standing(ppl, reference)]
+    return f"{ppl / reference:.2f}x, {en.replace('the bigram', what)} / {zh_text.replace('二元模型', zh)}"
 
 
 def single_discount(counts_of_counts: Counter) -> float:
