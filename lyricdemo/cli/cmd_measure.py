@@ -28,13 +28,8 @@ def add_parsers(sub) -> None:
 def cmd_evaluate(args) -> int:
     """Validation perplexity and bits per character of a checkpoint beside the n-gram baselines;
     with ``--memory``, the same with song memory (the n-grams given the same memory)."""
-    import math
-    import time
-
     from ..bits import measure as measure_bits
     from ..checkpoint import load_checkpoint
-    from ..memory import MemoryConfig
-    from ..memory_tuning import choose_memory, memory_log_probs, tuning_slice
     from ..ngram import NGramLM, standing_text
 
     set_threads(args.threads)
@@ -60,8 +55,20 @@ def cmd_evaluate(args) -> int:
     if "bigram" in figures:
         print(f"{ckpt.name} against the bigram: "
               f"{standing_text(2 ** figures[ckpt.name].bits_per_token, 2 ** figures['bigram'].bits_per_token)}")
-    if not args.memory:
-        return 0
+    if args.memory:
+        _print_with_memory(args, ckpt, ds, models, figures)
+    return 0
+
+
+def _print_with_memory(args, ckpt, ds, models: dict, figures: dict) -> None:
+    """``evaluate --memory``: each model with song memory (settings from the card unless ``--retune``)."""
+    import math
+    import time
+
+    from ..memory import MemoryConfig
+    from ..memory_tuning import choose_memory, memory_log_probs, tuning_slice
+    from ..ngram import standing_text
+
     stored = (ckpt.meta.get("card") or {}).get("memory") or {}
     tune = tuning_slice(ds.train_ids, len(ds.val_ids))
     print(f"\nsong memory, tuned on the last {len(tune):,} training tokens"
@@ -88,7 +95,6 @@ def cmd_evaluate(args) -> int:
         print(f"\n{ckpt.name} with memory / bigram with memory: {with_memory[ckpt.name] / with_memory['bigram']:.3f} ("
               + standing_text(with_memory[ckpt.name], with_memory["bigram"], "the bigram with memory", "带记忆的二元模型")
               + ")")
-    return 0
 
 
 def cmd_card(args) -> int:
