@@ -40,9 +40,8 @@ def verdict(best_val: float | None, baselines: dict | None) -> str:
         return (f"✓ **beats the bigram by {pct:.0f}%** (best validation {best_val:,.1f} vs bigram {bigram:,.1f}) / "
                 f"**比二元模型低 {pct:.0f}%**")
     if where == "level":
-        return (f"≈ **level with the bigram, not below it** ({best_val:,.1f} vs {bigram:,.1f}, "
-                f"×{best_val / bigram:.2f}): counting pairs does as well; train longer / "
-                f"**与二元模型持平，没有低于它**（{best_val:,.1f} 对 {bigram:,.1f}）：请训练更久")
+        return (f"≈ **level with the bigram** ({best_val:,.1f} vs {bigram:,.1f}): not below it, train longer / "
+                f"**与二元模型持平**（{best_val:,.1f} 对 {bigram:,.1f}）：请训练更久")
     return (f"✗ **not yet below the bigram** ({best_val:,.1f} vs {bigram:,.1f}): train longer / "
             f"**还没有低于二元模型**（{best_val:,.1f} 对 {bigram:,.1f}）：请训练更久")
 
