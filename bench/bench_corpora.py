@@ -2,12 +2,14 @@
 
     python bench/bench_corpora.py                       # every corpus, ~20 min on 2 cores
     python bench/bench_corpora.py --only shakespeare    # one (comma-separated names)
+    python bench/bench_corpora.py --bigrams-only        # no training: each split's bigrams, both variants
 
 Each corpus (bench/corpora_fetch.py fetches them from the package registries into .cache/corpora/, never
 committed) is trained as ``python -m lyricdemo train --file F`` trains it: presets.DEFAULT sized by
 ``recipe.adapt``, one seed, the recipe's time budget (3 minutes, less for a tiny corpus).  The figure is
 the kept weights' perplexity on the whole validation set (our split: the last 10% of the lines), beside the
-Kneser-Ney bigram's on the same text.  For English it also trains on nanoGPT's split (the first 90% of the
+Kneser-Ney bigram's on the same text (the library's modified Kneser-Ney; ``--bigrams-only`` prints it beside
+the single-discount bigram that the tables before issue 16 divided by, in seconds).  For English it also trains on nanoGPT's split (the first 90% of the
 characters train, the last 10% validate) and gives nats per character (ln of the perplexity).
 Evaluation time is the intermediate and final evaluations together, and its share of the budget.  The load
 average is printed before and after each run: the machine's 2 cores are shared with other developers.
@@ -41,12 +43,12 @@ def nanogpt_dataset(config, raw):
     return dataset_from_lines(config, raw, text[:cut].split("\n"), text[cut:].split("\n"))
 
 
-def train_one(ds, seed: int = 0) -> dict:
+def sized(ds):
+    """The dataset and the whole recipe as ``recipe.adapt`` sizes them for ``ds`` (a data value that moved,
+    the vocabulary cut-off, reads the corpus again): what ``train --file`` trains on."""
     from lyricdemo.data import load_dataset
-    from lyricdemo.models import ModelConfig
     from lyricdemo.presets import DEFAULT, apply
     from lyricdemo.recipe import adapt
-    from lyricdemo.train import Trainer, TrainConfig, new_model
 
     r = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids))
     whole = apply(DEFAULT)
@@ -59,6 +61,25 @@ def train_one(ds, seed: int = 0) -> dict:
         r2 = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids))
         for part, values in r2.parts().items():
             whole[part].update(values)
+    return ds, whole, r
+
+
+def bigrams(ds) -> dict:
+    """The bigram's validation perplexity on the split training sees, modified and single-discount KN."""
+    from lyricdemo.ngram import baseline_perplexities
+
+    ds, _, _ = sized(ds)
+    t0 = time.perf_counter()
+    out = {s: baseline_perplexities(ds.train_ids, ds.val_ids, len(ds.vocab), orders=(2,), smoothing=s)["bigram"]
+           for s in ("modified", "single")}
+    return {"train_tokens": len(ds.train_ids), "vocab": len(ds.vocab), **out, "seconds": time.perf_counter() - t0}
+
+
+def train_one(ds, seed: int = 0) -> dict:
+    from lyricdemo.models import ModelConfig
+    from lyricdemo.train import Trainer, TrainConfig, new_model
+
+    ds, whole, r = sized(ds)
     m = whole["model"]
     if m["adaptive_cutoffs"] and max(m["adaptive_cutoffs"]) >= len(ds.vocab) - 1:
         m["adaptive_cutoffs"] = ()          # as the CLI: too small a vocabulary for the recipe's cutoffs
@@ -93,7 +114,7 @@ def train_one(ds, seed: int = 0) -> dict:
 
 
 def main() -> None:
-    args = arguments(__doc__, only="", threads=0, seed=0)
+    args = arguments(__doc__, only="", threads=0, seed=0, bigrams_only=False)
     if not args.threads:      # 2 busy-waiting threads on 2 cores already loaded fall far behind one
         args.threads = 1 if os.getloadavg()[0] > 2.5 else 2
     from lyricdemo.corpus import read_corpus_file
@@ -114,10 +135,21 @@ def main() -> None:
         if name == "shakespeare":
             splits.append(("nanoGPT", nanogpt_dataset(cfg, raw)))
         for split, ds in splits:
+            if args.bigrams_only:
+                rows.append({"corpus": name, "split": split, "bytes": len(raw.text.encode("utf-8")), **bigrams(ds)})
+                continue
             print(f"{name} ({split} split): training ...", flush=True)
             row = {"corpus": name, "split": split, "bytes": len(raw.text.encode("utf-8")), **train_one(ds, args.seed)}
             rows.append(row)
             print(f"  {row}", flush=True)
+    if args.bigrams_only:
+        print("| corpus | split | size | train tokens | vocab | bigram (modified KN) | single-discount bigram | "
+              "modified / single |\n|---|---|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['corpus']} | {r['split']} | {r['bytes'] / 1e3:,.0f} KB | {r['train_tokens']:,} | "
+                  f"{r['vocab']:,} | {r['modified']:.2f} | {r['single']:.2f} | {r['modified'] / r['single']:.3f} |")
+        print(f"\nload average at the end {load()}")
+        return
     print("\n| corpus | split | size | train tokens | vocab | bigram | ours | ratio | nats/char | time (budget) "
           "| eval time | steps | recipe | load avg before → after |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")

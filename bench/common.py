@@ -47,13 +47,16 @@ def timeit(fn, repeat: int = 5, warmup: int = 1) -> tuple[float, float]:
 
 def arguments(doc: str, **defaults):
     """Parse the command line of a benchmark whose options are ``--name`` with these defaults (the
-    type of each default is the option's type; ``train_steps`` is ``--train-steps``); the first
+    type of each default is the option's type, a bool one is a switch; ``train_steps`` is ``--train-steps``); the first
     line of ``doc`` describes it."""
     import argparse
 
     ap = argparse.ArgumentParser(description=doc.strip().split("\n")[0])
     for name, value in defaults.items():
-        ap.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+        if isinstance(value, bool):         # a switch: --name sets it
+            ap.add_argument("--" + name.replace("_", "-"), action="store_true", default=value)
+        else:
+            ap.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
     return ap.parse_args()
 
 

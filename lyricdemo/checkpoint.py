@@ -330,8 +330,8 @@ def resume_trainer(path: str | os.PathLike, dataset: Dataset, config: TrainConfi
     tensors = _read_tensors(Path(path) / RESUME, resume.get("sha256"), ckpt.name)
     model = ckpt.model
     model.train()
-    trainer = Trainer(model, dataset, config or ckpt.train_config or TrainConfig(),
-                      baselines=ckpt.metrics.get("baselines"))
+    # the baselines are measured again (a second): the stored ones may predate modified Kneser-Ney
+    trainer = Trainer(model, dataset, config or ckpt.train_config or TrainConfig())
     trainer.restore_for_resume(tensors, resume["state"])
     return trainer
 

@@ -33,6 +33,7 @@ def test_evaluate_prints_ppl_and_bits_per_char_beside_the_ngrams(tiny, capsys):
         ppl, bpc = map(float, row.groups())
         assert 2 ** bpc == pytest.approx(ppl, abs=0.06)           # a char model: one token, one character
     assert "song memory" not in out
+    assert re.search(r"^tiny against the bigram: [\d.]+x, (below|level with|worse than) the bigram / ", out, re.M)
 
 
 def test_evaluate_with_memory_and_the_card(tiny, capsys):
@@ -52,6 +53,23 @@ def test_evaluate_with_memory_and_the_card(tiny, capsys):
     md = (tiny / "README.md").read_text(encoding="utf-8")
     assert "bits per character" in md and "with song memory" in md
     load_checkpoint(tiny)                                                    # still a valid checkpoint
+
+    # --baselines-only: the model's song memory kept as stored, the n-grams (with memory) measured again
+    card = json.loads((tiny / "checkpoint.json").read_text(encoding="utf-8"))["card"]     # a copy to compare
+    kept = dict(card["memory"]["model"], val_ppl_memory=12.345)
+    meta["card"]["memory"]["model"] = kept
+    meta["card"]["baselines"]["bigram"] = 1.0
+    (tiny / "checkpoint.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    assert main(["card", "--checkpoint", str(tiny), "--baselines-only"]) == 0
+    assert "with song memory 12.35" in capsys.readouterr().out
+    again = json.loads((tiny / "checkpoint.json").read_text(encoding="utf-8"))["card"]
+    assert again["memory"]["model"] == kept and again["baselines"] == card["baselines"]
+    assert again["memory"]["bigram"] == card["memory"]["bigram"] and again["val_ppl"] == card["val_ppl"]
+    assert (tiny / "model.safetensors").read_bytes() == weights
+    meta["card"]["memory"]["model"] = card["memory"]["model"]             # put the measured figures back
+    (tiny / "checkpoint.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    assert main(["card", "--checkpoint", str(tiny)]) == 0
+    capsys.readouterr()
 
     # the stored settings are used (no --retune): the same figure as on the card
     assert main(["evaluate", "--checkpoint", str(tiny), "--memory"]) == 0

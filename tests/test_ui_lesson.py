@@ -15,6 +15,9 @@ def test_verdict_says_by_how_much_it_beats_the_bigram():
     assert "beats the bigram by 20%" in v and "比二元模型低 20%" in v and v.index("beats") < v.index("比")
     miss = verdict(313.6, {"bigram": 267.0})
     assert "not yet below the bigram** (313.6 vs 267.0): train longer" in miss and "还没有低于二元模型" in miss
+    level = verdict(188.6, {"bigram": 186.4})               # the shipped char GRU against the modified-KN bigram
+    assert "level with the bigram** (188.6 vs 186.4): not below it" in level and "与二元模型持平" in level
+    assert "beats" not in verdict(183.0, {"bigram": 186.4})  # 2% below is still level, not a win
     assert verdict(None, {"bigram": 267.0}) == "" and verdict(200.0, None) == "" and verdict(200.0, {}) == ""
 
 
@@ -56,9 +59,11 @@ def test_meter_counts_only_the_continuation():
 
 def test_perplexity_has_its_unit_and_the_bigram_ratio():
     w = perplexity_text(77.7, "word", {"bigram": 160.9})
-    c = perplexity_text(188.6, "char", {"bigram": 267.2})
+    c = perplexity_text(188.6, "char", {"bigram": 186.4})
     assert "per word" in w and "每词" in w and "per character" in c and "每字" in c
-    assert "0.48× its bigram" in w and "0.71× its bigram" in c
+    assert "0.48× its bigram" in w and "below the bigram / " in w and "低于二元模型" in w
+    assert "1.01× its bigram" in c and "level with the bigram / " in c and "与二元模型持平" in c
+    assert "worse than the bigram / " in perplexity_text(212.9, "char", {"bigram": 186.4})
     assert "bigram" not in perplexity_text(100.0, "char", None)
 
 

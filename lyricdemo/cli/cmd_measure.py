@@ -19,20 +19,18 @@ def add_parsers(sub) -> None:
     p = add_checkpoint_command(sub, "card", cmd_card, help="measure an existing checkpoint again and rewrite its "
                                "model card (weights unchanged)")
     p.add_argument("--no-memory", action="store_true", help="leave song memory off the card (it takes minutes)")
+    p.add_argument("--baselines-only", action="store_true",
+                   help="keep the model's song-memory figures from its card (same weights) and measure the rest "
+                        "again, the n-gram baselines with and without memory included (seconds, not minutes)")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
 
 
 def cmd_evaluate(args) -> int:
     """Validation perplexity and bits per character of a checkpoint beside the n-gram baselines;
     with ``--memory``, the same with song memory (the n-grams given the same memory)."""
-    import math
-    import time
-
     from ..bits import measure as measure_bits
     from ..checkpoint import load_checkpoint
-    from ..memory import MemoryConfig
-    from ..memory_tuning import choose_memory, memory_log_probs, tuning_slice
-    from ..ngram import NGramLM
+    from ..ngram import NGramLM, standing_text
 
     set_threads(args.threads)
     ckpt = load_checkpoint(resolve_checkpoint(args.checkpoint))
@@ -53,9 +51,24 @@ def cmd_evaluate(args) -> int:
         figures[name] = b
         print(f"{name:<22}{2 ** b.bits_per_token:>14.1f}{b.bits_per_char:>11.3f}")
     print("(bits per character: the total log-loss in bits over the characters the predicted tokens cover; "
-          "a line break is one character)")
-    if not args.memory:
-        return 0
+          "a line break is one character; the n-grams are interpolated modified Kneser-Ney)")
+    if "bigram" in figures:
+        print(f"{ckpt.name} against the bigram: "
+              f"{standing_text(2 ** figures[ckpt.name].bits_per_token, 2 ** figures['bigram'].bits_per_token)}")
+    if args.memory:
+        _print_with_memory(args, ckpt, ds, models, figures)
+    return 0
+
+
+def _print_with_memory(args, ckpt, ds, models: dict, figures: dict) -> None:
+    """``evaluate --memory``: each model with song memory (settings from the card unless ``--retune``)."""
+    import math
+    import time
+
+    from ..memory import MemoryConfig
+    from ..memory_tuning import choose_memory, memory_log_probs, tuning_slice
+    from ..ngram import standing_text
+
     stored = (ckpt.meta.get("card") or {}).get("memory") or {}
     tune = tuning_slice(ds.train_ids, len(ds.val_ids))
     print(f"\nsong memory, tuned on the last {len(tune):,} training tokens"
@@ -79,8 +92,9 @@ def cmd_evaluate(args) -> int:
         print(f"{name:<22}{math.exp(-plain.mean()):>10.1f}{with_memory[name]:>13.1f}{bpc:>11.3f}   {how} "
               f"[{time.perf_counter() - t0:.0f} s]")
     if "bigram" in with_memory:
-        print(f"\n{ckpt.name} with memory / bigram with memory: {with_memory[ckpt.name] / with_memory['bigram']:.3f}")
-    return 0
+        print(f"\n{ckpt.name} with memory / bigram with memory: {with_memory[ckpt.name] / with_memory['bigram']:.3f} ("
+              + standing_text(with_memory[ckpt.name], with_memory["bigram"], "the bigram with memory", "带记忆的二元模型")
+              + ")")
 
 
 def cmd_card(args) -> int:
@@ -95,7 +109,8 @@ def cmd_card(args) -> int:
         ds = checkpoint_dataset(ckpt)
     except LyricdemoError as e:
         raise LyricdemoError(f"Cannot measure {ckpt.name}: {e}.") from None
-    fig = write_card(path, ds, ckpt.meta.get("command"), memory=not args.no_memory)
+    fig = write_card(path, ds, ckpt.meta.get("command"), memory=not args.no_memory,
+                     baselines_only=args.baselines_only)
     print(f"model card {path / 'README.md'}: validation perplexity {fig.val_ppl:.2f}, "
           f"{fig.bits['model']['bits_per_char']:.3f} bits/char"
           + (f", with song memory {fig.memory['model']['val_ppl_memory']:.2f}" if fig.memory else ""))

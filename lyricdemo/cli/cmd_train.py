@@ -130,7 +130,7 @@ def _show_event(ev, write, bar, total: int, unit: str) -> None:
         write(f"model: {ev.model} on {ev.device}; {ev.train_tokens:,} training tokens, "
               f"{ev.val_tokens:,} validation tokens, {ev.batches_per_epoch} batches per epoch")
     elif ev.kind == "baselines":
-        write("n-gram baselines (validation perplexity): "
+        write("n-gram baselines (validation perplexity, modified Kneser-Ney): "
               + ", ".join(f"{k} {v:.1f}" for k, v in ev.perplexities.items()))
     elif ev.kind == "warning":
         write(f"warning: {ev.message}")
@@ -160,8 +160,13 @@ def _print_summary(trainer, ds, done, baselines: dict) -> None:
         if trainer.best_val_ppl is not None:
             print(f"  validation ppl   best {trainer.best_val_ppl:.2f}, last {last['val_ppl']:.2f}; kept: "
                   f"{done.kept if done else 'best'} weights")
-    for k, v in (baselines or trainer.baselines or {}).items():
+    baselines = baselines or trainer.baselines or {}
+    for k, v in baselines.items():
         print(f"  {k:<16} {v:.2f} (validation)")
+    if trainer.best_val_ppl is not None and baselines.get("bigram"):
+        from ..ngram import standing_text
+
+        print(f"  against bigram   {standing_text(trainer.best_val_ppl, baselines['bigram'])}")
     if len(ds.val_ids) >= 2:
         from ..bits import measure as measure_bits
 

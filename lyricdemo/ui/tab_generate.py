@@ -27,6 +27,7 @@ from ..generate import DecodeConfig, stream
 from ..reading import MAX_PREFIX_CHARS, UNKNOWN_MODES
 from ..memory import MemoryLM, card_memory_config
 from ..models import BIDIRECTIONAL_WARNING
+from ..ngram import STANDING_WORDS, standing
 from . import limits, links, registry, resources
 from .labels import T, kw
 from .labels import info as help_text
@@ -59,13 +60,15 @@ UNIT_NAMES = {"char": ("per character", "每字"), "word": ("per word", "每词"
 
 def perplexity_text(value: float, tokenizer: str, baselines: dict | None = None) -> str:
     """A perplexity with its unit (a word model's 78 and a char model's 189 are not alike) and, when the
-    model's own n-gram baselines are known, the unit-free ratio to its bigram."""
+    model's own n-gram baselines are known, the unit-free ratio to its bigram (modified Kneser-Ney) and
+    whether that is below it, level with it or worse."""
     en, zh = UNIT_NAMES.get(tokenizer, (f"per {tokenizer} token", "每词元"))
     out = f"validation perplexity {value:.1f} {en} / 验证困惑度 {value:.1f}（{zh}）"
     bigram = (baselines or {}).get("bigram")
     if isinstance(bigram, (int, float)) and bigram > 0:
-        out += (f"; {value / bigram:.2f}× its bigram baseline ({bigram:.1f}), comparable across units / "
-                f"是同单位二元模型的 {value / bigram:.2f} 倍")
+        en, zh = STANDING_WORDS[standing(value, bigram)]
+        out += (f"; {value / bigram:.2f}× its bigram baseline ({bigram:.1f}), comparable across units: {en} / "
+                f"是同单位二元模型的 {value / bigram:.2f} 倍：{zh}")
     return out
 
 

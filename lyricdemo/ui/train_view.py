@@ -9,6 +9,7 @@ import math
 import gradio as gr
 
 from .. import plots
+from ..ngram import standing
 from ..train import Done, Failed
 from . import limits, registry, runs
 from .session import Session
@@ -28,14 +29,19 @@ def _ppl(x) -> str:
 
 
 def verdict(best_val: float | None, baselines: dict | None) -> str:
-    """The end of every run in one line: did it beat the bigram on held-out lines, and by how much."""
+    """The end of every run in one line: did it beat the bigram (modified Kneser-Ney) on held-out lines,
+    and by how much; within 2% of it is "level", not a win (``ngram.standing``)."""
     bigram = (baselines or {}).get("bigram")
     if best_val is None or not math.isfinite(best_val) or not bigram:
         return ""
-    if best_val < bigram:
+    where = standing(best_val, bigram)
+    if where == "below":
         pct = 100 * (1 - best_val / bigram)
         return (f"✓ **beats the bigram by {pct:.0f}%** (best validation {best_val:,.1f} vs bigram {bigram:,.1f}) / "
                 f"**比二元模型低 {pct:.0f}%**")
+    if where == "level":
+        return (f"≈ **level with the bigram** ({best_val:,.1f} vs {bigram:,.1f}): not below it, train longer / "
+                f"**与二元模型持平**（{best_val:,.1f} 对 {bigram:,.1f}）：请训练更久")
     return (f"✗ **not yet below the bigram** ({best_val:,.1f} vs {bigram:,.1f}): train longer / "
             f"**还没有低于二元模型**（{best_val:,.1f} 对 {bigram:,.1f}）：请训练更久")
 
