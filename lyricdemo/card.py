@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bits import LN2
 from .bits import measure as measure_bits
 from .checkpoint import CARD, META, load_checkpoint
 from .corpus import atomic_write_bytes
@@ -41,6 +42,7 @@ class CardFigures:
     memorization: dict
     bits: dict | None = None          # bits.BitsPerChar.to_dict() on the validation text, per model
     memory: dict | None = None        # song_memory(): with memory, for the model and the n-grams
+    mixture: dict | None = None       # ngram_mixture(): the model mixed with the trigram, equal weights
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -72,6 +74,16 @@ def song_memory(model, dataset: Dataset, orders=(2, 3), stored_model: dict | Non
     return out
 
 
+def ngram_mixture(model, dataset: Dataset) -> dict:
+    """Validation figures of the model mixed with the trigram of its training text (``mixture.py``:
+    fixed equal weights, nothing tuned)."""
+    from .mixture import MIX_ORDER, MIX_WEIGHT, mixed_with_ngram
+
+    b = measure_bits(mixed_with_ngram(model, dataset.train_ids, len(dataset.vocab)), dataset)
+    return {"order": MIX_ORDER, "weight": MIX_WEIGHT, "val_ppl": perplexity_of(b.bits_per_token * LN2),
+            "bits_per_char": b.bits_per_char}
+
+
 def measure(path: str | os.PathLike, dataset: Dataset, memory: bool = True,
             baselines_only: bool = False) -> CardFigures:
     """Every number on the card, measured on the checkpoint as stored.
@@ -101,8 +113,9 @@ def measure(path: str | os.PathLike, dataset: Dataset, memory: bool = True,
            "ngram_share": report.ngram_share, "copied_share": report.copied_share, "summary": report.summary()}
     memory_figures = (song_memory(ck.model, dataset, stored_model=stored_model)
                       if memory and not ck.model.bidirectional else None)
+    mixture = None if ck.model.bidirectional else ngram_mixture(ck.model, dataset)
     return CardFigures(val_ppl=val, train_eval_ppl=train_eval, baselines=baselines, memorization=mem, bits=bits,
-                       memory=memory_figures)
+                       memory=memory_figures, mixture=mixture)
 
 
 def sample_prefix(train_config) -> str:
@@ -178,6 +191,7 @@ def render(meta: dict) -> str:
         rows.append(("against the bigram (modified Kneser-Ney) / 对比二元模型",
                      f"{(val / b['bigram'] - 1) * 100:+.1f}%: {standing_text(val, b['bigram'])}"))
     rows += _bits_rows(card.get("bits"), "token" if spells else d["tokenizer"])
+    rows += _mixture_rows(card.get("mixture"), b, val if isinstance(val, (int, float)) else None)
     rows += _memory_rows(card.get("memory"))
     if mem:
         share = mem.get("ngram_share", {})
@@ -208,6 +222,20 @@ def _bits_rows(bits: dict | None, tokenizer: str) -> list[tuple[str, str]]:
              f"**{mine['bits_per_char']:.3f}** ({mine['bits_per_token']:.2f} bits per {unit}); n-grams: {others}. "
              f"<unk> stands for {mine['unk_char_share']:.1%} of the characters, and predicting <unk> is not "
              "charged for which characters it was: the more <unk>, the more flattering the figure")]
+
+
+def _mixture_rows(mix: dict | None, baselines: dict, alone: float | None) -> list[tuple[str, str]]:
+    if not mix:
+        return []
+    gram = {2: "bigram", 3: "trigram"}.get(mix["order"], f"{mix['order']}-gram")
+    row = (f"**{mix['val_ppl']:.1f}** ({mix['bits_per_char']:.3f} bits per character; weights "
+           f"{mix['weight']:g} / {1 - mix['weight']:g}, fixed, not tuned)")
+    if baselines.get("bigram"):
+        row += f"; {standing_text(mix['val_ppl'], baselines['bigram'])}"
+    if isinstance(alone, (int, float)):
+        row += ("; better than the model alone / 优于模型单独" if mix["val_ppl"] < alone else
+                "; no better than the model alone / 不优于模型单独")
+    return [(f"mixed with the {gram} / 与{'二元' if mix['order'] == 2 else '三元'}模型混合 (`lyricdemo/mixture.py`)", row)]
 
 
 def _memory_rows(memory: dict | None) -> list[tuple[str, str]]:

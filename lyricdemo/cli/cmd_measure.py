@@ -30,6 +30,7 @@ def cmd_evaluate(args) -> int:
     with ``--memory``, the same with song memory (the n-grams given the same memory)."""
     from ..bits import measure as measure_bits
     from ..checkpoint import load_checkpoint
+    from ..mixture import mixed_with_ngram
     from ..ngram import NGramLM, standing_text
 
     set_threads(args.threads)
@@ -50,11 +51,18 @@ def cmd_evaluate(args) -> int:
         b = measure_bits(m, ds)
         figures[name] = b
         print(f"{name:<22}{2 ** b.bits_per_token:>14.1f}{b.bits_per_char:>11.3f}")
+    mixed = None
+    if not getattr(ckpt.model, "bidirectional", False):
+        mixed = measure_bits(mixed_with_ngram(ckpt.model, ds.train_ids, V), ds)
+        print(f"{'+ trigram, 0.5 / 0.5':<22}{2 ** mixed.bits_per_token:>14.1f}{mixed.bits_per_char:>11.3f}")
     print("(bits per character: the total log-loss in bits over the characters the predicted tokens cover; "
           "a line break is one character; the n-grams are interpolated modified Kneser-Ney)")
     if "bigram" in figures:
         print(f"{ckpt.name} against the bigram: "
               f"{standing_text(2 ** figures[ckpt.name].bits_per_token, 2 ** figures['bigram'].bits_per_token)}")
+        if mixed is not None:
+            print(f"{ckpt.name} mixed with the trigram (fixed equal weights, lyricdemo/mixture.py) against the "
+                  f"bigram: {standing_text(2 ** mixed.bits_per_token, 2 ** figures['bigram'].bits_per_token)}")
     if args.memory:
         _print_with_memory(args, ckpt, ds, models, figures)
     return 0

@@ -111,6 +111,10 @@ CONTROLS: dict[str, tuple[str, str]] = {
                     "The model also remembers the text so far (prefix + what it wrote): a line seen before is "
                     "likely to come back, as a chorus does. Settings measured on the model card. / "
                     "模型同时记住前面的文字（前缀和已生成的），出现过的句子更可能再次出现，就像副歌。"),
+    "mix_trigram": ("Mix in the trigram / 混合三元模型",
+                    "Half the model, half the counts of its training text's three-token runs. Where they err "
+                    "differently, together they beat both; the model info says whether they do for this model. / "
+                    "一半模型、一半训练文本的三元计数。两者错的地方不同时，合起来胜过各自；是否如此见模型信息。"),
     "step": ("Step to inspect / 查看第几步", "Which generated token to open up. / 查看第几个生成的词元。"),
     # -- tab 4: look inside ----------------------------------------------------------
     "probe_text": ("Text to read / 要读的文本", "The model reads this and we watch its hidden state. / 模型读这段文字，我们观察它的隐状态。"),

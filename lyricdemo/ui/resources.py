@@ -108,13 +108,14 @@ _DATASETS = LRU(8)
 _STATS = LRU(16)
 _COMPARE = LRU(4)
 _BASELINES = LRU(16)
+_NGRAMS = LRU(4)                 # trigrams to mix with a model (~10 MB each on the lyrics)
 _INDEXES = LRU(4)
 _CHECKPOINTS = LRU(model_cache_size)
 
 
 def clear_caches() -> None:
     """Forget every made-once value (the tests' fresh start; ``bench/bench_registry.py``'s cold figure)."""
-    for c in (_RAW, _DATASETS, _STATS, _COMPARE, _BASELINES, _INDEXES, _CHECKPOINTS):
+    for c in (_RAW, _DATASETS, _STATS, _COMPARE, _BASELINES, _NGRAMS, _INDEXES, _CHECKPOINTS):
         c.clear()
     _SHIPPED.clear()
 
@@ -168,6 +169,17 @@ def baselines(raw: RawText, config: DataConfig) -> dict[str, float] | None:
             return None
         return baseline_perplexities(ds.train_ids, ds.val_ids, len(ds.vocab))
     return _BASELINES.get_or_make(_key(raw, config), make)
+
+
+def trigram(raw: RawText, config: DataConfig):
+    """The trigram of the training ids of ``dataset(raw, config)`` (``mixture.py`` mixes it with a model), once."""
+    from ..mixture import MIX_ORDER
+    from ..ngram import NGramLM
+
+    def make():
+        ds = dataset(raw, config)
+        return NGramLM(MIX_ORDER, len(ds.vocab)).fit(ds.train_ids)
+    return _NGRAMS.get_or_make(_key(raw, config), make)
 
 
 def corpus_index(raw: RawText, config: DataConfig) -> CorpusIndex:

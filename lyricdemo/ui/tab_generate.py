@@ -26,6 +26,7 @@ from ..fields import ConfigError
 from ..generate import DecodeConfig, stream
 from ..reading import MAX_PREFIX_CHARS, UNKNOWN_MODES
 from ..memory import MemoryLM, card_memory_config
+from ..mixture import NGramMix
 from ..models import BIDIRECTIONAL_WARNING
 from ..ngram import STANDING_WORDS, standing
 from . import limits, links, registry, resources
@@ -72,6 +73,22 @@ def perplexity_text(value: float, tokenizer: str, baselines: dict | None = None)
     return out
 
 
+def mixture_text(card: dict) -> str:
+    """The card's figure for the model mixed with its trigram (``mixture.py``), against its bigram and against
+    the model alone (a strong model can lose by it); "" without one."""
+    mix, bigram, alone = card.get("mixture"), (card.get("baselines") or {}).get("bigram"), card.get("val_ppl")
+    if not mix or not isinstance(bigram, (int, float)) or not isinstance(alone, (int, float)):
+        return ""
+    en, zh = STANDING_WORDS[standing(mix["val_ppl"], bigram)]
+    ratio, v = mix["val_ppl"] / bigram, mix["val_ppl"]
+    if v < alone:
+        why_en, why_zh = "better than the model alone: the network and the counts err differently", "比模型单独更好：两者错的地方不同"
+    else:
+        why_en, why_zh = "no better than the model alone: the counts add nothing it lacks", "不比模型单独好：计数没有补上它缺的"
+    return (f" Mixed half and half with its trigram: {v:.1f}, {ratio:.2f}× the bigram, {en}; {why_en} / "
+            f"与三元模型各半混合：{v:.1f}，是二元模型的 {ratio:.2f} 倍，{zh}；{why_zh}。")
+
+
 def model_info(session: Session, model: str | None) -> str:
     """One paragraph about the chosen model (and the bidirectional lesson when it applies)."""
     if not registry.choices(session):
@@ -92,7 +109,7 @@ def model_info(session: Session, model: str | None) -> str:
     ppl = (perplexity_text(best, tok, card.get("baselines") or ck.metrics.get("baselines")) + "; "
            if isinstance(best, (int, float)) else "")
     md = (f"**{esc(entry.label)}** — {esc(ck.model.describe())}; {tok} tokens / {'字' if tok == 'char' else '词'}"
-          f"级词元, vocabulary / 词表 {len(ck.vocab):,}; {ppl}{meter}.")
+          f"级词元, vocabulary / 词表 {len(ck.vocab):,}; {ppl}{meter}.{mixture_text(card)}")
     if ck.model.config.bidirectional:
         md += "\n\n⚠ " + bilingual(BIDIRECTIONAL_WARNING)
     return md
@@ -171,12 +188,20 @@ def _interval() -> float:
     return STREAM_INTERVAL * max(1.0, live / STREAMS_AT_FULL_RATE)
 
 
-def _with_memory(ck, memory: bool):
-    """The checkpoint's model, or the model with song memory (the settings its card measured)."""
+def _decoding_model(entry, memory: bool, mix: bool):
+    """The checkpoint's model; mixed half and half with its training text's trigram (``mixture.py``);
+    with song memory (the settings its card measured) over either."""
+    ck = entry.checkpoint
+    model = ck.model
+    if mix:
+        if entry.raw is None:
+            raise LyricdemoError("Mixing in the trigram needs the model's training text, which is not on this "
+                                 "machine. / 混合三元模型需要模型的训练文本，本机没有。")
+        model = NGramMix(model, resources.trigram(entry.raw, ck.data_config))
     if not memory:
-        return ck.model
+        return model
     try:
-        return MemoryLM(ck.model, card_memory_config(ck.meta, ck.name))
+        return MemoryLM(model, card_memory_config(ck.meta, ck.name), vocab_size=len(ck.vocab))
     except LyricdemoError:
         raise LyricdemoError("Song memory needs settings measured on the model card; the shipped models have "
                              "them (python -m lyricdemo card measures a checkpoint). / 歌曲记忆需要模型卡上测得的"
@@ -186,19 +211,21 @@ def _with_memory(ck, memory: bool):
 @user_errors
 def generate(session: Session, model: str = "", prefix: str = "分开", length: float = 100, strategy: str = "sample",
              temperature: float = 1.0, top_k: float = 0, top_p: float = 1.0, repetition_penalty: float = 1.0,
-             beam_width: float = 4, seed: float = 0, unknown: str = "unk", memory: bool = False):
+             beam_width: float = 4, seed: float = 0, unknown: str = "unk", memory: bool = False,
+             mix: bool = False):
     """Stream generated text: (text, prefix report, memorization meter, step slider, top-k chart,
-    entropy chart, result JSON).  ``memory``: song memory over the prefix and the text so far."""
+    entropy chart, result JSON).  ``memory``: song memory over the prefix and the text so far;
+    ``mix``: the model mixed half and half with its training text's trigram."""
     prefix = text("prefix", prefix, MAX_PREFIX_CHARS)
     cfg = _decode_config(length, strategy, temperature, top_k, top_p, repetition_penalty, beam_width, seed, unknown)
-    memory = flag("song_memory", memory)
+    memory, mix = flag("song_memory", memory), flag("mix_trigram", mix)
     entry = registry.get(session, model)
     ck = entry.checkpoint
     skip = gr.skip()
-    if not memory and batchable(ck.model, cfg):   # shares its model's batch; refused at once when the queue is full
+    if not memory and not mix and batchable(ck.model, cfg):   # shares its model's batch; refused at once when full
         s = resources.batch_pool().submit(ck.model, ck.vocab, ck.tokenizer, prefix, cfg)
-    else:                             # beam search, song memory: alone, in one of LYRICDEMO_MAX_GENERATING slots
-        s = stream(_with_memory(ck, memory), ck.vocab, ck.tokenizer, prefix, cfg)   # checks the prefix (strict refuses)
+    else:                      # beam search, song memory, the trigram: alone, in one of LYRICDEMO_MAX_GENERATING slots
+        s = stream(_decoding_model(entry, memory, mix), ck.vocab, ck.tokenizer, prefix, cfg)   # checks the prefix
     report_html = prefix_html(s.prefix, ck.vocab)
     yield (prefix, report_html, '<div class="ld-note">generating … / 生成中 …</div>', skip, skip, skip, skip)
     try:
@@ -221,6 +248,7 @@ def generate(session: Session, model: str = "", prefix: str = "分开", length: 
         "time_to_first_token_s": round(gen.time_to_first_token_s, 4),
         "unknown": [{"token": u.token, "start": u.start, "end": u.end} for u in gen.prefix.unknown],
         "notes": [bilingual(n) for n in gen.notes], "summary": generation_summary(gen), "song_memory": memory,
+        "mixed_with_trigram": mix,
         "memorization": None if report is None else {
             "longest_length": report.longest_length, "copied_share": report.copied_share,
             "ngram_share": {str(k): v for k, v in report.ngram_share.items()}, "summary": memorization_summary(report),
@@ -311,7 +339,9 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                 with gr.Row():
                     seed = gr.Number(value=0, precision=0, minimum=0, elem_id="gen-seed", **kw("gen_seed"))
                     unknown = gr.Radio(list(UNKNOWN_MODES), value="unk", elem_id="gen-unknown", **kw("unknown"))
-                song_memory = gr.Checkbox(value=False, elem_id="gen-memory", **kw("song_memory"))
+                with gr.Row():
+                    song_memory = gr.Checkbox(value=False, elem_id="gen-memory", **kw("song_memory"))
+                    mix = gr.Checkbox(value=False, elem_id="gen-mix", **kw("mix_trigram"))
             with gr.Row(equal_height=True):
                 link_btn = gr.Button("Copy link / 复制链接", size="sm", scale=1, elem_id="gen-link-btn")
                 link = gr.Textbox(show_label=False, scale=3, max_lines=1, interactive=False, buttons=["copy"],
@@ -340,7 +370,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
         models_json = gr.JSON(label="Models / 模型列表", elem_id="gen-models-json")
 
     ins = [session, model, prefix, length, strategy, temperature, top_k, top_p, rep, beam, seed, unknown,
-           song_memory]
+           song_memory, mix]
     outs = [out, report, meter, step, alt_plot, ent_plot, info]
     ev = go.click(generate, ins, outs, api_name="generate",
                   concurrency_limit=limits.generate_concurrency(), show_progress="minimal",
