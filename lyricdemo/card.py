@@ -74,14 +74,22 @@ def song_memory(model, dataset: Dataset, orders=(2, 3), stored_model: dict | Non
     return out
 
 
-def ngram_mixture(model, dataset: Dataset) -> dict:
+def ngram_mixture(model, dataset: Dataset, memory: bool = True) -> dict:
     """Validation figures of the model mixed with the trigram of its training text (``mixture.py``:
-    fixed equal weights, nothing tuned)."""
+    fixed equal weights, nothing tuned); with ``memory``, also with song memory over the mixture (the
+    copy cache: a mixture has no features for the continuous one), tuned as ``song_memory`` tunes."""
+    from .memory_tuning import choose_memory, memory_log_probs, tuning_slice
     from .mixture import MIX_ORDER, MIX_WEIGHT, mixed_with_ngram
 
-    b = measure_bits(mixed_with_ngram(model, dataset.train_ids, len(dataset.vocab)), dataset)
-    return {"order": MIX_ORDER, "weight": MIX_WEIGHT, "val_ppl": perplexity_of(b.bits_per_token * LN2),
-            "bits_per_char": b.bits_per_char}
+    mix = mixed_with_ngram(model, dataset.train_ids, len(dataset.vocab))
+    b = measure_bits(mix, dataset)
+    out = {"order": MIX_ORDER, "weight": MIX_WEIGHT, "val_ppl": perplexity_of(b.bits_per_token * LN2),
+           "bits_per_char": b.bits_per_char}
+    if memory:
+        choice = choose_memory(mix, tuning_slice(dataset.train_ids, len(dataset.val_ids)))
+        _, mixed = memory_log_probs(mix, dataset.val_ids, choice.config)
+        out.update(val_ppl_memory=perplexity_of(float(-mixed.mean())), memory_config=choice.config.to_dict())
+    return out
 
 
 def measure(path: str | os.PathLike, dataset: Dataset, memory: bool = True,
@@ -113,7 +121,7 @@ def measure(path: str | os.PathLike, dataset: Dataset, memory: bool = True,
            "ngram_share": report.ngram_share, "copied_share": report.copied_share, "summary": report.summary()}
     memory_figures = (song_memory(ck.model, dataset, stored_model=stored_model)
                       if memory and not ck.model.bidirectional else None)
-    mixture = None if ck.model.bidirectional else ngram_mixture(ck.model, dataset)
+    mixture = None if ck.model.bidirectional else ngram_mixture(ck.model, dataset, memory=memory)
     return CardFigures(val_ppl=val, train_eval_ppl=train_eval, baselines=baselines, memorization=mem, bits=bits,
                        memory=memory_figures, mixture=mixture)
 
@@ -235,6 +243,8 @@ def _mixture_rows(mix: dict | None, baselines: dict, alone: float | None) -> lis
     if isinstance(alone, (int, float)):
         row += ("; better than the model alone / 优于模型单独" if mix["val_ppl"] < alone else
                 "; no better than the model alone / 不优于模型单独")
+    if mix.get("val_ppl_memory"):
+        row += f"; with song memory (copy cache) **{mix['val_ppl_memory']:.1f}**"
     return [(f"mixed with the {gram} / 与{'二元' if mix['order'] == 2 else '三元'}模型混合 (`lyricdemo/mixture.py`)", row)]
 
 

@@ -94,6 +94,10 @@ def test_the_shipped_char_models_mixed_with_their_trigram_beat_both_parts(name):
     assert mix["val_ppl"] < 0.9 * min(base["trigram"], card["val_ppl"])
     assert mix["val_ppl"] / base["bigram"] <= 0.87, mix
     assert mix["bits_per_char"] == pytest.approx(math.log2(mix["val_ppl"]), rel=1e-6)
+    # with song memory over the mixture (the copy cache), below the model and the bigram given the same memory
+    mem = card["memory"]
+    assert mix["val_ppl_memory"] < min(mem["model"]["val_ppl_memory"], mem["bigram"]["val_ppl_memory"]) * 0.95
+    assert mix["memory_config"]["continuous"] is False
 
 
 def test_bits_of_the_mixture_on_a_real_split(small_text, tmp_path):

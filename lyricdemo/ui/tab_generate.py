@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from dataclasses import replace
 from types import SimpleNamespace
 
 import gradio as gr
@@ -25,7 +26,7 @@ from ..errors import LyricdemoError
 from ..fields import ConfigError
 from ..generate import DecodeConfig, stream
 from ..reading import MAX_PREFIX_CHARS, UNKNOWN_MODES
-from ..memory import MemoryLM, card_memory_config
+from ..memory import MemoryConfig, MemoryLM, card_memory_config
 from ..mixture import NGramMix
 from ..models import BIDIRECTIONAL_WARNING
 from ..ngram import STANDING_WORDS, standing
@@ -85,8 +86,11 @@ def mixture_text(card: dict) -> str:
         why_en, why_zh = "better than the model alone: the network and the counts err differently", "比模型单独更好：两者错的地方不同"
     else:
         why_en, why_zh = "no better than the model alone: the counts add nothing it lacks", "不比模型单独好：计数没有补上它缺的"
-    return (f" Mixed half and half with its trigram: {v:.1f}, {ratio:.2f}× the bigram, {en}; {why_en} / "
-            f"与三元模型各半混合：{v:.1f}，是二元模型的 {ratio:.2f} 倍，{zh}；{why_zh}。")
+    out = (f" Mixed half and half with its trigram: {v:.1f}, {ratio:.2f}× the bigram, {en}; {why_en} / "
+           f"与三元模型各半混合：{v:.1f}，是二元模型的 {ratio:.2f} 倍，{zh}；{why_zh}。")
+    if isinstance(mix.get("val_ppl_memory"), (int, float)):
+        out += (f" With song memory too: {mix['val_ppl_memory']:.1f} / 再加歌曲记忆：{mix['val_ppl_memory']:.1f}。")
+    return out
 
 
 def model_info(session: Session, model: str | None) -> str:
@@ -200,6 +204,9 @@ def _decoding_model(entry, memory: bool, mix: bool):
         model = NGramMix(model, resources.trigram(entry.raw, ck.data_config))
     if not memory:
         return model
+    stored = ((ck.meta.get("card") or {}).get("mixture") or {}).get("memory_config")
+    if mix and stored:                         # the settings the card tuned for the mixture itself
+        return MemoryLM(model, replace(MemoryConfig.from_dict(stored), dynamic_lr=0.0), vocab_size=len(ck.vocab))
     try:
         return MemoryLM(model, card_memory_config(ck.meta, ck.name), vocab_size=len(ck.vocab))
     except LyricdemoError:
