@@ -288,7 +288,8 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     cells = [b for b in page.evaluate(TEXT_BOXES, "probe-strip") if b[0].startswith("cell ")]
     assert len(cells) >= 10 * 3 and not overlapping(cells), cells          # the strip's cells, apart
     shot(page, "1280-4-look-inside.png")
-    units = "() => { const d = document.querySelector('#probe-heatmap .js-plotly-plot'); return d._fullData[0].y.length; }"
+    units = ("() => { const d = document.querySelector('#probe-heatmap .js-plotly-plot');"   # (null: a new chart not drawn yet)
+             " return d && d._fullData ? d._fullData[0].y.length : null; }")
     top = tab_inside.HEATMAP_UNITS
     assert page.evaluate(units) == top                                                   # the top units ...
     labels = page.evaluate("() => [...document.querySelectorAll('#probe-heatmap .ytick text')].map(t => t.textContent)")

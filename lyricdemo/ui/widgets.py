@@ -187,7 +187,10 @@ FIT_JS = """
     gd.__ldTries = (gd.__ldTries || 0) + 1;
     // Plotly places a title's lines a constant offset away from its y: keep that offset, move by ``shift``
     const h = L.height + Math.ceil(grow), mid = (r.top + r.bottom) / 2 - g.top;
-    const off = L.title.yref === "container" ? mid - (1 - L.title.y) * L.height : 0;
+    // (a title Plotly placed itself, y "auto", sits in the middle of the top margin: reading "auto" as a
+    // number gave a title.y of NaN -- back to "auto" -- and one more pass each time)
+    const y0 = typeof L.title.y === "number" ? L.title.y : 1 - L.margin.t / 2 / L.height;
+    const off = L.title.yref === "container" ? mid - (1 - y0) * L.height : 0;
     const up = {"margin.t": L.margin.t + Math.ceil(grow), "title.yref": "container", "title.yanchor": "middle",
                 "title.y": 1 - (mid + shift - off) / h};
     if (gd.layout.height) up.height = h;
