@@ -16,7 +16,12 @@ machine):
 - **browser**: the same action done in Chromium at 1280×720 (Playwright driving Debian's
   ``/usr/bin/chromium``), from the gesture (a click; Enter in the step box; for the probe, a new
   text pasted, which tab 4 reads as it comes in) to the moment the page shows the new result (the
-  page's own clock, ``performance.now()``): queue, server, transfer and drawing.
+  page's own clock, ``performance.now()``): queue, server, transfer and drawing.  The probe's result is
+  tab 4's first screen (its heatmap): the charts below it are drawn as they come into view
+  (``widgets.FIT_JS``), and one more row times that: after a new text, scrolling to the prediction strip
+  until it is drawn.
+
+``--actions probe`` (words, comma-separated) times only the actions whose name holds one of them.
 
 The 1-minute load average is printed beside every figure: on a shared machine the figures move
 with it.
