@@ -67,7 +67,7 @@ def _wrap_title(layout: dict) -> None:
     if len(text) > WRAP_TITLE and " / " in text and "<br>" not in text:
         title["text"] = text.replace(" / ", "<br>", 1)
         margin = layout.setdefault("margin", dict(l=56, r=16, t=48, b=48))
-        margin["t"] = max(margin.get("t", 48), 80)          # two lines of the ~20-px title font and their spacing
+        margin["t"] = max(margin.get("t", 48), 72)
 
 
 def _figure(data: list[dict], layout: dict) -> go.Figure:
