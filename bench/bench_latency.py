@@ -1,6 +1,6 @@
 """Benchmark: time per app action, through gradio_client against a started app, beside the goals.
 
-    python bench/bench_latency.py [--repeat 5] [--threads 1] [--no-browser]
+    python bench/bench_latency.py [--repeat 5] [--threads 1] [--no-browser] [--actions probe,step]
 
 Starts ``python app.py`` with ``GRADIO_PROFILING=1`` (Gradio's own opt-in request timing; start to
 first HTTP 200 is the first figure), then times each action three ways, each ``--repeat`` times
@@ -16,7 +16,12 @@ machine):
 - **browser**: the same action done in Chromium at 1280×720 (Playwright driving Debian's
   ``/usr/bin/chromium``), from the gesture (a click; Enter in the step box; for the probe, a new
   text pasted, which tab 4 reads as it comes in) to the moment the page shows the new result (the
-  page's own clock, ``performance.now()``): queue, server, transfer and drawing.
+  page's own clock, ``performance.now()``): queue, server, transfer and drawing.  The probe's result is
+  tab 4's first screen (its heatmap): the charts below it are drawn as they come into view
+  (``widgets.FIT_JS``), and one more row times that: after a new text, scrolling to the prediction strip
+  until it is drawn.
+
+``--actions probe`` (words, comma-separated) times only the actions whose name holds one of them.
 
 The 1-minute load average is printed beside every figure: on a shared machine the figures move
 with it.
@@ -44,7 +49,8 @@ LINES = ["月光洒在小河上", "风吹过我的窗", "你在远方唱", "星�
          "夜很长路很长", "花开在山岗"]
 PROBE_TEXT = "\n".join((LINES * 2)[:16])
 GOALS_S = {"start to first HTTP 200": 5.0, "tokenize / analyze": 0.3, "token <-> id lookup": 0.05,
-           "step view": 0.1, "probe of 16 lines": 1.0, "generate 100 tokens (to the last)": 0.3}
+           "step view": 0.1, "probe of 16 lines": 1.0, "generate 100 tokens (to the last)": 0.3,
+           "probe: a chart below the first screen, scrolled to": 1.0}
 
 
 def traces(url: str, api_name: str, count: int) -> list[float]:
@@ -86,7 +92,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the app server")
     ap.add_argument("--no-browser", action="store_true", help="the gradio_client side only")
+    ap.add_argument("--actions", default="", help="only the actions whose name contains one of these "
+                    "comma-separated words (e.g. 'probe' or 'step,lookup'); all when empty")
     args = ap.parse_args()
+    words = [w.strip().lower() for w in args.actions.split(",") if w.strip()]
+    wanted = lambda name: not words or any(w in name.lower() for w in words)
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     from gradio_client import Client
@@ -106,9 +116,10 @@ def main() -> None:
             "probe of 16 lines": ("probe", lambda: c.predict(model=key, text=PROBE_TEXT, api_name="/probe")),
         }
         for name, (api, fn) in actions.items():
-            rows += [(name, *row) for row in server_and_client(url, api, fn, args.repeat)]
+            if wanted(name):
+                rows += [(name, *row) for row in server_and_client(url, api, fn, args.repeat)]
         if not args.no_browser:
-            rows += browser_rows(url, args.repeat)
+            rows += browser_rows(url, args.repeat, wanted)
     finally:
         stop(proc)
     print(f"\nmodel {key}; {args.repeat} times after a warm-up; server = the server's own time (Gradio's "
@@ -134,12 +145,12 @@ DONE = """([sel, key]) => { const e = document.querySelector(sel); if (!e) retur
     window.__ld.end = performance.now(); return true; }"""
 TEXT = "(e) => e ? e.innerText : null"
 PLOT = ("(e) => { const gd = e && e.querySelector('.js-plotly-plot'); "
-        "return gd && gd.data ? JSON.stringify([gd.data.map(d => [d.x, d.y, d.text]), gd.layout.title]) : null; }")
+        "return gd && gd.data ? JSON.stringify([gd.data.map(d => [d.x, d.y, d.z, d.text]), gd.layout.title]) : null; }")
 # The generated text counts once the meter says the generation is done (a streamed text changes before).
 DONE_TEXT = "(e) => e && e.querySelector('.ld-gen-done') ? e.innerText : null"
 
 
-def browser_rows(url: str, repeat: int) -> list[tuple]:
+def browser_rows(url: str, repeat: int, wanted=lambda name: True) -> list[tuple]:
     """Each action in Chromium, timed by the page from the user's gesture to the new result on screen."""
     from playwright.sync_api import sync_playwright
 
@@ -151,7 +162,9 @@ def browser_rows(url: str, repeat: int) -> list[tuple]:
         page.goto(url)
         page.wait_for_selector("#vocab-tokens span", timeout=120_000)
 
-        def measure(name: str, prepare, act, sel: str, read: str = TEXT) -> tuple:
+        def measure(name: str, prepare, act, sel: str, read: str = TEXT) -> list[tuple]:
+            if not wanted(name):
+                return []
             print(f"  browser: {name} ...", file=sys.stderr, flush=True)
             times = []
             for i in range(repeat + 1):                               # the first one warms up
@@ -161,7 +174,7 @@ def browser_rows(url: str, repeat: int) -> list[tuple]:
                 page.wait_for_function(DONE % read, arg=[sel, None], polling="raf", timeout=120_000)
                 if i:
                     times.append(page.evaluate("() => (window.__ld.end - window.__ld.t0) / 1000"))
-            return (name, "browser", statistics.median(times), min(times), os.getloadavg()[0])
+            return [(name, "browser", statistics.median(times), min(times), os.getloadavg()[0])]
 
         def click(sel: str):
             return lambda: page.locator(sel).click()
@@ -174,8 +187,8 @@ def browser_rows(url: str, repeat: int) -> list[tuple]:
             freq.fill(str(3 - i % 2))          # 3 first: the page opens on 2, and the same cut-off shows nothing new
             freq.press("Tab")
 
-        out.append(measure("tokenize / analyze", cut_off, click("#vocab-analyze"), "#vocab-summary"))
-        out.append(measure("token <-> id lookup",
+        out.extend(measure("tokenize / analyze", cut_off, click("#vocab-analyze"), "#vocab-summary"))
+        out.extend(measure("token <-> id lookup",
                            lambda i: page.locator("#vocab-lookup textarea, #vocab-lookup input").first.fill("爱你"[i % 2]),
                            click("#vocab-lookup-btn"), "#vocab-lookup-out"))
         page.get_by_role("tab", name=T["tab_generate"], exact=True).click()
@@ -185,14 +198,14 @@ def browser_rows(url: str, repeat: int) -> list[tuple]:
         page.locator("#gen-length input[type=number]").fill("100")
         page.locator("#gen-length input[type=number]").press("Enter")
         prefixes = ("分开", "天空", "月光", "我想")
-        out.append(measure("generate 100 tokens (to the last)",
+        out.extend(measure("generate 100 tokens (to the last)",
                            lambda i: page.locator("#gen-prefix textarea").fill(prefixes[i % 4]),
                            click("#gen-go"), "#gen-meter", DONE_TEXT))
         step = page.locator("#gen-step input[type=number]")
-        out.append(measure("step view", lambda i: step.fill(str(2 + i % 10)), lambda: step.press("Enter"),
+        out.extend(measure("step view", lambda i: step.fill(str(2 + i % 10)), lambda: step.press("Enter"),
                            "#gen-alternatives", PLOT))
         page.get_by_role("tab", name=T["tab_inside"], exact=True).click()
-        page.wait_for_function("() => { const g = document.querySelector('#probe-strip .js-plotly-plot');"
+        page.wait_for_function("() => { const g = document.querySelector('#probe-heatmap .js-plotly-plot');"
                                " return !!g && !!g.data; }", timeout=120_000)
         texts = [PROBE_TEXT, PROBE_TEXT.replace("月光", "阳光"), PROBE_TEXT.replace("风", "雨")]
         box, n = page.locator("#probe-text textarea"), [0]
@@ -201,7 +214,24 @@ def browser_rows(url: str, repeat: int) -> list[tuple]:
             n[0] += 1
             box.fill(texts[n[0] % 3])
 
-        out.append(measure("probe of 16 lines", lambda i: None, paste, "#probe-strip", PLOT))
+        # the result is the first screen redrawn: the heatmap (tab 4's charts below it are drawn as they come
+        # into view, widgets.FIT_JS; the next row times that)
+        page.evaluate("() => window.scrollTo(0, 0)")
+        out.extend(measure("probe of 16 lines", lambda i: None, paste, "#probe-heatmap", PLOT))
+
+        def new_text_at_top(i: int) -> None:            # a new text probed and drawn, the strip not yet scrolled to
+            page.evaluate("() => window.scrollTo(0, 0)")
+            page.evaluate(START % PLOT, ["#probe-heatmap", None])
+            paste()
+            page.wait_for_function(DONE % PLOT, arg=["#probe-heatmap", None], polling="raf", timeout=120_000)
+
+        new_text_at_top(0)
+        if page.evaluate(PLOT, page.locator("#probe-strip").element_handle()) is not None:
+            print("  browser: the strip was drawn with the probe (no drawing as charts come into view)", file=sys.stderr)
+            return out
+        out.extend(measure("probe: a chart below the first screen, scrolled to", new_text_at_top,
+                           lambda: page.evaluate("() => document.querySelector('#probe-strip').scrollIntoView()"),
+                           "#probe-strip", PLOT))
         browser.close()
     return out
 

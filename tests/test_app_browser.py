@@ -136,6 +136,12 @@ def shot(page: Page, name: str, at: str | None = None) -> None:
     page.screenshot(path=str(SHOTS / name))
 
 
+def scroll_to_chart(page: Page, elem_id: str) -> None:
+    """Scroll a chart into view and wait until it is drawn (tab 4 draws its charts as they come into view)."""
+    page.locator(f"#{elem_id}").evaluate("(e) => e.scrollIntoView({block: 'center'})")
+    page.wait_for_function(DRAWN, arg=elem_id, timeout=120_000)
+
+
 def assert_in_first_screen(page: Page, *selectors: str) -> None:
     page.evaluate("() => window.scrollTo(0, 0)")
     vw, vh = page.viewport_size["width"], page.viewport_size["height"]
@@ -272,13 +278,18 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     assert_in_first_screen(page, "#probe-go", "#probe-heatmap")
     assert page.evaluate("() => document.querySelector('#probe-heatmap .js-plotly-plot').layout.yaxis.showticklabels")
     assert page.locator("#probe-colored span[title]").count() >= 5
-    for view in ("strip", "saliency-chart", "saturation", "trajectory"):                 # every default view drew
-        page.wait_for_function(DRAWN, arg=f"probe-{view}", timeout=60_000)
+    # a chart below the first screen waits until it comes into view (widgets.FIT_JS): drawn once scrolled to
+    page.wait_for_timeout(1000)
+    assert not page.evaluate(DRAWN, "probe-saturation"), "a chart far below the first screen drew at once"
+    assert page.locator("#probe-saturation").bounding_box()["height"] > 100      # ... and keeps its room meanwhile
+    for view in ("strip", "saliency-chart", "saturation", "trajectory"):                 # every default view draws
+        scroll_to_chart(page, f"probe-{view}")
     assert_readable(page, "probe-heatmap", "probe-strip")
     cells = [b for b in page.evaluate(TEXT_BOXES, "probe-strip") if b[0].startswith("cell ")]
     assert len(cells) >= 10 * 3 and not overlapping(cells), cells          # the strip's cells, apart
     shot(page, "1280-4-look-inside.png")
-    units = "() => { const d = document.querySelector('#probe-heatmap .js-plotly-plot'); return d._fullData[0].y.length; }"
+    units = ("() => { const d = document.querySelector('#probe-heatmap .js-plotly-plot');"   # (null: a new chart not drawn yet)
+             " return d && d._fullData ? d._fullData[0].y.length : null; }")
     top = tab_inside.HEATMAP_UNITS
     assert page.evaluate(units) == top                                                   # the top units ...
     labels = page.evaluate("() => [...document.querySelectorAll('#probe-heatmap .ytick text')].map(t => t.textContent)")
@@ -302,7 +313,9 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     for view in ("compare", "connectivity"):                                             # ... clears these at once
         page.wait_for_function(f"() => !({DRAWN})('probe-{view}')", timeout=60_000)
     for view in ("heatmap", "strip", "saliency-chart"):                 # ... is read as it comes, no click: redrawn
+        page.locator(f"#probe-{view}").scroll_into_view_if_needed()      # (the page draws a chart as it comes into view)
         page.wait_for_function(f"() => ({FIRST_X})('probe-{view}') === '0:天'", timeout=120_000)
+    page.locator("#probe-trace").scroll_into_view_if_needed()
     page.wait_for_function("() => { const d = document.querySelector('#probe-trace .js-plotly-plot');"   # (x: 0, 1, ...)
                            " return !!d && d.data && d.data.length && d.data[0].text[0] === '天'; }", timeout=120_000)
     expect(page.locator("#probe-colored")).to_contain_text("天空很蓝", timeout=60_000)
@@ -339,12 +352,14 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
         expect(page.locator("#gen-meter .ld-gen-done")).to_have_count(1, timeout=120_000)
         shot(page, "390-3-generate.png")
         tab(page, "tab_inside")
-        page.wait_for_function(DRAWN, arg="probe-strip", timeout=120_000)
+        scroll_to_chart(page, "probe-strip")
         page.wait_for_function("() => { const d = document.querySelector('#probe-strip .js-plotly-plot');"
                                " const r = d._fullLayout.xaxis.range; return r[1] - r[0] <= d._fullLayout._size.w / 34 + 0.01; }",
                                timeout=60_000)                              # the window fits the width
-        page.locator("#probe-strip").scroll_into_view_if_needed()
         views = ("strip", "heatmap", "saturation", "trace", "saliency-chart")
+        for view in views:
+            scroll_to_chart(page, f"probe-{view}")
+        page.locator("#probe-strip").scroll_into_view_if_needed()
         deadline = time.monotonic() + 60                           # the page fits each chart (a 700-ms loop; a busy
         while time.monotonic() < deadline:                         # machine redraws late): wait until it settles
             page.wait_for_timeout(700)
@@ -376,7 +391,9 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
         before = page.evaluate(GEOMETRY, "probe-strip")
         page.locator("#probe-text textarea").fill("月光洒在小河上\n风吹过我的窗")
         page.locator("#probe-go").click()
-        page.wait_for_function("(n) => document.querySelector('#probe-strip .js-plotly-plot').data[1].x.length !== n",
+        page.locator("#probe-strip").scroll_into_view_if_needed()          # the click scrolled up to the button
+        page.wait_for_function("(n) => { const d = document.querySelector('#probe-strip .js-plotly-plot');"
+                               " return !!d && !!d.data && d.data[1].x.length !== n; }",
                                arg=before["points"], timeout=120_000)
         page.wait_for_function("([id, h]) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);"
                                " return gd._fullLayout._size.h >= h - 1 && !!gd.layout.height; }",

@@ -187,7 +187,10 @@ FIT_JS = """
     gd.__ldTries = (gd.__ldTries || 0) + 1;
     // Plotly places a title's lines a constant offset away from its y: keep that offset, move by ``shift``
     const h = L.height + Math.ceil(grow), mid = (r.top + r.bottom) / 2 - g.top;
-    const off = L.title.yref === "container" ? mid - (1 - L.title.y) * L.height : 0;
+    // (a title Plotly placed itself, y "auto", sits in the middle of the top margin: reading "auto" as a
+    // number gave a title.y of NaN -- back to "auto" -- and one more pass each time)
+    const y0 = typeof L.title.y === "number" ? L.title.y : 1 - L.margin.t / 2 / L.height;
+    const off = L.title.yref === "container" ? mid - (1 - y0) * L.height : 0;
     const up = {"margin.t": L.margin.t + Math.ceil(grow), "title.yref": "container", "title.yanchor": "middle",
                 "title.y": 1 - (mid + shift - off) / h};
     if (gd.layout.height) up.height = h;
@@ -221,22 +224,46 @@ FIT_JS = """
   // after it follows the draw, except for a figure of a fixed height: the draw already fits it to its
   // column's width (autosize), and the resize would drop the height -- one more full redraw below to
   // give it back.
+  //
+  // Tab 4 draws six charts per text; a chart of it that is not on screen (below the first screen, a tab
+  // not shown) is drawn when it comes into view (an IntersectionObserver, half a screen ahead), not on
+  // every new text: the page's share of a probe was ~6 full draws and their fitting, now the one or two
+  // charts on screen.  While it waits, it keeps the room of its height (the page does not jump), and the
+  // figure it will draw is always the latest.
+  const LAZY = (gd) => !!gd.closest('[id^="probe-"]');
+  const onScreen = (gd) => {
+    if (!gd.offsetParent) return false;
+    const r = gd.getBoundingClientRect(), m = innerHeight / 2;
+    return r.bottom > -m && r.top < innerHeight + m && r.right > 0 && r.left < innerWidth;
+  };
   const drawOnce = (P) => {
     if (!P || P.__ldOnce) return;
     P.__ldOnce = true;
     const react = P.react, resize = P.Plots.resize;
+    const draw = (gd) => {
+      const a = gd.__ldNext, again = gd.__ldResize;
+      gd.__ldNext = gd.__ldResize = null;
+      gd.__ldWaiting = false; gd.style.minHeight = "";
+      if (!a || !gd.isConnected) return;
+      const fixed = a[1] && a[1].height;
+      Promise.resolve(react.call(P, gd, ...a))
+        .then(() => { if (again && !fixed && gd.isConnected) return resize.call(P.Plots, gd); })
+        .catch(() => {});
+    };
+    const seen = new IntersectionObserver((entries) => {
+      for (const e of entries) if (e.isIntersecting) { seen.unobserve(e.target); draw(e.target); }
+    }, {rootMargin: "50%% 0px"});
     P.react = function (gd, ...args) {
       if (!gd || !gd.isConnected) return react.call(P, gd, ...args);
       const queued = !!gd.__ldNext;
       gd.__ldNext = args;
-      if (!queued) queueMicrotask(() => {
-        const a = gd.__ldNext, again = gd.__ldResize;
-        gd.__ldNext = gd.__ldResize = null;
-        if (!gd.isConnected) return;
-        const fixed = a[1] && a[1].height;
-        Promise.resolve(react.call(P, gd, ...a))
-          .then(() => { if (again && !fixed && gd.isConnected) return resize.call(P.Plots, gd); })
-          .catch(() => {});
+      if (!queued && !gd.__ldWaiting) queueMicrotask(() => {
+        if (!gd.isConnected) { gd.__ldNext = null; return; }
+        if (!LAZY(gd) || onScreen(gd)) { draw(gd); return; }
+        const lay = gd.__ldNext[1] || {}, h = lay.height || (lay.meta && lay.meta.height) || 450;
+        gd.__ldWaiting = true;
+        if (!gd.data) gd.style.minHeight = `${h}px`;
+        seen.observe(gd);
       });
       return Promise.resolve(gd);
     };
