@@ -53,13 +53,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app() -> tuple[subprocess.Popen, str, float]:
+def start_app(repo=REPO) -> tuple[subprocess.Popen, str, float]:
+    """``python app.py`` of ``repo``: (process, URL, seconds to the first HTTP 200)."""
     import httpx
 
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port)}
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=repo, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     while True:
