@@ -128,7 +128,7 @@ def test_numbers_from_the_api_are_checked_by_name(app_url):
             c.predict(model=key, length=length, api_name="/generate")
     for bad in ("NaN", "Infinity"):                                       # JSON gradio_client will not write
         state, msg = raw_call(app_url, "generate", [key, "分开", float(bad.replace("Infinity", "inf")), "sample",
-                                                    1.0, 0, 1.0, 1.0, 4, 0, "unk", False])
+                                                    1.0, 0, 1.0, 1.0, 4, 0, "unk", False, False])
         assert state == "error" and "Length" in (msg or ""), (state, msg)
     knobs = [("hidden_size", 0, "Hidden size"), ("hidden_size", 10**6, "Hidden size"), ("num_layers", 9, "Layers"),
              ("num_layers", None, "Layers"), ("batch_size", -1, "Batch size"), ("batch_size", 3.5, "Batch size"),
@@ -140,7 +140,7 @@ def test_numbers_from_the_api_are_checked_by_name(app_url):
     for knob, v, name in knobs:
         with pytest.raises(AppError, match=name):
             c.predict(data="toy", **{knob: v}, api_name="/train")
-    state, msg = raw_call(app_url, "train", ["toy", "char", "d2l", "token", 2, 0, "gru", "torch", "embedding", 128,
+    state, msg = raw_call(app_url, "train", ["toy", "char", "d2l", "token", 2, 0, "chars", "gru", "torch", "embedding", 128,
                                              256, 1, 0.3, 0.1, False, "random", "adam", float("nan"), 0.0, True, 1.0, 32,
                                              35, 5, 45, 25, True, 0, "step"])
     assert state == "error" and "Learning rate" in msg, msg
@@ -170,7 +170,7 @@ def test_odd_prefixes(app_url):
         c.predict(model=key, prefix="月" * 10_000, length=5, api_name="/generate")
     with pytest.raises(AppError, match="too long: 20,001 characters"):
         c.predict(model=key, prefix="月" * 20_001, length=5, api_name="/generate")
-    state, msg = raw_call(app_url, "generate", [key, "分\ud800开", 5, "sample", 1.0, 0, 1.0, 1.0, 4, 0, "unk", False])
+    state, msg = raw_call(app_url, "generate", [key, "分\ud800开", 5, "sample", 1.0, 0, 1.0, 1.0, 4, 0, "unk", False, False])
     assert state == "error" and "not valid Unicode" in msg, msg
     state, msg = raw_call(app_url, "lookup", ["\udfff"])
     assert state == "error" and "not valid Unicode" in msg, msg
