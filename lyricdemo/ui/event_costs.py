@@ -42,8 +42,9 @@ class LazyConfigs(dict):
     def __init__(self, blocks_config, ids):
         super().__init__()
         self._blocks_config = blocks_config
-        self._order = list(ids)
+        self._order = dict.fromkeys(ids)          # the blocks' order (a dict: an ordered set)
         self._pending = set(self._order)
+        self._in_order = True                     # the dict's own order is the blocks' order
         self._values: dict = {}                   # values written before the copy was made
 
     def defer_value(self, key, value) -> bool:
@@ -55,6 +56,7 @@ class LazyConfigs(dict):
 
     def _compute(self, key) -> None:
         self._pending.discard(key)
+        self._in_order = False
         config = self._blocks_config.config_for_block(key, [], self._blocks_config.blocks[key])
         if key in self._values:
             value = self._values.pop(key)
@@ -63,12 +65,15 @@ class LazyConfigs(dict):
         dict.__setitem__(self, key, config)
 
     def _complete(self) -> None:
+        """Every copy made, stored in the blocks' order (done once: later calls find nothing to do)."""
+        if self._in_order and not self._pending:
+            return
         for key in [k for k in self._order if k in self._pending]:
             self._compute(key)
-        order = {k: i for i, k in enumerate(self._order)}
-        items = sorted(dict.items(self), key=lambda kv: order.get(kv[0], len(order)))
+        items = [(k, dict.__getitem__(self, k)) for k in self._order if dict.__contains__(self, k)]
         dict.clear(self)
         dict.update(self, items)
+        self._in_order = True
 
     def __missing__(self, key):
         if key not in self._pending:
@@ -82,8 +87,8 @@ class LazyConfigs(dict):
     def __setitem__(self, key, value) -> None:
         self._pending.discard(key)
         self._values.pop(key, None)
-        if key not in self._order:
-            self._order.append(key)
+        self._order.setdefault(key)
+        self._in_order = False
         dict.__setitem__(self, key, value)
 
     def __delitem__(self, key) -> None:
