@@ -68,6 +68,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def children(pid: int) -> list[int]:
+    """The server's child processes (the decoder of ``lyricdemo/decode_process.py``)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def children_status(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM of the server's child processes together, in MB."""
+    total = {"VmRSS": 0, "VmHWM": 0}
+    for c in children(pid):
+        try:
+            for k, v in proc_status(c).items():
+                total[k] += v
+        except OSError:
+            pass
+    return total
+
+
 def proc_status(pid: int) -> dict[str, int]:
     """VmRSS / VmHWM (peak) of a process, in MB."""
     out = {}
@@ -134,6 +157,7 @@ class Record:
     total_s: float | None = None           # submit -> the last output (None when it failed)
     first_s: float | None = None           # submit -> the first output with new text (streaming endpoints)
     chars: int = 0
+    server_first_s: float | None = None    # the server's own count: its submit -> the first token decoded
     error: str | None = None
     timed_out: bool = False
 
@@ -185,6 +209,7 @@ def stream_call(client, endpoint: str, shown: str, deadline: float, **kwargs) ->
             rec.first_s = rec.total_s
         info = out[6] if isinstance(out[6], dict) else {}
         rec.chars = len(info.get("continuation", ""))
+        rec.server_first_s = info.get("time_to_first_token_s")
     except Exception as e:  # noqa: BLE001 -- counted and shown
         rec.error, rec.timed_out = f"{type(e).__name__}: {str(e)[:160]}", _is_timeout(e)
     return rec
@@ -287,6 +312,8 @@ def report(records: list[Record], wall: float) -> None:
               f"({sum(r.timed_out for r in errs)} client time-outs), {len(ok) / wall:.2f} ok/s, "
               f"{sum(r.chars for r in ok) / wall:,.0f} characters/s")
         for what, xs in (("first character", [r.first_s for r in ok if r.first_s is not None]),
+                         ("  of which the server's first token (its own clock, from its submit)",
+                          [r.server_first_s for r in ok if r.server_first_s is not None]),
                          ("whole request", [r.total_s for r in ok])):
             if xs:
                 print(f"  {what}: p50 {statistics.median(xs):.2f} s, p95 {pct(xs, 0.95):.2f} s, "
@@ -411,7 +438,7 @@ def main() -> None:
             outs = j.outputs()
             if outs and isinstance(outs[-1][5], dict) and outs[-1][5].get("tokens_per_s"):
                 train_tps.append(outs[-1][5]["tokens_per_s"])
-        mem = proc_status(proc.pid)
+        mem, kids = proc_status(proc.pid), children_status(proc.pid)
         load1 = os.getloadavg()
         print()
         print(f"=== {args.students} students × {', '.join(a.__name__ for a in actions)} "
@@ -423,7 +450,8 @@ def main() -> None:
               f"{third_failed}; started {third_wait:.1f} s after one run was cancelled: "
               f"{third_started}")
         print(f"server memory: peak (VmHWM) {mem['VmHWM']} MB, now {mem['VmRSS']} MB, "
-              f"max sampled during the load {mem_peak_during} MB")
+              f"max sampled during the load {mem_peak_during} MB; its child processes (the decoder): "
+              f"peak {kids['VmHWM']} MB, now {kids['VmRSS']} MB")
         print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}; "
               f"1-minute max sampled during the load {load_peak:.2f}")
     finally:

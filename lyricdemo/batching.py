@@ -96,7 +96,7 @@ def batchable(model: Any, config: DecodeConfig) -> bool:
 
 
 # ----------------------------------------------------------------------------- the consumer's end
-_END = object()
+_END = END = object()          # the record that ends a stream (``END`` for a sink)
 
 
 class BatchedStream(Iterator["Step | Waiting"]):
@@ -107,8 +107,9 @@ class BatchedStream(Iterator["Step | Waiting"]):
     at the next step.  An error of this request (and only of this one) is raised to its
     consumer."""
 
-    def __init__(self, batcher: Batcher, stream: GenerationStream):
+    def __init__(self, batcher: Batcher, stream: GenerationStream, sink=None):
         self.batcher, self.stream = batcher, stream
+        self._sink = sink                        # sink(self, items): takes the records instead (decode_process.py)
         self.prefix = stream.prefix
         self.config = stream.config
         self.submitted = time.perf_counter()
@@ -132,11 +133,16 @@ class BatchedStream(Iterator["Step | Waiting"]):
     def _push(self, items: list) -> None:
         if not items:
             return
+        if self._sink is not None:
+            self._sink(self, items)
+            return
         with self._cond:
             self._events.extend(items)
             self._cond.notify_all()
 
     def _fail(self, error: BaseException) -> None:
+        if self._sink is not None:
+            self._sink(self, [error])
         with self._cond:
             self._error = error
             self._events.append(_END)
@@ -411,15 +417,17 @@ class BatchPool:
         self._batchers: dict[int, Batcher] = {}
 
     def submit(self, model: Any, vocab: Vocab, tokenizer: Tokenizer | str, prefix: str | None = "",
-               config: DecodeConfig | None = None) -> BatchedStream:
+               config: DecodeConfig | None = None, sink=None) -> BatchedStream:
         """Queue one generation on its model's loop.  The prefix and options are checked here
-        (a ``LyricdemoError`` at once); ``QueueFull`` when too many wait already."""
+        (a ``LyricdemoError`` at once); ``QueueFull`` when too many wait already.  ``sink(stream,
+        records)``, when given, receives the stream's records (``Step``, ``Waiting``, the end
+        marker ``END``, an exception) as they come instead of the stream keeping them for a reader."""
         stream = GenerationStream(model, vocab, tokenizer, prefix, config)
         if not batchable(model, stream.config):
             raise LyricdemoError("This request cannot share a batch (beam search, or a model in training); "
                                  "use generate.stream.", code="not_batchable")
         with self._lock:
-            waiting = sum(b.overflow() for b in self._batchers.values())
+            waiting = self._overflow()
             b = self._batchers.get(id(model))
             if b is not None and (b.model is not model or b._stopped):
                 b = None
@@ -434,9 +442,23 @@ class BatchPool:
                 b = Batcher(self, model, self.max_rows, self.idle_s)
                 self._batchers[id(model)] = b
                 b.thread.start()
-            bs = BatchedStream(b, stream)
+            bs = BatchedStream(b, stream, sink)
             b._add(bs)
         return bs
+
+    def _overflow(self) -> int:
+        return sum(b.overflow() for b in self._batchers.values())
+
+    def overflow(self) -> int:
+        """Requests waiting for room in their model's batch, all models together."""
+        with self._lock:
+            return self._overflow()
+
+    def running(self, model: Any) -> bool:
+        """Has this model's loop rows decoding or requests waiting?"""
+        with self._lock:
+            b = self._batchers.get(id(model))
+            return b is not None and b.model is model and not b._stopped and b.rows_queued() > 0
 
     def _forget(self, batcher: Batcher) -> None:
         """Called by a loop as it ends, under the lock."""

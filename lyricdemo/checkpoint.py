@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch.overrides import TorchFunctionMode
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
@@ -266,7 +267,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     # Check the weights against a skeleton on the "meta" device (shapes, no memory) *before*
     # building the model: a description of a huge model next to small weights is refused
     # without allocating what it describes.
-    with torch.device("meta"):
+    with torch.device("meta"), _NoInit():
         skeleton = build_model(model_cfg)
     check_weights(skeleton, tensors, folder.name)
     with torch.random.fork_rng(devices=[]):
@@ -275,6 +276,22 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     model.eval()
     return Checkpoint(name=meta.get("name", folder.name), model=model, vocab=vocab, data_config=data_cfg,
                       train_config=train_cfg, meta=meta, path=folder)
+
+
+class _NoInit(TorchFunctionMode):
+    """Skips the initializers (``nn.init.normal_`` and the like) while a skeleton is built on the
+    "meta" device: it has no values to initialize, and a meta-device ``normal_`` runs through
+    torch's Python decompositions, whose first use imports sympy and ``torch._dynamo`` -- measured
+    1.3-2.4 s and ~800 modules at the first checkpoint load of a process, for nothing."""
+
+    SKIPPED = frozenset({"normal_", "uniform_", "zero_", "zeros_", "ones_", "fill_", "constant_", "orthogonal_",
+                         "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_", "trunc_normal_"})
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", "") in self.SKIPPED:
+            return args[0] if args else kwargs.get("tensor", kwargs.get("self"))
+        return func(*args, **kwargs)
 
 
 def _check_unknown_words(vocab: Vocab, data_config: DataConfig, where: str = "") -> None:

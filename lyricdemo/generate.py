@@ -259,9 +259,12 @@ class GenerationStream(Iterator[Step]):
         if self._first is None:
             self._first = since_start_s
 
-    def finish(self, candidates: list[Candidate], busy_s: float) -> Generation:
-        """End the stream with these candidates after ``busy_s`` seconds: its ``Generation``."""
+    def finish(self, candidates: list[Candidate], busy_s: float, positions: int | None = None) -> Generation:
+        """End the stream with these candidates after ``busy_s`` seconds (``positions`` decoded, when
+        another process counted them): its ``Generation``."""
         self._busy = busy_s
+        if positions is not None:
+            self._positions = positions
         self._result = self._finish(candidates)
         return self._result
 

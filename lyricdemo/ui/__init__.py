@@ -182,11 +182,12 @@ def prepare_server() -> dict[str, int]:
 
 def warm_up() -> threading.Thread:
     """In the background: fetch the d2l corpus when it is missing and the network is allowed (once,
-    checksummed; see ``sources.start_download``), load jieba and prepare tab 1's default view, so the
-    first visitor does not wait."""
+    checksummed; see ``sources.start_download``), load jieba and prepare tab 1's default view, start the
+    decoder process, so the first visitor does not wait."""
     from .. import sources
 
     sources.start_download()
+    resources.batch_pool()          # starts the decoder process (LYRICDEMO_DECODE_PROCESS) while nobody waits
 
     def work():
         from ..data import DataConfig

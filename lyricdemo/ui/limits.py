@@ -74,6 +74,11 @@ LIMITS: tuple[Limit, ...] = (
     Limit("LYRICDEMO_GENERATE_WAITING", 64, 0, 100_000,
           "generations waiting for room in a full batch, all models together (each sees its position and an "
           "estimated wait); beyond it a new one is refused at once: 'the queue is full, try again in ~N s'"),
+    Limit("LYRICDEMO_DECODE_PROCESS", lambda: int(cpu_cores() >= 2), 0, 1,
+          "1: the shared batches of shipped models decode in a process of their own beside the server, which "
+          "keeps them from waiting on the server's interpreter lock (lyricdemo/decode_process.py); 0: in the "
+          "server",
+          "1 with 2 cores or more, else 0"),
     Limit("LYRICDEMO_QUEUE_SIZE", 256, 1, 100_000,
           "events waiting in the queue, all users together (opening the page queues a few per user); "
           "beyond it: 'Queue is full, try again'"),
@@ -140,6 +145,10 @@ def generate_batch() -> int:
 
 def generate_waiting() -> int:
     return value("LYRICDEMO_GENERATE_WAITING")
+
+
+def decode_process() -> bool:
+    return bool(value("LYRICDEMO_DECODE_PROCESS"))
 
 
 def generate_concurrency() -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..batching import BatchPool
+from ..decode_process import ProcessPool
 from ..checkpoint import SHIPPED_DIR, Checkpoint, list_checkpoints, load_checkpoint
 from ..corpus import RawText, have_default_corpus, read_corpus_file
 from ..data import DataConfig, Dataset, load_dataset
@@ -29,7 +30,7 @@ from ..novelty import CorpusIndex
 from .. import sources
 from ..sources import CorpusSource
 from ..stats import CorpusStats, compare_tokenizers, corpus_stats
-from .limits import generate_batch, generate_waiting, max_generating, max_upload_bytes, model_cache_size
+from .limits import decode_process, generate_batch, generate_waiting, max_generating, max_upload_bytes, model_cache_size
 
 
 # ----------------------------------------------------------------------------- where the shipped models are
@@ -45,11 +46,17 @@ _POOL: dict[str, Any] = {}
 
 
 def batch_pool():
-    """The server's one ``BatchPool`` (continuous batching of /generate, ``lyricdemo/batching.py``),
-    made at first use with the limits then in force (LYRICDEMO_GENERATE_BATCH / _WAITING)."""
+    """The server's one pool for /generate's continuous batching (``lyricdemo/batching.py``), made at
+    first use with the limits then in force (LYRICDEMO_GENERATE_BATCH / _WAITING): a ``ProcessPool``
+    whose decoder process it starts now (``lyricdemo/decode_process.py``) when
+    LYRICDEMO_DECODE_PROCESS is 1, else the server's own ``BatchPool``."""
     with _POOL_LOCK:
         if "pool" not in _POOL:
-            _POOL["pool"] = BatchPool(max_rows=generate_batch(), max_waiting=generate_waiting())
+            pool = BatchPool(max_rows=generate_batch(), max_waiting=generate_waiting())
+            if decode_process():
+                pool = ProcessPool(pool, checkpoints_dir())
+                pool.start()
+            _POOL["pool"] = pool
         return _POOL["pool"]
 
 
