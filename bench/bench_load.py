@@ -51,7 +51,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import REPO, machine
+from common import REPO, children, machine
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")              # gradio_client stays off the network
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -66,17 +66,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def children(pid: int) -> list[int]:
-    """The server's child processes (the decoder of ``lyricdemo/decode_process.py``)."""
-    out = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            out += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return out
 
 
 def children_status(pid: int) -> dict[str, int]:

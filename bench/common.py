@@ -65,3 +65,14 @@ def machine() -> str:
 
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"torch {torch.__version__} ({torch.get_num_threads()} threads), Python {platform.python_version()}")
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (a server's decoder, ``lyricdemo/decode_process.py``)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out

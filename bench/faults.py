@@ -8,7 +8,8 @@ everything it writes is in one place to inspect).  Steps and checks, each printe
 1. a student trains a small model to the end and downloads its checkpoint zip (kept by the
    script); a second run starts and a follower follows it;
 2. SIGKILL while that run trains and while a third client downloads the first zip slowly;
-3. the follower's stream ends (it does not hang), and the half download is short;
+3. the follower's stream ends (it does not hang), the half download is short, and the server's
+   decoder process (``lyricdemo/decode_process.py``) exits with it;
 4. restart on the same port and folders: the server starts; the killed server's session folders
    are gone (deleted at start) and no ``*.part`` or unreadable zip is left anywhere it writes;
 5. the follower asks again with the old link: told the run is not on this server / restarted;
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from common import children
 from server import Server, loadavg
 
 RESULTS: list[tuple[str, bool, str]] = []
@@ -87,6 +89,7 @@ def main() -> None:
             while not watch.outputs():
                 time.sleep(0.1)
             old_pid = server.pid
+            decoders = children(old_pid)                  # the decoder process (LYRICDEMO_DECODE_PROCESS)
 
             # 2. a slow download in flight, then SIGKILL mid-training
             got = 0
@@ -109,6 +112,12 @@ def main() -> None:
             while not watch.done() and time.monotonic() - t0 < 60:
                 time.sleep(0.2)
             check("the follower's stream ends when the server dies", watch.done(), f"after {time.monotonic() - t0:.1f} s")
+            t0 = time.monotonic()
+            while any(Path(f"/proc/{c}").exists() for c in decoders) and time.monotonic() - t0 < 30:
+                time.sleep(0.1)
+            check("the server's decoder process exits with it", bool(decoders) and
+                  not any(Path(f"/proc/{c}").exists() for c in decoders),
+                  f"{len(decoders)} child process(es), gone after {time.monotonic() - t0:.1f} s")
             stale = sorted(p.name for p in server.tmp.glob(f"lyricdemo-session-{old_pid}-*"))
             print(f"      left by the killed server: {len(stale)} session folder(s), "
                   f"{sum(1 for d in server.tmp.glob('lyricdemo-session-*') for f in d.rglob('*') if f.is_file())} files")

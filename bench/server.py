@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import REPO
+from common import REPO, children
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")              # gradio_client stays off the network
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -68,7 +68,7 @@ class Server:
         return self.proc.pid
 
     def status(self) -> dict[str, int]:
-        """VmRSS and VmHWM in MB, and the thread count, from /proc."""
+        """VmRSS and VmHWM in MB, the thread count, and its child processes' RSS (ChildRSS), from /proc."""
         out = {}
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             key, _, rest = line.partition(":")
@@ -76,6 +76,13 @@ class Server:
                 out[key] = int(rest.split()[0]) // 1024
             elif key == "Threads":
                 out[key] = int(rest)
+        out["ChildRSS"] = 0                       # the decoder process (lyricdemo/decode_process.py), in MB
+        for c in children(self.pid):
+            try:
+                rss = [ln for ln in Path(f"/proc/{c}/status").read_text().splitlines() if ln.startswith("VmRSS:")]
+                out["ChildRSS"] += int(rss[0].split()[1]) // 1024 if rss else 0
+            except OSError:
+                pass
         return out
 
     def cpu_seconds(self) -> float:

@@ -110,6 +110,8 @@ def main() -> None:
             print(f"RSS after warm-up {warm['VmRSS']} MB · at the end of the rounds {busy_end['VmRSS']} MB "
                   f"({growth:+.1f}%) · after the idle wait {end['VmRSS']} MB · peak {end['VmHWM']} MB")
             print(f"threads after warm-up {warm['Threads']} · at the end {busy_end['Threads']} · idle {end['Threads']}")
+            print(f"the decoder process's RSS after warm-up {warm['ChildRSS']} MB · at the end of the rounds "
+                  f"{busy_end['ChildRSS']} MB · after the idle wait {end['ChildRSS']} MB")
             print(f"session folders / files / Gradio cached files: peak {peak_files['session_dirs']} / "
                   f"{peak_files['session_files']} / {peak_files['gradio_cache_files']} · after the idle wait "
                   f"{end['session_dirs']} / {end['session_files']} / {end['gradio_cache_files']}")
