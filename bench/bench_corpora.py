@@ -75,6 +75,25 @@ def bigrams(ds) -> dict:
     return {"train_tokens": len(ds.train_ids), "vocab": len(ds.vocab), **out, "seconds": time.perf_counter() - t0}
 
 
+def mixture(model, ds) -> dict:
+    """The trained model (its kept weights) mixed with the trigram of its own training ids at the weight
+    fixed in advance (``lyricdemo/mixture.py``, 0.5), beside the model and the trigram alone, all three
+    read the same way: the validation ids as one stream from a zero state."""
+    import numpy as np
+
+    from lyricdemo.memory_tuning import model_outputs
+    from lyricdemo.mixture import MIX_WEIGHT
+    from lyricdemo.ngram import NGramLM
+
+    t0 = time.perf_counter()
+    val = torch.as_tensor(ds.val_ids).long()
+    model_lp, _ = model_outputs(model, val)
+    ngram_lp = NGramLM(3, len(ds.vocab)).fit(ds.train_ids).log_probs(ds.val_ids)
+    mixed_lp = np.logaddexp(model_lp + math.log(MIX_WEIGHT), ngram_lp + math.log1p(-MIX_WEIGHT))
+    alone, counter, both = (math.exp(-float(lp.mean())) for lp in (model_lp, ngram_lp, mixed_lp))
+    return {"alone_stream": alone, "trigram": counter, "mixed": both, "mix_s": time.perf_counter() - t0}
+
+
 def train_one(ds, seed: int = 0) -> dict:
     from lyricdemo.models import ModelConfig
     from lyricdemo.train import Trainer, TrainConfig, new_model
@@ -110,7 +129,8 @@ def train_one(ds, seed: int = 0) -> dict:
             "dropout": f"{m['dropout_embed']:g}/{m['dropout_out']:g}", "wd": whole["train"]["weight_decay"],
             "batch": tcfg.batch_size, "eval_every": tcfg.eval_every, "eval_sample": tcfg.eval_sample,
             "load_before": before, "load_after": load(), "threads": torch.get_num_threads(),
-            "evaluations": [(h["step"], round(h["elapsed"], 1), h["val_tokens"]) for h in tr.history]}
+            "evaluations": [(h["step"], round(h["elapsed"], 1), h["val_tokens"]) for h in tr.history],
+            **mixture(tr.model, ds)}
 
 
 def main() -> None:
@@ -161,6 +181,20 @@ def main() -> None:
               f"| {r['steps']:,} | GRU {r['hidden']}, dropout {r['dropout']}, wd {r['wd']:g}, batch {r['batch']}, "
               f"eval every {r['eval_every']} on {r['eval_sample'] or 'all'}; {r['passes']:.1f} passes, "
               f"{r['tok_s']:,.0f} tok/s | {r['load_before']} → {r['load_after']} |")
+
+    mixture_table(rows)
+
+
+def mixture_table(rows: list[dict]) -> None:
+    print("\nThe same models mixed half and half with the trigram of their own training ids (the weight fixed in "
+          "advance, lyricdemo/mixture.py; all three read the validation ids as one stream):\n")
+    print("| corpus | split | bigram | trigram | ours, one stream | mixed | mixed ÷ bigram | mixed ÷ ours | time |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['corpus']} | {r['split']} | {r['bigram']:.2f} | {r['trigram']:.2f} | {r['alone_stream']:.2f} "
+              f"| {r['mixed']:.2f} | {r['mixed'] / r['bigram']:.3f} | {r['mixed'] / r['alone_stream']:.3f} "
+              f"| {r['mix_s']:.0f} s |")
+    print(f"\nload average at the end {load()}")
 
 
 if __name__ == "__main__":
