@@ -11,7 +11,9 @@ the kept weights' perplexity on the whole validation set (our split: the last 10
 Kneser-Ney bigram's on the same text (the library's modified Kneser-Ney; ``--bigrams-only`` prints it beside
 the single-discount bigram that the tables before issue 16 divided by, in seconds).  For English it also trains on nanoGPT's split (the first 90% of the
 characters train, the last 10% validate) and gives nats per character (ln of the perplexity).
-Evaluation time is the intermediate and final evaluations together, and its share of the budget.  The load
+Evaluation time is the intermediate and final evaluations together, and its share of the budget.  A second
+table mixes each trained model with the trigram of its own training ids at the weight fixed in advance
+(``lyricdemo/mixture.py``), beside the model and the trigram alone, all read as one stream.  The load
 average is printed before and after each run: the machine's 2 cores are shared with other developers.
 """
 
