@@ -58,6 +58,7 @@ _HEADER = struct.Struct("<I")
 # nice 5 gave a first character p95 of 0.42/0.55 s and a whole generation p95 of 3.5/3.0 s, nice 0
 # 0.76/0.76 s and 2.7/2.7 s.
 NICE = 5
+RETRY_S = 30.0          # a decoder that died while starting is started again after this long at the earliest
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -216,23 +217,29 @@ class ProcessPool:
         self._lock, self._send_lock = threading.Lock(), threading.Lock()
         self.step_s: float | None = None                          # the decoder's time per position, measured here
         self._proc: subprocess.Popen | None = None
-        self._ready = False
+        self._ready = self._was_ready = False
+        self._started_at = 0.0
         self._live: dict[int, RemoteStream] = {}
         self._next_id = 0
         self.started = 0                                          # decoders started so far
 
     # -- the decoder ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the decoder if none runs (it reports ready once torch is imported)."""
+        """Start the decoder if none runs (it reports ready once torch is imported).  One that died
+        before it was ever ready is not started again for ``RETRY_S`` seconds: a decoder that cannot
+        start (a broken install) would otherwise be spawned again by every request, which the server
+        meanwhile serves itself."""
         with self._lock:
-            if self._proc is not None and self._proc.poll() is None:
+            if self._proc is not None and (self._proc.poll() is None or
+                                           (not self._was_ready and time.monotonic() - self._started_at < RETRY_S)):
                 return
             env = dict(os.environ, LYRICDEMO_DECODE_THREADS=str(self.threads),
                        LYRICDEMO_DECODE_ROWS=str(self.max_rows),
                        PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])))
             self._proc = subprocess.Popen([sys.executable, "-m", "lyricdemo.decode_process"], stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, env=env)
-            self._ready = False
+            self._ready = self._was_ready = False
+            self._started_at = time.monotonic()
             self.started += 1
             threading.Thread(target=self._read, args=(self._proc,), name="lyricdemo-decode-in", daemon=True).start()
 
@@ -243,7 +250,7 @@ class ProcessPool:
         while (msg := receive(proc.stdout)) is not None:
             for rec in msg["ev"]:
                 if rec[0] == "ready":
-                    self._ready = True
+                    self._ready = self._was_ready = True
                     continue
                 with self._lock:
                     rs = self._live.get(rec[1])
@@ -257,8 +264,8 @@ class ProcessPool:
             lost = list(self._live.values())
             self._live.clear()
         for rs in lost:
-            rs._fail(LyricdemoError("The decoding process stopped; please generate again. / 解码进程已停止，请重新生成。",
-                                    code="decoder_stopped"))
+            rs._fail(LyricdemoError("The decoding process stopped; please generate again. / "
+                                    "解码进程已停止，请重新生成。", code="decoder_stopped"))
 
     def _send(self, message: dict) -> bool:
         proc = self._proc

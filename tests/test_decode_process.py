@@ -193,3 +193,24 @@ def test_while_the_decoder_starts_the_server_decodes_and_a_model_keeps_one_batch
         assert type(later) is RemoteStream and later.result().text.startswith("夜")
     finally:
         p.close()
+
+
+def test_a_decoder_that_dies_while_starting_is_not_spawned_again_by_every_request(ck, monkeypatch):
+    import sys
+
+    import lyricdemo.decode_process as dp
+
+    monkeypatch.setattr(sys, "executable", "/bin/false")            # a decoder that cannot start
+    p = ProcessPool(BatchPool(), SHIPPED)
+    try:
+        p.start()
+        assert p._proc.wait(timeout=30) != 0
+        for seed in (1, 2):
+            s = p.submit(ck.model, ck.vocab, ck.tokenizer, "月", DecodeConfig(length=5, seed=seed), path=ck.path)
+            assert type(s) is BatchedStream and s.result().text.startswith("月")   # the server serves it
+        assert p.started == 1                                       # and spawns nothing more ...
+        monkeypatch.setattr(dp, "RETRY_S", 0.0)
+        p.submit(ck.model, ck.vocab, ck.tokenizer, "月", DecodeConfig(length=5, seed=3), path=ck.path).result()
+        assert p.started == 2                                       # ... until RETRY_S has passed
+    finally:
+        p.close()

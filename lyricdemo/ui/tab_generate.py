@@ -22,7 +22,6 @@ import gradio as gr
 
 from .. import plots
 from ..batching import BatchedStream, Waiting, batchable
-from ..decode_process import ProcessPool
 from ..errors import LyricdemoError
 from ..fields import ConfigError
 from ..generate import DecodeConfig, stream
@@ -216,11 +215,6 @@ def _decoding_model(entry, memory: bool, mix: bool):
                              "设置：内置模型都有。") from None
 
 
-def _where(ck) -> dict:
-    """``path=`` for a pool that decodes shipped checkpoints in its own process (``ProcessPool``)."""
-    return {"path": ck.path} if isinstance(resources.batch_pool(), ProcessPool) else {}
-
-
 @user_errors
 def generate(session: Session, model: str = "", prefix: str = "分开", length: float = 100, strategy: str = "sample",
              temperature: float = 1.0, top_k: float = 0, top_p: float = 1.0, repetition_penalty: float = 1.0,
@@ -236,7 +230,7 @@ def generate(session: Session, model: str = "", prefix: str = "分开", length: 
     ck = entry.checkpoint
     skip = gr.skip()
     if not memory and not mix and batchable(ck.model, cfg):   # shares its model's batch; refused at once when full
-        s = resources.batch_pool().submit(ck.model, ck.vocab, ck.tokenizer, prefix, cfg, **_where(ck))
+        s = resources.batch_pool().submit(ck.model, ck.vocab, ck.tokenizer, prefix, cfg, path=ck.path)
     else:                      # beam search, song memory, the trigram: alone, in one of LYRICDEMO_MAX_GENERATING slots
         s = stream(_decoding_model(entry, memory, mix), ck.vocab, ck.tokenizer, prefix, cfg)   # checks the prefix
     report_html = prefix_html(s.prefix, ck.vocab)
