@@ -129,7 +129,8 @@ def train_one(ds, seed: int = 0) -> dict:
             "elapsed": done.elapsed, "wall": wall, "budget": tcfg.max_seconds, "eval_s": tr.eval_seconds,
             "tok_s": done.tokens_per_s, "passes": r.passes, "hidden": m["hidden_size"],
             "dropout": f"{m['dropout_embed']:g}/{m['dropout_out']:g}", "wd": whole["train"]["weight_decay"],
-            "batch": tcfg.batch_size, "eval_every": tcfg.eval_every, "eval_sample": tcfg.eval_sample,
+            "batch": tcfg.batch_size, "schedule": tcfg.lr_schedule, "eval_every": tcfg.eval_every,
+            "eval_sample": tcfg.eval_sample,
             "load_before": before, "load_after": load(), "threads": torch.get_num_threads(),
             "evaluations": [(h["step"], round(h["elapsed"], 1), h["val_tokens"]) for h in tr.history],
             **mixture(tr.model, ds)}
@@ -181,6 +182,7 @@ def main() -> None:
               f"| {r['bigram']:.2f} | {r['ours']:.2f} | {ratio:.3f} | {math.log(r['ours']):.3f} "
               f"| {r['elapsed']:.0f} s ({r['budget']:.0f}) | {r['eval_s']:.1f} s ({r['eval_s'] / r['budget']:.0%}) "
               f"| {r['steps']:,} | GRU {r['hidden']}, dropout {r['dropout']}, wd {r['wd']:g}, batch {r['batch']}, "
+              f"lr {r.get('schedule', 'constant')}, "
               f"eval every {r['eval_every']} on {r['eval_sample'] or 'all'}; {r['passes']:.1f} passes, "
               f"{r['tok_s']:,.0f} tok/s | {r['load_before']} → {r['load_after']} |")
 

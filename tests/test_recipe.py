@@ -75,6 +75,20 @@ def test_evaluations_between_steps_read_a_bounded_share_of_the_tokens():
             assert "eval_sample" not in r.train and r.train["eval_every"] == 50
 
 
+def test_runs_that_use_their_whole_budget_anneal_the_learning_rate():
+    """Few passes: no early stopping ends the run, so the rate falls along a cosine over the budget; many
+    passes (the lyrics): early stopping ends the run long before, and the rate stays constant."""
+    assert adapt(*LYRICS).train["lr_schedule"] == "constant"
+    assert adapt(7_600, 750, 850).train["lr_schedule"] == "constant"          # a tiny corpus: a shorter budget
+    for n in (150_000, 1_000_000, 5_000_000):
+        r = adapt(n, 3_000, n // 9)
+        assert r.passes < recipe.HEAVY_PASSES and r.train["lr_schedule"] == "cosine"
+        assert any("cosine" in line for line in r.reasons)
+    edge = int(180 * recipe.REFERENCE_TOKENS_PER_S / recipe.HEAVY_PASSES)     # exactly HEAVY_PASSES passes
+    assert adapt(edge, 3_000).train["lr_schedule"] == "constant"
+    assert adapt(edge + 1_000, 3_000).train["lr_schedule"] == "cosine"
+
+
 def test_a_large_vocabulary_cuts_its_rarest_tokens_and_bad_sizes_are_refused():
     assert adapt(1_700_000, 8_000, 190_000).data == {"min_freq": 3}
     assert adapt(1_700_000, 3_000, 190_000).data == {}
