@@ -182,7 +182,7 @@ def main() -> None:
               f"| {r['bigram']:.2f} | {r['ours']:.2f} | {ratio:.3f} | {math.log(r['ours']):.3f} "
               f"| {r['elapsed']:.0f} s ({r['budget']:.0f}) | {r['eval_s']:.1f} s ({r['eval_s'] / r['budget']:.0%}) "
               f"| {r['steps']:,} | GRU {r['hidden']}, dropout {r['dropout']}, wd {r['wd']:g}, batch {r['batch']}, "
-              f"lr {r.get('schedule', 'constant')}, "
+              f"lr {r['schedule']}, "
               f"eval every {r['eval_every']} on {r['eval_sample'] or 'all'}; {r['passes']:.1f} passes, "
               f"{r['tok_s']:,.0f} tok/s | {r['load_before']} → {r['load_after']} |")
 

@@ -420,8 +420,8 @@ class BatchPool:
                config: DecodeConfig | None = None, sink=None, path=None) -> BatchedStream:
         """Queue one generation on its model's loop.  The prefix and options are checked here
         (a ``LyricdemoError`` at once); ``QueueFull`` when too many wait already.  ``path``, the
-        model's checkpoint folder, is for ``decode_process.ProcessPool`` (same call): unused here.  ``sink(stream,
-        records)``, when given, receives the stream's records (``Step``, ``Waiting``, the end
+        model's checkpoint folder, is for ``decode_process.ProcessPool`` (same call): unused here.
+        ``sink(stream, records)``, when given, receives the stream's records (``Step``, ``Waiting``, the end
         marker ``END``, an exception) as they come instead of the stream keeping them for a reader."""
         stream = GenerationStream(model, vocab, tokenizer, prefix, config)
         if not batchable(model, stream.config):

@@ -14,8 +14,8 @@ that, under a 3-minute budget, reading more tokens beats a wider model).  In bet
 regularization follows log(passes) in a straight line.  A run with fewer than ``HEAVY_PASSES`` passes uses
 its whole budget (early stopping ends the heavy ones long before): its learning rate falls along a cosine to
 5% at the end of the budget (on 1 MB of English, 1.583 against 1.642 nats per character for a constant
-rate, the same run otherwise: bench/RESULTS.md); the heavy ones keep a constant rate.  A corpus so small that the budget would read it
-more than ``MAX_PASSES`` times gets a shorter budget (never under a minute).
+rate, the same run otherwise: bench/RESULTS.md); the heavy ones keep a constant rate.  A corpus so small
+that the budget would read it more than ``MAX_PASSES`` times gets a shorter budget (never under a minute).
 
 Evaluation: a validation set longer than ``EVAL_SAMPLE`` tokens is measured between steps on a fixed
 sample (its first ``EVAL_SAMPLE`` tokens, read as a batch), every ``eval_every`` steps, chosen so that the
@@ -98,6 +98,7 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
             seconds = shorter
             passes = seconds * tokens_per_s / train_tokens
     h = heaviness(passes)
+    whole_budget = passes < HEAVY_PASSES         # no early stopping ends it: the rate can anneal over the budget
     large = train_tokens >= LARGE
     model = {
         "hidden_size": 384 if train_tokens >= HUGE else 256,
@@ -110,13 +111,13 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
         "weight_decay": _between(WEIGHT_DECAY, h, log=True),
         "batch_size": batch,
         "lr": round(3e-3 * math.sqrt(batch / 32), 5),
-        "lr_schedule": "constant" if passes >= HEAVY_PASSES else "cosine",
+        "lr_schedule": "cosine" if whole_budget else "constant",
     }
     reasons.append(f"~{passes:.1f} passes over {train_tokens:,} training tokens in {seconds:.0f} s: "
                    f"regularization {h:.2f} of the way from light to heavy -> dropout {model['dropout_embed']:g}/"
                    f"{model['dropout_out']:g}, weight decay {train['weight_decay']:g} / "
                    f"按可读遍数调节正则化强度")
-    if passes < HEAVY_PASSES:
+    if whole_budget:
         reasons.append(f"fewer than {HEAVY_PASSES:.0f} passes: the run uses its whole budget, so the learning "
                        f"rate falls along a cosine to 5% at its end / 遍数不多，学习率按余弦在预算内降到 5%")
     if large:
