@@ -24,7 +24,8 @@ from .corpus import atomic_write_bytes
 from .data import Dataset
 from .errors import LyricdemoError
 from .generate import DecodeConfig, generate
-from .ngram import NGramLM, baseline_perplexities, standing_text
+from .mixture import MIX_ORDER
+from .ngram import NGramLM, fit_baselines, standing_text
 from .novelty import CorpusIndex
 from .numbers import json_safe, perplexity_of
 from .train import perplexity
@@ -48,12 +49,14 @@ class CardFigures:
         return dict(self.__dict__)
 
 
-def song_memory(model, dataset: Dataset, orders=(2, 3), stored_model: dict | None = None) -> dict:
+def song_memory(model, dataset: Dataset, orders=(2, 3), stored_model: dict | None = None,
+                grams: dict[int, NGramLM] | None = None) -> dict:
     """Validation perplexity with song memory, for the model and for the n-grams given the same
     memory, each tuned on the last stretch of the training text (``memory.choose_memory``).
 
     ``stored_model``: the model's figures from an earlier card on the same weights and split, kept as
-    they are (tuning the model's memory takes minutes; the n-grams' takes seconds)."""
+    they are (tuning the model's memory takes minutes; the n-grams' takes seconds).  ``grams``: the
+    n-gram models of the training ids by order, when the caller has fitted them already."""
     from .memory_tuning import choose_memory, memory_log_probs, tuning_slice
 
     tune = tuning_slice(dataset.train_ids, len(dataset.val_ids))
@@ -63,8 +66,8 @@ def song_memory(model, dataset: Dataset, orders=(2, 3), stored_model: dict | Non
         out["model"] = stored_model
     else:
         contenders["model"] = model
-    contenders.update({NGramLM(n, len(dataset.vocab)).name: NGramLM(n, len(dataset.vocab)).fit(dataset.train_ids)
-                       for n in orders})
+    grams = grams or fit_baselines(dataset.train_ids, len(dataset.vocab), orders)
+    contenders.update({grams[n].name: grams[n] for n in orders})
     for name, m in contenders.items():
         choice = choose_memory(m, tune)
         plain, mixed = memory_log_probs(m, dataset.val_ids, choice.config)
@@ -74,14 +77,16 @@ def song_memory(model, dataset: Dataset, orders=(2, 3), stored_model: dict | Non
     return out
 
 
-def ngram_mixture(model, dataset: Dataset, memory: bool = True) -> dict:
+def ngram_mixture(model, dataset: Dataset, memory: bool = True, ngram: NGramLM | None = None) -> dict:
     """Validation figures of the model mixed with the trigram of its training text (``mixture.py``:
     fixed equal weights, nothing tuned); with ``memory``, also with song memory over the mixture (the
-    copy cache: a mixture has no features for the continuous one), tuned as ``song_memory`` tunes."""
+    copy cache: a mixture has no features for the continuous one), tuned as ``song_memory`` tunes.
+    ``ngram``: that trigram, when the caller has fitted it already."""
     from .memory_tuning import choose_memory, memory_log_probs, tuning_slice
-    from .mixture import MIX_ORDER, MIX_WEIGHT, mixed_with_ngram
+    from .mixture import MIX_ORDER, MIX_WEIGHT, NGramMix, mixed_with_ngram
 
-    mix = mixed_with_ngram(model, dataset.train_ids, len(dataset.vocab))
+    mix = (mixed_with_ngram(model, dataset.train_ids, len(dataset.vocab)) if ngram is None
+           else NGramMix(model, ngram, MIX_WEIGHT))
     b = measure_bits(mix, dataset)
     out = {"order": MIX_ORDER, "weight": MIX_WEIGHT, "val_ppl": perplexity_of(b.bits_per_token * LN2),
            "bits_per_char": b.bits_per_char}
@@ -108,10 +113,10 @@ def measure(path: str | os.PathLike, dataset: Dataset, memory: bool = True,
     val = perplexity(ck.model, dataset.val_ids)
     n = max(len(dataset.val_ids), 512)
     train_eval = perplexity(ck.model, dataset.train_ids[:n])
-    baselines = baseline_perplexities(dataset.train_ids, dataset.val_ids, len(dataset.vocab))
+    grams = fit_baselines(dataset.train_ids, len(dataset.vocab))         # fitted once, for every figure below
+    baselines = {m.name: m.perplexity(dataset.val_ids) for m in grams.values()}
     bits = {"model": measure_bits(ck.model, dataset).to_dict()}
-    bits.update({m.name: measure_bits(m, dataset).to_dict()
-                 for m in (NGramLM(k, len(dataset.vocab)).fit(dataset.train_ids) for k in (1, 2, 3))})
+    bits.update({m.name: measure_bits(m, dataset).to_dict() for m in grams.values()})
     prefix = sample_prefix(ck.train_config)
     text = generate(ck.model, ck.vocab, ck.tokenizer, prefix,
                     DecodeConfig(length=SAMPLE_CHARS, **SAMPLE_DECODE)).continuation[:SAMPLE_CHARS]
@@ -119,9 +124,10 @@ def measure(path: str | os.PathLike, dataset: Dataset, memory: bool = True,
     # Only figures are kept: a sample may hold copied lyrics, and corpus text is never committed.
     mem = {"prefix": prefix, "text_length": report.text_length, "longest_length": report.longest_length,
            "ngram_share": report.ngram_share, "copied_share": report.copied_share, "summary": report.summary()}
-    memory_figures = (song_memory(ck.model, dataset, stored_model=stored_model)
+    memory_figures = (song_memory(ck.model, dataset, stored_model=stored_model, grams=grams)
                       if memory and not ck.model.bidirectional else None)
-    mixture = None if ck.model.bidirectional else ngram_mixture(ck.model, dataset, memory=memory)
+    mixture = None if ck.model.bidirectional else ngram_mixture(ck.model, dataset, memory=memory,
+                                                                 ngram=grams[MIX_ORDER])
     return CardFigures(val_ppl=val, train_eval_ppl=train_eval, baselines=baselines, memorization=mem, bits=bits,
                        memory=memory_figures, mixture=mixture)
 

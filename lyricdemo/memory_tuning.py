@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .errors import LyricdemoError
-from .memory import MATCH_BUCKETS, MemoryConfig, bucket_of, copy_weights, next_matches, unit_rows
+from .memory import MATCH_BUCKETS, MAX_MATCH, MemoryConfig, bucket_of, unit_rows
 from .numbers import perplexity_of
 
 WINDOWS = (500, 1000, 2000)                     # the grid choose_memory searches (bench_memory.py
@@ -27,6 +27,9 @@ DYNAMIC_LRS = (0.0,)                            # dynamic evaluation's SGD rates
 DYNAMIC_LR_GRID = (0.1, 0.3, 1.0)               # none, since on the training slice the caches alone win
                                                 # (bench_memory.py tries this grid and prints it)
 DYNAMIC_SEGMENT = 20                            # tokens read between two updates
+BLOCK = 256                                     # positions the continuous cache measures at once
+COPY_BLOCK = 2048                               # positions whose matches are gathered at once
+RUN_CHUNK = 64                                  # diagonals whose match lengths are found at once
 
 
 @dataclass
@@ -107,37 +110,74 @@ def _dynamic_outputs(model, ids: torch.Tensor, lr: float, segment: int) -> tuple
 
 
 def components(ids: torch.Tensor | np.ndarray, model_logp: np.ndarray, features: np.ndarray | None,
-               window: int, betas: Sequence[float] = BETAS, thetas: Sequence[float] = THETAS) -> Components:
-    """Read ``ids`` once, left to right, and record each cache's probability of every next
-    token, for several betas and thetas at once (the tuning grid).  Position t's figures
-    come from ids[0..t] and features[0..t] only."""
+               window: int, betas: Sequence[float] = BETAS, thetas: Sequence[float] = THETAS,
+               runs: np.ndarray | None = None) -> Components:
+    """Read ``ids`` once and record each cache's probability of every next token, for several betas
+    and thetas at once (the tuning grid).  Position t's figures come from ids[0..t] and
+    features[0..t] only: the numbers ``SongMemory`` gives reading token by token, computed here for
+    many positions at once, each against every earlier position in its window (``runs``:
+    ``_runs(ids, w)`` for some w >= window, when the caller already has it)."""
     ids = np.asarray(ids, dtype=np.int64)
     N = len(ids) - 1
     pm = np.exp(model_logp)
-    keys = unit_rows(features.astype(np.float32)) if features is not None else None
+    runs = _runs(ids, window) if runs is None else runs
+    cop, longest = _copy_cache(ids, pm, runs[:window], betas)
     cont = np.repeat(pm[:, None], len(thetas), 1)
-    cop = np.repeat(pm[:, None], len(betas), 1)
-    longest = np.zeros(N, dtype=np.int64)
-    matches = np.zeros(0, dtype=np.int32)
-    for t in range(N):
-        matches = next_matches(ids[:t], matches, ids[t])          # (t,) against the text ending at t
-        lo = max(0, t - window)
-        if t == 0:
-            continue
-        hit = ids[lo + 1:t + 1] == ids[t + 1]                     # earlier positions whose next was the target
-        m = matches[lo:t]
-        longest[t] = m.max()
-        if longest[t]:
-            for k, beta in enumerate(betas):
-                w = copy_weights(m, beta)
-                cop[t, k] = w[hit].sum() / w.sum()
-        if keys is not None:
-            sims = keys[lo:t] @ keys[t] - 1.0
+    if features is not None:
+        keys = unit_rows(features.astype(np.float32))
+        for a in range(1, N, BLOCK):                                    # t = 0 has nothing before it
+            t = np.arange(a, min(a + BLOCK, N))[:, None]                # (B, 1)
+            lo, hi = max(0, a - window), int(t[-1, 0])
+            j = np.arange(lo, hi)[None, :]                              # every earlier position of the block, (1, C)
+            seen = (j < t) & (j >= t - window)                          # ... in t's window, (B, C)
+            hit = seen & (ids[lo + 1:hi + 1][None, :] == ids[t + 1])    # ... whose next token was the target
+            sims = keys[a:hi + 1] @ keys[lo:hi].T - np.float32(1)       # cos - 1, (B, C)
             for k, theta in enumerate(thetas):
-                w = np.exp(theta * sims)
-                cont[t, k] = w[hit].sum() / w.sum()
+                w = np.where(seen, np.exp(np.float32(theta) * sims), np.float32(0))
+                cont[a:hi + 1, k] = (w * hit).sum(1, dtype=np.float64) / w.sum(1, dtype=np.float64)
     return Components(model=pm, continuous=cont, copy=cop, longest=longest, thetas=tuple(thetas),
                       betas=tuple(betas), window=window)
+
+
+def _copy_cache(ids: np.ndarray, pm: np.ndarray, runs: np.ndarray, betas: Sequence[float]):
+    """(copy-cache probability of each target (N, len(betas)), longest match (N,)): only the earlier
+    positions that match at all vote, so only they are visited (``runs``: (window, N + 1))."""
+    N = len(ids) - 1
+    cop = np.repeat(pm[:, None], len(betas), 1)
+    longest = np.zeros(N, dtype=np.int64)
+    for a in range(1, N, COPY_BLOCK):
+        b = min(a + COPY_BLOCK, N)
+        t, back = np.nonzero(runs[:, a:b].T)                            # by position, then distance - 1
+        if not len(t):
+            continue
+        match = runs[back, t + a].astype(np.float64)
+        t_abs = t + a
+        hit = ids[t_abs - back] == ids[t_abs + 1]                       # what followed the match = the target
+        starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+        rows = t[starts]
+        top = np.maximum.reduceat(match, starts)
+        longest[rows + a] = top
+        top_each = np.repeat(top, np.diff(np.r_[starts, len(t)]))
+        for k, beta in enumerate(betas):
+            w = np.exp(beta * (match - top_each))
+            cop[rows + a, k] = np.bincount(t, w * hit, b - a)[rows] / np.bincount(t, w, b - a)[rows]
+    return cop, longest
+
+
+def _runs(ids: np.ndarray, window: int) -> np.ndarray:
+    """(window, len(ids)) match lengths: ``runs[d - 1, t]`` is how many tokens the text ending at t
+    has in common with the text ending at t - d (0 where t < d), counted up to ``MAX_MATCH`` -- a run
+    of equal tokens along one diagonal, found for ``RUN_CHUNK`` diagonals at once."""
+    n = len(ids)
+    out = np.zeros((window, n), dtype=np.uint8)
+    t = np.arange(n)
+    for d0 in range(1, window + 1, RUN_CHUNK):
+        d = np.arange(d0, min(d0 + RUN_CHUNK, window + 1))[:, None]         # (c, 1)
+        src = t - d                                                          # (c, n): the earlier end
+        equal = (src >= 0) & (ids[t] == ids[np.maximum(src, 0)])
+        last_unequal = np.maximum.accumulate(np.where(equal, -1, t), axis=1)   # t < d is unequal: never -1
+        out[d0 - 1:d0 - 1 + len(d)] = np.minimum(t - last_unequal, MAX_MATCH)
+    return out
 
 
 def mixed_log_probs(c: Components, config: MemoryConfig) -> np.ndarray:
@@ -222,8 +262,9 @@ def _cache_grid(ids, logp, feats, lr, copy, windows, betas, thetas) -> list[tupl
     out = []
     ths = thetas if feats is not None else (0.0,)
     bts = betas if copy else (0.0,)
+    runs = _runs(np.asarray(ids, dtype=np.int64), max(windows))     # the shorter windows read its first rows
     for window in windows:
-        c = components(ids, logp, feats, window, bts, ths)
+        c = components(ids, logp, feats, window, bts, ths, runs=runs)
         for beta in bts:
             for theta in ths:
                 lam = fit_weights(c.model, c.continuous[:, c.thetas.index(theta)] if feats is not None else None,

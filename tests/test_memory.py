@@ -77,6 +77,39 @@ def test_the_incremental_memory_equals_the_evaluation_path():
         assert np.log(p[int(song[t + 1])]) == pytest.approx(mixed[t], abs=1e-5)
 
 
+@pytest.mark.parametrize("window", [3, 40, 1000])
+@pytest.mark.parametrize("cache", ["copy", "continuous"])
+def test_the_whole_text_path_equals_the_incremental_memory_past_the_longest_match(window, cache):
+    """components() measures every position against its whole window at once (blocks of positions,
+    the matches found along diagonals); SongMemory reads token by token.  A 70-token chorus makes
+    matches longer than MAX_MATCH, and 600 tokens span several blocks."""
+    rng = np.random.default_rng(4)
+    chorus = rng.integers(1, V, M.MAX_MATCH + 6).tolist()
+    ids: list[int] = []
+    while len(ids) < 600:
+        ids += rng.integers(1, V, 25).tolist() + chorus
+    song = torch.tensor(ids[:600])
+    only = (0.1, 0.0, 0.9) if cache == "copy" else (0.1, 0.9, 0.0)
+    cfg = M.MemoryConfig(window=window, beta=2.0, theta=20.0, weights=tuple(only for _ in M.MATCH_BUCKETS))
+    model = _model()
+    old_block = MT.BLOCK
+    MT.BLOCK = 64                                              # several blocks of positions, each with a window
+    try:
+        _, mixed = MT.memory_log_probs(model, song, cfg)
+    finally:
+        MT.BLOCK = old_block
+    with torch.inference_mode():
+        y, _ = model.features(song[None], None)
+        probs = model.log_probs_of(y)[0].exp().double().numpy()
+    mem = M.SongMemory(cfg, V)
+    for t in range(len(song) - 1):
+        mem.read(int(song[t]), y[0, t].numpy())
+        p = mem.mix(probs[t])
+        assert np.log(p[int(song[t + 1])]) == pytest.approx(mixed[t], abs=1e-5), t   # float32 model, cosines
+    if window > len(chorus) + 25:                                # the chorus came back whole: matched up to the cap
+        assert MT.components(song.numpy(), np.zeros(len(song) - 1), None, window).longest.max() == M.MAX_MATCH
+
+
 def test_trimming_keeps_the_window_exact():
     """The incremental memory trims old positions; what lies in the window is unchanged."""
     song = _song(2, 200)

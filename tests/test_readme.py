@@ -17,6 +17,7 @@ The two commands of "Two commands" are what ``.ci/run`` runs; they are not run a
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import os
 import py_compile
@@ -114,18 +115,31 @@ def test_every_command_line_example_runs(tmp_path, corpus_host):
     env = {**os.environ, "PYTHONPATH": str(REPO), "LYRICDEMO_MAX_TRAIN_SECONDS": "3",
            "LYRICDEMO_DATA_DIR": str(tmp_path / "data"), "OMP_NUM_THREADS": "1",
            "LYRICDEMO_CORPUS_URLS": corpus_host.url + "/jaychou_lyrics.txt.zip"}
-    for line in lines:
-        argv = shlex.split(line)
-        r = subprocess.run([sys.executable, *argv[1:]], cwd=tmp_path, env=env, capture_output=True, text=True,
-                           timeout=300)
-        out = r.stdout + r.stderr
-        assert "Traceback" not in out, f"{line}\n{out}"
-        if argv[3] == "fetch" and not corpus_host.real:
-            assert r.returncode != 0 and "checksum mismatch" in out, out
-            continue
-        assert r.returncode == 0, f"{line}\n{out}"
-        if argv[3] == "train" and "--resume" in argv:
-            assert "resuming checkpoints/my-lstm" in out and "saved            checkpoints/my-lstm" in out, out
+
+    def run(chain: list[str]) -> None:
+        for line in chain:
+            argv = shlex.split(line)
+            r = subprocess.run([sys.executable, *argv[1:]], cwd=tmp_path, env=env, capture_output=True, text=True,
+                               timeout=300)
+            out = r.stdout + r.stderr
+            assert "Traceback" not in out, f"{line}\n{out}"
+            if argv[3] == "fetch" and not corpus_host.real:
+                assert r.returncode != 0 and "checksum mismatch" in out, out
+                continue
+            assert r.returncode == 0, f"{line}\n{out}"
+            if argv[3] == "train" and "--resume" in argv:
+                assert "resuming checkpoints/my-lstm" in out and "saved            checkpoints/my-lstm" in out, out
+
+    # In the README's order, except that after the corpus is fetched the lines about checkpoints/my-lstm (which
+    # follow one another) run beside the others: two one-thread processes at once on two cores.
+    head = [c for c in lines if shlex.split(c)[3] in ("inspect", "fetch")]
+    mine = [c for c in lines if c not in head and "my-lstm" in c]
+    rest = [c for c in lines if c not in head and c not in mine]
+    assert len(mine) >= 2 and rest
+    run(head)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for done in [pool.submit(run, mine), pool.submit(run, rest)]:
+            done.result()
     assert (tmp_path / "checkpoints" / "my-lstm" / "resume.safetensors").is_file()
     assert (tmp_path / "probe.html").stat().st_size > 1000
     assert corpus_host.hits == ["/jaychou_lyrics.txt.zip"]
@@ -140,7 +154,7 @@ def test_every_benchmark_command_is_there_with_its_prerequisites():
     assert lines and all(c.startswith(".venv/bin/python bench/") for c in lines), lines
     assert ".venv" in README and "tests/run.sh" in README                 # where .venv/bin/python comes from
     assert "../shared/bench/d2l_reference.py" in README
-    for line in lines:
+    def help_of(line: str) -> None:
         script = REPO / shlex.split(line)[1]
         py_compile.compile(str(script), doraise=True)
         text = script.read_text(encoding="utf-8")
@@ -148,6 +162,10 @@ def test_every_benchmark_command_is_there_with_its_prerequisites():
             r = subprocess.run([sys.executable, str(script), "--help"], cwd=REPO, capture_output=True, text=True,
                                timeout=120)
             assert r.returncode == 0 and "usage" in r.stdout, f"{line}\n{r.stdout}{r.stderr}"
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:                 # two scripts at once, on two cores
+        for done in [pool.submit(help_of, line) for line in lines]:
+            done.result()
 
 
 def test_the_space_dry_run_runs():
