@@ -13,7 +13,7 @@ from lyricdemo.cli.cmd_train import _sized_to_corpus
 from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.data import DataConfig, load_dataset
 from lyricdemo.models import ModelConfig
-from lyricdemo.presets import DEFAULT, PRESETS, apply
+from lyricdemo.presets import DEFAULT, FULL_SOFTMAX, PRESETS, apply
 from lyricdemo.recipe import adapt
 from lyricdemo.train import EVAL_STREAMS, Trainer, TrainConfig, new_model, perplexity
 
@@ -24,13 +24,15 @@ LYRICS = (56_357, 2_053, 8_014)
 SIZES = [2_000, 8_000, 25_000, 56_357, 100_000, 150_000, 300_000, 450_000, 1_000_000, 1_700_000, 5_000_000]
 
 
-def test_the_lyrics_keep_todays_default_recipe():
+def test_the_lyrics_get_the_recipe_of_the_shipped_char_models():
+    """Today's default recipe with the full softmax (presets.FULL_SOFTMAX): the shipped char models' recipe."""
     r = adapt(*LYRICS)
-    whole = apply(DEFAULT)
+    whole = apply({**DEFAULT, "model": FULL_SOFTMAX})
     flat = {**whole["data"], **whole["model"], **whole["train"]}
     assert r.flat(), "the rule names its values even where they are today's"
     for k, v in r.flat().items():
         assert flat[k] == pytest.approx(v), k
+    assert r.model["adaptive_cutoffs"] == () and any("full softmax" in line for line in r.reasons)
     assert r.data == {} and "eval_sample" not in r.train       # all 8,014 validation tokens, at every evaluation
     assert r.passes > recipe.HEAVY_PASSES
 
@@ -77,16 +79,19 @@ def test_evaluations_between_steps_read_a_bounded_share_of_the_tokens():
 
 def test_runs_that_use_their_whole_budget_anneal_the_learning_rate():
     """Few passes: no early stopping ends the run, so the rate falls along a cosine over the budget; many
-    passes (the lyrics): early stopping ends the run long before, and the rate stays constant."""
+    passes (the lyrics): early stopping ends the run long before, and the rate stays constant and the
+    softmax is the full one (its slower steps cost nothing there)."""
     assert adapt(*LYRICS).train["lr_schedule"] == "constant"
     assert adapt(7_600, 750, 850).train["lr_schedule"] == "constant"          # a tiny corpus: a shorter budget
     for n in (150_000, 1_000_000, 5_000_000):
         r = adapt(n, 3_000, n // 9)
         assert r.passes < recipe.HEAVY_PASSES and r.train["lr_schedule"] == "cosine"
         assert any("cosine" in line for line in r.reasons)
+        assert "adaptive_cutoffs" not in r.model                 # the budget binds: the faster adaptive softmax stays
     edge = int(180 * recipe.REFERENCE_TOKENS_PER_S / recipe.HEAVY_PASSES)     # exactly HEAVY_PASSES passes
-    assert adapt(edge, 3_000).train["lr_schedule"] == "constant"
+    assert adapt(edge, 3_000).train["lr_schedule"] == "constant" and adapt(edge, 3_000).model["adaptive_cutoffs"] == ()
     assert adapt(edge + 1_000, 3_000).train["lr_schedule"] == "cosine"
+    assert "adaptive_cutoffs" not in adapt(edge + 1_000, 3_000).model
 
 
 def test_a_large_vocabulary_cuts_its_rarest_tokens_and_bad_sizes_are_refused():
