@@ -80,9 +80,13 @@ def test_train_saves_a_checkpoint_with_its_card(text_file, tmp_path, capsys):
 
 def test_the_default_adaptive_softmax_gives_way_on_a_small_vocabulary_but_an_explicit_one_does_not(
         text_file, tmp_path, capsys):
-    assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2", "--out", str(tmp_path / "a")]) == 0
+    assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2", "--out", str(tmp_path / "a"),
+                 "--fixed-recipe"]) == 0
     assert "using the full softmax" in capsys.readouterr().out
     assert load_checkpoint(tmp_path / "a").model.config.adaptive_cutoffs == ()
+    assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2", "--out", str(tmp_path / "s")]) == 0
+    assert "it takes the full softmax" in capsys.readouterr().out        # sized: a tiny corpus is read many times
+    assert load_checkpoint(tmp_path / "s").model.config.adaptive_cutoffs == ()
     assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2", "--adaptive", "500"]) == 2
     assert "adaptive cutoff" in capsys.readouterr().err
     assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2", "--adaptive", "10",
@@ -126,3 +130,32 @@ def test_a_training_takes_its_share_of_the_cores_and_says_so(text_file, tmp_path
     assert [p.name for p in (tmp_path / "claims").iterdir()] == [f"{other.pid}-0.json"]     # its own claim: gone
     assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2", "--threads", "1"]) == 0
     assert "threads: 1 (--threads)" in capsys.readouterr().out
+
+
+def test_the_summary_gives_the_model_mixed_with_its_trigram(text_file, tmp_path, capsys, monkeypatch):
+    """The last lines of a run: the model alone against the bigram, then mixed half and half with the trigram
+    of its training text -- the figure computed here by hand from the two parts' log-probabilities."""
+    import math
+
+    import numpy as np
+
+    from lyricdemo.cli import cmd_train
+    from lyricdemo.data import DataConfig, load_dataset
+    from lyricdemo.memory_tuning import model_outputs
+    from lyricdemo.models import ModelConfig
+    from lyricdemo.ngram import NGramLM
+    from lyricdemo.train import new_model
+
+    assert main(["train", "--file", str(text_file), *SMALL, "--max-steps", "2"]) == 0
+    assert "  + trigram        " in capsys.readouterr().out
+    ds = load_dataset(DataConfig(source=str(text_file), min_freq=1))
+    model = new_model(ModelConfig(vocab_size=len(ds.vocab), embed_dim=8, hidden_size=16), seed=0).eval()
+    cmd_train._print_mixture(model, ds, 10.0)
+    line = capsys.readouterr().out
+    net, _ = model_outputs(model, ds.val_ids)
+    tri = NGramLM(3, len(ds.vocab)).fit(ds.train_ids).log_probs(ds.val_ids)
+    by_hand = math.exp(-np.mean(np.logaddexp(net + math.log(0.5), tri + math.log(0.5))))
+    assert f"+ trigram        {by_hand:.2f} (validation" in line and f"{by_hand / 10:.2f}x" in line, (line, by_hand)
+    monkeypatch.setattr(cmd_train, "MIX_IN_SUMMARY_TOKENS", len(ds.train_ids) - 1)   # a large text: a pointer
+    cmd_train._print_mixture(model, ds, 10.0)
+    assert "python -m lyricdemo evaluate" in capsys.readouterr().out

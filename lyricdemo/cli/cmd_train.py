@@ -173,6 +173,25 @@ def _print_summary(trainer, ds, done, baselines: dict) -> None:
         b = measure_bits(model, ds)
         print(f"  bits/char        {b.bits_per_char:.3f} (validation; comparable between char and word models, "
               f"<unk> covers {b.unk_char_share:.1%} of the characters)")
+        if baselines.get("bigram") and not getattr(model, "bidirectional", False):
+            _print_mixture(model, ds, baselines["bigram"])
+
+
+MIX_IN_SUMMARY_TOKENS = 300_000     # a larger training text: the trigram takes long to count; `evaluate` prints it
+
+
+def _print_mixture(model, ds, bigram: float) -> None:
+    """The model mixed half and half with the trigram of its training text (``mixture.py``), against the bigram."""
+    from ..bits import measure as measure_bits
+    from ..mixture import mixed_with_ngram
+    from ..ngram import standing_text
+
+    if len(ds.train_ids) > MIX_IN_SUMMARY_TOKENS:
+        print("  + trigram        (python -m lyricdemo evaluate measures the model mixed with its trigram)")
+        return
+    ppl = 2 ** measure_bits(mixed_with_ngram(model, ds.train_ids, len(ds.vocab)), ds).bits_per_token
+    print(f"  + trigram        {ppl:.2f} (validation; mixed half and half with the trigram of the training text: "
+          f"{standing_text(ppl, bigram)})")
 
 
 def _save(args, trainer, ds) -> None:
