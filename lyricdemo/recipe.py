@@ -133,20 +133,25 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
         reasons.append(f"{train_tokens:,} training tokens >= {LARGE:,}: batch {batch}, learning rate "
                        f"{train['lr']:g} (scaled by sqrt(batch/32)), GRU {model['hidden_size']} (384 from "
                        f"{HUGE:,}) / 语料较大：更大的批（更大的语料再加宽模型）")
-    if val_tokens > EVAL_SAMPLE:
-        # between evaluations: the validation sample and an equally long training slice are read (a batch of
-        # trainer.EVAL_STREAMS pieces, at about the training's speed per token): >= 20x as many are trained
-        train["eval_sample"] = EVAL_SAMPLE
-        train["eval_every"] = max(50, math.ceil(TRAIN_PER_EVAL * 2 * EVAL_SAMPLE / (batch * 35)))
-        reasons.append(f"evaluate {EVAL_SAMPLE:,} of the {val_tokens:,} validation tokens every "
-                       f"{train['eval_every']} steps, all of them at the end / "
-                       f"训练中每 {train['eval_every']} 步评估验证样本，结束时评估全部")
-    else:       # a small validation set: all of it every 50 steps, as the lyrics always were
-        train["eval_every"] = 50
-        reasons.append(f"evaluate all {val_tokens:,} validation tokens every 50 steps / 每 50 步评估全部验证集")
+    evaluation, why = _evaluation(val_tokens, batch)
+    train.update(evaluation)
+    reasons.append(why)
     data = {}
     if vocab_size > 6_000:
         data["min_freq"] = 3
         reasons.append(f"{vocab_size:,} distinct tokens: the rarest (seen < 3 times) become <unk> / "
                        "词表很大：出现少于 3 次的词元记为 <unk>")
     return Recipe(data=data, model=model, train=train, passes=passes, reasons=tuple(reasons))
+
+
+def _evaluation(val_tokens: int, batch: int) -> tuple[dict, str]:
+    """How often, and on how much of the validation set, the run is evaluated between steps; and why."""
+    if val_tokens > EVAL_SAMPLE:
+        # between evaluations: the validation sample and an equally long training slice are read (a batch of
+        # trainer.EVAL_STREAMS pieces, at about the training's speed per token): >= 20x as many are trained
+        every = max(50, math.ceil(TRAIN_PER_EVAL * 2 * EVAL_SAMPLE / (batch * 35)))
+        return {"eval_sample": EVAL_SAMPLE, "eval_every": every}, (
+            f"evaluate {EVAL_SAMPLE:,} of the {val_tokens:,} validation tokens every {every} steps, all of them at "
+            f"the end / 训练中每 {every} 步评估验证样本，结束时评估全部")
+    # a small validation set: all of it every 50 steps, as the lyrics always were
+    return {"eval_every": 50}, f"evaluate all {val_tokens:,} validation tokens every 50 steps / 每 50 步评估全部验证集"

@@ -270,7 +270,8 @@ class Trainer:
             train_eval = self._pair_perplexity()
         else:
             n = self._train_slice(len(val_ids))
-            train_eval = perplexity(self.model, ds.train_ids[:n], streams=streams) if len(ds.train_ids) >= 2 else None
+            # a figure to show the reciting, not to choose weights by: read as pieces side by side, always
+            train_eval = perplexity(self.model, ds.train_ids[:n], streams=EVAL_STREAMS) if len(ds.train_ids) >= 2 else None
         spent = time.perf_counter() - t0
         if not self.pair_mode:
             self.eval_seconds += spent
@@ -303,7 +304,8 @@ class Trainer:
 
     def _train_slice(self, val_measured: int) -> int:
         """Training tokens measured beside ``val_measured`` validation tokens: as many (at least 512), or
-        with a validation sample the sample's length, at the end too (it only shows the reciting)."""
+        with a validation sample the sample's length, at the end too (it only shows the reciting, so it is
+        read as ``EVAL_STREAMS`` pieces side by side, several times faster than one stream)."""
         return max(self.config.eval_sample if self.sampled else val_measured, 512)
 
     def final_reserve(self) -> float:
