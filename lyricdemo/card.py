@@ -55,7 +55,7 @@ def song_memory(model, dataset: Dataset, orders=(2, 3), stored_model: dict | Non
     memory, each tuned on the last stretch of the training text (``memory.choose_memory``).
 
     ``stored_model``: the model's figures from an earlier card on the same weights and split, kept as
-    they are (tuning the model's memory takes minutes; the n-grams' takes seconds).  ``grams``: the
+    they are (tuning the model's memory, continuous cache included, takes longest).  ``grams``: the
     n-gram models of the training ids by order, when the caller has fitted them already."""
     from .memory_tuning import choose_memory, memory_log_probs, tuning_slice
 
