@@ -21,4 +21,4 @@ fi
 .venv/bin/python -m pip install -q -r requirements-dev.txt   # the app's requirements (torch==2.13.0) + the test tools
 
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_OFFLINE=1
-exec .venv/bin/python -m pytest -q --durations=10 "$@"
+exec .venv/bin/python -m pytest -q --durations=25 "$@"
