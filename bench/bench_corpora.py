@@ -128,6 +128,7 @@ def train_one(ds, seed: int = 0) -> dict:
             "bigram": bigram, "ours": done.best_val_ppl, "steps": done.step, "reason": done.reason,
             "elapsed": done.elapsed, "wall": wall, "budget": tcfg.max_seconds, "eval_s": tr.eval_seconds,
             "tok_s": done.tokens_per_s, "passes": r.passes, "hidden": m["hidden_size"],
+            "softmax": "adaptive " + "/".join(map(str, m["adaptive_cutoffs"])) if m["adaptive_cutoffs"] else "full",
             "dropout": f"{m['dropout_embed']:g}/{m['dropout_out']:g}", "wd": whole["train"]["weight_decay"],
             "batch": tcfg.batch_size, "schedule": tcfg.lr_schedule, "eval_every": tcfg.eval_every,
             "eval_sample": tcfg.eval_sample,
@@ -181,7 +182,8 @@ def main() -> None:
         print(f"| {r['corpus']} | {r['split']} | {r['bytes'] / 1e3:,.0f} KB | {r['train_tokens']:,} | {r['vocab']:,} "
               f"| {r['bigram']:.2f} | {r['ours']:.2f} | {ratio:.3f} | {math.log(r['ours']):.3f} "
               f"| {r['elapsed']:.0f} s ({r['budget']:.0f}) | {r['eval_s']:.1f} s ({r['eval_s'] / r['budget']:.0%}) "
-              f"| {r['steps']:,} | GRU {r['hidden']}, dropout {r['dropout']}, wd {r['wd']:g}, batch {r['batch']}, "
+              f"| {r['steps']:,} | GRU {r['hidden']}, {r['softmax']} softmax, dropout {r['dropout']}, wd {r['wd']:g}, "
+              f"batch {r['batch']}, "
               f"lr {r['schedule']}, "
               f"eval every {r['eval_every']} on {r['eval_sample'] or 'all'}; {r['passes']:.1f} passes, "
               f"{r['tok_s']:,.0f} tok/s | {r['load_before']} → {r['load_after']} |")
