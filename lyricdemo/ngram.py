@@ -37,7 +37,7 @@ Every model here answers the same calls as the recurrent ones (makemore's rule):
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -110,18 +110,22 @@ class _Level:
             self.d = (single_discount(Counter(grams.values())),) * 3
         else:
             self.d = modified_discounts(Counter(grams.values()))
-        by_ctx: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
-        for g, c in grams.items():
-            by_ctx[g[:-1]].append((g[-1], c))
         table = np.array((0.0,) + self.d)                   # table[min(c, 3)] = D(c)
         self.count = grams                                   # (h..., w) -> c
-        self.ctx: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, float, float]] = {}
-        for h, pairs in by_ctx.items():
-            ws = np.fromiter((w for w, _ in pairs), dtype=np.int64, count=len(pairs))
-            cs = np.fromiter((c for _, c in pairs), dtype=np.int64, count=len(pairs))
-            taken = np.minimum(table[np.minimum(cs, 3)], cs)  # D(c(h, w)), never more than the count
-            kept = cs - taken
-            self.ctx[h] = (ws, kept, float(cs.sum()), float(taken.sum()))
+        n = len(grams)
+        ids: dict[tuple[int, ...], int] = {}                 # each context's number, in order of appearance
+        of = np.fromiter((ids.setdefault(g[:-1], len(ids)) for g in grams), dtype=np.int64, count=n)
+        by = np.argsort(of, kind="stable")                   # grouped by context, each in the order counted
+        ws = np.fromiter((g[-1] for g in grams), dtype=np.int64, count=n)[by]
+        cs = np.fromiter(grams.values(), dtype=np.int64, count=n)[by]
+        taken = np.minimum(table[np.minimum(cs, 3)], cs)     # D(c(h, w)), never more than the count
+        kept = cs - taken
+        starts = np.flatnonzero(np.r_[True, of[by][1:] != of[by][:-1]])
+        bounds = zip(starts.tolist(), np.r_[starts[1:], n].tolist(), np.add.reduceat(cs, starts).tolist(),
+                     np.add.reduceat(taken, starts).tolist())
+        # per context: (next tokens, their discounted counts, the total, the back-off mass) -- views, not copies
+        self.ctx: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, float, float]] = {
+            h: (ws[a:b], kept[a:b], float(total), float(mass)) for h, (a, b, total, mass) in zip(ids, bounds)}
 
     def kept(self, c: int) -> float:
         """c - D(c): what a count keeps after its discount (0 for an unseen n-gram)."""

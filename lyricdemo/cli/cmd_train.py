@@ -177,7 +177,7 @@ def _print_summary(trainer, ds, done, baselines: dict) -> None:
             _print_mixture(model, ds, baselines["bigram"])
 
 
-MIX_IN_SUMMARY_TOKENS = 300_000     # a larger training text: the trigram takes long to count; `evaluate` prints it
+MIX_IN_SUMMARY_TOKENS = 100_000     # a larger training text: seconds to count its trigram; `evaluate` prints it
 
 
 def _print_mixture(model, ds, bigram: float) -> None:
