@@ -150,8 +150,8 @@ def _copy_cache(ids: np.ndarray, pm: np.ndarray, runs: np.ndarray, betas: Sequen
         t, back = np.nonzero(runs[:, a:b].T)                            # by position, then distance - 1
         if not len(t):
             continue
-        match = runs[back, t + a].astype(np.float64)
         t_abs = t + a
+        match = runs[back, t_abs].astype(np.float64)
         hit = ids[t_abs - back] == ids[t_abs + 1]                       # what followed the match = the target
         starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
         rows = t[starts]

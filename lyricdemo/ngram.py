@@ -116,11 +116,12 @@ class _Level:
         ids: dict[tuple[int, ...], int] = {}                 # each context's number, in order of appearance
         of = np.fromiter((ids.setdefault(g[:-1], len(ids)) for g in grams), dtype=np.int64, count=n)
         by = np.argsort(of, kind="stable")                   # grouped by context, each in the order counted
+        of = of[by]
         ws = np.fromiter((g[-1] for g in grams), dtype=np.int64, count=n)[by]
         cs = np.fromiter(grams.values(), dtype=np.int64, count=n)[by]
         taken = np.minimum(table[np.minimum(cs, 3)], cs)     # D(c(h, w)), never more than the count
         kept = cs - taken
-        starts = np.flatnonzero(np.r_[True, of[by][1:] != of[by][:-1]])
+        starts = np.flatnonzero(np.r_[True, of[1:] != of[:-1]])
         bounds = zip(starts.tolist(), np.r_[starts[1:], n].tolist(), np.add.reduceat(cs, starts).tolist(),
                      np.add.reduceat(taken, starts).tolist())
         # per context: (next tokens, their discounted counts, the total, the back-off mass) -- views, not copies

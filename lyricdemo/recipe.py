@@ -126,7 +126,7 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
         reasons.append(f"at least {HEAVY_PASSES:.0f} passes: early stopping ends the run long before its budget, so "
                        f"it takes the full softmax (slower steps, lower perplexity) / 遍数多、早停远早于预算："
                        f"用完整 softmax")
-    if whole_budget:
+    else:
         reasons.append(f"fewer than {HEAVY_PASSES:.0f} passes: the run uses its whole budget, so the learning "
                        f"rate falls along a cosine to 5% at its end / 遍数不多，学习率按余弦在预算内降到 5%")
     if large:

@@ -79,7 +79,7 @@ def test_the_incremental_memory_equals_the_evaluation_path():
 
 @pytest.mark.parametrize("window", [3, 40, 1000])
 @pytest.mark.parametrize("cache", ["copy", "continuous"])
-def test_the_whole_text_path_equals_the_incremental_memory_past_the_longest_match(window, cache):
+def test_the_whole_text_path_equals_the_incremental_memory_past_the_longest_match(window, cache, monkeypatch):
     """components() measures every position against its whole window at once (blocks of positions,
     the matches found along diagonals); SongMemory reads token by token.  A 70-token chorus makes
     matches longer than MAX_MATCH, and 600 tokens span several blocks."""
@@ -92,12 +92,8 @@ def test_the_whole_text_path_equals_the_incremental_memory_past_the_longest_matc
     only = (0.1, 0.0, 0.9) if cache == "copy" else (0.1, 0.9, 0.0)
     cfg = M.MemoryConfig(window=window, beta=2.0, theta=20.0, weights=tuple(only for _ in M.MATCH_BUCKETS))
     model = _model()
-    old_block = MT.BLOCK
-    MT.BLOCK = 64                                              # several blocks of positions, each with a window
-    try:
-        _, mixed = MT.memory_log_probs(model, song, cfg)
-    finally:
-        MT.BLOCK = old_block
+    monkeypatch.setattr(MT, "BLOCK", 64)                       # several blocks of positions, each with a window
+    _, mixed = MT.memory_log_probs(model, song, cfg)
     with torch.inference_mode():
         y, _ = model.features(song[None], None)
         probs = model.log_probs_of(y)[0].exp().double().numpy()
