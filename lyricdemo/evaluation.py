@@ -8,7 +8,13 @@ from .errors import LyricdemoError
 from .models.state import index_state
 from .numbers import perplexity_of
 
-EVAL_STREAMS = 16      # with ``eval_sample``, the trainer's evaluations read the text as 16 pieces side by side
+EVAL_STREAMS = 16      # the trainer's evaluations between steps read the text as 16 pieces side by side
+MIN_PIECE = 64         # targets in the shortest piece
+
+
+def pieces(targets: int, streams: int) -> int:
+    """How many pieces ``perplexity`` reads ``targets`` targets as, for ``streams`` asked (each >= MIN_PIECE)."""
+    return max(1, min(int(streams), targets // MIN_PIECE))
 
 
 @torch.inference_mode()
@@ -26,7 +32,7 @@ def perplexity(model, ids: torch.Tensor, chunk: int = 512, streams: int = 1) -> 
         device = next(model.parameters()).device
         ids = ids.to(device)
         n = len(ids) - 1                                      # targets
-        b = max(1, min(int(streams), n // 64))                # pieces of at least 64 targets
+        b = pieces(n, streams)
         seg = n // b
         X = ids[: b * seg].reshape(b, seg)                     # piece j reads ids[j*seg : (j+1)*seg] ...
         Y = ids[1: b * seg + 1].reshape(b, seg)                # ... and predicts the next token of each

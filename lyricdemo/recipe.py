@@ -24,7 +24,8 @@ Evaluation: a validation set longer than ``EVAL_SAMPLE`` tokens is measured betw
 sample (its first ``EVAL_SAMPLE`` tokens, read as a batch), every ``eval_every`` steps, chosen so that the
 steps between two evaluations train on at least ``TRAIN_PER_EVAL`` times the tokens one evaluation reads
 (about 5% of the time); the whole set is measured once, at the end, inside the budget.  A smaller one
-(the lyrics') is measured whole every 50 steps, as before.
+(the lyrics') is measured whole every 50 steps, as 16 pieces side by side, and once more at the end as one
+stream (``train_eval``).
 
 Every value the rule returns is a field of ``DataConfig``, ``ModelConfig`` or ``TrainConfig`` (the
 parts of ``presets.apply``); ``Recipe.reasons`` says why, in one line each, and the CLI prints them.

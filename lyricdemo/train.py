@@ -39,8 +39,8 @@ from .data import Dataset
 from .errors import LyricdemoError
 from .fields import ConfigError, field, from_dict, to_dict, validate
 from .evaluation import EVAL_STREAMS, perplexity  # noqa: F401 -- train.perplexity, as before
+from .train_eval import Evaluating
 from .models.state import detach_state
-from .numbers import perplexity_of
 from . import train_resume
 from .train_events import (  # noqa: F401 -- the events are part of this module's interface (train.Progress, ...)
     Baselines, Done, Evaluation, Event, Failed, Progress, Sample, Started, TrainWarning, diverged)
@@ -114,8 +114,8 @@ def new_model(config, seed: int = 0):
     return build_model(config)
 
 
-class Trainer:
-    """Trains ``model`` on ``dataset`` under ``config``; see the module docstring."""
+class Trainer(Evaluating):
+    """Trains ``model`` on ``dataset`` under ``config``; see the module docstring (and train_eval's)."""
 
     def __init__(self, model, dataset: Dataset, config: TrainConfig = TrainConfig(),
                  baselines: dict | None = None):
@@ -130,12 +130,14 @@ class Trainer:
         self.epoch = 0                   # completed epochs
         self.batch_in_epoch = 0          # batches done in the current epoch
         self.history: list[dict] = []    # evaluation records (as dicts), for checkpoints and charts
-        self.best_val_ppl: float | None = None
+        self.best_val_ppl: float | None = None   # the run's best (at the end: the kept weights' final figure)
+        self.best_read: float | None = None      # the best figure read between steps, which the next must beat
         self.best_state: dict[str, torch.Tensor] | None = None
         self.bad_evals = 0
         self.train_seconds = 0.0         # time spent in training steps (throughput excludes evaluation)
         self.eval_seconds = 0.0          # time spent in evaluations, and the tokens they read: ...
-        self.eval_tokens = 0             # ... the final one's cost is foreseen from them (final_reserve)
+        self.eval_tokens = 0             # ... read as pieces: the final one's cost is foreseen from them ...
+        self.stream_seconds, self.stream_tokens = 0.0, 0   # ... and from one timed read as one stream
         self.tokens_seen = 0
         self.carried = None              # the hidden state carried across batches (sequential sampling)
         self.last_state: dict[str, torch.Tensor] | None = None  # the last weights, once best ones replaced them
@@ -251,81 +253,6 @@ class Trainer:
     def _weights_finite(self) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
 
-    # -- evaluation and samples ----------------------------------------------------------------
-    def _val_sample(self, full: bool) -> torch.Tensor:
-        """The validation ids measured: all of them at the end (``full``) or with ``eval_sample`` 0, else
-        the first ``eval_sample`` (a fixed sample: every evaluation reads the same tokens)."""
-        ids, n = self.dataset.val_ids, self.config.eval_sample
-        return ids if full or not n or n >= len(ids) else ids[:n]
-
-    def _evaluate(self, running_nll: float, running_n: int, elapsed: float, full: bool = False) -> Evaluation:
-        """Measure validation and a training slice as long; between steps (``full`` False) on the validation
-        sample, and it tracks the best weights; at the end (``full``) on the whole set, of the kept weights."""
-        ds = self.dataset
-        t0 = time.perf_counter()
-        val_ids = self._val_sample(full)
-        streams = EVAL_STREAMS if self.sampled else 1       # with a sample: read as a batch, several times faster
-        val = perplexity(self.model, val_ids, streams=streams) if len(val_ids) >= 2 else None
-        if self.pair_mode:
-            train_eval = self._pair_perplexity()
-        else:
-            n = self._train_slice(len(val_ids))
-            # a figure to show the reciting, not to choose weights by: read as pieces side by side, always
-            train_eval = perplexity(self.model, ds.train_ids[:n], streams=EVAL_STREAMS) if len(ds.train_ids) >= 2 else None
-        spent = time.perf_counter() - t0
-        if not self.pair_mode:
-            self.eval_seconds += spent
-            self.eval_tokens += len(val_ids) + min(self._train_slice(len(val_ids)), len(ds.train_ids))
-        if full:
-            if val is not None and self.best_state is not None:
-                self.best_val_ppl = val          # the kept weights' figure on the whole set
-        elif val is not None and (self.best_val_ppl is None or val < self.best_val_ppl):
-            self.best_val_ppl, self.bad_evals = val, 0
-            if self.config.keep_best:
-                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        elif val is not None:
-            self.bad_evals += 1
-        if running_n:
-            train_ppl = perplexity_of(running_nll / running_n)
-        else:       # the final evaluation after the last one between steps: no batches since, the last figure
-            train_ppl = self.history[-1]["train_ppl"] if self.history else float("nan")
-        ev = Evaluation(step=self.step, epoch=self._epoch_float(), train_ppl=train_ppl,
-                        train_eval_ppl=train_eval, val_ppl=val, best_val_ppl=self.best_val_ppl,
-                        elapsed=elapsed + (spent if full else 0.0), val_tokens=len(val_ids),
-                        full=len(val_ids) == len(ds.val_ids))
-        self.history.append(ev.to_dict())
-        return ev
-
-    @property
-    def sampled(self) -> bool:
-        """Evaluations between steps read a sample of the validation set, not all of it."""
-        n = self.config.eval_sample
-        return bool(n) and n < len(self.dataset.val_ids) and not self.pair_mode
-
-    def _train_slice(self, val_measured: int) -> int:
-        """Training tokens measured beside ``val_measured`` validation tokens: as many (at least 512), or
-        with a validation sample the sample's length, at the end too (it only shows the reciting, so it is
-        read as ``EVAL_STREAMS`` pieces side by side, several times faster than one stream)."""
-        return max(self.config.eval_sample if self.sampled else val_measured, 512)
-
-    def final_reserve(self) -> float:
-        """Seconds kept at the end of a time budget for the last evaluation, on the whole validation set, at
-        the speed of the evaluations so far with a 25% margin; 0 before any."""
-        if not self.eval_tokens:
-            return 0.0
-        n = len(self.dataset.val_ids)
-        per_token = self.eval_seconds / self.eval_tokens
-        return 1.25 * per_token * (n + min(self._train_slice(n), len(self.dataset.train_ids)))
-
-    @torch.inference_mode()
-    def _pair_perplexity(self) -> float:
-        was = self.model.training
-        self.model.eval()
-        X, Y = self.dataset.train_ids.unsqueeze(0), self.dataset.train_targets.unsqueeze(0)
-        loss, _ = self.model.loss(X.to(self.device), Y.to(self.device))
-        self.model.train(was)
-        return perplexity_of(float(loss))
-
     def _epoch_float(self) -> float:
         return self.epoch + self.batch_in_epoch / max(self.batches_per_epoch(), 1)
 
@@ -403,7 +330,7 @@ class Trainer:
             if running_n:                             # a last evaluation for the steps since the last one
                 yield self._evaluate(running_nll, running_n, time.perf_counter() - t_start)
             kept = self._finish()
-            if self.sampled:                          # the kept weights on the whole validation set
+            if self.measured_again:                   # the kept weights on the whole validation set
                 yield self._evaluate(float("nan"), 0, time.perf_counter() - t_start, full=True)
             finished = True
             yield from self.samples()

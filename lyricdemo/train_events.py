@@ -61,6 +61,7 @@ class Evaluation(Event):
     elapsed: float
     val_tokens: int | None = None   # validation tokens measured: a fixed sample between steps, all at the end
     full: bool = True               # measured on the whole validation set
+    kept: bool = False              # the kept weights measured once more at the end (not a step's figure)
 
 
 @dataclass

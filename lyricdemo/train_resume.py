@@ -36,7 +36,7 @@ def state_of(trainer) -> tuple[dict[str, torch.Tensor], dict]:
         "step": trainer.step, "epoch": trainer.epoch, "batch_in_epoch": trainer.batch_in_epoch,
         "epoch_seed": trainer._epoch_seed,
         "rng_state": _rng_state_to_json(trainer.rng.getstate()),
-        "best_val_ppl": trainer.best_val_ppl, "bad_evals": trainer.bad_evals,
+        "best_val_ppl": trainer.best_val_ppl, "best_read": trainer.best_read, "bad_evals": trainer.bad_evals,
         "train_seconds": trainer.train_seconds, "tokens_seen": trainer.tokens_seen,
         "history": trainer.history,
         "optimizer": {"param_groups": opt["param_groups"],
@@ -55,6 +55,7 @@ def restore(trainer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         trainer._epoch_seed = meta["epoch_seed"]
         trainer.rng.setstate(_rng_state_from_json(meta["rng_state"]))
         trainer.best_val_ppl, trainer.bad_evals = meta["best_val_ppl"], int(meta["bad_evals"])
+        trainer.best_read = meta.get("best_read", trainer.best_val_ppl)   # saved before it was kept apart
         trainer.train_seconds, trainer.tokens_seen = float(meta["train_seconds"]), int(meta["tokens_seen"])
         trainer.history = list(meta["history"])
         state = {}

@@ -12,6 +12,7 @@ from lyricdemo.cli import parse_args
 from lyricdemo.cli.cmd_train import _sized_to_corpus
 from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.data import DataConfig, load_dataset
+from lyricdemo.evaluation import MIN_PIECE
 from lyricdemo.models import ModelConfig
 from lyricdemo.presets import DEFAULT, FULL_SOFTMAX, PRESETS, apply
 from lyricdemo.recipe import adapt
@@ -165,9 +166,30 @@ def test_a_fixed_sample_between_steps_and_the_whole_set_at_the_end(ds):
     assert tr.eval_tokens == 3 * (100 + 512) + len(ds.val_ids) + 512     # the training slice stays short
 
 
-def test_without_a_sample_every_evaluation_reads_the_whole_set(ds):
-    evs = [e for e in _trainer(ds).run() if e.kind == "evaluation"]
-    assert len(evs) == 3 and all(e.full and e.val_tokens == len(ds.val_ids) for e in evs)
+def test_without_a_sample_the_whole_set_is_read_as_pieces_between_steps_and_as_one_stream_at_the_end(ds):
+    tr = _trainer(ds)
+    evs = [e for e in tr.run() if e.kind == "evaluation"]
+    between, last = evs[:-1], evs[-1]
+    assert len(between) == 3 and all(e.full and e.val_tokens == len(ds.val_ids) and not e.kept for e in between)
+    assert last.kept and last.full and last.step == 6
+    # the steps were compared as pieces side by side, the kept weights' figure is one stream (what `evaluate` gives)
+    assert tr.best_read == min(e.val_ppl for e in between)
+    assert tr.best_read == pytest.approx(perplexity(tr.model, ds.val_ids, streams=EVAL_STREAMS), rel=1e-5)
+    assert last.val_ppl == pytest.approx(perplexity(tr.model, ds.val_ids), rel=1e-5) != tr.best_read
+    assert tr.best_val_ppl == last.val_ppl and tr.history[-1]["kept"]
+    # the one-stream read was timed once, at the first evaluation, for the budget's reserve
+    assert tr.stream_tokens == len(ds.val_ids) and 0 < tr.stream_seconds < tr.eval_seconds
+    assert tr.eval_tokens == 4 * 2 * len(ds.val_ids)                      # pieces (and the final one)
+
+
+def test_a_validation_set_too_short_for_pieces_is_read_as_one_stream_throughout():
+    raw = read_corpus_bytes((LINE * 20).encode(), "fox.txt")
+    small = load_dataset(DataConfig(min_freq=1, clean="none", val_fraction=0.08), raw=raw)
+    assert len(small.val_ids) - 1 < 2 * MIN_PIECE
+    tr = _trainer(small)
+    evs = [e for e in tr.run() if e.kind == "evaluation"]
+    assert len(evs) == 3 and not any(e.kept for e in evs) and tr.stream_tokens == 0
+    assert tr.best_val_ppl == pytest.approx(perplexity(tr.model, small.val_ids), rel=1e-5)
 
 
 def test_the_budget_keeps_time_for_the_final_evaluation(ds):
@@ -178,9 +200,10 @@ def test_the_budget_keeps_time_for_the_final_evaluation(ds):
     assert tr.final_reserve() == pytest.approx(1.25 * 1e-3 * (n + 512))
     assert tr._budget_reason(100 - tr.final_reserve() - 1) is None
     assert tr._budget_reason(100 - tr.final_reserve() + 0.01) == "budget"
-    no_sample = _trainer(ds, max_steps=0, max_seconds=100)          # its last evaluation reads all too
-    no_sample.eval_seconds, no_sample.eval_tokens = 1.0, 1_000
-    assert no_sample.final_reserve() == pytest.approx(1.25 * 1e-3 * (n + min(max(n, 512), len(ds.train_ids))))
+    no_sample = _trainer(ds, max_steps=0, max_seconds=100)   # its last evaluation reads all too, as one stream
+    no_sample.eval_seconds, no_sample.eval_tokens = 1.0 + 0.5, 1_000      # ... 1 ms a token as pieces, and ...
+    no_sample.stream_seconds, no_sample.stream_tokens = 0.5, 100          # ... 5 ms a token as one stream
+    assert no_sample.final_reserve() == pytest.approx(1.25 * (5e-3 * n + 1e-3 * min(max(n, 512), len(ds.train_ids))))
     assert no_sample._budget_reason(99.9) == "budget"
 
 

@@ -140,6 +140,9 @@ def _show_event(ev, write, bar, total: int, unit: str) -> None:
             bar.set_postfix_str(f"loss {ev.loss:.3f} | {ev.tokens_per_s:,.0f} tok/s | |g| {ev.grad_norm:.2f}")
     elif ev.kind == "evaluation":
         val = f"{ev.val_ppl:8.1f}" if ev.val_ppl is not None else "       -"
+        if ev.kept:
+            write(f"kept weights (best step), the whole validation set: validation ppl {val}  [{ev.elapsed:6.1f} s]")
+            return
         write(f"step {ev.step:6d}  epoch {ev.epoch:6.2f}  train ppl {ev.train_ppl:8.1f}  "
               f"(eval mode {ev.train_eval_ppl:7.1f})  validation ppl {val}  [{ev.elapsed:6.1f} s]")
     elif ev.kind == "sample":
@@ -155,7 +158,7 @@ def _print_summary(trainer, ds, done, baselines: dict) -> None:
         print(f"  tokens/s         {done.tokens_per_s:,.0f} (training steps only)")
     hist = trainer.history
     if hist:
-        last = hist[-1]
+        last = next((h for h in reversed(hist) if not h.get("kept")), hist[-1])     # the last step's figures
         print(f"  train ppl        {last['train_ppl']:.2f} (batches)  {last['train_eval_ppl']:.2f} (eval mode)")
         if trainer.best_val_ppl is not None:
             print(f"  validation ppl   best {trainer.best_val_ppl:.2f}, last {last['val_ppl']:.2f}; kept: "

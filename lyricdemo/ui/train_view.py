@@ -75,7 +75,7 @@ def status_markdown(run: TrainingRun | None, follower: bool = False) -> str:
                "stopped": "stopped / 已停止"}.get(out.reason, out.reason)
         lines.append(f"✓ **{run.label}: {why}** after {out.step:,} steps / 步 ({out.epoch:.2f} epochs / 轮, "
                      f"{fmt_s(out.elapsed)}) · **{out.tokens_per_s:,.0f} tokens/s / 词元每秒** · "
-                     f"best validation perplexity / 最佳验证困惑度 **{_ppl(out.best_val_ppl)}** · "
+                     f"best validation perplexity / 最佳验证困惑度 **{_ppl(out.best_val_ppl)}**{_kept_note(run)} · "
                      f"weights kept / 保留的权重: {out.kept}")
         lines.append(verdict(out.best_val_ppl, run.baselines)
                      or "No validation text: no verdict against the bigram. / 没有验证文本，无法与二元模型比较。")
@@ -193,3 +193,11 @@ def warnings_markdown(run: TrainingRun | None, notes: list[str] = ()) -> str:
 
 def picker(session: Session, select: str | None):
     return gr.update(choices=registry.choices(session), value=registry.default_key(session, select))
+
+
+def _kept_note(run) -> str:
+    """Where the best figure comes from when the kept weights were measured again at the end."""
+    ev, out = run.last_eval, run.outcome
+    if ev is None or not ev.kept or out.kept != "best":
+        return ""
+    return " (the kept weights, the whole validation set / 保留的权重，全部验证集)"

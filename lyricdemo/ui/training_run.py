@@ -83,6 +83,8 @@ class TrainingRun:
             return False
         if isinstance(ev, Evaluation):
             self.last_eval = ev
+            if ev.kept:         # the kept weights measured again at the end: the status line's figure, not a step's
+                return True
             c = self.curves
             c.eval_steps.append(ev.step)
             c.eval_seconds.append(ev.elapsed)
