@@ -85,6 +85,7 @@ def test_resume_reproduces_the_uninterrupted_run(ds, tmp_path):
     part1 = [e.loss for e in first.run() if e.kind == "progress"]
     path = save_from_training(tmp_path / "r", first, ds, resume=True)
     second = resume_trainer(path, ds, tcfg(max_steps=30))
+    assert (second.best_read, second.best_val_ppl) == (first.best_read, first.best_val_ppl)   # compared as before
     part2 = [e.loss for e in second.run() if e.kind == "progress"]
     assert part1 + part2 == full
 

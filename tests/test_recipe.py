@@ -215,3 +215,31 @@ def test_reading_the_text_as_pieces_side_by_side_keeps_the_targets(ds):
     many = perplexity(model, ids, streams=7)
     assert many == pytest.approx(one, rel=0.05) and many != one    # only the context restarts, 6 times
     assert perplexity(model, ids[:100], streams=16) == pytest.approx(perplexity(model, ids[:100]), rel=1e-5)
+
+
+def test_the_app_draws_the_steps_and_says_where_the_kept_figure_comes_from(ds):
+    from lyricdemo.ui.train_view import status_markdown
+    from lyricdemo.ui.training_run import TrainingRun
+
+    tr = _trainer(ds)
+    run = TrainingRun(number=1, label="#1", trainer=None, dataset=None)
+    for ev in tr.run():
+        run.record(ev)
+    assert run.curves.eval_steps == [2, 4, 6] and run.last_eval.kept          # the kept figure is not a step's
+    assert run.outcome.best_val_ppl == run.last_eval.val_ppl
+    assert "the kept weights, the whole validation set / 保留的权重，全部验证集" in status_markdown(run)
+    last_kept = TrainingRun(number=2, label="#2", trainer=None, dataset=None)
+    for ev in _trainer(ds, keep_best=False).run():
+        last_kept.record(ev)
+    assert last_kept.outcome.kept == "last" and "保留的权重，全部验证集" not in status_markdown(last_kept)
+
+
+def test_the_command_line_prints_the_kept_figure_apart_from_the_steps(ds):
+    from lyricdemo.cli.cmd_train import _show_event
+
+    lines = []
+    for ev in _trainer(ds).run():
+        _show_event(ev, lines.append, None, 6, "steps")
+    evals = [line for line in lines if "validation ppl" in line]
+    assert [line.split()[1] for line in evals[:3]] == ["2", "4", "6"]
+    assert evals[-1].startswith("kept weights (best step), the whole validation set: validation ppl") and len(evals) == 4
