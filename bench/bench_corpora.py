@@ -121,15 +121,17 @@ def train_one(ds, seed: int = 0) -> dict:
     wall = time.perf_counter() - t0
     final = tr.history[-1]
     assert final["full"] and final["val_tokens"] == len(ds.val_ids)
-    # the kept (best) weights' figure on the whole set: with a validation sample, the final evaluation's;
-    # without one (every evaluation reads the whole set), the best evaluation's -- the last evaluation
-    # measured the last weights, not the kept ones, after early stopping
+    # the kept (best) weights' figure on the whole set: the final evaluation's (as pieces after a validation
+    # sample; as one stream, as `evaluate` reads it, when the whole set was read as pieces between steps)
     return {"train_tokens": len(ds.train_ids), "vocab": len(ds.vocab), "val_tokens": len(ds.val_ids),
             "bigram": bigram, "ours": done.best_val_ppl, "steps": done.step, "reason": done.reason,
             "elapsed": done.elapsed, "wall": wall, "budget": tcfg.max_seconds, "eval_s": tr.eval_seconds,
             "tok_s": done.tokens_per_s, "passes": r.passes, "hidden": m["hidden_size"],
             "softmax": "adaptive " + "/".join(map(str, m["adaptive_cutoffs"])) if m["adaptive_cutoffs"] else "full",
-            "dropout": f"{m['dropout_embed']:g}/{m['dropout_out']:g}", "wd": whole["train"]["weight_decay"],
+            "dropout": f"{m['dropout_embed']:g}/{m['dropout_out']:g}"
+                       + (f" + weight drop {m['dropout_hh']:g}" if m.get("dropout_hh") else "")
+                       + (", locked" if m.get("locked_dropout") else ""),
+            "wd": whole["train"]["weight_decay"],
             "batch": tcfg.batch_size, "schedule": tcfg.lr_schedule, "eval_every": tcfg.eval_every,
             "eval_sample": tcfg.eval_sample,
             "load_before": before, "load_after": load(), "threads": torch.get_num_threads(),

@@ -10,7 +10,9 @@ Many passes (a small corpus, d2l's lyrics: ~48) mean the model would recite its 
 today's heavy regularization (dropout 0.3/0.6, weight decay 1.0, ``presets.DEFAULT``) and the full softmax:
 early stopping ends such a run long before its budget, so the full softmax's slower steps cost nothing and
 its held-out perplexity is 8% lower (the lyrics: 188.6 against 206.1 with the adaptive softmax, seed 0;
-bench/RESULTS.md).  Few passes (a
+bench/RESULTS.md), and, unless the corpus is so small that its budget is shortened (below), two
+regularizers of AWD-LSTM: weight drop on the recurrent matrices and locked dropout (the lyrics: 184.5
+against 189.0, the mean of seeds 0-2; on 大雅, 7.6k training tokens, they cost 2.5%).  Few passes (a
 1 MB text: ~3) mean it never sees a line twice: it gets light regularization (dropout 0.05/0.1, weight
 decay 0.1), a larger batch (more tokens per second on a CPU) and, from 1.5M tokens, a wider GRU (below
 that, under a 3-minute budget, reading more tokens beats a wider model).  In between, the
@@ -42,6 +44,8 @@ LIGHT_PASSES = 3.0                # at most this many: the lightest regularizati
 MAX_PASSES = 150.0                # more than this: a shorter budget, ...
 MIN_SECONDS = 60.0                # ... but never under a minute
 EVAL_SAMPLE = 8_192               # validation tokens measured between steps (the lyrics' 8,014 are all of them)
+WEIGHT_DROP = 0.5                 # heavy corpora: W_hh's weight drop, with locked dropout (the lyrics 189.0 -> 184.5,
+                                  # seeds 0-2; 大雅, whose budget is shortened, 57.7 -> 59.2: not there)
 TRAIN_PER_EVAL = 20.0             # training tokens per evaluated token between two sampled evaluations
 LARGE = 300_000                   # training tokens from which the batch grows (more tokens per second) ...
 HUGE = 1_500_000                  # ... and from which the GRU widens (under 3 minutes, tokens read count more)
@@ -92,15 +96,10 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
     held out) under a budget of ``seconds``; see the module docstring for the rule."""
     if train_tokens < 1 or vocab_size < 2:
         raise ValueError("adapt needs at least one training token and two vocabulary entries")
-    reasons = []
+    shorter = _shorter_budget(train_tokens, seconds, tokens_per_s)
+    reasons = [shorter[1]] if shorter else []
+    seconds = shorter[0] if shorter else seconds
     passes = seconds * tokens_per_s / train_tokens
-    if passes > MAX_PASSES:
-        shorter = max(MIN_SECONDS, MAX_PASSES * train_tokens / tokens_per_s)
-        if shorter < seconds:
-            reasons.append(f"time {shorter:.0f} s: {seconds:.0f} s would read the {train_tokens:,} training "
-                           f"tokens {passes:.0f} times; {MAX_PASSES:.0f} passes are enough / 语料很小，缩短训练时间")
-            seconds = shorter
-            passes = seconds * tokens_per_s / train_tokens
     h = heaviness(passes)
     whole_budget = passes < HEAVY_PASSES         # no early stopping ends it: the rate can anneal over the budget
     large = train_tokens >= LARGE
@@ -111,6 +110,9 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
     }
     if not whole_budget:                         # early stopping ends it: the slower, better softmax is free
         model["adaptive_cutoffs"] = ()
+    awd = not whole_budget and not shorter       # many passes, not a tiny corpus: AWD-LSTM's two dropouts
+    if awd:
+        model.update(dropout_hh=WEIGHT_DROP, locked_dropout=True)
     batch = 64 if large else 32
     train = {
         "max_seconds": round(seconds, 1),
@@ -127,6 +129,10 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
         reasons.append(f"at least {HEAVY_PASSES:.0f} passes: early stopping ends the run long before its budget, so "
                        f"it takes the full softmax (slower steps, lower perplexity) / 遍数多、早停远早于预算："
                        f"用完整 softmax")
+        if awd:
+            reasons.append(f"so many passes memorize: AWD-LSTM's weight drop {WEIGHT_DROP:g} on the recurrent "
+                           f"matrices and locked (variational) dropout (not on a corpus so small its budget is "
+                           f"shortened) / 遍数多易背诵：循环矩阵权重丢弃 {WEIGHT_DROP:g}，变分丢弃（极小语料除外）")
     else:
         reasons.append(f"fewer than {HEAVY_PASSES:.0f} passes: the run uses its whole budget, so the learning "
                        f"rate falls along a cosine to 5% at its end / 遍数不多，学习率按余弦在预算内降到 5%")
@@ -143,6 +149,17 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
         reasons.append(f"{vocab_size:,} distinct tokens: the rarest (seen < 3 times) become <unk> / "
                        "词表很大：出现少于 3 次的词元记为 <unk>")
     return Recipe(data=data, model=model, train=train, passes=passes, reasons=tuple(reasons))
+
+
+def _shorter_budget(train_tokens: int, seconds: float, tokens_per_s: float) -> tuple[float, str] | None:
+    """A corpus so small that ``seconds`` would read it more than ``MAX_PASSES`` times: the shorter budget (never
+    under ``MIN_SECONDS``) and why; None for any other."""
+    passes = seconds * tokens_per_s / train_tokens
+    shorter = max(MIN_SECONDS, MAX_PASSES * train_tokens / tokens_per_s)
+    if passes <= MAX_PASSES or shorter >= seconds:
+        return None
+    return shorter, (f"time {shorter:.0f} s: {seconds:.0f} s would read the {train_tokens:,} training tokens "
+                     f"{passes:.0f} times; {MAX_PASSES:.0f} passes are enough / 语料很小，缩短训练时间")
 
 
 def _evaluation(val_tokens: int, batch: int) -> tuple[dict, str]:

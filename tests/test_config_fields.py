@@ -89,6 +89,7 @@ def test_every_training_knob_maps_to_fields_and_every_field_to_a_knob_or_the_cla
     unset = {key for key in FIELDS if key not in set_by_knobs}
     assert unset == {("data", "source"), ("data", "reserved_tokens"), ("data", "val_fraction"),
                      ("model", "vocab_size"), ("model", "tie_weights"), ("model", "adaptive_cutoffs"),
+                     ("model", "dropout_hh"), ("model", "locked_dropout"),
                      ("train", "lr_schedule"), ("train", "epochs"), ("train", "early_stopping"),
                      ("train", "sample_prefixes"), ("train", "sample_length"), ("train", "sample_every"),
                      ("train", "device"), ("train", "eval_sample")}

@@ -7,6 +7,7 @@ whole file runs in seconds and equality holds to 1e-5 with room to spare.
 import json
 import math
 import warnings
+from dataclasses import replace
 
 import pytest
 import torch
@@ -494,3 +495,40 @@ def test_dropout_is_inverted_dropout_and_the_identity_in_eval():
     d.eval()
     assert d(x) is x
     assert Dropout(0.0).train()(x) is x
+
+
+def test_locked_dropout_keeps_one_mask_per_sequence_across_its_time_steps():
+    from lyricdemo.models.lm import Dropout
+
+    torch.manual_seed(0)
+    y = Dropout(0.5, locked=True)(torch.ones(64, 35, 128))
+    assert torch.equal(y, y[:, :1].expand_as(y))                          # the same mask at every step
+    assert abs((y[:, 0] == 0).float().mean().item() - 0.5) < 0.03 and set(y.unique().tolist()) == {0.0, 2.0}
+    assert not torch.equal(y[0, 0], y[1, 0])                              # a mask of its own per sequence
+    assert torch.equal(Dropout(0.5, locked=True).eval()(y), y)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("kind", CELL_KINDS)
+def test_weight_drop_drops_entries_of_w_hh_for_a_batch_and_nothing_in_eval(kind, impl):
+    cfg = ModelConfig(vocab_size=11, kind=kind, impl=impl, embed_dim=6, hidden_size=8, num_layers=2,
+                      dropout_hh=0.5, locked_dropout=True)
+    torch.manual_seed(0)
+    model = RNNLM(cfg)
+    plain = RNNLM(replace(cfg, dropout_hh=0.0, locked_dropout=False))
+    plain.load_state_dict(model.state_dict())
+    ids = torch.randint(0, 11, (3, 7))
+    model.eval(), plain.eval()
+    torch.testing.assert_close(model(ids)[0], plain(ids)[0])              # eval: the weights as they are
+    model.train()
+    loss, _ = model.loss(ids, ids)
+    loss.backward()
+    for name, p in model.rnn.named_parameters():
+        if name.startswith("weight_hh"):          # a dropped entry gets no gradient in this batch, the others do
+            share = (p.grad == 0).float().mean().item()
+            assert 0.3 < share < 0.7, (name, share)
+        else:
+            assert (p.grad == 0).float().mean().item() < 0.1, name
+    p = model.rnn.weight_hh_l0
+    assert torch.equal(p, plain.rnn.weight_hh_l0)                         # the weights themselves are untouched
+    assert "weight drop 0.5, locked dropout" in model.describe()

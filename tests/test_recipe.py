@@ -12,11 +12,11 @@ from lyricdemo.cli import parse_args
 from lyricdemo.cli.cmd_train import _sized_to_corpus
 from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.data import DataConfig, load_dataset
-from lyricdemo.evaluation import MIN_PIECE
+from lyricdemo.train_eval import PIECE
 from lyricdemo.models import ModelConfig
 from lyricdemo.presets import DEFAULT, FULL_SOFTMAX, PRESETS, apply
 from lyricdemo.recipe import adapt
-from lyricdemo.train import EVAL_STREAMS, Trainer, TrainConfig, new_model, perplexity
+from lyricdemo.train import Trainer, TrainConfig, new_model, perplexity
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -25,15 +25,17 @@ LYRICS = (56_357, 2_053, 8_014)
 SIZES = [2_000, 8_000, 25_000, 56_357, 100_000, 150_000, 300_000, 450_000, 1_000_000, 1_700_000, 5_000_000]
 
 
-def test_the_lyrics_get_the_recipe_of_the_shipped_char_models():
-    """Today's default recipe with the full softmax (presets.FULL_SOFTMAX): the shipped char models' recipe."""
+def test_the_lyrics_get_the_recipe_of_the_shipped_char_models_and_awds_dropouts():
+    """Today's default recipe with the full softmax (presets.FULL_SOFTMAX): the shipped char models' recipe, with
+    AWD-LSTM's weight drop and locked dropout."""
     r = adapt(*LYRICS)
-    whole = apply({**DEFAULT, "model": FULL_SOFTMAX})
+    whole = apply({**DEFAULT, "model": {**FULL_SOFTMAX, "dropout_hh": recipe.WEIGHT_DROP, "locked_dropout": True}})
     flat = {**whole["data"], **whole["model"], **whole["train"]}
     assert r.flat(), "the rule names its values even where they are today's"
     for k, v in r.flat().items():
         assert flat[k] == pytest.approx(v), k
     assert r.model["adaptive_cutoffs"] == () and any("full softmax" in line for line in r.reasons)
+    assert r.model["dropout_hh"] == 0.5 and r.model["locked_dropout"] and any("AWD" in line for line in r.reasons)
     assert r.data == {} and "eval_sample" not in r.train       # all 8,014 validation tokens, at every evaluation
     assert r.passes > recipe.HEAVY_PASSES
 
@@ -160,8 +162,9 @@ def test_a_fixed_sample_between_steps_and_the_whole_set_at_the_end(ds):
     assert all(e.val_tokens == 100 and not e.full for e in between)
     assert last.full and last.val_tokens == len(ds.val_ids)
     assert last.step == 6 and last.train_ppl == between[-1].train_ppl         # no batches since the last one
-    # the final figure is the kept weights' on the whole set, and so is the best the run reports
-    assert last.val_ppl == pytest.approx(perplexity(tr.model, ds.val_ids, streams=EVAL_STREAMS), rel=1e-5)
+    # the final figure is the kept weights' on the whole set (as pieces of >= PIECE targets: 2 of its 1,239), and
+    # so is the best the run reports
+    assert last.val_ppl == pytest.approx(perplexity(tr.model, ds.val_ids, streams=2), rel=1e-5)
     assert tr.best_val_ppl == last.val_ppl and tr.history[-1]["full"]
     assert tr.eval_tokens == 3 * (100 + 512) + len(ds.val_ids) + 512     # the training slice stays short
 
@@ -174,7 +177,9 @@ def test_without_a_sample_the_whole_set_is_read_as_pieces_between_steps_and_as_o
     assert last.kept and last.full and last.step == 6
     # the steps were compared as pieces side by side, the kept weights' figure is one stream (what `evaluate` gives)
     assert tr.best_read == min(e.val_ppl for e in between)
-    assert tr.best_read == pytest.approx(perplexity(tr.model, ds.val_ids, streams=EVAL_STREAMS), rel=1e-5)
+    streams = (len(ds.val_ids) - 1) // PIECE
+    assert streams == 2 and Trainer._val_streams(len(ds.val_ids)) == 2           # pieces of at least PIECE targets
+    assert tr.best_read == pytest.approx(perplexity(tr.model, ds.val_ids, streams=streams), rel=1e-5)
     assert last.val_ppl == pytest.approx(perplexity(tr.model, ds.val_ids), rel=1e-5) != tr.best_read
     assert tr.best_val_ppl == last.val_ppl and tr.history[-1]["kept"]
     # the one-stream read was timed once, at the first evaluation, for the budget's reserve
@@ -183,9 +188,9 @@ def test_without_a_sample_the_whole_set_is_read_as_pieces_between_steps_and_as_o
 
 
 def test_a_validation_set_too_short_for_pieces_is_read_as_one_stream_throughout():
-    raw = read_corpus_bytes((LINE * 20).encode(), "fox.txt")
-    small = load_dataset(DataConfig(min_freq=1, clean="none", val_fraction=0.08), raw=raw)
-    assert len(small.val_ids) - 1 < 2 * MIN_PIECE
+    raw = read_corpus_bytes((LINE * 100).encode(), "fox.txt")
+    small = load_dataset(DataConfig(min_freq=1, clean="none", val_fraction=0.1), raw=raw)
+    assert len(small.val_ids) - 1 < 2 * PIECE
     tr = _trainer(small)
     evs = [e for e in tr.run() if e.kind == "evaluation"]
     assert len(evs) == 3 and not any(e.kept for e in evs) and tr.stream_tokens == 0
@@ -243,3 +248,12 @@ def test_the_command_line_prints_the_kept_figure_apart_from_the_steps(ds):
     evals = [line for line in lines if "validation ppl" in line]
     assert [line.split()[1] for line in evals[:3]] == ["2", "4", "6"]
     assert evals[-1].startswith("kept weights (best step), the whole validation set: validation ppl") and len(evals) == 4
+
+
+def test_awds_dropouts_go_to_heavy_corpora_but_not_to_one_so_small_its_budget_is_shortened():
+    lyrics, daya, tang = adapt(*LYRICS), adapt(7_619, 750, 915), adapt(147_968, 3_106, 16_415)
+    assert lyrics.model["dropout_hh"] == recipe.WEIGHT_DROP and lyrics.model["locked_dropout"]
+    assert daya.passes > recipe.HEAVY_PASSES and daya.train["max_seconds"] < 180          # heavy, and shortened
+    assert "dropout_hh" not in daya.model and not any("AWD" in line for line in daya.reasons)
+    assert daya.model["adaptive_cutoffs"] == ()                                           # still the full softmax
+    assert tang.passes < recipe.HEAVY_PASSES and "dropout_hh" not in tang.model

@@ -1,7 +1,12 @@
 """The recurrent language model: ids -> input vectors -> recurrent layers -> logits.
 
-    ids (B, T) --one-hot | embedding--> (B, T, I) --dropout_embed--> rnn --> (B, T, D*H)
+    ids (B, T) --one-hot | embedding--> (B, T, I) --dropout_embed--> rnn (W_hh: dropout_hh) --> (B, T, D*H)
         --dropout_out--> [proj (B, T, E)] --> decoder | adaptive softmax --> logits (B, T, V)
+
+Two regularizers of AWD-LSTM (Merity et al. 2017), off by default: ``dropout_hh`` drops entries of the
+recurrent matrices W_hh for a batch (weight drop: the same dropped matrix at every time step, where dropout
+on h would cut the memory itself), and ``locked_dropout`` gives the input and output dropout one mask per
+sequence across its time steps (variational dropout).
 
 ``ModelConfig`` says which model; it is a frozen, validated dataclass that goes into
 every checkpoint (``to_dict``/``from_dict``).  ``RNNLM`` answers the calls every
@@ -85,6 +90,12 @@ class ModelConfig:
     dropout_rnn: float = field(0.0, lo=0.0, hi=0.8, help="Dropout between recurrent layers (needs two layers) / "
                                                         "层与层之间的丢弃率（需要两层以上）")
     dropout_out: float = field(0.0, lo=0.0, hi=0.8, help="Dropout before the output layer / 输出层之前的丢弃率")
+    dropout_hh: float = field(0.0, lo=0.0, hi=0.8, help=(
+        "Weight drop (AWD-LSTM): entries of the recurrent matrices W_hh dropped, a fresh mask each batch / "
+        "权重丢弃：每批随机丢弃循环矩阵 W_hh 的元素"))
+    locked_dropout: bool = field(False, help=(
+        "Variational dropout (AWD-LSTM): the input and output dropout keep one mask per sequence across its time "
+        "steps / 变分丢弃：同一序列的各时间步共用一个掩码"))
     tie_weights: bool = field(False, help="Share the embedding matrix with the output layer / 输出层与嵌入共享权重")
     bidirectional: bool = field(False, help="D = 2: also reads the future, a lesson, not a generator / "
                                            "双向：会偷看答案，只用于演示")
@@ -173,17 +184,21 @@ class Dropout(nn.Module):
     training step of the default recipe (``bench/RESULTS.md``).  No parameters: checkpoints
     are the same either way."""
 
-    def __init__(self, p: float = 0.0):
+    def __init__(self, p: float = 0.0, locked: bool = False):
         super().__init__()
-        self.p = float(p)
+        self.p, self.locked = float(p), bool(locked)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        return x * torch.rand_like(x).ge_(self.p).mul_(1.0 / (1.0 - self.p))
+        if self.locked and x.dim() == 3:        # variational: one mask per sequence, the same at every time step
+            noise = torch.rand((x.shape[0], 1, x.shape[2]), dtype=x.dtype, device=x.device)
+        else:
+            noise = torch.rand_like(x)
+        return x * noise.ge_(self.p).mul_(1.0 / (1.0 - self.p))
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}" + (", locked" if self.locked else "")
 
 
 class RNNLM(nn.Module):
@@ -200,12 +215,12 @@ class RNNLM(nn.Module):
             raise LyricdemoError(f"RNNLM needs a ModelConfig; got {type(config).__name__}.")
         self.config = c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embed_dim) if c.embed_dim else None
-        self.drop_embed = Dropout(c.dropout_embed)
+        self.drop_embed = Dropout(c.dropout_embed, c.locked_dropout)
         self.rnn = RNN_BUILDERS[c.impl](c.kind, c.input_size, c.hidden_size, c.num_layers,
                                         # with one layer torch warns that dropout does nothing
                                         dropout=c.dropout_rnn if c.num_layers > 1 else 0.0,
                                         bidirectional=c.bidirectional)
-        self.drop_out = Dropout(c.dropout_out)
+        self.drop_out = Dropout(c.dropout_out, c.locked_dropout)
         self.proj = nn.Linear(c.rnn_output_size, c.embed_dim) if c.uses_proj else None
         if c.adaptive_cutoffs:
             self.decoder = None
@@ -246,6 +261,9 @@ class RNNLM(nn.Module):
             parts.append("tied")
         if c.adaptive_cutoffs:
             parts.append("adaptive softmax " + "/".join(map(str, c.adaptive_cutoffs)))
+        if c.dropout_hh or c.locked_dropout:
+            parts.append(", ".join(x for x in (f"weight drop {c.dropout_hh:g}" if c.dropout_hh else "",
+                                               "locked dropout" if c.locked_dropout else "") if x))
         if c.impl == "scratch":
             parts.append("scratch cells")
         parts.append(f"{_count(self.num_parameters())} params")
@@ -305,12 +323,20 @@ class RNNLM(nn.Module):
                 raise LyricdemoError("The fused torch.nn recurrent layers do not expose their gates; "
                                      "use model.with_impl('scratch') for a twin with the same weights.")
             y, state, gates = self.rnn.forward_with_gates(x, state)
+        elif self.training and c.dropout_hh:
+            y, state = torch.func.functional_call(self.rnn, self._weight_dropped(), (x, state))
         else:
             y, state = self.rnn(x, state)                          # (B, T, D*H)
         y = self.drop_out(y)
         if self.proj is not None:
             y = self.proj(y)                                       # (B, T, E)
         return y, state, gates
+
+    def _weight_dropped(self) -> dict[str, torch.Tensor]:
+        """The recurrent layers' parameters with the entries of each W_hh dropped (DropConnect, the rest scaled by
+        1 / (1 - p)): the layers run on these for one batch; the gradient reaches the weights through the mask."""
+        p = self.config.dropout_hh
+        return {k: F.dropout(v, p) if k.startswith("weight_hh") else v for k, v in self.rnn.named_parameters()}
 
     def logits_of(self, features: torch.Tensor) -> torch.Tensor:
         """features (..., F) -> logits (..., V); the adaptive softmax gives full log-probabilities."""
