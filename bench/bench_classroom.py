@@ -40,7 +40,7 @@ def one_run(seed: int, threads: int, out) -> None:
     for ev in trainer.run():
         if ev.kind == "baselines":
             baselines = ev.perplexities
-        elif ev.kind == "evaluation":
+        elif ev.kind == "evaluation" and not ev.kept:     # the points on the chart (not the kept weights' re-read)
             evals += 1
         elif ev.kind in ("done", "failed"):
             done = ev
