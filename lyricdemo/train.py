@@ -14,7 +14,8 @@ What it does, per step (seed 000's ``train_epoch``, made honest and stoppable)::
 Every ``eval_every`` steps it measures the validation perplexity on held-out lines
 (and, for comparison, the perplexity of an equally long slice of the *training*
 text in eval mode: when that one nears 1 while validation climbs, the model is
-reciting its training lyrics).
+reciting its training lyrics).  Between steps validation is read as pieces side by
+side; the kept weights are measured once more at the end (``train_eval.py``).
 
 Stopping: a budget in epochs, steps and/or seconds; early stopping on validation
 perplexity (patience in evaluations); ``stop()`` or closing the generator (the app's
