@@ -179,7 +179,9 @@ def render(meta: dict) -> str:
         ("input", f"embedding {m['embed_dim']}" if m["embed_dim"] else f"one-hot ({m['vocab_size']})"),
         ("output", _output_layer(m)),
         ("dropout (embedding / between layers / output)",
-         f"{m['dropout_embed']} / {m['dropout_rnn']} / {m['dropout_out']}"),
+         f"{m['dropout_embed']} / {m['dropout_rnn']} / {m['dropout_out']}"
+         + (f"; weight drop {m['dropout_hh']} on W_hh" if m.get("dropout_hh") else "")
+         + ("; locked (one mask per sequence)" if m.get("locked_dropout") else "")),
         ("parameters", f"{metrics.get('parameters', '?'):,}" if isinstance(metrics.get("parameters"), int) else "?"),
         ("weights", f"{meta['weights']['dtype']}, {meta['weights']['bytes'] / 2**20:.2f} MB"),
         ("tokenizer", f"{d['tokenizer']} (clean={d['clean']}, line break -> {d['newline']}, "

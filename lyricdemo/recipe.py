@@ -10,9 +10,9 @@ Many passes (a small corpus, d2l's lyrics: ~48) mean the model would recite its 
 today's heavy regularization (dropout 0.3/0.6, weight decay 1.0, ``presets.DEFAULT``) and the full softmax:
 early stopping ends such a run long before its budget, so the full softmax's slower steps cost nothing and
 its held-out perplexity is 8% lower (the lyrics: 188.6 against 206.1 with the adaptive softmax, seed 0;
-bench/RESULTS.md).  The rule leaves AWD-LSTM's weight drop and locked dropout (``ModelConfig.dropout_hh``,
-``locked_dropout``) off: on the lyrics they gain 2.4% (184.5 against 189.0, seeds 0-2), on 大雅 they cost 2.5%,
-and the shipped char models, which this rule reproduces, were built without them.  Few passes (a
+bench/RESULTS.md), and, unless the corpus is so small that its budget is shortened (below), two
+regularizers of AWD-LSTM: weight drop on the recurrent matrices and locked dropout (the lyrics: 184.5
+against 189.0, the mean of seeds 0-2; on 大雅, 7.6k training tokens, they cost 2.5%).  Few passes (a
 1 MB text: ~3) mean it never sees a line twice: it gets light regularization (dropout 0.05/0.1, weight
 decay 0.1), a larger batch (more tokens per second on a CPU) and, from 1.5M tokens, a wider GRU (below
 that, under a 3-minute budget, reading more tokens beats a wider model).  In between, the
@@ -44,6 +44,8 @@ LIGHT_PASSES = 3.0                # at most this many: the lightest regularizati
 MAX_PASSES = 150.0                # more than this: a shorter budget, ...
 MIN_SECONDS = 60.0                # ... but never under a minute
 EVAL_SAMPLE = 8_192               # validation tokens measured between steps (the lyrics' 8,014 are all of them)
+WEIGHT_DROP = 0.5                 # heavy corpora: W_hh's weight drop, with locked dropout (the lyrics 189.0 -> 184.5,
+                                  # seeds 0-2; 大雅, whose budget is shortened, 57.7 -> 59.2: not there)
 TRAIN_PER_EVAL = 20.0             # training tokens per evaluated token between two sampled evaluations
 LARGE = 300_000                   # training tokens from which the batch grows (more tokens per second) ...
 HUGE = 1_500_000                  # ... and from which the GRU widens (under 3 minutes, tokens read count more)
@@ -108,6 +110,9 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
     }
     if not whole_budget:                         # early stopping ends it: the slower, better softmax is free
         model["adaptive_cutoffs"] = ()
+    awd = not whole_budget and not shorter       # many passes, not a tiny corpus: AWD-LSTM's two dropouts
+    if awd:
+        model.update(dropout_hh=WEIGHT_DROP, locked_dropout=True)
     batch = 64 if large else 32
     train = {
         "max_seconds": round(seconds, 1),
@@ -124,6 +129,10 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
         reasons.append(f"at least {HEAVY_PASSES:.0f} passes: early stopping ends the run long before its budget, so "
                        f"it takes the full softmax (slower steps, lower perplexity) / 遍数多、早停远早于预算："
                        f"用完整 softmax")
+        if awd:
+            reasons.append(f"so many passes memorize: AWD-LSTM's weight drop {WEIGHT_DROP:g} on the recurrent "
+                           f"matrices and locked (variational) dropout (not on a corpus so small its budget is "
+                           f"shortened) / 遍数多易背诵：循环矩阵权重丢弃 {WEIGHT_DROP:g}，变分丢弃（极小语料除外）")
     else:
         reasons.append(f"fewer than {HEAVY_PASSES:.0f} passes: the run uses its whole budget, so the learning "
                        f"rate falls along a cosine to 5% at its end / 遍数不多，学习率按余弦在预算内降到 5%")

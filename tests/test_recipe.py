@@ -8,7 +8,7 @@ import random
 import pytest
 
 from lyricdemo import recipe
-from lyricdemo.cli import model_config, parse_args
+from lyricdemo.cli import parse_args
 from lyricdemo.cli.cmd_train import _sized_to_corpus
 from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.data import DataConfig, load_dataset
@@ -25,16 +25,17 @@ LYRICS = (56_357, 2_053, 8_014)
 SIZES = [2_000, 8_000, 25_000, 56_357, 100_000, 150_000, 300_000, 450_000, 1_000_000, 1_700_000, 5_000_000]
 
 
-def test_the_lyrics_get_the_recipe_of_the_shipped_char_models():
-    """Today's default recipe with the full softmax (presets.FULL_SOFTMAX): the shipped char models' recipe, so
-    checkpoints/build.sh (the train command, sized by the rule) makes them again."""
+def test_the_lyrics_get_the_recipe_of_the_shipped_char_models_and_awds_dropouts():
+    """Today's default recipe with the full softmax (presets.FULL_SOFTMAX): the shipped char models' recipe, with
+    AWD-LSTM's weight drop and locked dropout."""
     r = adapt(*LYRICS)
-    whole = apply({**DEFAULT, "model": FULL_SOFTMAX})
+    whole = apply({**DEFAULT, "model": {**FULL_SOFTMAX, "dropout_hh": recipe.WEIGHT_DROP, "locked_dropout": True}})
     flat = {**whole["data"], **whole["model"], **whole["train"]}
     assert r.flat(), "the rule names its values even where they are today's"
     for k, v in r.flat().items():
         assert flat[k] == pytest.approx(v), k
     assert r.model["adaptive_cutoffs"] == () and any("full softmax" in line for line in r.reasons)
+    assert r.model["dropout_hh"] == 0.5 and r.model["locked_dropout"] and any("AWD" in line for line in r.reasons)
     assert r.data == {} and "eval_sample" not in r.train       # all 8,014 validation tokens, at every evaluation
     assert r.passes > recipe.HEAVY_PASSES
 
@@ -249,15 +250,23 @@ def test_the_command_line_prints_the_kept_figure_apart_from_the_steps(ds):
     assert evals[-1].startswith("kept weights (best step), the whole validation set: validation ppl") and len(evals) == 4
 
 
+def test_awds_dropouts_go_to_heavy_corpora_but_not_to_one_so_small_its_budget_is_shortened():
+    lyrics, daya, tang = adapt(*LYRICS), adapt(7_619, 750, 915), adapt(147_968, 3_106, 16_415)
+    assert lyrics.model["dropout_hh"] == recipe.WEIGHT_DROP and lyrics.model["locked_dropout"]
+    assert daya.passes > recipe.HEAVY_PASSES and daya.train["max_seconds"] < 180          # heavy, and shortened
+    assert "dropout_hh" not in daya.model and not any("AWD" in line for line in daya.reasons)
+    assert daya.model["adaptive_cutoffs"] == ()                                           # still the full softmax
+    assert tang.passes < recipe.HEAVY_PASSES and "dropout_hh" not in tang.model
 
-def test_awds_dropouts_are_flags_the_rule_leaves_off_and_keeps_as_given(tmp_path, capsys):
-    for r in (adapt(*LYRICS), adapt(7_619, 750, 915), adapt(147_968, 3_106, 16_415), adapt(1_000_000, 75, 110_000)):
-        assert "dropout_hh" not in r.model and "locked_dropout" not in r.model
+
+def test_an_explicit_flag_turns_awds_dropouts_off_on_the_lyrics(tmp_path, capsys):
     f = tmp_path / "lyrics.txt"
     f.write_text("".join(random.Random(0).choice("月光洒在小河上风吹过我的窗你在远方唱星星一闪亮") + ("\n" if i % 9 == 8 else "")
                          for i in range(60_000)), encoding="utf-8")
     ds = load_dataset(DataConfig(source=str(f)))
-    args = parse_args(["train", "--file", str(f), "--dropout-hh", "0.5", "--locked-dropout"])
+    args = parse_args(["train", "--file", str(f), "--no-locked-dropout", "--dropout-hh", "0"])
     _sized_to_corpus(args, ds)
-    m = model_config(args, len(ds.vocab))
-    assert m.dropout_hh == 0.5 and m.locked_dropout and not parse_args(["train"]).locked_dropout
+    r = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids))
+    assert r.model["locked_dropout"] and r.model["dropout_hh"] == recipe.WEIGHT_DROP     # what the rule would give
+    assert args.locked_dropout is False and args.dropout_hh == 0 and "kept as given" in capsys.readouterr().out
+    assert parse_args(["train", "--locked-dropout"]).locked_dropout and not parse_args(["train"]).locked_dropout

@@ -19,6 +19,7 @@ FLAGS = {
 
 
 TURNS_OFF = ("clip", "keep_best")
+BOTH_WAYS = ("locked_dropout",)      # the recipe may turn it on: --no-locked-dropout turns it off again
 
 
 NOTES = {       # what a flag adds to its field's help
@@ -53,7 +54,8 @@ def add_fields(g, cls, defaults: dict, skip: tuple[str, ...] = ()) -> None:
         text = f.metadata["help"] + (f" ({NOTES[f.name]})" if f.name in NOTES else "")
         kw = {"dest": f.name, "default": defaults[f.name], "help": text.replace("%", "%%")}
         if tp is bool:
-            kw["action"] = "store_false" if f.name in TURNS_OFF else "store_true"
+            kw["action"] = ("store_false" if f.name in TURNS_OFF else
+                            argparse.BooleanOptionalAction if f.name in BOTH_WAYS else "store_true")
         elif many:
             kw.update(action=_Repeat) if f.name == "sample_prefixes" else kw.update(nargs="*")
             kw["type"] = tp
