@@ -164,6 +164,21 @@ def _output_layer(m: dict) -> str:
     return "linear over the vocabulary"
 
 
+def _dropout(m: dict) -> str:
+    """The dropout rates, and AWD-LSTM's weight drop and locked dropout where the model used them."""
+    return (f"{m['dropout_embed']} / {m['dropout_rnn']} / {m['dropout_out']}"
+            + (f"; weight drop {m['dropout_hh']} on W_hh" if m.get("dropout_hh") else "")
+            + ("; locked (one mask per sequence)" if m.get("locked_dropout") else ""))
+
+
+def _memorization_row(mem: dict) -> tuple[str, str]:
+    share = mem.get("ngram_share", {})
+    return (f"memorization ({SAMPLE_CHARS} characters sampled after {mem.get('prefix', SAMPLE_PREFIX)}, "
+            "temperature 0.8, seed 0)",
+            f"longest copy from the training text {mem.get('longest_length', '?')} chars; "
+            f"8-grams found in it {share.get('8', share.get(8, 0)) or 0:.0%}")
+
+
 def render(meta: dict) -> str:
     """The Markdown model card of a checkpoint's JSON (after ``write_card``)."""
     m, d, t = meta["model"], meta["data"], meta.get("train") or {}
@@ -178,10 +193,7 @@ def render(meta: dict) -> str:
                  + (", bidirectional" if m.get("bidirectional") else "")),
         ("input", f"embedding {m['embed_dim']}" if m["embed_dim"] else f"one-hot ({m['vocab_size']})"),
         ("output", _output_layer(m)),
-        ("dropout (embedding / between layers / output)",
-         f"{m['dropout_embed']} / {m['dropout_rnn']} / {m['dropout_out']}"
-         + (f"; weight drop {m['dropout_hh']} on W_hh" if m.get("dropout_hh") else "")
-         + ("; locked (one mask per sequence)" if m.get("locked_dropout") else "")),
+        ("dropout (embedding / between layers / output)", _dropout(m)),
         ("parameters", f"{metrics.get('parameters', '?'):,}" if isinstance(metrics.get("parameters"), int) else "?"),
         ("weights", f"{meta['weights']['dtype']}, {meta['weights']['bytes'] / 2**20:.2f} MB"),
         ("tokenizer", f"{d['tokenizer']} (clean={d['clean']}, line break -> {d['newline']}, "
@@ -210,11 +222,7 @@ def render(meta: dict) -> str:
     rows += _mixture_rows(card.get("mixture"), b, val if isinstance(val, (int, float)) else None)
     rows += _memory_rows(card.get("memory"))
     if mem:
-        share = mem.get("ngram_share", {})
-        rows.append((f"memorization ({SAMPLE_CHARS} characters sampled after {mem.get('prefix', SAMPLE_PREFIX)}, "
-                     "temperature 0.8, seed 0)",
-                     f"longest copy from the training text {mem.get('longest_length', '?')} chars; "
-                     f"8-grams found in it {share.get('8', share.get(8, 0)) or 0:.0%}"))
+        rows.append(_memorization_row(mem))
     lines = [f"# {meta['name']}", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
     if card.get("memory"):
         lines += ["", "Song memory: a copy cache (the longest earlier match of the text just read votes for what "
