@@ -12,9 +12,9 @@ EVAL_STREAMS = 16      # the trainer's evaluations between steps read the text a
 MIN_PIECE = 64         # targets in the shortest piece
 
 
-def pieces(targets: int, streams: int) -> int:
-    """How many pieces ``perplexity`` reads ``targets`` targets as, for ``streams`` asked (each >= MIN_PIECE)."""
-    return max(1, min(int(streams), targets // MIN_PIECE))
+def pieces(targets: int, streams: int, shortest: int = MIN_PIECE) -> int:
+    """How many pieces ``targets`` targets are read as, for ``streams`` asked, each at least ``shortest`` long."""
+    return max(1, min(int(streams), targets // shortest))
 
 
 @torch.inference_mode()

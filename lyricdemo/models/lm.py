@@ -261,9 +261,10 @@ class RNNLM(nn.Module):
             parts.append("tied")
         if c.adaptive_cutoffs:
             parts.append("adaptive softmax " + "/".join(map(str, c.adaptive_cutoffs)))
-        if c.dropout_hh or c.locked_dropout:
-            parts.append(", ".join(x for x in (f"weight drop {c.dropout_hh:g}" if c.dropout_hh else "",
-                                               "locked dropout" if c.locked_dropout else "") if x))
+        if c.dropout_hh:
+            parts.append(f"weight drop {c.dropout_hh:g}")
+        if c.locked_dropout:
+            parts.append("locked dropout")
         if c.impl == "scratch":
             parts.append("scratch cells")
         parts.append(f"{_count(self.num_parameters())} params")
