@@ -14,8 +14,12 @@ bench/RESULTS.md), and, unless the corpus is so small that its budget is shorten
 regularizers of AWD-LSTM: weight drop on the recurrent matrices and locked dropout (the lyrics: 184.5
 against 189.0, the mean of seeds 0-2; on 大雅, 7.6k training tokens, they cost 2.5%).  Few passes (a
 1 MB text: ~3) mean it never sees a line twice: it gets light regularization (dropout 0.05/0.1, weight
-decay 0.1), a larger batch (more tokens per second on a CPU) and, from 1.5M tokens, a wider GRU (below
-that, under a 3-minute budget, reading more tokens beats a wider model).  In between, the
+decay 0.1) and, from ``LARGE`` training tokens, steps of 256 rows of 9 tokens instead of 32 of 35: the hidden state
+is still carried from batch to batch (sequential sampling), so the model reads as far back as before and only
+the gradient stops sooner, while the recurrent product, 256 rows at a time, runs faster on a CPU (1 MB of
+English: 1.32x the tokens per second of 64 x 35; 5 MB of 全唐诗: 1.23x and 3.8% lower perplexity).  A corpus
+the budget reads at most ``LIGHT_PASSES`` times gets a wider GRU, 384 (the English text: 1.554 and 1.550 nats
+per character, seeds 0 and 1, against 1.566 for 256).  In between, the
 regularization follows log(passes) in a straight line.  A run with fewer than ``HEAVY_PASSES`` passes uses
 its whole budget (early stopping ends the heavy ones long before): its learning rate falls along a cosine to
 5% at the end of the budget (on 1 MB of English, 1.583 against 1.642 nats per character for a constant
@@ -47,8 +51,9 @@ EVAL_SAMPLE = 8_192               # validation tokens measured between steps (th
 WEIGHT_DROP = 0.5                 # heavy corpora: W_hh's weight drop, with locked dropout (the lyrics 189.0 -> 184.5,
                                   # seeds 0-2; 大雅, whose budget is shortened, 57.7 -> 59.2: not there)
 TRAIN_PER_EVAL = 20.0             # training tokens per evaluated token between two sampled evaluations
-LARGE = 300_000                   # training tokens from which the batch grows (more tokens per second) ...
-HUGE = 1_500_000                  # ... and from which the GRU widens (under 3 minutes, tokens read count more)
+LARGE = 300_000                   # training tokens from which a step is WIDE_ROWS rows of WIDE_STEPS tokens
+WIDE_ROWS, WIDE_STEPS = 256, 9    # (about the tokens of 64 x 35, in a faster layout; bench/RESULTS.md)
+STEP_TOKENS = 32 * 35             # the tokens of a step the base learning rate (3e-3) was chosen for
 
 # (heavy, light) ends of each regularization knob
 DROPOUT_EMBED = (0.3, 0.05)
@@ -102,9 +107,9 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
     passes = seconds * tokens_per_s / train_tokens
     h = heaviness(passes)
     whole_budget = passes < HEAVY_PASSES         # no early stopping ends it: the rate can anneal over the budget
-    large = train_tokens >= LARGE
+    hidden, batch, steps, lr, shape_reasons = _shape(train_tokens, passes)
     model = {
-        "hidden_size": 384 if train_tokens >= HUGE else 256,
+        "hidden_size": hidden,
         "dropout_embed": _between(DROPOUT_EMBED, h),
         "dropout_out": _between(DROPOUT_OUT, h),
     }
@@ -113,12 +118,12 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
     awd = not whole_budget and not shorter       # many passes, not a tiny corpus: AWD-LSTM's two dropouts
     if awd:
         model.update(dropout_hh=WEIGHT_DROP, locked_dropout=True)
-    batch = 64 if large else 32
     train = {
         "max_seconds": round(seconds, 1),
         "weight_decay": _between(WEIGHT_DECAY, h, log=True),
         "batch_size": batch,
-        "lr": round(3e-3 * math.sqrt(batch / 32), 5),
+        "num_steps": steps,
+        "lr": lr,
         "lr_schedule": "cosine" if whole_budget else "constant",
     }
     reasons.append(f"~{passes:.1f} passes over {train_tokens:,} training tokens in {seconds:.0f} s: "
@@ -136,11 +141,8 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
     else:
         reasons.append(f"fewer than {HEAVY_PASSES:.0f} passes: the run uses its whole budget, so the learning "
                        f"rate falls along a cosine to 5% at its end / 遍数不多，学习率按余弦在预算内降到 5%")
-    if large:
-        reasons.append(f"{train_tokens:,} training tokens >= {LARGE:,}: batch {batch}, learning rate "
-                       f"{train['lr']:g} (scaled by sqrt(batch/32)), GRU {model['hidden_size']} (384 from "
-                       f"{HUGE:,}) / 语料较大：更大的批（更大的语料再加宽模型）")
-    evaluation, why = _evaluation(val_tokens, batch)
+    reasons += shape_reasons
+    evaluation, why = _evaluation(val_tokens, batch * steps)
     train.update(evaluation)
     reasons.append(why)
     data = {}
@@ -149,6 +151,23 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
         reasons.append(f"{vocab_size:,} distinct tokens: the rarest (seen < 3 times) become <unk> / "
                        "词表很大：出现少于 3 次的词元记为 <unk>")
     return Recipe(data=data, model=model, train=train, passes=passes, reasons=tuple(reasons))
+
+
+def _shape(train_tokens: int, passes: float) -> tuple[int, int, int, float, list[str]]:
+    """(GRU width, rows, tokens per row, learning rate, why) for a corpus of ``train_tokens`` read ``passes`` times."""
+    reasons = []
+    batch, steps = (WIDE_ROWS, WIDE_STEPS) if train_tokens >= LARGE else (32, 35)
+    lr = round(3e-3 * math.sqrt(batch * steps / STEP_TOKENS), 5)
+    if train_tokens >= LARGE:
+        reasons.append(f"{train_tokens:,} training tokens >= {LARGE:,}: steps of {batch} rows x {steps} tokens (the "
+                       f"state still carried from batch to batch; faster on a CPU than 32 x 35), learning rate "
+                       f"{lr:g} (scaled by the square root of the tokens per step) / 语料较大：每步 {batch} 行 "
+                       f"x {steps} 个词元（状态照样跨批传递），学习率随每步词元数调整")
+    hidden = 384 if passes <= LIGHT_PASSES else 256
+    if hidden > 256:
+        reasons.append(f"at most {LIGHT_PASSES:.0f} passes: nothing is read often enough to memorize, so a wider GRU, "
+                       f"{hidden} / 遍数很少：加宽 GRU 到 {hidden}")
+    return hidden, batch, steps, lr, reasons
 
 
 def _shorter_budget(train_tokens: int, seconds: float, tokens_per_s: float) -> tuple[float, str] | None:
@@ -162,12 +181,12 @@ def _shorter_budget(train_tokens: int, seconds: float, tokens_per_s: float) -> t
                      f"{passes:.0f} times; {MAX_PASSES:.0f} passes are enough / 语料很小，缩短训练时间")
 
 
-def _evaluation(val_tokens: int, batch: int) -> tuple[dict, str]:
+def _evaluation(val_tokens: int, step_tokens: int) -> tuple[dict, str]:
     """How often, and on how much of the validation set, the run is evaluated between steps; and why."""
     if val_tokens > EVAL_SAMPLE:
         # between evaluations: the validation sample and an equally long training slice are read (a batch of
         # trainer.EVAL_STREAMS pieces, at about the training's speed per token): >= 20x as many are trained
-        every = max(50, math.ceil(TRAIN_PER_EVAL * 2 * EVAL_SAMPLE / (batch * 35)))
+        every = max(50, math.ceil(TRAIN_PER_EVAL * 2 * EVAL_SAMPLE / step_tokens))
         return {"eval_sample": EVAL_SAMPLE, "eval_every": every}, (
             f"evaluate {EVAL_SAMPLE:,} of the {val_tokens:,} validation tokens every {every} steps, all of them at "
             f"the end / 训练中每 {every} 步评估验证样本，结束时评估全部")

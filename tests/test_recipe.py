@@ -72,7 +72,7 @@ def test_evaluations_between_steps_read_a_bounded_share_of_the_tokens():
     for n in SIZES:
         val = n // 9
         r = adapt(n, 3_000, val)
-        trained = r.train["eval_every"] * r.train["batch_size"] * 35
+        trained = r.train["eval_every"] * r.train["batch_size"] * r.train["num_steps"]
         if val > recipe.EVAL_SAMPLE:
             assert r.train["eval_sample"] == recipe.EVAL_SAMPLE
             assert trained >= recipe.TRAIN_PER_EVAL * 2 * recipe.EVAL_SAMPLE
@@ -95,6 +95,22 @@ def test_runs_that_use_their_whole_budget_anneal_the_learning_rate():
     assert adapt(edge, 3_000).train["lr_schedule"] == "constant" and adapt(edge, 3_000).model["adaptive_cutoffs"] == ()
     assert adapt(edge + 1_000, 3_000).train["lr_schedule"] == "cosine"
     assert "adaptive_cutoffs" not in adapt(edge + 1_000, 3_000).model
+
+
+def test_a_large_corpus_steps_on_many_short_rows_and_a_lightly_read_one_gets_a_wider_gru():
+    """From LARGE training tokens a step is WIDE_ROWS rows of WIDE_STEPS tokens (about the tokens of 64 x 35, faster
+    on a CPU), the learning rate scaled by the square root of the tokens per step; a corpus the budget reads at most
+    LIGHT_PASSES times gets a GRU 384."""
+    small, large = adapt(recipe.LARGE - 1, 3_000), adapt(recipe.LARGE, 3_000)
+    assert (small.train["batch_size"], small.train["num_steps"], small.train["lr"]) == (32, 35, 3e-3)
+    assert (large.train["batch_size"], large.train["num_steps"]) == (recipe.WIDE_ROWS, recipe.WIDE_STEPS) == (256, 9)
+    assert large.train["lr"] == pytest.approx(3e-3 * (256 * 9 / (32 * 35)) ** 0.5, rel=1e-3)
+    assert any("256 rows x 9 tokens" in line for line in large.reasons)
+    edge = int(180 * recipe.REFERENCE_TOKENS_PER_S / recipe.LIGHT_PASSES)      # exactly LIGHT_PASSES passes
+    assert adapt(edge, 3_000).model["hidden_size"] == 384 and adapt(edge + 10_000, 3_000).model["hidden_size"] == 384
+    assert adapt(edge - 10_000, 3_000).model["hidden_size"] == 256
+    assert any("wider GRU" in line for line in adapt(edge, 3_000).reasons)
+    assert not any("wider GRU" in line for line in adapt(edge - 10_000, 3_000).reasons)
 
 
 def test_a_large_vocabulary_cuts_its_rarest_tokens_and_bad_sizes_are_refused():
@@ -125,7 +141,8 @@ def test_the_cli_sizes_the_recipe_and_explicit_flags_win(tmp_path, capsys):
     out = capsys.readouterr().out
     r = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids))
     assert args.dropout_out == 0.4 and "kept as given" in out and "dropout_out" in out
-    assert args.hidden_size == r.model["hidden_size"] == 256 and args.batch_size == r.train["batch_size"] == 64
+    assert args.hidden_size == r.model["hidden_size"] == 256 and args.batch_size == r.train["batch_size"] == 256
+    assert args.num_steps == r.train["num_steps"] == 9 and args.lr == r.train["lr"]
     assert args.weight_decay == r.train["weight_decay"] < 1.0
     assert args.eval_sample == recipe.EVAL_SAMPLE and "passes" in out
 
