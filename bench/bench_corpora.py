@@ -104,6 +104,7 @@ def memory(model, ds, cap: int, dynamic: bool) -> dict:
     on the last stretch of the *training* text (as long as validation, at most ``cap`` tokens), the figures on
     the whole validation text.  The bigram gets the same memory a count model can have (the copy cache), so
     ``ours with memory / bigram with memory`` says whether the network still earns its place."""
+    from bench_memory import settings
     from lyricdemo import memory_tuning as MT
     from lyricdemo.ngram import NGramLM
 
@@ -118,8 +119,7 @@ def memory(model, ds, cap: int, dynamic: bool) -> dict:
     for key, m, kw in rows:
         cfg = MT.choose_memory(m, tune, **kw).config
         out[key] = MT.perplexities(m, val, cfg)[1]
-        out[key + "_how"] = (f"window {cfg.window}, beta {cfg.beta:g}" + (f", theta {cfg.theta:g}" if cfg.continuous
-                             else "") + (f", dynamic lr {cfg.dynamic_lr:g}" if key == "ours_mem_dyn" else ""))
+        out[key + "_how"] = settings(cfg, kw)
     out["memory_s"] = time.perf_counter() - t0
     return out
 

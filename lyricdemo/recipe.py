@@ -155,10 +155,10 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
 
 def _shape(train_tokens: int, passes: float) -> tuple[int, int, int, float, list[str]]:
     """(GRU width, rows, tokens per row, learning rate, why) for a corpus of ``train_tokens`` read ``passes`` times."""
-    reasons = []
-    batch, steps = (WIDE_ROWS, WIDE_STEPS) if train_tokens >= LARGE else (32, 35)
+    reasons, large = [], train_tokens >= LARGE
+    batch, steps = (WIDE_ROWS, WIDE_STEPS) if large else (32, 35)
     lr = round(3e-3 * math.sqrt(batch * steps / STEP_TOKENS), 5)
-    if train_tokens >= LARGE:
+    if large:
         reasons.append(f"{train_tokens:,} training tokens >= {LARGE:,}: steps of {batch} rows x {steps} tokens (the "
                        f"state still carried from batch to batch; faster on a CPU than 32 x 35), learning rate "
                        f"{lr:g} (scaled by the square root of the tokens per step) / 语料较大：每步 {batch} 行 "

@@ -153,5 +153,5 @@ def test_the_recorded_command_sized_by_todays_recipe_trains_the_same_model(name,
     t, stored = train_config(args), ck.train_config
     # the knobs that shape the weights; not the evaluation schedule (tang-gru was built before the rule set one
     # for a validation set longer than 8,192 tokens: evaluated every 50 steps on all of it)
-    for key in ("batch_size", "lr", "weight_decay", "lr_schedule"):
+    for key in ("batch_size", "num_steps", "lr", "weight_decay", "lr_schedule"):
         assert getattr(t, key) == getattr(stored, key), key
