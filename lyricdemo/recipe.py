@@ -25,6 +25,8 @@ its whole budget (early stopping ends the heavy ones long before): its learning 
 5% at the end of the budget (on 1 MB of English, 1.583 against 1.642 nats per character for a constant
 rate, the same run otherwise: bench/RESULTS.md); the heavy ones keep a constant rate.  A corpus so small
 that the budget would read it more than ``MAX_PASSES`` times gets a shorter budget (never under a minute).
+A model started from pretrained weights (``train --init-from``, ``lyricdemo/transfer.py``) is sized the
+same way, at ``FINE_TUNE_LR`` of the learning rate: fine-tuning refines what pretraining learned.
 
 Evaluation: a validation set longer than ``EVAL_SAMPLE`` tokens is measured between steps on a fixed
 sample (its first ``EVAL_SAMPLE`` tokens, read as a batch), every ``eval_every`` steps, chosen so that the
@@ -54,6 +56,8 @@ TRAIN_PER_EVAL = 20.0             # training tokens per evaluated token between 
 LARGE = 300_000                   # training tokens from which a step is WIDE_ROWS rows of WIDE_STEPS tokens
 WIDE_ROWS, WIDE_STEPS = 256, 9    # (about the tokens of 64 x 35, in a faster layout; bench/RESULTS.md)
 STEP_TOKENS = 32 * 35             # the tokens of a step the base learning rate (3e-3) was chosen for
+FINE_TUNE_LR = 1 / 3              # a model started from pretrained weights (--init-from) learns at this share of
+                                  # the rate (the lyrics from 10 min of reviews: 148.7 against 157.7 at the full rate)
 
 # (heavy, light) ends of each regularization knob
 DROPOUT_EMBED = (0.3, 0.05)
@@ -96,9 +100,10 @@ def _between(ends: tuple[float, float], h: float, log: bool = False) -> float:
 
 
 def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: float = 180.0,
-          tokens_per_s: float = REFERENCE_TOKENS_PER_S) -> Recipe:
+          tokens_per_s: float = REFERENCE_TOKENS_PER_S, fine_tune: bool = False) -> Recipe:
     """The recipe for ``train_tokens`` training tokens of a ``vocab_size`` vocabulary (``val_tokens``
-    held out) under a budget of ``seconds``; see the module docstring for the rule."""
+    held out) under a budget of ``seconds``; ``fine_tune``: the model starts from pretrained weights.
+    See the module docstring for the rule."""
     if train_tokens < 1 or vocab_size < 2:
         raise ValueError("adapt needs at least one training token and two vocabulary entries")
     shorter = _shorter_budget(train_tokens, seconds, tokens_per_s)
@@ -142,6 +147,8 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
         reasons.append(f"fewer than {HEAVY_PASSES:.0f} passes: the run uses its whole budget, so the learning "
                        f"rate falls along a cosine to 5% at its end / 遍数不多，学习率按余弦在预算内降到 5%")
     reasons += shape_reasons
+    if fine_tune:
+        reasons.append(_fine_tuned(train))
     evaluation, why = _evaluation(val_tokens, batch * steps)
     train.update(evaluation)
     reasons.append(why)
@@ -151,6 +158,14 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
         reasons.append(f"{vocab_size:,} distinct tokens: the rarest (seen < 3 times) become <unk> / "
                        "词表很大：出现少于 3 次的词元记为 <unk>")
     return Recipe(data=data, model=model, train=train, passes=passes, reasons=tuple(reasons))
+
+
+def _fine_tuned(train: dict) -> str:
+    """A model started from pretrained weights: ``FINE_TUNE_LR`` of the learning rate (``train`` changed); why."""
+    lr = train["lr"]
+    train["lr"] = round(lr * FINE_TUNE_LR, 5)
+    return (f"starting from pretrained weights: learning rate {train['lr']:g}, {FINE_TUNE_LR:.2g} of {lr:g}, so "
+            f"fine-tuning refines what was learned instead of overwriting it / 从预训练权重开始：学习率降为三分之一")
 
 
 def _shape(train_tokens: int, passes: float) -> tuple[int, int, int, float, list[str]]:

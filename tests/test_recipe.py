@@ -97,6 +97,16 @@ def test_runs_that_use_their_whole_budget_anneal_the_learning_rate():
     assert "adaptive_cutoffs" not in adapt(edge + 1_000, 3_000).model
 
 
+def test_fine_tuning_learns_at_a_third_of_the_rate_and_changes_nothing_else():
+    """``--init-from``: the same sizes, a third of the learning rate, and a reason that says so."""
+    for args in (LYRICS, (1_000_000, 3_000, 110_000)):
+        plain, fine = adapt(*args), adapt(*args, fine_tune=True)
+        assert fine.train["lr"] == pytest.approx(plain.train["lr"] * recipe.FINE_TUNE_LR, abs=1e-5)
+        assert {k: v for k, v in fine.flat().items() if k != "lr"} == \
+            {k: v for k, v in plain.flat().items() if k != "lr"}
+        assert len(fine.reasons) == len(plain.reasons) + 1 and any("pretrained" in r for r in fine.reasons)
+
+
 def test_a_large_corpus_steps_on_many_short_rows_and_a_lightly_read_one_gets_a_wider_gru():
     """From LARGE training tokens a step is WIDE_ROWS rows of WIDE_STEPS tokens (about the tokens of 64 x 35, faster
     on a CPU), the learning rate scaled by the square root of the tokens per step; a corpus the budget reads at most

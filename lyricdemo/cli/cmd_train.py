@@ -93,7 +93,42 @@ def _trainer(args):
     if not (args.preset or args.fixed_recipe):
         ds = _sized_to_corpus(args, ds)
     tcfg = _capped(train_config(args))
+    if args.init_from:
+        return Trainer(_from_source(args, ds), ds, tcfg), ds
     return Trainer(new_model(model_config(args, len(ds.vocab)), seed=args.seed), ds, tcfg), ds
+
+
+def _from_source(args, ds):
+    """A new model with the architecture and the starting weights of the checkpoint ``--init-from`` names
+    (pretrained on another text, fine-tuned on this one: ``lyricdemo/transfer.py``)."""
+    from dataclasses import replace
+
+    from ..checkpoint import load_checkpoint
+    from ..train import new_model
+    from ..transfer import ARCHITECTURE, transfer
+    from .checkpoints import resolve_checkpoint
+
+    src = load_checkpoint(resolve_checkpoint(args.init_from))
+    if src.data_config.tokenizer != ds.config.tokenizer:
+        raise LyricdemoError(f"{args.init_from!r} reads {src.data_config.tokenizer} tokens, this corpus "
+                             f"{ds.config.tokenizer} tokens: a model can only start from one that reads the same.")
+    theirs, explicit = src.model.config, getattr(args, "explicit", frozenset())
+    clash = [f"{f} {getattr(args, f)!r}" for f in ARCHITECTURE
+             if f in explicit and _same(getattr(args, f)) != _same(getattr(theirs, f))]
+    if clash:
+        raise LyricdemoError(f"--init-from takes the architecture of {args.init_from!r}; these flags differ from "
+                             f"it: {', '.join(clash)}. / 迁移沿用原模型的结构。")
+    config = replace(model_config(args, len(ds.vocab)), **{f: getattr(theirs, f) for f in ARCHITECTURE})
+    model = new_model(config, seed=args.seed)
+    moved = transfer(src.model, src.vocab, model, ds.vocab)
+    print(f"starting from {args.init_from} ({theirs.kind.upper()} {theirs.hidden_size}, embedding "
+          f"{theirs.embed_dim}, trained on {src.meta.get('corpus', {}).get('name', '?')}) / 从已训练的模型开始: "
+          f"{moved.line()}")
+    return model
+
+
+def _same(value):
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _sized_to_corpus(args, ds):
@@ -103,7 +138,8 @@ def _sized_to_corpus(args, ds):
     from ..recipe import adapt
 
     explicit = getattr(args, "explicit", frozenset())
-    r = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids), seconds=args.max_seconds or 180.0)
+    r = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids), seconds=args.max_seconds or 180.0,
+              fine_tune=bool(getattr(args, "init_from", None)))
     changed = {k: v for k, v in r.flat().items() if k not in explicit and getattr(args, k) != v}
     print(f"recipe sized to the corpus (lyricdemo/recipe.py; --fixed-recipe: presets.DEFAULT as it is) / "
           f"按语料调整的配方: {len(ds.train_ids):,} training tokens, vocabulary {len(ds.vocab):,}")

@@ -102,6 +102,9 @@ def add_train_args(p: argparse.ArgumentParser, recipe: dict[str, dict]) -> None:
                    help="start from a preset of the app (explicit flags still win)")
     g.add_argument("--fixed-recipe", action="store_true",
                    help="train with presets.DEFAULT as it is, not sized to the corpus (lyricdemo/recipe.py)")
+    g.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights and architecture (a folder, or a name under "
+                        "checkpoints/; pretrained on another text; rows moved token by token, lyricdemo/transfer.py)")
     g = p.add_argument_group("output")
     g.add_argument("--out", default=None, help="save the checkpoint folder here, e.g. checkpoints/my-gru")
     g.add_argument("--fp16", action="store_true", help="store the weights as float16 (half the size)")

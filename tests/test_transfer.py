@@ -1,0 +1,103 @@
+"""Starting from another model's weights (``lyricdemo/transfer.py``, ``train --init-from``): rows indexed by token
+move by token, new tokens start from the source's <unk>, the rest is copied, a mismatch is a clear error."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lyricdemo.__main__ import main
+from lyricdemo.checkpoint import load_checkpoint
+from lyricdemo.errors import LyricdemoError
+from lyricdemo.models import ModelConfig
+from lyricdemo.train import new_model
+from lyricdemo.transfer import transfer
+from lyricdemo.vocab import Vocab
+
+pytestmark = pytest.mark.usefixtures("keep_threads")
+
+SOURCE_TEXT = list("我爱你我想你你在哪里风吹过我的窗")
+TARGET_TEXT = list("你在远方我在窗前月光")          # 远 方 前 月 光: unknown to the source
+SMALL = ["--embed", "8", "--hidden", "16", "--batch", "4", "--steps", "8", "--min-freq", "1", "--minutes", "0",
+         "--eval-every", "5", "--sample-length", "5", "--quiet", "--max-steps", "3", "--adaptive"]
+
+
+def pair(embed_dim=8, **target):
+    sv, tv = Vocab(SOURCE_TEXT), Vocab(TARGET_TEXT)
+    s = new_model(ModelConfig(vocab_size=len(sv), embed_dim=embed_dim, hidden_size=12), seed=1)
+    t = new_model(ModelConfig(vocab_size=len(tv), embed_dim=embed_dim, hidden_size=12, dropout_out=0.3, **target),
+                  seed=2)
+    return s, sv, t, tv
+
+
+@pytest.mark.parametrize("embed_dim", [8, 0])
+def test_rows_move_by_token_new_tokens_start_from_unk_and_the_recurrent_weights_are_copied(embed_dim):
+    s, sv, t, tv = pair(embed_dim)
+    moved = transfer(s, sv, t, tv)
+    src, dst = s.state_dict(), t.state_dict()
+    new = [tok for tok in tv.idx_to_token if tok not in sv.token_to_idx]
+    assert sorted(new) == sorted("远方前月光") and moved.shared == len(tv) - 5 and moved.vocab == len(tv)
+    if embed_dim:
+        rows = ("embedding.weight", 0), ("decoder.weight", 0), ("decoder.bias", 0)
+    else:                                                           # one-hot input: a column of W_ih per token
+        rows = ("rnn.weight_ih_l0", 1), ("decoder.weight", 0), ("decoder.bias", 0)
+    for name, dim in rows:
+        for tok in tv.idx_to_token:
+            i = sv.token_to_idx.get(tok, sv.unk)                    # a new token: the source's <unk>
+            assert torch.equal(dst[name].select(dim, tv.token_to_idx[tok]), src[name].select(dim, i)), (name, tok)
+    assert torch.equal(dst["rnn.weight_hh_l0"], src["rnn.weight_hh_l0"])
+    assert t.config.dropout_out == 0.3                              # the target keeps its own regularization
+
+
+def test_on_tokens_both_know_the_fine_tuned_model_starts_out_predicting_as_its_source():
+    sv = Vocab(SOURCE_TEXT)
+    tv = Vocab(list("我你在风窗"))                                    # every token known to the source
+    s = new_model(ModelConfig(vocab_size=len(sv), embed_dim=8, hidden_size=12), seed=1).eval()
+    t = new_model(ModelConfig(vocab_size=len(tv), embed_dim=8, hidden_size=12), seed=2).eval()
+    transfer(s, sv, t, tv)
+    text = list("我在风窗你")
+    with torch.no_grad():
+        ls, _ = s(torch.tensor([sv.encode(text)]))
+        lt, _ = t(torch.tensor([tv.encode(text)]))
+    assert torch.allclose(lt, ls[..., sv.encode(tv.idx_to_token)], atol=1e-6)
+
+
+def test_a_different_architecture_or_the_adaptive_softmax_is_a_clear_error():
+    s, sv, _, tv = pair()
+    wider = new_model(ModelConfig(vocab_size=len(tv), embed_dim=8, hidden_size=24), seed=2)
+    with pytest.raises(LyricdemoError, match="hidden_size 12 against 24"):
+        transfer(s, sv, wider, tv)
+    lstm = new_model(ModelConfig(vocab_size=len(tv), embed_dim=8, hidden_size=12, kind="lstm"), seed=2)
+    with pytest.raises(LyricdemoError, match="kind 'gru' against 'lstm'"):
+        transfer(s, sv, lstm, tv)
+    big, other = Vocab([f"{i}" for i in range(40)] * 2), Vocab([f"{i}" for i in range(1, 41)] * 2)
+    adaptive = new_model(ModelConfig(vocab_size=len(big), embed_dim=8, hidden_size=16, adaptive_cutoffs=(10,)), seed=2)
+    with pytest.raises(LyricdemoError, match="full softmax"):
+        transfer(adaptive, big, adaptive, other)
+
+
+def test_the_same_vocabulary_copies_every_weight_an_adaptive_softmax_included():
+    v = Vocab([f"{i}" for i in range(40)] * 2)
+    cfg = ModelConfig(vocab_size=len(v), embed_dim=8, hidden_size=16, adaptive_cutoffs=(10,))
+    s, t = new_model(cfg, seed=1).eval(), new_model(cfg, seed=2).eval()
+    moved = transfer(s, v, t, Vocab([f"{i}" for i in range(40)] * 2))
+    assert moved.shared == len(v) and moved.tensors == len(s.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(s.state_dict().values(), t.state_dict().values()))
+
+
+def test_the_train_command_fine_tunes_a_checkpoint_trained_on_another_text(tmp_path, capsys):
+    (tmp_path / "a.txt").write_text(("".join(SOURCE_TEXT) + "\n") * 20, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(("".join(TARGET_TEXT) + "\n") * 20, encoding="utf-8")
+    assert main(["train", "--file", str(tmp_path / "a.txt"), *SMALL, "--out", str(tmp_path / "pre")]) == 0
+    capsys.readouterr()
+    assert main(["train", "--file", str(tmp_path / "b.txt"), *SMALL, "--init-from", str(tmp_path / "pre"),
+                 "--hidden", "16", "--out", str(tmp_path / "fine")]) == 0
+    out = capsys.readouterr().out
+    assert "starting from" in out and "start from its <unk>" in out and "a.txt" in out
+    pre, fine = load_checkpoint(tmp_path / "pre"), load_checkpoint(tmp_path / "fine")
+    assert fine.model.config.hidden_size == pre.model.config.hidden_size == 16
+    assert "远" in fine.vocab.token_to_idx and "--init-from" in fine.meta["command"]
+    # an explicit flag that contradicts the source's architecture: a message, nothing trained
+    assert main(["train", "--file", str(tmp_path / "b.txt"), *SMALL, "--init-from", str(tmp_path / "pre"),
+                 "--hidden", "32"]) == 2
+    assert "hidden_size 32" in capsys.readouterr().err
