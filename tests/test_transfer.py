@@ -97,6 +97,12 @@ def test_the_train_command_fine_tunes_a_checkpoint_trained_on_another_text(tmp_p
     pre, fine = load_checkpoint(tmp_path / "pre"), load_checkpoint(tmp_path / "fine")
     assert fine.model.config.hidden_size == pre.model.config.hidden_size == 16
     assert "远" in fine.vocab.token_to_idx and "--init-from" in fine.meta["command"]
+    # without architecture flags: the recipe's sizes give way to the source's, and the output says which
+    bare = [a for i, a in enumerate(SMALL) if a not in ("--embed", "--hidden") and SMALL[i - 1] not in ("--embed", "--hidden")]
+    assert main(["train", "--file", str(tmp_path / "b.txt"), *bare, "--init-from", str(tmp_path / "pre"),
+                 "--out", str(tmp_path / "bare")]) == 0
+    assert "its architecture replaces the recipe's" in capsys.readouterr().out
+    assert load_checkpoint(tmp_path / "bare").model.config.hidden_size == 16
     # an explicit flag that contradicts the source's architecture: a message, nothing trained
     assert main(["train", "--file", str(tmp_path / "b.txt"), *SMALL, "--init-from", str(tmp_path / "pre"),
                  "--hidden", "32"]) == 2

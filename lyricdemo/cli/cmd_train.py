@@ -118,12 +118,16 @@ def _from_source(args, ds):
     if clash:
         raise LyricdemoError(f"--init-from takes the architecture of {args.init_from!r}; these flags differ from "
                              f"it: {', '.join(clash)}. / 迁移沿用原模型的结构。")
-    config = replace(model_config(args, len(ds.vocab)), **{f: getattr(theirs, f) for f in ARCHITECTURE})
+    mine = model_config(args, len(ds.vocab))
+    config = replace(mine, **{f: getattr(theirs, f) for f in ARCHITECTURE})
     model = new_model(config, seed=args.seed)
     moved = transfer(src.model, src.vocab, model, ds.vocab)
+    unused = [f"{f} {_same(getattr(mine, f))!r}" for f in ARCHITECTURE
+              if _same(getattr(mine, f)) != _same(getattr(theirs, f))]
     print(f"starting from {args.init_from} ({theirs.kind.upper()} {theirs.hidden_size}, embedding "
           f"{theirs.embed_dim}, trained on {src.meta.get('corpus', {}).get('name', '?')}) / 从已训练的模型开始: "
-          f"{moved.line()}")
+          f"{moved.line()}" + (f"\n  its architecture replaces the recipe's {', '.join(unused)} / 结构沿用原模型"
+                               if unused else ""))
     return model
 
 
