@@ -206,6 +206,12 @@ def test_the_four_tabs_on_a_projector(page: Page, app_url: str):
     expect(page.locator("#preset-classroom")).to_have_class(re.compile(r"\bprimary\b"))
     page.locator("#train-all").get_by_text("All settings / 全部参数", exact=True).click()   # every other knob, one click
     expect(hidden).to_have_value("256")
+    start_from = page.locator("#train-init-from input")                   # fine-tuning: random weights unless chosen
+    expect(start_from).to_have_value(re.compile("random weights"))
+    start_from.click()                                                    # focus refreshes the list: the models
+    expect(page.get_by_role("option", name=re.compile("shipped"))).not_to_have_count(0, timeout=30_000)
+    page.keyboard.press("Escape")
+    expect(start_from).to_have_value(re.compile("random weights"))
     page.locator("#train-bidirectional input").check()                    # the lesson of seed 003
     expect(page.locator("#train-bi-lesson")).to_contain_text("bidirectional")
     page.locator("#train-bidirectional input").uncheck()

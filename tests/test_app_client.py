@@ -230,6 +230,19 @@ def test_train_streams_and_stops_on_request(client):
     assert {"checkpoint.json", "model.safetensors"} <= names
 
 
+def test_a_run_fine_tunes_a_shipped_model_on_another_corpus(client):
+    """"Start from / 起点" through the API: a shipped char model fine-tuned on the embedded Tang poems; a model
+    that does not exist is a message."""
+    key = shipped_key(client)
+    outs = collect(client.submit(data="tang", init_from=key, hidden_size=16, batch_size=2, num_steps=4, max_steps=2,
+                                 max_seconds=60, eval_every=1, api_name="/train"), timeout=180)
+    status, info = outs[-1][0], outs[-1][5]
+    assert info["state"] == "done" and "fine-tuned" in info["label"], info
+    assert "Started from" in status and "hidden_size 16 →" in status and "tokens keep the source's rows" in status
+    with pytest.raises(AppError, match="Unknown model"):
+        client.predict(data="tang", init_from="shipped:nope", api_name="/train")
+
+
 def test_stop_endpoint_ends_a_run_gracefully(client):
     job = client.submit(data="toy", max_steps=1_000_000, max_seconds=60, eval_every=50, api_name="/train")
     wait_outputs(job, 3)

@@ -79,7 +79,7 @@ def test_a_flag_out_of_bounds_is_refused_by_its_field_with_the_field_named(capsy
 
 def test_every_training_knob_maps_to_fields_and_every_field_to_a_knob_or_the_classroom_preset():
     knobs = set(tab_train.KNOBS)
-    assert set(tab_train.KNOB_FIELDS) == knobs - {"data"}          # "data" chooses the corpus, no field
+    assert set(tab_train.KNOB_FIELDS) == knobs - {"data", "init_from"}   # the corpus, a model to start from: no field
     set_by_knobs = set()
     for knob, (part, *names) in tab_train.KNOB_FIELDS.items():
         for name in names:

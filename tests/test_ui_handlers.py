@@ -307,6 +307,35 @@ def test_without_the_corpus_every_tab_uses_the_tang_poems(session, tmp_path, mon
     assert out[0]["value"] == "d2l" and out[-1]["corpus"] == corpus_mod.D2L_CORPUS_NAME   # no restart
 
 
+def test_a_run_can_start_from_a_model_of_the_pickers(session, shipped):
+    """"Start from / 起点": the run takes the model's architecture and weights (rows moved token by token) and
+    says so; what cannot start a run is a clear message."""
+    import torch
+
+    src = registry.get(session, "shipped:tiny-gru").checkpoint.model
+    assert [k for _, k in tab_train.start_choices(session)][:2] == ["", "shipped:tiny-gru"]
+    v = tab_train.preset_values("classroom") | QUICK | {"init_from": "shipped:tiny-gru"}
+    mcfg = tab_train.build_configs(session, **v)[3]
+    assert (mcfg.kind, mcfg.hidden_size, mcfg.num_layers, mcfg.embed_dim, mcfg.adaptive_cutoffs) == ("gru", 24, 2, 16, ())
+    outs = train_quick(session, init_from="shipped:tiny-gru", max_steps=2)
+    status = outs[-1][0]
+    assert "Started from **shipped · tiny-gru" in status and "hidden_size 16 → 24" in status
+    assert "`<unk>`" in status                          # markdown would hide a bare <unk> as a tag
+    assert "fine-tuned" in outs[-1][5]["label"]
+    tuned = session.models["session:1"].checkpoint.model.state_dict()
+    fresh = tab_train.new_model(mcfg, seed=0).state_dict()
+    w = "rnn.weight_hh_l1"                               # two Adam steps move a weight by ~2 x lr at most
+    assert (tuned[w] - src.state_dict()[w]).abs().max() < 0.02 < (fresh[w] - src.state_dict()[w]).abs().max()
+    assert len(tab_train.start_choices(session)) == 5   # random, three shipped, and the run's model
+    for change, says in (({"init_from": "shipped:nope"}, "Unknown model"), ({"init_from": 3}, "Start from"),
+                         ({"init_from": "shipped:tiny-gru", "tokenizer": "word"}, "reads char tokens")):
+        with pytest.raises(LyricdemoError, match=says):
+            tab_train.build_configs(session, **(v | change))
+    with pytest.raises(LyricdemoError, match="toy task"):
+        tab_train.build_configs(session, **(tab_train.preset_values("toy") | {"init_from": "shipped:tiny-gru"}))
+    assert torch.equal(src.state_dict()[w], registry.get(session, "shipped:tiny-gru").checkpoint.model.state_dict()[w])
+
+
 # ----------------------------------------------------------------------------- tabs 3 and 4, the picker
 def test_registry_lists_shipped_and_session_models(session, shipped):
     keys = [k for _, k in registry.choices(session)]

@@ -86,6 +86,10 @@ CONTROLS: dict[str, tuple[str, str]] = {
     "keep_best": ("Keep the best weights / 保留最佳权重",
                   "End with the weights of the best validation perplexity. / 训练结束时使用验证困惑度最好的权重。"),
     "seed": ("Seed / 随机种子", "Same seed, same run. / 种子相同，结果相同。"),
+    "init_from": ("Start from / 起点",
+                  "random weights, or a trained model's (fine-tuning: its architecture, its rows for the tokens both "
+                  "vocabularies know; a lower learning rate suits it). / 随机初始化，或从已训练的模型开始（微调：沿用其结构"
+                  "和共有词元的参数；宜用较低的学习率）。"),
     "max_tokens": ("Training tokens to use / 使用的训练词元数",
                    "0 = all; d2l used the first 10,000 characters. / 0 表示全部；d2l 只用了前 10,000 个字。"),
     "x_axis": ("Chart x axis / 横轴", ""),

@@ -40,7 +40,7 @@ from ..presets import PRESETS, apply, apply_for_corpus
 from ..tokenizers import NEWLINE_MODES, TOKENIZERS
 from ..train import OPTIMIZERS, TrainConfig, Trainer, new_model
 from ..vocab import UNKNOWN_WORDS
-from . import limits, resources, train_follow
+from . import limits, registry, resources, train_follow
 from .labels import T, kw, label
 from .session import Session
 from .train_loop import stream
@@ -58,7 +58,8 @@ TOY_SECONDS = 30
 KNOBS = ("data", "tokenizer", "clean", "newline", "min_freq", "max_tokens", "unknown_words",
          "kind", "impl", "input_kind", "embed_dim", "hidden_size", "num_layers", "dropout", "dropout_embed",
          "bidirectional", "sampling", "optimizer", "log10_lr", "weight_decay", "clip", "clip_theta", "batch_size",
-         "num_steps", "max_steps", "max_seconds", "eval_every", "keep_best", "seed")
+         "num_steps", "max_steps", "max_seconds", "eval_every", "keep_best", "seed", "init_from")
+RANDOM_START = ("random weights / 随机初始化", "")      # init_from's first choice: no model to start from
 
 PRESET_NOTES = {
     "classroom": "The default recipe (GRU 256, 128-d embedding, dropout 0.3/0.6, AdamW with weight decay 1) for 300 "
@@ -85,6 +86,8 @@ PRESET_NOTES = {
 #   max_seconds the field, within 1 .. LYRICDEMO_MAX_TRAIN_SECONDS (a shared server has no "no limit": a preset's
 #               0 shows the cap, and the toy's TOY_SECONDS)
 #   eval_every  the field; a preset's 0 (once per epoch) shows 25, the slider starting at 1
+#   init_from   no field: a model of the pickers (a registry key) whose weights and architecture start the run
+#               (lyricdemo/transfer.py); "" is random weights, what every preset sets
 # The fields without a knob take the classroom preset's values (the app's default).
 KNOB_FIELDS = {
     "tokenizer": ("data", "tokenizer"), "clean": ("data", "clean"), "newline": ("data", "newline"),
@@ -117,7 +120,7 @@ def knob_values(whole: dict[str, dict], data: str) -> dict:
     v = {knob: whole[where[0]][where[1]] for knob, where in KNOB_FIELDS.items() if len(where) == 2}
     v.update(data=data, input_kind="embedding" if m["embed_dim"] else "one-hot",
              embed_dim=m["embed_dim"] or EMBED_SIZE, dropout=max(m["dropout_out"], m["dropout_rnn"]),
-             log10_lr=round(math.log10(t["lr"]), 2), eval_every=t["eval_every"] or 25)
+             log10_lr=round(math.log10(t["lr"]), 2), eval_every=t["eval_every"] or 25, init_from="")
     return {k: v[k] for k in KNOBS}
 
 
@@ -144,10 +147,11 @@ def apply_preset(name: str):
 def build_configs(session: Session, data, tokenizer, clean, newline, min_freq, max_tokens, unknown_words, kind, impl,
                   input_kind, embed_dim, hidden_size, num_layers, dropout, dropout_embed, bidirectional, sampling, optimizer,
                   log10_lr, weight_decay, clip, clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every,
-                  keep_best, seed):
+                  keep_best, seed, init_from=""):
     """Check every knob and make (dataset, raw, corpus_text, ModelConfig, TrainConfig). Raises LyricdemoError.
 
-    The knobs named like fields are checked by the configs themselves; here only what the table above adds."""
+    The knobs named like fields are checked by the configs themselves; here only what the table above adds.
+    ``init_from``: the ModelConfig takes that model's architecture (``starting_point`` checks it)."""
     knobs = dict(locals())
     data = choice("data", data, DATA_SOURCES)
     input_kind = choice("input", input_kind, INPUTS)
@@ -197,7 +201,38 @@ def build_configs(session: Session, data, tokenizer, clean, newline, min_freq, m
         mcfg = ModelConfig(vocab_size=V, **parts["model"])
     except ConfigError as e:
         raise labelled(e, FIELD_LABELS) from None
+    if init_from != "":
+        mcfg = starting_point(session, init_from, ds, mcfg)[1]
     return ds, raw, corpus_text, mcfg, tcfg
+
+
+def start_choices(session: Session | None) -> list[tuple[str, str]]:
+    """"Start from"'s list: random weights, then every model of the pickers (those trained in this session too)."""
+    return [RANDOM_START, *registry.choices(session)]
+
+
+def starting_point(session: Session, key, ds, mcfg: ModelConfig):
+    """(the model ``key`` names, ``mcfg`` with its architecture): fine-tuning from a model of the pickers.  Raises
+    LyricdemoError where it cannot start this run."""
+    from dataclasses import replace
+
+    from ..transfer import ARCHITECTURE, check_architecture
+
+    if not isinstance(key, str):
+        raise LyricdemoError(f"{label('init_from')}: choose a model of the list, or random weights.")
+    if ds.train_targets is not None:
+        raise LyricdemoError("The toy task starts from random weights. / 玩具任务只能随机初始化。")
+    src = registry.get(session, key)
+    ckpt = src.checkpoint
+    if ckpt.data_config.tokenizer != ds.config.tokenizer:
+        raise LyricdemoError(f"{src.label} reads {ckpt.data_config.tokenizer} tokens and this run "
+                             f"{ds.config.tokenizer} tokens: choose the same tokenizer to start from it. / "
+                             "分词方式不同，无法从该模型开始。")
+    theirs = ckpt.model.config
+    new = replace(mcfg, **{f: getattr(theirs, f) for f in ARCHITECTURE})
+    same = list(ckpt.vocab.idx_to_token) == list(ds.vocab.idx_to_token)
+    check_architecture(theirs, new, same)
+    return src, new
 
 
 def describe(mcfg: ModelConfig, ds) -> str:
@@ -226,7 +261,7 @@ def train(session: Session, data=_E["data"], tokenizer=_E["tokenizer"], clean=_E
           log10_lr=_E["log10_lr"], weight_decay=_E["weight_decay"], clip=_E["clip"], clip_theta=_E["clip_theta"],
           batch_size=_E["batch_size"], num_steps=_E["num_steps"], max_steps=_E["max_steps"],
           max_seconds=_E["max_seconds"], eval_every=_E["eval_every"], keep_best=_E["keep_best"], seed=_E["seed"],
-          x_axis="step"):
+          init_from=_E["init_from"], x_axis="step"):
     """Train a model and stream its progress: (status, chart, grad-norm chart, samples, warnings, run JSON,
     checkpoint download, generate-tab picker, inside-tab picker)."""
     session.touch()
@@ -234,15 +269,34 @@ def train(session: Session, data=_E["data"], tokenizer=_E["tokenizer"], clean=_E
     ds, raw, corpus_text, mcfg, tcfg = build_configs(
         session, data, tokenizer, clean, newline, min_freq, max_tokens, unknown_words, kind, impl, input_kind, embed_dim,
         hidden_size, num_layers, dropout, dropout_embed, bidirectional, sampling, optimizer, log10_lr,
-        weight_decay, clip, clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every, keep_best, seed)
+        weight_decay, clip, clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every, keep_best, seed,
+        init_from)
     model = new_model(mcfg, seed=tcfg.seed)
+    started = ""
+    if init_from != "":
+        started = fine_tune(session, init_from, ds, model, {"kind": kind, "hidden_size": hidden_size,
+                                                           "num_layers": num_layers})
     if model.num_parameters() > MAX_PARAMETERS:
         raise LyricdemoError(f"This model has {model.num_parameters():,} parameters; the app trains at most "
                              f"{MAX_PARAMETERS:,}. Use fewer units or layers. / 模型太大。")
     bl = resources.baselines(raw, ds.config) if raw is not None else None
     trainer = Trainer(model, ds, tcfg, baselines=bl)
-    run = session.start_run(trainer, ds, raw, corpus_text, describe(mcfg, ds), tcfg.clip_theta if tcfg.clip else None)
+    run = session.start_run(trainer, ds, raw, corpus_text, describe(mcfg, ds) + (" ← fine-tuned" if started else ""),
+                            tcfg.clip_theta if tcfg.clip else None)
+    run.started_from = started
     yield from stream(session, run, trainer, x_axis)
+
+
+def fine_tune(session: Session, key: str, ds, model, knobs: dict) -> str:
+    """Copy the weights of the model ``key`` names into ``model`` (rows moved token by token); the line that
+    says so, naming the ``knobs`` (field -> the knob's value) whose values the source's architecture replaced."""
+    from ..transfer import transfer
+
+    src, _ = starting_point(session, key, ds, model.config)
+    moved = transfer(src.checkpoint.model, src.checkpoint.vocab, model, ds.vocab)
+    replaced = [f"{f} {v} → {getattr(model.config, f)}" for f, v in knobs.items() if v != getattr(model.config, f)]
+    return (f"↳ Started from **{src.label}**: {moved.line().replace('<unk>', '`<unk>`')}"
+            + (f" · its architecture, not the knobs' ({', '.join(replaced)}) / 结构沿用原模型" if replaced else ""))
 
 
 @user_errors
@@ -330,6 +384,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                     c["unknown_words"] = gr.Radio(list(UNKNOWN_WORDS), value=v["unknown_words"],
                                                   elem_id="train-unknown", **kw("unknown_words"))
                 with gr.Group():
+                    c["init_from"] = gr.Dropdown(start_choices(None), value=v["init_from"], elem_id="train-init-from",
+                                                 **kw("init_from"))
                     c["impl"] = gr.Radio([("torch.nn", "torch"), ("scratch / 从零实现", "scratch")], value=v["impl"],
                                          **kw("impl"))
                     c["input_kind"] = gr.Radio([("one-hot / 独热", "one-hot"), ("embedding / 嵌入", "embedding")],
@@ -399,6 +455,9 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     for name, btn in preset_btns.items():
         btn.click(lambda n=name: (*apply_preset(n), *preset_buttons(n)), None, [*knobs, preset_note, *buttons],
                   api_visibility="private", queue=False)
+    c["init_from"].focus(lambda s, k: gr.update(choices=start_choices(s), value=k if k in
+                                                [key for _, key in start_choices(s)] else ""),
+                         [session, c["init_from"]], c["init_from"], api_visibility="private", queue=False)
     c["bidirectional"].change(bidirectional_lesson, c["bidirectional"], lesson, api_visibility="private", queue=False)
     c["log10_lr"].change(None, c["log10_lr"], lr_md,
                          js="(v) => `learning rate / 学习率 = **${Number(Math.pow(10, v).toPrecision(2))}**`")

@@ -92,6 +92,7 @@ def status_markdown(run: TrainingRun | None, follower: bool = False) -> str:
         lines.append(f"▶ **{run.label}** · step / 步 **{p.step:,}** · epoch / 轮 {p.epoch:.2f} · loss {p.loss:.3f} · "
                      f"**{p.tokens_per_s:,.0f} tokens/s / 词元每秒** · ‖g‖ {p.grad_norm:.2f} · lr {p.lr:.2g} · "
                      f"elapsed / 已用 {fmt_s(p.elapsed)} · ETA / 剩余 {fmt_s(p.eta)}")
+    lines += [run.started_from] if run.started_from else []         # fine-tuning: where it started
     if ev is not None:
         bl = run.baselines or {}
         ref = " · ".join(f"{k} {v:,.0f}" for k, v in bl.items())
@@ -115,10 +116,7 @@ def status_markdown(run: TrainingRun | None, follower: bool = False) -> str:
                          "The run ended before its first step: no model. / 训练在第一步之前结束，没有模型。")
     elif run.model_key and not run.running:
         lines.append(f"The model is now in the pickers of tabs 3 and 4 (`{run.model_key}`). / 模型已加入第 3、4 页的模型列表。")
-    share = share_markdown(run)
-    if share:
-        lines.append(share)
-    return "\n\n".join(lines)
+    return "\n\n".join(x for x in (*lines, share_markdown(run)) if x)
 
 
 def share_markdown(run: TrainingRun) -> str:

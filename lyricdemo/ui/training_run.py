@@ -60,6 +60,7 @@ class TrainingRun:
     baselines: dict | None = None
     samples: dict = field(default_factory=dict)           # prefix -> latest text
     warnings: list = field(default_factory=list)
+    started_from: str = ""             # fine-tuning: the model it started from and what moved (tab_train.fine_tune)
     outcome: Done | Failed | None = None
     model_key: str | None = None
     finished: threading.Event = field(default_factory=threading.Event, repr=False)
