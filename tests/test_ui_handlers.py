@@ -327,6 +327,10 @@ def test_a_run_can_start_from_a_model_of_the_pickers(session, shipped):
     w = "rnn.weight_hh_l1"                               # two Adam steps move a weight by ~2 x lr at most
     assert (tuned[w] - src.state_dict()[w]).abs().max() < 0.02 < (fresh[w] - src.state_dict()[w]).abs().max()
     assert len(tab_train.start_choices(session)) == 5   # random, three shipped, and the run's model
+    update = tab_train.refresh_start(session, "shipped:tiny-gru")       # the list as the page gets it on focus
+    assert [k for _, k in update["choices"]][-1] == "session:1" and update["value"] == "shipped:tiny-gru"
+    assert tab_train.refresh_start(session, "session:1") == gr.skip()      # unchanged since: left alone
+    assert tab_train.refresh_start(Session(), "") == gr.skip()             # only the shipped models, as built
     for change, says in (({"init_from": "shipped:nope"}, "Unknown model"), ({"init_from": 3}, "Start from"),
                          ({"init_from": "shipped:tiny-gru", "tokenizer": "word"}, "reads char tokens")):
         with pytest.raises(LyricdemoError, match=says):

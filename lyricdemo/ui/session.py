@@ -110,6 +110,7 @@ class Session:
         self.notes: list[str] = []
         self.expired_note: str | None = None          # why this session's models are gone (idle too long)
         self.followed: OrderedDict[str, None] = OrderedDict()   # ids of runs followed here (runs.py), newest last
+        self.start_keys: tuple[str, ...] | None = None   # tab 2's "Start from" list as the page last got it
         self.last_used = time.monotonic()
         self._next_run = 1
         self._workdir: str | None = None

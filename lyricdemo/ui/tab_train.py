@@ -211,6 +211,17 @@ def start_choices(session: Session | None) -> list[tuple[str, str]]:
     return [RANDOM_START, *registry.choices(session)]
 
 
+def refresh_start(session: Session, current):
+    """"Start from" taking focus: its list again when the session's models changed since the page last got it
+    (re-drawing an open list under the pointer could swallow a click, so an unchanged one is left alone)."""
+    choices = start_choices(session)
+    keys = tuple(k for _, k in choices)
+    if keys == (session.start_keys or tuple(k for _, k in start_choices(None))):
+        return gr.skip()
+    session.start_keys = keys
+    return gr.update(choices=choices, value=current if current in keys else "")
+
+
 def starting_point(session: Session, key, ds, mcfg: ModelConfig):
     """(the model ``key`` names, ``mcfg`` with its architecture): fine-tuning from a model of the pickers.  Raises
     LyricdemoError where it cannot start this run."""
@@ -455,9 +466,8 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     for name, btn in preset_btns.items():
         btn.click(lambda n=name: (*apply_preset(n), *preset_buttons(n)), None, [*knobs, preset_note, *buttons],
                   api_visibility="private", queue=False)
-    c["init_from"].focus(lambda s, k: gr.update(choices=start_choices(s), value=k if k in
-                                                [key for _, key in start_choices(s)] else ""),
-                         [session, c["init_from"]], c["init_from"], api_visibility="private", queue=False)
+    c["init_from"].focus(refresh_start, [session, c["init_from"]], c["init_from"], api_visibility="private",
+                         queue=False)
     c["bidirectional"].change(bidirectional_lesson, c["bidirectional"], lesson, api_visibility="private", queue=False)
     c["log10_lr"].change(None, c["log10_lr"], lr_md,
                          js="(v) => `learning rate / 学习率 = **${Number(Math.pow(10, v).toPrecision(2))}**`")
