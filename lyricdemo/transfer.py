@@ -14,7 +14,7 @@ between corpora (the same vocabulary on both sides copies every weight, an adapt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -51,6 +51,18 @@ def check_architecture(source_config, target_config, same_vocab: bool = False) -
                              ". / 原模型结构不同，无法迁移。")
 
 
+def _same_vocab(a, b) -> bool:
+    return list(a.idx_to_token) == list(b.idx_to_token)
+
+
+def starting_config(source: torch.nn.Module, source_vocab, config, vocab):
+    """``config`` (a ModelConfig over ``vocab``) with ``source``'s architecture, checked for ``transfer``: the
+    config a model must have to start from ``source``'s weights."""
+    new = replace(config, **{f: getattr(source.config, f) for f in ARCHITECTURE})
+    check_architecture(source.config, new, _same_vocab(source_vocab, vocab))
+    return new
+
+
 def _token_dim(name: str, config) -> int | None:
     """The dimension of weight ``name`` that is indexed by token, or None for a weight that is not."""
     if name in ("embedding.weight", "decoder.weight", "decoder.bias"):
@@ -63,7 +75,7 @@ def _token_dim(name: str, config) -> int | None:
 def transfer(source: torch.nn.Module, source_vocab, target: torch.nn.Module, target_vocab) -> Transfer:
     """Copy ``source``'s weights into ``target`` (modified in place), rows indexed by token moved by token (the
     same vocabulary on both sides: every weight copied as it is, an adaptive softmax included)."""
-    same = list(source_vocab.idx_to_token) == list(target_vocab.idx_to_token)
+    same = _same_vocab(source_vocab, target_vocab)
     check_architecture(source.config, target.config, same)
     known = source_vocab.token_to_idx
     rows = torch.tensor([known.get(tok, source_vocab.unk) for tok in target_vocab.idx_to_token], dtype=torch.long)

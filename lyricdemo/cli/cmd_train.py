@@ -101,11 +101,9 @@ def _trainer(args):
 def _from_source(args, ds):
     """A new model with the architecture and the starting weights of the checkpoint ``--init-from`` names
     (pretrained on another text, fine-tuned on this one: ``lyricdemo/transfer.py``)."""
-    from dataclasses import replace
-
     from ..checkpoint import load_checkpoint
     from ..train import new_model
-    from ..transfer import ARCHITECTURE, transfer
+    from ..transfer import ARCHITECTURE, starting_config, transfer
     from .checkpoints import resolve_checkpoint
 
     src = load_checkpoint(resolve_checkpoint(args.init_from))
@@ -119,8 +117,7 @@ def _from_source(args, ds):
         raise LyricdemoError(f"--init-from takes the architecture of {args.init_from!r}; these flags differ from "
                              f"it: {', '.join(clash)}. / 迁移沿用原模型的结构。")
     mine = model_config(args, len(ds.vocab))
-    config = replace(mine, **{f: getattr(theirs, f) for f in ARCHITECTURE})
-    model = new_model(config, seed=args.seed)
+    model = new_model(starting_config(src.model, src.vocab, mine, ds.vocab), seed=args.seed)
     moved = transfer(src.model, src.vocab, model, ds.vocab)
     unused = [f"{f} {_same(getattr(mine, f))!r}" for f in ARCHITECTURE
               if _same(getattr(mine, f)) != _same(getattr(theirs, f))]

@@ -225,9 +225,7 @@ def refresh_start(session: Session, current):
 def starting_point(session: Session, key, ds, mcfg: ModelConfig):
     """(the model ``key`` names, ``mcfg`` with its architecture): fine-tuning from a model of the pickers.  Raises
     LyricdemoError where it cannot start this run."""
-    from dataclasses import replace
-
-    from ..transfer import ARCHITECTURE, check_architecture
+    from ..transfer import starting_config
 
     if not isinstance(key, str):
         raise LyricdemoError(f"{label('init_from')}: choose a model of the list, or random weights.")
@@ -239,11 +237,7 @@ def starting_point(session: Session, key, ds, mcfg: ModelConfig):
         raise LyricdemoError(f"{src.label} reads {ckpt.data_config.tokenizer} tokens and this run "
                              f"{ds.config.tokenizer} tokens: choose the same tokenizer to start from it. / "
                              "分词方式不同，无法从该模型开始。")
-    theirs = ckpt.model.config
-    new = replace(mcfg, **{f: getattr(theirs, f) for f in ARCHITECTURE})
-    same = list(ckpt.vocab.idx_to_token) == list(ds.vocab.idx_to_token)
-    check_architecture(theirs, new, same)
-    return src, new
+    return src, starting_config(ckpt.model, ckpt.vocab, mcfg, ds.vocab)
 
 
 def describe(mcfg: ModelConfig, ds) -> str:
@@ -300,10 +294,11 @@ def train(session: Session, data=_E["data"], tokenizer=_E["tokenizer"], clean=_E
 
 def fine_tune(session: Session, key: str, ds, model, knobs: dict) -> str:
     """Copy the weights of the model ``key`` names into ``model`` (rows moved token by token); the line that
-    says so, naming the ``knobs`` (field -> the knob's value) whose values the source's architecture replaced."""
+    says so, naming the ``knobs`` (field -> the knob's value) whose values the source's architecture replaced.
+    ``build_configs`` has checked the model already (``starting_point``)."""
     from ..transfer import transfer
 
-    src, _ = starting_point(session, key, ds, model.config)
+    src = registry.get(session, key)
     moved = transfer(src.checkpoint.model, src.checkpoint.vocab, model, ds.vocab)
     replaced = [f"{f} {v} → {getattr(model.config, f)}" for f, v in knobs.items() if v != getattr(model.config, f)]
     return (f"↳ Started from **{src.label}**: {moved.line().replace('<unk>', '`<unk>`')}"
