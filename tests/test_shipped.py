@@ -20,8 +20,10 @@ from lyricdemo.checkpoint import list_checkpoints, load_checkpoint
 from lyricdemo.corpora import EMBEDDED
 from lyricdemo.corpus import read_corpus_file
 from lyricdemo.data import load_dataset
+from lyricdemo.evaluation import EVAL_STREAMS, pieces
 from lyricdemo.ngram import STANDING_WORDS, standing
 from lyricdemo.train import perplexity
+from lyricdemo.train_eval import PIECE
 
 ROOT = Path(__file__).resolve().parents[1] / "checkpoints"
 SHIPPED = {"char-gru": ("gru", "char"), "char-lstm": ("lstm", "char"), "char-rnn": ("rnn", "char"),
@@ -45,7 +47,8 @@ def test_loads_on_cpu_and_its_description_vocab_and_card_agree(name):
     c = ck.model.config
     assert c.kind == kind and ck.data_config.tokenizer == tokenizer
     assert all(p.device.type == "cpu" and p.dtype == torch.float32 for p in ck.model.parameters())
-    assert len(ck.vocab) == c.vocab_size == ck.model.decoder.out_features
+    out = ck.model(torch.tensor([[1]]))[0]                  # the full softmax's or the adaptive one's distribution
+    assert len(ck.vocab) == c.vocab_size == out.shape[-1]
     assert ck.vocab.idx_to_token[0] == "<unk>" and ck.vocab.token_to_idx["\n"] > 0
     assert sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) <= MAX_BYTES
     md = md_of(folder)                                  # the card names AWD-LSTM's dropouts where they were used
@@ -59,13 +62,20 @@ def test_loads_on_cpu_and_its_description_vocab_and_card_agree(name):
     card, metrics = meta["card"], meta["metrics"]
     # float16 storage moves the validation perplexity by less than 0.5% (card: stored weights; metrics: training's)
     assert meta["weights"]["dtype"] == "float16"
-    assert abs(card["val_ppl"] / metrics["best_val_ppl"] - 1) < 0.005, (card["val_ppl"], metrics["best_val_ppl"])
+    stored = card["val_ppl"]                                                # one stream, as `evaluate` reads it
+    if metrics["history"][-1].get("val_tokens", 0) > ck.train_config.eval_sample > 0:
+        # a run that sampled validation between steps measures the whole set at its end as pieces side by side
+        # (train_eval; tang-gru: 101.8 against 101.0 as one stream): read the stored weights the same way
+        assert name in EMBEDDED_OF, "only a model of an embedded corpus is measured again here"
+        val = load_dataset(ck.data_config, raw=read_corpus_file(EMBEDDED[EMBEDDED_OF[name]]["path"])).val_ids
+        stored = perplexity(ck.model, val, streams=pieces(len(val) - 1, EVAL_STREAMS, PIECE))
+    assert abs(stored / metrics["best_val_ppl"] - 1) < 0.005, (stored, metrics["best_val_ppl"])
     assert card["val_ppl"] < card["baselines"]["unigram"]                 # every shipped model beats the unigram
     # Against the modified Kneser-Ney bigram (issue 16) no lyrics model is 20% below the bigram: the char GRU is
-    # level (0.995x), the LSTM 1.07x, the RNN 1.13x, the word GRU 1.16x; the Tang GRU is 0.57x.  The goal of
+    # level (0.995x), the LSTM 1.07x, the RNN 1.13x, the word GRU 1.16x; the Tang GRU is 0.50x.  The goal of
     # ">= 20% below the bigram" is met on the Tang poems only (bench/RESULTS.md); this pins what holds now.
     ratio = card["val_ppl"] / card["baselines"]["bigram"]
-    assert ratio <= {"char-gru": 1.0, "char-lstm": 1.08, "char-rnn": 1.14, "word-gru": 1.17, "tang-gru": 0.6}[name], card
+    assert ratio <= {"char-gru": 1.0, "char-lstm": 1.08, "char-rnn": 1.14, "word-gru": 1.17, "tang-gru": 0.55}[name], card
     words = STANDING_WORDS[standing(card["val_ppl"], card["baselines"]["bigram"])]
     assert f"{ratio:.2f}x, {words[0]} / {words[1]}" in md_of(folder)      # the card says it plainly
     assert card["memorization"]["text_length"] >= 400
@@ -86,10 +96,18 @@ def test_the_recorded_command_still_means_what_was_trained(name, capsys):
     ck = load_checkpoint(ROOT / name)
     argv = shlex.split(ck.meta["command"])[3:]                     # after "python -m lyricdemo"
     args = parse_args(argv)
-    # AWD-LSTM's two dropouts come from the recipe sized to the corpus, not from a flag's default: the test below
-    # sizes the command as `train` does
     stored = ck.model.config
-    assert model_config(args, stored.vocab_size) == replace(stored, dropout_hh=0.0, locked_dropout=False)
+    if name in EMBEDDED_OF:              # its corpus is always here: size the command as `train` does, every knob
+        from lyricdemo.cli.cmd_train import _sized_to_corpus
+
+        path = EMBEDDED[EMBEDDED_OF[name]]["path"]
+        args.source = None
+        _sized_to_corpus(args, load_dataset(data_config(args), raw=read_corpus_file(path)))
+        assert model_config(args, stored.vocab_size) == stored
+    else:
+        # AWD-LSTM's two dropouts come from the recipe sized to the corpus, not from a flag's default: the test
+        # below sizes the command as `train` does (when the d2l corpus is here)
+        assert model_config(args, stored.vocab_size) == replace(stored, dropout_hh=0.0, locked_dropout=False)
     t, stored = train_config(args), ck.train_config
     for key in ("sampling", "batch_size", "num_steps", "optimizer", "lr", "weight_decay", "lr_schedule", "clip",
                 "clip_theta", "epochs", "max_steps", "max_seconds", "eval_every", "early_stopping", "keep_best", "seed"):
@@ -106,9 +124,12 @@ def md_of(folder: Path) -> str:
 
 
 def build_command(name: str) -> str:
-    """The command checkpoints/build.sh runs for ``name`` (its ARGS entry, COMMON, its TAIL entry if any, --out)."""
+    """The command checkpoints/build.sh runs for ``name``: its ARGS entry, LYRICS (not for the model of an embedded
+    corpus, which takes the recipe as ``train --file`` sizes it), COMMON, its TAIL entry if any, --out."""
     script = (ROOT / "build.sh").read_text(encoding="utf-8")
     common = re.search(r"^COMMON=\((.*)\)$", script, re.M).group(1)
+    if name not in EMBEDDED_OF:
+        common = re.search(r"^LYRICS=\((.*)\)$", script, re.M).group(1) + " " + common
     args, *tail = re.findall(rf'^  \[{re.escape(name)}\]="(.*)"$', script, re.M)     # ARGS, then TAIL if any
     return " ".join(["python -m lyricdemo train", args, common, *tail, f"--out checkpoints/{name}"])
 
