@@ -7,9 +7,11 @@ the 56k training characters of the lyrics can start from that knowledge instead 
 The two vocabularies differ, so the weights indexed by token move by token: a token both models know keeps
 what the source learned about it (its embedding row, its output row and bias); a token only the target knows
 starts from the source's ``<unk>`` rows -- what the source learned about "a character it had not seen".
-Every other weight (the recurrent layers) is copied as it is, so the architectures must agree.  Between two
-vocabularies the full softmax only: the adaptive softmax groups its output rows by frequency rank, which differs
-between corpora (the same vocabulary on both sides copies every weight, an adaptive softmax included).
+Every other weight (the recurrent layers) is copied as it is, so the architectures must agree.  An adaptive
+softmax groups its output rows by frequency rank, which differs between corpora, so between two vocabularies it
+does not move: the new model's output layer starts from random weights (an adaptive softmax with the source's
+cutoffs where they fit the new vocabulary, else the full softmax) and everything below it is copied.  With the
+same vocabulary on both sides every weight is copied, an adaptive softmax included.
 """
 
 from __future__ import annotations
@@ -31,21 +33,30 @@ class Transfer:
     shared: int
     vocab: int
     tensors: int
+    fresh_output: bool = False      # the source's adaptive softmax could not move: the output layer starts afresh
 
     def line(self) -> str:
-        return (f"{self.shared:,} of {self.vocab:,} tokens keep the source's rows, {self.vocab - self.shared:,} "
-                f"start from its <unk>; {self.tensors} weight tensors copied / 共有词元沿用原模型的行，"
-                f"新词元从其 <unk> 开始")
+        out = (f"{self.shared:,} of {self.vocab:,} tokens keep the source's rows, {self.vocab - self.shared:,} "
+               f"start from its <unk>; {self.tensors} weight tensors copied / 共有词元沿用原模型的行，"
+               f"新词元从其 <unk> 开始")
+        if self.fresh_output:
+            out += ("; the output layer starts from random weights: the source's adaptive softmax groups its rows by "
+                    "frequency rank, which differs between the two corpora / 输出层从随机权重开始：原模型的自适应 "
+                    "softmax 按词频排名分组，两份语料的排名不同")
+        return out
+
+
+def _fresh_output(source_config, same_vocab: bool) -> bool:
+    """Between two vocabularies an adaptive softmax does not move (its rows are grouped by frequency rank)."""
+    return not same_vocab and bool(source_config.adaptive_cutoffs)
 
 
 def check_architecture(source_config, target_config, same_vocab: bool = False) -> None:
-    """Raise a clear error when the two configs disagree on a field that shapes the weights."""
-    if not same_vocab and (source_config.adaptive_cutoffs or target_config.adaptive_cutoffs):
-        raise LyricdemoError("Starting from a model of another vocabulary needs the full softmax on both sides: "
-                             "the adaptive softmax groups its output rows by frequency rank, which differs between "
-                             "corpora (train the source with --adaptive and no numbers). / 迁移需要完整 softmax。")
+    """Raise a clear error when the two configs disagree on a field that shapes the weights (the output layer
+    excepted where it starts afresh)."""
+    skip = ("adaptive_cutoffs",) if _fresh_output(source_config, same_vocab) else ()
     differ = [f"{f} {getattr(source_config, f)!r} against {getattr(target_config, f)!r}" for f in ARCHITECTURE
-              if getattr(source_config, f) != getattr(target_config, f)]
+              if f not in skip and getattr(source_config, f) != getattr(target_config, f)]
     if differ:
         raise LyricdemoError("The source model's architecture differs: " + "; ".join(differ) +
                              ". / 原模型结构不同，无法迁移。")
@@ -58,8 +69,12 @@ def _same_vocab(a, b) -> bool:
 def starting_config(source: torch.nn.Module, source_vocab, config, vocab):
     """``config`` (a ModelConfig over ``vocab``) with ``source``'s architecture, checked for ``transfer``: the
     config a model must have to start from ``source``'s weights."""
-    new = replace(config, **{f: getattr(source.config, f) for f in ARCHITECTURE})
-    check_architecture(source.config, new, _same_vocab(source_vocab, vocab))
+    fields = {f: getattr(source.config, f) for f in ARCHITECTURE}
+    same = _same_vocab(source_vocab, vocab)
+    if _fresh_output(source.config, same) and max(fields["adaptive_cutoffs"]) >= len(vocab):
+        fields["adaptive_cutoffs"] = ()    # the cutoffs do not fit a smaller vocabulary: a full softmax, afresh
+    new = replace(config, **fields)
+    check_architecture(source.config, new, same)
     return new
 
 
@@ -77,11 +92,14 @@ def transfer(source: torch.nn.Module, source_vocab, target: torch.nn.Module, tar
     same vocabulary on both sides: every weight copied as it is, an adaptive softmax included)."""
     same = _same_vocab(source_vocab, target_vocab)
     check_architecture(source.config, target.config, same)
+    fresh = _fresh_output(source.config, same)
     known = source_vocab.token_to_idx
     rows = torch.tensor([known.get(tok, source_vocab.unk) for tok in target_vocab.idx_to_token], dtype=torch.long)
     ours, theirs = target.state_dict(), source.state_dict()
     new = {}
     for name, mine in ours.items():
+        if fresh and name.startswith(("adaptive.", "decoder.")):     # the output layer keeps its random start
+            continue
         if name not in theirs:
             raise LyricdemoError(f"The source model has no weight {name!r}. / 原模型缺少权重 {name}。")
         dim = None if same else _token_dim(name, target.config)
@@ -90,6 +108,6 @@ def transfer(source: torch.nn.Module, source_vocab, target: torch.nn.Module, tar
             raise LyricdemoError(f"Weight {name!r}: the source's shape {tuple(w.shape)} does not fit "
                                  f"{tuple(mine.shape)}. / 权重形状不符。")
         new[name] = w.to(mine.dtype)
-    target.load_state_dict(new)
+    target.load_state_dict(new, strict=not fresh)
     shared = sum(tok in known for tok in target_vocab.idx_to_token)
-    return Transfer(shared=shared, vocab=len(target_vocab), tensors=len(new))
+    return Transfer(shared=shared, vocab=len(target_vocab), tensors=len(new), fresh_output=fresh)

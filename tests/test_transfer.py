@@ -11,7 +11,7 @@ from lyricdemo.checkpoint import load_checkpoint
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.models import ModelConfig
 from lyricdemo.train import new_model
-from lyricdemo.transfer import transfer
+from lyricdemo.transfer import starting_config, transfer
 from lyricdemo.vocab import Vocab
 
 pytestmark = pytest.mark.usefixtures("keep_threads")
@@ -62,7 +62,7 @@ def test_on_tokens_both_know_the_fine_tuned_model_starts_out_predicting_as_its_s
     assert torch.allclose(lt, ls[..., sv.encode(tv.idx_to_token)], atol=1e-6)
 
 
-def test_a_different_architecture_or_the_adaptive_softmax_is_a_clear_error():
+def test_a_different_architecture_is_a_clear_error():
     s, sv, _, tv = pair()
     wider = new_model(ModelConfig(vocab_size=len(tv), embed_dim=8, hidden_size=24), seed=2)
     with pytest.raises(LyricdemoError, match="hidden_size 12 against 24"):
@@ -70,10 +70,36 @@ def test_a_different_architecture_or_the_adaptive_softmax_is_a_clear_error():
     lstm = new_model(ModelConfig(vocab_size=len(tv), embed_dim=8, hidden_size=12, kind="lstm"), seed=2)
     with pytest.raises(LyricdemoError, match="kind 'gru' against 'lstm'"):
         transfer(s, sv, lstm, tv)
-    big, other = Vocab([f"{i}" for i in range(40)] * 2), Vocab([f"{i}" for i in range(1, 41)] * 2)
-    adaptive = new_model(ModelConfig(vocab_size=len(big), embed_dim=8, hidden_size=16, adaptive_cutoffs=(10,)), seed=2)
-    with pytest.raises(LyricdemoError, match="full softmax"):
-        transfer(adaptive, big, adaptive, other)
+    adaptive = new_model(ModelConfig(vocab_size=len(tv), embed_dim=8, hidden_size=12, adaptive_cutoffs=(4,)), seed=2)
+    with pytest.raises(LyricdemoError, match=r"adaptive_cutoffs \(\) against \(4,\)"):
+        transfer(s, sv, adaptive, tv)               # a full softmax's rows move by token into a full softmax only
+
+
+@pytest.mark.parametrize("target_words", [40, 8])
+def test_between_vocabularies_an_adaptive_softmax_starts_afresh_and_the_rest_moves(target_words):
+    """Its rows are grouped by frequency rank, which differs between corpora: the new model's output layer keeps its
+    random start (the source's cutoffs where they fit the new vocabulary, else the full softmax); the embedding rows
+    move by token and the recurrent weights are copied, as for a full softmax."""
+    big = Vocab([f"{i}" for i in range(40)] * 2)
+    other = Vocab([f"{i}" for i in range(1, target_words + 1)] * 2 + ["new"] * 2)
+    source = new_model(ModelConfig(vocab_size=len(big), embed_dim=8, hidden_size=16, adaptive_cutoffs=(10,)), seed=1)
+    cfg = starting_config(source, big, ModelConfig(vocab_size=len(other), embed_dim=4, hidden_size=32), other)
+    assert (cfg.embed_dim, cfg.hidden_size) == (8, 16)
+    assert cfg.adaptive_cutoffs == ((10,) if target_words == 40 else ())     # 10 does not fit 10 tokens
+    target = new_model(cfg, seed=2)
+    start = {k: v.clone() for k, v in target.state_dict().items()}
+    moved = transfer(source, big, target, other)
+    assert moved.fresh_output and "the output layer starts from random weights" in moved.line()
+    # <unk> and the numbers the source knew (0-39): not "new", nor "40"
+    assert moved.shared == {40: 40, 8: 9}[target_words] and moved.vocab == len(other)
+    after, src = target.state_dict(), source.state_dict()
+    output = [k for k in after if k.startswith(("adaptive.", "decoder."))]
+    assert output and all(torch.equal(after[k], start[k]) for k in output)
+    assert torch.equal(after["rnn.weight_hh_l0"], src["rnn.weight_hh_l0"])
+    for tok in other.idx_to_token:
+        i = big.token_to_idx.get(tok, big.unk)
+        assert torch.equal(after["embedding.weight"][other.token_to_idx[tok]], src["embedding.weight"][i]), tok
+    assert len(target(torch.tensor([[1, 2]]))[0][0, -1]) == len(other)          # it predicts the new vocabulary
 
 
 def test_the_same_vocabulary_copies_every_weight_an_adaptive_softmax_included():
@@ -107,3 +133,18 @@ def test_the_train_command_fine_tunes_a_checkpoint_trained_on_another_text(tmp_p
     assert main(["train", "--file", str(tmp_path / "b.txt"), *SMALL, "--init-from", str(tmp_path / "pre"),
                  "--hidden", "32"]) == 2
     assert "hidden_size 32" in capsys.readouterr().err
+
+
+def test_the_train_command_starts_the_output_layer_afresh_from_an_adaptive_softmax(tmp_path, capsys):
+    """A source with an adaptive softmax fine-tunes on another text: the output says its output layer starts from
+    random weights, and the new model keeps the source's cutoffs where they fit its vocabulary."""
+    (tmp_path / "a.txt").write_text(("".join(SOURCE_TEXT) + "\n") * 20, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(("".join(TARGET_TEXT) + "\n") * 20, encoding="utf-8")
+    full = SMALL.index("--adaptive")
+    adaptive = [*SMALL[:full], "--adaptive", "6", *SMALL[full + 1:]]
+    assert main(["train", "--file", str(tmp_path / "a.txt"), *adaptive, "--out", str(tmp_path / "pre")]) == 0
+    capsys.readouterr()
+    assert main(["train", "--file", str(tmp_path / "b.txt"), *SMALL[:full], *SMALL[full + 1:], "--init-from",
+                 str(tmp_path / "pre"), "--out", str(tmp_path / "fine")]) == 0
+    assert "the output layer starts from random weights" in capsys.readouterr().out
+    assert load_checkpoint(tmp_path / "fine").model.config.adaptive_cutoffs == (6,)
