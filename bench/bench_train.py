@@ -20,7 +20,7 @@ Rows (all on the full d2l corpus, 2 threads, training steps only):
 * **adaptive vs full softmax** — the recipe's model with and without
   ``adaptive_cutoffs`` (``nn.AdaptiveLogSoftmaxWithLoss``).
 * **the large-corpus layout** — the recipe's model in the layout ``recipe.adapt`` gives a corpus of
-  300k training tokens or more: 256 rows of 9 tokens a step (about the tokens of 64 x 35), beside the
+  100k training tokens or more (recipe.LARGE): 256 rows of 9 tokens a step (about the tokens of 64 x 35), beside the
   reference in the same layout (a wider batch helps it too, so both are shown).
 
 The machine is shared: every round times every row once, in turn, so a burst of
@@ -149,8 +149,8 @@ def main() -> None:
             ours_runner(ds, adaptive, t, args.batches),
         f"ours, recipe, scratch GRU cells, adaptive softmax {list(adaptive['adaptive_cutoffs'])}":
             ours_runner(ds, dict(adaptive, impl="scratch"), t, args.batches),
-        # the layout recipe.adapt gives a corpus of >= 300k training tokens: the same tokens per step as 64 x 35, in
-        # 256 rows of 9; the reference in that layout too, since a wider batch could help it as much
+        # the layout recipe.adapt gives a corpus of >= recipe.LARGE (100k) training tokens: the same tokens per step
+        # as 64 x 35, in 256 rows of 9; the reference in that layout too, since a wider batch could help it as much
         f"ours, default recipe in the large-corpus layout ({WIDE_ROWS}x{WIDE_STEPS})":
             ours_runner(ds, RECIPE["model"], dict(t, batch_size=WIDE_ROWS, num_steps=WIDE_STEPS), args.batches),
         f"d2l reference in the same layout ({WIDE_ROWS}x{WIDE_STEPS})":
