@@ -78,9 +78,14 @@ class Checkpoint:
         return self.meta.get("metrics", {})
 
     def describe(self) -> str:
-        best = self.metrics.get("best_val_ppl")
+        card = self.meta.get("card") or {}
+        # the card's figure (the stored weights, validation read as one stream: the one its bits per character
+        # give) before training's own (a run that sampled validation measured it at the end as pieces)
+        best = card.get("val_ppl")
+        if not isinstance(best, (int, float)):
+            best = self.metrics.get("best_val_ppl")
         ppl = f", validation perplexity {best:.1f}" if isinstance(best, (int, float)) else ""
-        bpc = (((self.meta.get("card") or {}).get("bits") or {}).get("model") or {}).get("bits_per_char")
+        bpc = ((card.get("bits") or {}).get("model") or {}).get("bits_per_char")
         if isinstance(bpc, (int, float)):
             ppl += f" ({bpc:.3f} bits per character)"       # the figure that compares char and word models
         spelled = ", rare words spelled" if self.data_config.tokenizer != "char" and \

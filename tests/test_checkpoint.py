@@ -252,3 +252,12 @@ def test_the_model_card_names_the_output_layer_the_config_has():
     assert _output_layer({**base, "adaptive_cutoffs": [500, 1200]}).startswith("adaptive softmax (clusters at 500 / 1200")
     assert _output_layer({**base, "tie_weights": True}) == "tied to the embedding (through a projection)"
     assert _output_layer(base) == "linear over the vocabulary"
+
+
+def test_the_description_gives_the_cards_figure_before_trainings(copy):
+    """The card measures the stored weights on validation read as one stream (the figure its bits per character
+    give); a run that sampled validation measured it at its end as pieces: the description takes the card's."""
+    best = load_checkpoint(copy).metrics["best_val_ppl"]
+    assert f"validation perplexity {best:.1f}" in load_checkpoint(copy).describe()        # no card: training's
+    _edit_meta(copy, lambda m: m.update(card={"val_ppl": 101.03, "bits": {"model": {"bits_per_char": 6.659}}}))
+    assert "validation perplexity 101.0 (6.659 bits per character)" in load_checkpoint(copy).describe()
