@@ -124,9 +124,10 @@ def memory(model, ds, cap: int, dynamic: bool) -> dict:
     return out
 
 
-def train_one(ds, seed: int = 0, memory_cap: int = 0, dynamic: bool = False, source=None) -> dict:
+def train_one(ds, seed: int = 0, memory_cap: int = 0, dynamic: bool = False, source=None, extra=None) -> dict:
     """The sized recipe trained on ``ds``, from random weights or, given ``source`` = (model, vocab), from that
-    model's (``lyricdemo/transfer.py``: bench_transfer.py's fine-tuning)."""
+    model's (``lyricdemo/transfer.py``: bench_transfer.py's fine-tuning); ``extra(model, ds) -> dict``: more
+    figures of the kept weights for the row."""
     from lyricdemo.models import ModelConfig
     from lyricdemo.train import Trainer, TrainConfig, new_model
 
@@ -170,7 +171,8 @@ def train_one(ds, seed: int = 0, memory_cap: int = 0, dynamic: bool = False, sou
             "eval_sample": tcfg.eval_sample,
             "load_before": before, "load_after": load(), "threads": torch.get_num_threads(),
             "evaluations": [(h["step"], round(h["elapsed"], 1), h["val_tokens"]) for h in tr.history],
-            **mixture(tr.model, ds), **(memory(tr.model, ds, memory_cap, dynamic) if memory_cap else {})}
+            **mixture(tr.model, ds), **(memory(tr.model, ds, memory_cap, dynamic) if memory_cap else {}),
+            **(extra(tr.model, ds) if extra else {})}
 
 
 def main() -> None:

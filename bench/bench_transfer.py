@@ -21,6 +21,8 @@ a start from a larger text: ``lyricdemo/transfer.py`` (``python -m lyricdemo tra
    pretrained weights (fine-tuning).  The figure is the kept weights' perplexity on the whole validation text,
    beside the modified-KN bigram's (and, with ``--memory N``, each model with song memory beside the bigram with
    the copy cache: ``bench_corpora.memory``).  The fine-tuned run's time does not count the pretraining.
+5. The network and the counts together, both given the reviews: each trained model mixed half and half (fixed, as
+   ``lyricdemo/mixture.py``) with the trigram given the reviews too, beside the bigram given the reviews too.
 """
 
 from __future__ import annotations
@@ -120,11 +122,31 @@ def ngrams_given_reviews(ds, memory_cap: int = 0, orders=(2, 3)) -> list[dict]:
         w = float(weights[int(np.argmin([-np.log(x * a + (1 - x) * b).mean() for x in weights]))])
         for label, m in ((f"{name} (modified KN)", own),
                          (f"{name} given the reviews too (weight {w:.2f} on the lyrics')", Interpolated(own, other, w))):
-            row = {"name": label, "ppl": math.exp(-float(np.mean(m.log_probs(ds.val_ids))))}
+            lp = m.log_probs(ds.val_ids)
+            row = {"name": label, "ppl": math.exp(-float(np.mean(lp))), "lp": lp}
             if memory_cap:
                 row["mem"] = MT.perplexities(m, val, MT.choose_memory(m, tune, continuous=False).config)[1]
             out.append(row)
     return out
+
+
+def mixed_with_given(given: list[dict]):
+    """``extra`` for ``train_one``: the kept model mixed half and half with the trigram given the reviews too (the
+    last row of ``ngrams_given_reviews``), on the validation text read as one stream."""
+    import numpy as np
+
+    ngram_lp = given[-1]["lp"]
+
+    def extra(model, ds) -> dict:
+        model.eval()
+        ids = torch.as_tensor(ds.val_ids).long()
+        with torch.inference_mode():
+            logits, _ = model(ids[:-1][None])
+        lp = torch.log_softmax(logits.float(), -1)[0].gather(1, ids[1:, None]).squeeze(1).double().numpy()
+        mixed = np.logaddexp(lp + math.log(0.5), ngram_lp + math.log(0.5))
+        return {"mixed_given": math.exp(-float(mixed.mean()))}
+
+    return extra
 
 
 def ngram_table(given: list[dict], bigram: float, bigram_mem: float | None) -> None:
@@ -162,7 +184,8 @@ def main() -> None:
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         for start in ("random", "pretrained"):
-            row = train_one(ds, seed, args.memory, False, (source, source_vocab) if start == "pretrained" else None)
+            row = train_one(ds, seed, args.memory, False, (source, source_vocab) if start == "pretrained" else None,
+                            extra=mixed_with_given(given))
             rows.append({"seed": seed, "start": start, **row})
             print(f"  seed {seed}, {start}: {row['ours']:.2f} in {row['steps']} steps", flush=True)
     table(rows, pre, zero, given, args)
@@ -194,7 +217,15 @@ def table(rows: list[dict], pre: dict, zero: float, given: list[dict], args) -> 
         if mem:
             mm = sum(r["ours_mem"] for r in xs) / len(xs)
             print(f"; with song memory {mm:.2f}, × the latter + copy cache {mm / fair['mem']:.3f}", end="")
-    print()
+    trigram = given[-1]
+    print(f"\n\nThe network and the counts together, both given the reviews: each model mixed half and half with "
+          f"{trigram['name']} ({trigram['ppl']:.2f}), beside the bigram given the reviews too ({fair['ppl']:.2f}):\n")
+    print("| lyrics: start from | seed | alone | mixed | × bigram | × bigram given the reviews | × that trigram |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        x = r["mixed_given"]
+        print(f"| {r['start']} weights | {r['seed']} | {r['ours']:.2f} | {x:.2f} | {x / bigram:.3f} "
+              f"| {x / fair['ppl']:.3f} | {x / trigram['ppl']:.3f} |")
 
 
 if __name__ == "__main__":
