@@ -258,6 +258,10 @@ class ProcessPool:
                         del self._live[rec[1]]
                 if rs is not None:
                     rs.receive(rec)
+        try:             # the pipe closes a moment before the process can be reaped: reap it first, so that once
+            proc.wait(timeout=5)          # ready() is False, start() sees it ended and starts another
+        except subprocess.TimeoutExpired:
+            pass
         with self._lock:                                          # the decoder ended: its requests end too
             if self._proc is proc:
                 self._ready = False
