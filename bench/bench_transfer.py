@@ -135,14 +135,12 @@ def mixed_with_given(given: list[dict]):
     last row of ``ngrams_given_reviews``), on the validation text read as one stream."""
     import numpy as np
 
+    from lyricdemo.memory_tuning import model_outputs
+
     ngram_lp = given[-1]["lp"]
 
     def extra(model, ds) -> dict:
-        model.eval()
-        ids = torch.as_tensor(ds.val_ids).long()
-        with torch.inference_mode():
-            logits, _ = model(ids[:-1][None])
-        lp = torch.log_softmax(logits.float(), -1)[0].gather(1, ids[1:, None]).squeeze(1).double().numpy()
+        lp, _ = model_outputs(model, torch.as_tensor(ds.val_ids).long())     # one stream, in eval mode
         mixed = np.logaddexp(lp + math.log(0.5), ngram_lp + math.log(0.5))
         return {"mixed_given": math.exp(-float(mixed.mean()))}
 
