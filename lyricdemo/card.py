@@ -205,6 +205,8 @@ def render(meta: dict) -> str:
                    f"last {d['val_fraction']:.0%} of lines held out"),
         ("training", f"{t.get('optimizer', '?')} lr {t.get('lr', '?')}"
                      + (f" weight decay {t['weight_decay']}" if t.get("weight_decay") else "")
+                     + (f", soft targets {t['soft_targets']} (that share of each target is the cross-fitted bigram's "
+                        "distribution)" if t.get("soft_targets") else "")
                      + f", {t.get('sampling', '?')} sampling, batch "
                      f"{t.get('batch_size', '?')} x {t.get('num_steps', '?')} steps, "
                      f"{metrics.get('steps', '?')} steps in {metrics.get('train_seconds', 0):.0f} s "

@@ -8,7 +8,7 @@ the app streams them into a chart, the tests assert on them.
 What it does, per step (seed 000's ``train_epoch``, made honest and stoppable)::
 
     state <- fresh zeros (random sampling)  |  previous state, detached (sequential)
-    loss, state <- model.loss(X, Y, state)
+    loss, state <- model.loss(X, Y, state)     (soft targets: soft_targets.py's loss; its cross-entropy reported)
     backward; grad norm (before clipping) -> clip to theta (optional) -> optimizer step
 
 Every ``eval_every`` steps it measures the validation perplexity on held-out lines
@@ -85,6 +85,9 @@ class TrainConfig:
     sample_every: int = field(1, lo=0, hi=10**6, help="Evaluations between samples (0: only at the end) / "
                                                      "每隔几次评估生成样例")
     device: str = field("auto", choices=("auto", "cpu", "cuda"), help="Where to train / 训练设备")
+    soft_targets: float = field(0.0, lo=0.0, hi=0.9, help=(
+        "Share of each target given to the Kneser-Ney bigram's distribution after the current token (0: the "
+        "next token only; lyricdemo/soft_targets.py) / 训练目标中二元模型分布所占的比例（0 为只用下一个词元）"))
 
     def __post_init__(self):
         validate(self)
@@ -148,6 +151,7 @@ class Trainer(Evaluating):
         self.rng = random.Random(config.seed)
         self.optimizer = self._make_optimizer()
         self._last_good = [p.detach().clone() for p in model.parameters()]
+        self.teacher = None              # soft targets' cross-fitted bigrams (built before the first step)
 
     # -- setup ---------------------------------------------------------------------------
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -175,13 +179,19 @@ class Trainer(Evaluating):
         """Ask the run to end after the current step (thread-safe enough: one flag)."""
         self._stop = True
 
-    def _epoch_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _epoch_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        """(X, Y, positions of Y in the training text: with soft targets, else None) per step."""
         if self.pair_mode:
-            return iter([(self.dataset.train_ids.unsqueeze(0), self.dataset.train_targets.unsqueeze(0))])
-        c = self.config
+            return iter([(self.dataset.train_ids.unsqueeze(0), self.dataset.train_targets.unsqueeze(0), None)])
+        c, ids = self.config, self.dataset.train_ids
         if self._epoch_seed is None:
             self._epoch_seed = self.rng.getrandbits(63)
-        it = batch_iter(self.dataset.train_ids, c.batch_size, c.num_steps, c.sampling, random.Random(self._epoch_seed))
+        rng = random.Random(self._epoch_seed)
+        if c.soft_targets:                           # the same windows, read as positions (soft_targets.py)
+            it = ((ids[Xp], ids[Yp], Yp) for Xp, Yp in
+                  batch_iter(torch.arange(len(ids)), c.batch_size, c.num_steps, c.sampling, rng))
+        else:
+            it = ((X, Y, None) for X, Y in batch_iter(ids, c.batch_size, c.num_steps, c.sampling, rng))
         for _ in range(self.batch_in_epoch):         # resuming mid-epoch: skip what was done
             next(it, None)
         return it
@@ -215,23 +225,29 @@ class Trainer(Evaluating):
         return None
 
     # -- one step ---------------------------------------------------------------------------
-    def _train_step(self, X: torch.Tensor, Y: torch.Tensor, lr: float) -> tuple[float, float]:
+    def _train_step(self, X: torch.Tensor, Y: torch.Tensor, lr: float,
+                    positions: torch.Tensor | None = None) -> tuple[float, float]:
         """One optimizer step; returns (loss, grad norm before clipping).  Raises
-        FloatingPointError on a non-finite loss or gradient (weights untouched)."""
+        FloatingPointError on a non-finite loss or gradient (weights untouched).  With soft targets the loss is
+        soft_targets.py's (``positions``: where Y lies in the training text)."""
         c, model = self.config, self.model
         X, Y = X.to(self.device), Y.to(self.device)
         if c.sampling == "random" or self.carried is None or self.pair_mode:
             state = model.init_state(X.shape[0], self.device)
         else:
             state = detach_state(self.carried)       # keep the state, cut the graph (truncated BPTT)
-        loss, state = model.loss(X, Y, state)
+        if positions is not None:        # the loss learned from; the cross-entropy on the next token reported
+            loss, nll, state = self.teacher.loss(model, X, Y, positions, c.soft_targets, state)
+        else:
+            loss, state = model.loss(X, Y, state)
+            nll = loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for p in model.parameters() if p.grad is not None]
         # one pass computes the norm; with clipping off max_norm=inf only measures it
         norm = float(torch.nn.utils.clip_grad_norm_(params, c.clip_theta if c.clip else float("inf")))
-        loss_v = loss.item()
-        if not (math.isfinite(loss_v) and math.isfinite(norm)):
+        loss_v = nll.item()
+        if not (math.isfinite(loss.item()) and math.isfinite(norm)):
             raise FloatingPointError(f"loss {loss_v}, gradient norm {norm}")
         for g in self.optimizer.param_groups:
             g["lr"] = lr
@@ -294,7 +310,7 @@ class Trainer(Evaluating):
         finished = False
         try:
             while True:
-                for X, Y in self._epoch_batches():
+                for X, Y, P in self._epoch_batches():
                     elapsed = time.perf_counter() - t_start
                     reason = "stopped" if self._stop else self._budget_reason(elapsed)
                     if reason:
@@ -302,7 +318,7 @@ class Trainer(Evaluating):
                     lr = self._lr_at(self._progress(elapsed))
                     t0 = time.perf_counter()
                     try:
-                        loss, norm = self._train_step(X, Y, lr)
+                        loss, norm = self._train_step(X, Y, lr, P)
                     except FloatingPointError as e:
                         self._restore_last_good()
                         finished = True
@@ -358,6 +374,10 @@ class Trainer(Evaluating):
             self.baselines = baseline_perplexities(ds.train_ids, ds.val_ids, len(ds.vocab))
         if self.baselines:
             yield Baselines(perplexities=dict(self.baselines))
+        if c.soft_targets and not self.pair_mode:
+            from .soft_targets import BigramTeacher
+
+            self.teacher = BigramTeacher(ds.train_ids, len(ds.vocab))
         return bpe
 
     def _count_step(self, tokens: int, seconds: float) -> None:

@@ -136,14 +136,15 @@ def test_numbers_from_the_api_are_checked_by_name(app_url):
              ("max_seconds", 0, "Time budget"), ("max_seconds", 10**9, "Time budget"), ("log10_lr", 3, "Learning rate"),
              ("log10_lr", "fast", "Learning rate"), ("embed_dim", [], "Embedding size"), ("dropout", 0.95, "Dropout"),
              ("seed", -1, "Seed"), ("clip_theta", 0, "Clipping threshold"),
-             ("weight_decay", -1, "Weight decay"), ("weight_decay", "x", "Weight decay")]
+             ("weight_decay", -1, "Weight decay"), ("weight_decay", "x", "Weight decay"),
+             ("soft_targets", 0.95, "Soft targets"), ("soft_targets", -0.1, "Soft targets")]
     for knob, v, name in knobs:
         with pytest.raises(AppError, match=name):
             c.predict(data="toy", **{knob: v}, api_name="/train")
     state, msg = raw_call(app_url, "train", ["toy", "char", "d2l", "token", 2, 0, "chars", "gru", "torch", "embedding", 128,
-                                             256, 1, 0.3, 0.1, False, "random", "adam", float("nan"), 0.0, True, 1.0, 32,
+                                             256, 1, 0.3, 0.1, False, "random", "adam", float("nan"), 0.0, 0.0, True, 1.0, 32,
                                              35, 5, 45, 25, True, 0, "", "step"])
-    assert state == "error" and "Learning rate" in msg, msg
+    assert state == "error" and "Learning rate" in (msg or ""), (state, msg)
     for v in ("x", None, 0):
         with pytest.raises(AppError, match="Minimum frequency"):
             c.predict(min_freq=v, api_name="/tokenize")

@@ -69,6 +69,11 @@ CONTROLS: dict[str, tuple[str, str]] = {
     "log_lr": ("Learning rate, log₁₀ / 学习率（以 10 为底的对数）",
                "−3 means 0.001, 0 means 1, 2 means 100 (with clipping off, watch it diverge): each step of 1 is "
                "×10. / −3 即 0.001，0 即 1，2 即 100（关掉裁剪看它发散），每加 1 乘以 10。"),
+    "soft_targets": ("Soft targets from the bigram / 二元模型软目标",
+                     "This share of each target is the bigram's guess of the next character instead of the one "
+                     "that came: the network also learns what else could follow (0.3 takes the lyrics from 185 to "
+                     "172 in `train`; 0 = off, as d2l). / 训练目标的这一部分取自二元模型对下一个字的分布"
+                     "（歌词上 0.3 有效；0 为关闭）。"),
     "weight_decay": ("Weight decay / 权重衰减",
                      "Pulls every weight toward zero at each step: a brake on memorizing the training lyrics "
                      "(AdamW 1.0 is our recipe; 0 = off, as d2l). / 每步把参数往零拉一点，抑制背歌词"
