@@ -124,10 +124,11 @@ def memory(model, ds, cap: int, dynamic: bool) -> dict:
     return out
 
 
-def train_one(ds, seed: int = 0, memory_cap: int = 0, dynamic: bool = False, source=None, extra=None) -> dict:
+def train_one(ds, seed: int = 0, memory_cap: int = 0, dynamic: bool = False, source=None, extra=None,
+              train_overrides: dict | None = None) -> dict:
     """The sized recipe trained on ``ds``, from random weights or, given ``source`` = (model, vocab), from that
     model's (``lyricdemo/transfer.py``: bench_transfer.py's fine-tuning); ``extra(model, ds) -> dict``: more
-    figures of the kept weights for the row."""
+    figures of the kept weights for the row; ``train_overrides``: TrainConfig fields set over the recipe's."""
     from lyricdemo.models import ModelConfig
     from lyricdemo.train import Trainer, TrainConfig, new_model
 
@@ -135,7 +136,7 @@ def train_one(ds, seed: int = 0, memory_cap: int = 0, dynamic: bool = False, sou
     m = whole["model"]
     if m["adaptive_cutoffs"] and max(m["adaptive_cutoffs"]) >= len(ds.vocab) - 1:
         m["adaptive_cutoffs"] = ()          # as the CLI: too small a vocabulary for the recipe's cutoffs
-    tcfg = TrainConfig(**dict(whole["train"], sample_length=0, seed=seed))
+    tcfg = TrainConfig(**dict(whole["train"], sample_length=0, seed=seed, **(train_overrides or {})))
     model = new_model(ModelConfig(vocab_size=len(ds.vocab), **m), seed=seed)
     if source is not None:
         from lyricdemo.transfer import transfer

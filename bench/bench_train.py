@@ -44,7 +44,7 @@ from bench_quality import RECIPE
 
 from lyricdemo.data import DataConfig, load_dataset
 from lyricdemo.models import ModelConfig
-from lyricdemo.recipe import WIDE_ROWS, WIDE_STEPS
+from lyricdemo.recipe import WIDE_ROWS, WIDE_STEPS, adapt
 from lyricdemo.train import Trainer, TrainConfig, new_model
 
 
@@ -156,6 +156,13 @@ def main() -> None:
         f"d2l reference in the same layout ({WIDE_ROWS}x{WIDE_STEPS})":
             reference_runner(ref, path, args.batches, batch_size=WIDE_ROWS, num_steps=WIDE_STEPS)[0],
     }
+    # what `python -m lyricdemo train` trains on this corpus (recipe.adapt): on the lyrics the full softmax, AWD's
+    # dropouts and the bigram's soft targets; timed with and without the soft targets, to show what they cost
+    sized = adapt(len(ds.train_ids), len(ds.vocab), len(ds.val_ids))
+    sm, st = {**RECIPE["model"], **sized.model}, {**t, **sized.train}
+    rows["ours, the recipe sized to this corpus"] = ours_runner(ds, sm, st, args.batches)
+    if st.get("soft_targets"):
+        rows["ours, the same without soft targets"] = ours_runner(ds, sm, dict(st, soft_targets=0.0), args.batches)
     if args.sweep:
         base = dict(m, adaptive_cutoffs=())
         for bs in (64, 128):

@@ -12,7 +12,10 @@ early stopping ends such a run long before its budget, so the full softmax's slo
 its held-out perplexity is 8% lower (the lyrics: 188.6 against 206.1 with the adaptive softmax, seed 0;
 bench/RESULTS.md), and, unless the corpus is so small that its budget is shortened (below), two
 regularizers of AWD-LSTM: weight drop on the recurrent matrices and locked dropout (the lyrics: 184.5
-against 189.0, the mean of seeds 0-2; on 大雅, 7.6k training tokens, they cost 2.5%).  Few passes (a
+against 189.0, the mean of seeds 0-2; on 大雅, 7.6k training tokens, they cost 2.5%), and the bigram's soft
+targets: ``SOFT_TARGETS`` of each training target is the Kneser-Ney bigram's distribution after the current
+token (``soft_targets.py``; the lyrics 171.8 against 185.4, seed 0; on the Tang poems, 18 passes, they cost 10-20%).
+Few passes (a
 1 MB text: ~3) mean it never sees a line twice: it gets light regularization (dropout 0.05/0.1, weight
 decay 0.1) and, from ``LARGE`` training tokens, steps of 256 rows of 9 tokens instead of 32 of 35: the hidden state
 is still carried from batch to batch (sequential sampling), so the model reads as far back as before and only
@@ -58,6 +61,9 @@ LARGE = 100_000                   # training tokens from which a step is WIDE_RO
                                   # Tang poems, 148k: 101.8 / 103.3 against 103.3 / 104.5 for 32 x 35, seeds 0 / 1)
 WIDE_ROWS, WIDE_STEPS = 256, 9    # (about the tokens of 64 x 35, in a faster layout; bench/RESULTS.md)
 STEP_TOKENS = 32 * 35             # the tokens of a step the base learning rate (3e-3) was chosen for
+SOFT_TARGETS = 0.3                # heavy corpora: this share of each target is the bigram's distribution (the lyrics
+                                  # 171.8 against 185.4, seed 0; 大雅 55.3 against 57.3; the Tang poems, 18 passes,
+                                  # 122.9 against 102.0: the network is far ahead of the bigram; soft_targets.py)
 FINE_TUNE_LR = 1 / 3              # a model started from pretrained weights (--init-from) learns at this share of
                                   # the rate (the lyrics from 10 min of reviews: 148.7 against 157.7 at the full rate)
 
@@ -120,11 +126,6 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
         "dropout_embed": _between(DROPOUT_EMBED, h),
         "dropout_out": _between(DROPOUT_OUT, h),
     }
-    if not whole_budget:                         # early stopping ends it: the slower, better softmax is free
-        model["adaptive_cutoffs"] = ()
-    awd = not whole_budget and not shorter       # many passes, not a tiny corpus: AWD-LSTM's two dropouts
-    if awd:
-        model.update(dropout_hh=WEIGHT_DROP, locked_dropout=True)
     train = {
         "max_seconds": round(seconds, 1),
         "weight_decay": _between(WEIGHT_DECAY, h, log=True),
@@ -138,13 +139,7 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
                    f"{model['dropout_out']:g}, weight decay {train['weight_decay']:g} / "
                    f"按可读遍数调节正则化强度")
     if not whole_budget:
-        reasons.append(f"at least {HEAVY_PASSES:.0f} passes: early stopping ends the run long before its budget, so "
-                       f"it takes the full softmax (slower steps, lower perplexity) / 遍数多、早停远早于预算："
-                       f"用完整 softmax")
-        if awd:
-            reasons.append(f"so many passes memorize: AWD-LSTM's weight drop {WEIGHT_DROP:g} on the recurrent "
-                           f"matrices and locked (variational) dropout (not on a corpus so small its budget is "
-                           f"shortened) / 遍数多易背诵：循环矩阵权重丢弃 {WEIGHT_DROP:g}，变分丢弃（极小语料除外）")
+        reasons += _heavy(model, train, awd=not shorter)
     else:
         reasons.append(f"fewer than {HEAVY_PASSES:.0f} passes: the run uses its whole budget, so the learning "
                        f"rate falls along a cosine to 5% at its end / 遍数不多，学习率按余弦在预算内降到 5%")
@@ -160,6 +155,25 @@ def adapt(train_tokens: int, vocab_size: int, val_tokens: int = 0, seconds: floa
         reasons.append(f"{vocab_size:,} distinct tokens: the rarest (seen < 3 times) become <unk> / "
                        "词表很大：出现少于 3 次的词元记为 <unk>")
     return Recipe(data=data, model=model, train=train, passes=passes, reasons=tuple(reasons))
+
+
+def _heavy(model: dict, train: dict, awd: bool) -> list[str]:
+    """A corpus read at least ``HEAVY_PASSES`` times (early stopping ends its run): the full softmax, the bigram's
+    soft targets and, with ``awd`` (not a corpus so small its budget is shortened), AWD-LSTM's two dropouts
+    (``model`` and ``train`` changed); why."""
+    model["adaptive_cutoffs"] = ()               # early stopping ends it: the slower, better softmax is free
+    train["soft_targets"] = SOFT_TARGETS         # read so often that each pair seen is learned as all there is
+    reasons = [f"at least {HEAVY_PASSES:.0f} passes: early stopping ends the run long before its budget, so it "
+               f"takes the full softmax (slower steps, lower perplexity) / 遍数多、早停远早于预算：用完整 softmax",
+               f"so many passes, each pair seen is learned as all there is: {SOFT_TARGETS:g} of each target is the "
+               f"Kneser-Ney bigram's distribution after the current token (soft targets, lyricdemo/soft_targets.py) "
+               f"/ 遍数多：训练目标的 {SOFT_TARGETS:g} 取自二元模型的分布（软目标）"]
+    if awd:                                      # many passes, not a tiny corpus: AWD-LSTM's two dropouts
+        model.update(dropout_hh=WEIGHT_DROP, locked_dropout=True)
+        reasons.append(f"so many passes memorize: AWD-LSTM's weight drop {WEIGHT_DROP:g} on the recurrent matrices "
+                       f"and locked (variational) dropout (not on a corpus so small its budget is shortened) / "
+                       f"遍数多易背诵：循环矩阵权重丢弃 {WEIGHT_DROP:g}，变分丢弃（极小语料除外）")
+    return reasons
 
 
 def _fine_tuned(train: dict) -> str:
