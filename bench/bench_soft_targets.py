@@ -1,4 +1,4 @@
-"""Soft targets from the bigram (lyricdemo/soft_targets.py): the sized recipe with and without them, per corpus and seed.
+"""Soft targets from the bigram (lyricdemo/soft_targets.py): the sized recipe with and without, per corpus and seed.
 
     python bench/bench_soft_targets.py                                  # lyrics, its words, 大雅, Tang poems; ~35 min
     python bench/bench_soft_targets.py --only lyrics --shares 0,0.15,0.3,0.5 --seeds 0

@@ -2,7 +2,8 @@
 
 On sixty thousand characters of lyrics a well-smoothed bigram (modified Kneser-Ney) predicts the
 held-out songs nearly as well as the shipped char GRU does (perplexity 186.4 against 171.8; 185.4 before the
-GRU learned from the bigram's soft targets, ``soft_targets.py``).  Yet the two are not the same predictor: the counts know exactly which pairs the songs use, the network knows
+GRU learned from the bigram's soft targets, ``soft_targets.py``).  Yet the two are not the same predictor:
+the counts know exactly which pairs the songs use, the network knows
 which contexts behave alike.  Mixed with equal weights::
 
     p(w | context) = 0.5 * p_model(w | context) + 0.5 * p_trigram(w | context)

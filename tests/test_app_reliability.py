@@ -142,8 +142,8 @@ def test_numbers_from_the_api_are_checked_by_name(app_url):
         with pytest.raises(AppError, match=name):
             c.predict(data="toy", **{knob: v}, api_name="/train")
     state, msg = raw_call(app_url, "train", ["toy", "char", "d2l", "token", 2, 0, "chars", "gru", "torch", "embedding", 128,
-                                             256, 1, 0.3, 0.1, False, "random", "adam", float("nan"), 0.0, 0.0, True, 1.0, 32,
-                                             35, 5, 45, 25, True, 0, "", "step"])
+                                             256, 1, 0.3, 0.1, False, "random", "adam", float("nan"), 0.0, 0.0, True, 1.0,
+                                             32, 35, 5, 45, 25, True, 0, "", "step"])
     assert state == "error" and "Learning rate" in (msg or ""), (state, msg)
     for v in ("x", None, 0):
         with pytest.raises(AppError, match="Minimum frequency"):

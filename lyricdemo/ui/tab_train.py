@@ -57,7 +57,8 @@ TOY_SECONDS = 30
 # The knobs, in the order /train takes them (after the session).
 KNOBS = ("data", "tokenizer", "clean", "newline", "min_freq", "max_tokens", "unknown_words",
          "kind", "impl", "input_kind", "embed_dim", "hidden_size", "num_layers", "dropout", "dropout_embed",
-         "bidirectional", "sampling", "optimizer", "log10_lr", "weight_decay", "soft_targets", "clip", "clip_theta", "batch_size",
+         "bidirectional", "sampling", "optimizer", "log10_lr", "weight_decay", "soft_targets", "clip", "clip_theta",
+         "batch_size",
          "num_steps", "max_steps", "max_seconds", "eval_every", "keep_best", "seed", "init_from")
 RANDOM_START = ("random weights / 随机初始化", "")      # init_from's first choice: no model to start from
 
@@ -110,7 +111,8 @@ FIELD_LABELS = {"hidden_size": "hidden", "num_layers": "layers", "dropout_out": 
                 "lr": "log_lr"}
 # The sliders' ranges, each within its field's bounds (the server accepts the field's whole range).
 SLIDERS = {"min_freq": (1, 50), "embed_dim": (1, 512), "hidden_size": (1, 1024), "num_layers": (1, 4),
-           "dropout": (0, 0.8), "dropout_embed": (0, 0.8), "log10_lr": (-5, 2), "weight_decay": (0, 10), "soft_targets": (0, 0.9),
+           "dropout": (0, 0.8), "dropout_embed": (0, 0.8), "log10_lr": (-5, 2), "weight_decay": (0, 10),
+           "soft_targets": (0, 0.9),
            "clip_theta": (0.01, 100), "batch_size": (1, 512), "num_steps": (1, 200), "eval_every": (1, 500)}
 EMBED_SIZE = 128       # the embedding slider's value while the input is one-hot
 
@@ -264,7 +266,8 @@ def train(session: Session, data=_E["data"], tokenizer=_E["tokenizer"], clean=_E
           input_kind=_E["input_kind"], embed_dim=_E["embed_dim"], hidden_size=_E["hidden_size"],
           num_layers=_E["num_layers"], dropout=_E["dropout"], dropout_embed=_E["dropout_embed"],
           bidirectional=_E["bidirectional"], sampling=_E["sampling"], optimizer=_E["optimizer"],
-          log10_lr=_E["log10_lr"], weight_decay=_E["weight_decay"], soft_targets=_E["soft_targets"], clip=_E["clip"], clip_theta=_E["clip_theta"],
+          log10_lr=_E["log10_lr"], weight_decay=_E["weight_decay"], soft_targets=_E["soft_targets"], clip=_E["clip"],
+          clip_theta=_E["clip_theta"],
           batch_size=_E["batch_size"], num_steps=_E["num_steps"], max_steps=_E["max_steps"],
           max_seconds=_E["max_seconds"], eval_every=_E["eval_every"], keep_best=_E["keep_best"], seed=_E["seed"],
           init_from=_E["init_from"], x_axis="step"):
@@ -275,7 +278,8 @@ def train(session: Session, data=_E["data"], tokenizer=_E["tokenizer"], clean=_E
     ds, raw, corpus_text, mcfg, tcfg = build_configs(
         session, data, tokenizer, clean, newline, min_freq, max_tokens, unknown_words, kind, impl, input_kind, embed_dim,
         hidden_size, num_layers, dropout, dropout_embed, bidirectional, sampling, optimizer, log10_lr,
-        weight_decay, soft_targets, clip, clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every, keep_best, seed,
+        weight_decay, soft_targets, clip, clip_theta, batch_size, num_steps, max_steps, max_seconds, eval_every,
+        keep_best, seed,
         init_from)
     model = new_model(mcfg, seed=tcfg.seed)
     started = ""
