@@ -49,32 +49,51 @@ class CardFigures:
         return dict(self.__dict__)
 
 
-def song_memory(model, dataset: Dataset, orders=(2, 3), stored_model: dict | None = None,
-                grams: dict[int, NGramLM] | None = None) -> dict:
-    """Validation perplexity with song memory, for the model and for the n-grams given the same
-    memory, each tuned on the last stretch of the training text (``memory.choose_memory``).
+DYNAMIC = "model_dynamic"               # song_memory's key of the model's figures with dynamic evaluation too
 
-    ``stored_model``: the model's figures from an earlier card on the same weights and split, kept as
-    they are (tuning the model's memory, continuous cache included, takes longest).  ``grams``: the
-    n-gram models of the training ids by order, when the caller has fitted them already."""
-    from .memory_tuning import choose_memory, memory_log_probs, tuning_slice
+
+def song_memory(model, dataset: Dataset, orders=(2, 3), stored_model: dict | None = None,
+                grams: dict[int, NGramLM] | None = None, stored_dynamic: dict | None = None) -> dict:
+    """Validation perplexity with song memory, for the model and for the n-grams given the same
+    memory, each tuned on the last stretch of the training text (``memory.choose_memory``).  The
+    model's figures twice: with the caches (``"model"``: what the app's shared model uses) and with
+    dynamic evaluation too (``DYNAMIC``: the CLI's; the rate chosen on the same slice, none if none helps
+    there).  The n-grams' memory is the copy cache (counting the text read so far is what its short
+    matches do).
+
+    ``stored_model`` / ``stored_dynamic``: the model's figures from an earlier card on the same weights
+    and split, kept as they are (tuning the model's memory, continuous cache included, takes longest).
+    ``grams``: the n-gram models of the training ids by order, when the caller has fitted them already."""
+    from .memory_tuning import choose_dynamic, choose_memory, tuning_slice
 
     tune = tuning_slice(dataset.train_ids, len(dataset.val_ids))
     out = {"tuning_tokens": len(tune)}
     contenders = {}
     if stored_model is not None:
         out["model"] = stored_model
+        if stored_dynamic is not None:
+            out[DYNAMIC] = stored_dynamic
     else:
         contenders["model"] = model
     grams = grams or fit_baselines(dataset.train_ids, len(dataset.vocab), orders)
     contenders.update({grams[n].name: grams[n] for n in orders})
     for name, m in contenders.items():
         choice = choose_memory(m, tune)
-        plain, mixed = memory_log_probs(m, dataset.val_ids, choice.config)
-        out[name] = {"val_ppl": perplexity_of(float(-plain.mean())), "val_ppl_memory": perplexity_of(float(-mixed.mean())),
-                     "tuning_ppl": choice.plain_ppl, "tuning_ppl_memory": choice.tuning_ppl,
-                     "config": choice.config.to_dict()}
+        out[name] = _with_memory(m, dataset, choice)
+        if name == "model" and hasattr(m, "features"):
+            dyn = choose_dynamic(m, tune, choice)
+            out[DYNAMIC] = out[name] if dyn is choice else _with_memory(m, dataset, dyn)
     return out
+
+
+def _with_memory(model, dataset: Dataset, choice) -> dict:
+    """The card's figures of ``model`` with the memory ``choice`` (a ``memory_tuning.Choice``)."""
+    from .memory_tuning import memory_log_probs
+
+    plain, mixed = memory_log_probs(model, dataset.val_ids, choice.config)
+    return {"val_ppl": perplexity_of(float(-plain.mean())), "val_ppl_memory": perplexity_of(float(-mixed.mean())),
+            "tuning_ppl": choice.plain_ppl, "tuning_ppl_memory": choice.tuning_ppl,
+            "config": choice.config.to_dict()}
 
 
 def ngram_mixture(model, dataset: Dataset, memory: bool = True, ngram: NGramLM | None = None) -> dict:
@@ -104,9 +123,10 @@ def measure(path: str | os.PathLike, dataset: Dataset, memory: bool = True,
     ``baselines_only``: keep the model's song-memory figures from the card already stored (same
     weights, same split) and measure everything else again, the n-grams with memory included."""
     ck = load_checkpoint(path)
-    stored_model = None
+    stored_model = stored_dynamic = None
     if baselines_only and memory and not ck.model.bidirectional:
-        stored_model = ((ck.meta.get("card") or {}).get("memory") or {}).get("model")
+        stored = (ck.meta.get("card") or {}).get("memory") or {}
+        stored_model, stored_dynamic = stored.get("model"), stored.get(DYNAMIC)
         if stored_model is None:
             raise LyricdemoError(f"{ck.name} has no song-memory figures on its card to keep: "
                                  "measure it without the baselines-only option.")
@@ -124,7 +144,8 @@ def measure(path: str | os.PathLike, dataset: Dataset, memory: bool = True,
     # Only figures are kept: a sample may hold copied lyrics, and corpus text is never committed.
     mem = {"prefix": prefix, "text_length": report.text_length, "longest_length": report.longest_length,
            "ngram_share": report.ngram_share, "copied_share": report.copied_share, "summary": report.summary()}
-    memory_figures = (song_memory(ck.model, dataset, stored_model=stored_model, grams=grams)
+    memory_figures = (song_memory(ck.model, dataset, stored_model=stored_model, grams=grams,
+                                  stored_dynamic=stored_dynamic)
                       if memory and not ck.model.bidirectional else None)
     mixture = None if ck.model.bidirectional else ngram_mixture(ck.model, dataset, memory=memory,
                                                                  ngram=grams[MIX_ORDER])
@@ -270,21 +291,31 @@ def _memory_rows(memory: dict | None) -> list[tuple[str, str]]:
     if not memory or "model" not in memory:
         return []
     mine = memory["model"]
-    cfg = mine["config"]
+    rows = [("validation perplexity with song memory (the app's)", f"**{mine['val_ppl_memory']:.1f}** (without: "
+             f"{mine['val_ppl']:.1f}; {_memory_settings(mine['config'])}; tuned on the last "
+             f"{memory['tuning_tokens']:,} training tokens)")]
+    dyn = memory.get(DYNAMIC)
+    if dyn:
+        lr = dyn["config"].get("dynamic_lr")
+        rows.append(("with dynamic evaluation too (the CLI's: the weights learn from the text just read) / 再加动态评估",
+                     f"**{dyn['val_ppl_memory']:.1f}** ({_memory_settings(dyn['config'])})" if lr else
+                     "no rate helped on the tuning slice: as above / 调参切片上无益，同上"))
+    grams = {k: v for k, v in memory.items() if k not in ("model", DYNAMIC, "tuning_tokens")}
+    if grams:
+        rows.append(("n-grams with the same memory (copy cache)",
+                     ", ".join(f"{k} {v['val_ppl_memory']:.1f}" for k, v in grams.items())))
+    if "bigram" in grams:
+        best = dyn if dyn and dyn["config"].get("dynamic_lr") else mine    # as chosen on the slice, not on validation
+        rows.append(("with memory, against the bigram with memory / 带记忆对比带记忆的二元模型",
+                     standing_text(best["val_ppl_memory"], grams["bigram"]["val_ppl_memory"],
+                                   "the bigram with memory", "带记忆的二元模型")))
+    return rows
+
+
+def _memory_settings(cfg: dict) -> str:
     parts = [f"window {cfg['window']}", f"copy beta {cfg['beta']:g}"]
     if cfg.get("continuous"):
         parts.append(f"continuous theta {cfg['theta']:g}")
     if cfg.get("dynamic_lr"):
         parts.append(f"dynamic evaluation lr {cfg['dynamic_lr']:g}")
-    rows = [("validation perplexity with song memory", f"**{mine['val_ppl_memory']:.1f}** (without: "
-             f"{mine['val_ppl']:.1f}; {', '.join(parts)}; tuned on the last {memory['tuning_tokens']:,} training "
-             "tokens)")]
-    grams = {k: v for k, v in memory.items() if k not in ("model", "tuning_tokens")}
-    if grams:
-        rows.append(("n-grams with the same memory (copy cache)",
-                     ", ".join(f"{k} {v['val_ppl_memory']:.1f}" for k, v in grams.items())))
-    if "bigram" in grams:
-        rows.append(("with memory, against the bigram with memory / 带记忆对比带记忆的二元模型",
-                     standing_text(mine["val_ppl_memory"], grams["bigram"]["val_ppl_memory"],
-                                   "the bigram with memory", "带记忆的二元模型")))
-    return rows
+    return ", ".join(parts)

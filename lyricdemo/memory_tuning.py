@@ -23,9 +23,10 @@ from .numbers import perplexity_of
 WINDOWS = (500, 1000, 2000)                     # the grid choose_memory searches (bench_memory.py
 BETAS = (1.0, 2.0)                              # prints how each point did on the tuning slice)
 THETAS = (20.0,)
-DYNAMIC_LRS = (0.0,)                            # dynamic evaluation's SGD rates choose_memory tries by default:
-DYNAMIC_LR_GRID = (0.1, 0.3, 1.0)               # none, since on the training slice the caches alone win
-                                                # (bench_memory.py tries this grid and prints it)
+DYNAMIC_LRS = (0.0,)                            # dynamic evaluation's SGD rates choose_memory tries by default: none,
+                                                # since the app's shared model keeps its weights (memory.py) ...
+DYNAMIC_LR_GRID = (0.1, 0.3, 1.0)               # ... and these for the figure with dynamic evaluation too
+                                                # (choose_dynamic: the cards, evaluate --memory, bench_memory.py)
 DYNAMIC_SEGMENT = 20                            # tokens read between two updates
 BLOCK = 256                                     # positions the continuous cache measures at once
 COPY_BLOCK = 2048                               # positions whose matches are gathered at once
@@ -255,6 +256,20 @@ def choose_memory(model, tuning_ids: torch.Tensor, *, continuous: bool = True, c
             if found is None or ppl < found[1]:
                 found = (cfg, ppl)
     return Choice(config=found[0], tuning_ppl=found[1], plain_ppl=plain, tried=tried)
+
+
+def choose_dynamic(model, tuning_ids: torch.Tensor, without: Choice) -> Choice:
+    """The memory with dynamic evaluation too: ``DYNAMIC_LR_GRID`` searched as ``choose_memory`` searches,
+    against ``without`` (``choose_memory``'s choice with no dynamic evaluation, on the same slice), whichever did
+    better on the tuning slice -- ``without`` itself where no rate helps there, or for a model with no weights to
+    adapt (an n-gram)."""
+    if not hasattr(model, "features"):
+        return without
+    dyn = choose_memory(model, tuning_ids, dynamic_lrs=DYNAMIC_LR_GRID)
+    if not dyn.tuning_ppl < without.tuning_ppl:          # no better (or not finite: a rate that diverged)
+        return without
+    return Choice(config=dyn.config, tuning_ppl=dyn.tuning_ppl, plain_ppl=without.plain_ppl,
+                  tried=without.tried + dyn.tried)
 
 
 def _cache_grid(ids, logp, feats, lr, copy, windows, betas, thetas) -> list[tuple[MemoryConfig, float]]:

@@ -42,6 +42,9 @@ def test_evaluate_with_memory_and_the_card(tiny, capsys):
     out = capsys.readouterr().out
     assert "song memory, tuned on the last" in out and "with memory / bigram with memory" in out
     assert re.search(r"^bigram\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+window", out, re.M)
+    # the model again with dynamic evaluation too: a rate chosen on the slice, or none helped there
+    assert re.search(r"^tiny \+ dynamic eval\s+([\d.]+\s+[\d.]+\s+[\d.]+\s+window.*dynamic lr|no dynamic-evaluation "
+                     r"rate helped)", out, re.M), out
 
     assert main(["card", "--checkpoint", str(tiny)]) == 0
     assert "bits/char" in capsys.readouterr().out
@@ -50,8 +53,13 @@ def test_evaluate_with_memory_and_the_card(tiny, capsys):
     card = meta["card"]
     assert set(card["bits"]) == {"model", "unigram", "bigram", "trigram"}
     assert card["memory"]["model"]["val_ppl_memory"] > 1 and card["memory"]["bigram"]["config"]["continuous"] is False
+    dyn = card["memory"]["model_dynamic"]             # with dynamic evaluation too, chosen on the same slice
+    assert dyn["config"]["dynamic_lr"] in (0.0, 0.1, 0.3, 1.0) and dyn["tuning_ppl_memory"] <= \
+        card["memory"]["model"]["tuning_ppl_memory"]
+    if not dyn["config"]["dynamic_lr"]:
+        assert dyn == card["memory"]["model"]
     md = (tiny / "README.md").read_text(encoding="utf-8")
-    assert "bits per character" in md and "with song memory" in md
+    assert "bits per character" in md and "with song memory" in md and "with dynamic evaluation too" in md
     load_checkpoint(tiny)                                                    # still a valid checkpoint
 
     # --baselines-only: the model's song memory kept as stored, the n-grams (with memory) measured again
@@ -64,6 +72,7 @@ def test_evaluate_with_memory_and_the_card(tiny, capsys):
     assert "with song memory 12.35" in capsys.readouterr().out
     again = json.loads((tiny / "checkpoint.json").read_text(encoding="utf-8"))["card"]
     assert again["memory"]["model"] == kept and again["baselines"] == card["baselines"]
+    assert again["memory"]["model_dynamic"] == card["memory"]["model_dynamic"]
     assert again["memory"]["bigram"] == card["memory"]["bigram"] and again["val_ppl"] == card["val_ppl"]
     assert (tiny / "model.safetensors").read_bytes() == weights
     meta["card"]["memory"]["model"] = card["memory"]["model"]             # put the measured figures back

@@ -153,6 +153,27 @@ def test_choose_memory_tunes_on_the_slice_it_is_given():
     assert again == pytest.approx(ch.tuning_ppl, rel=1e-6)
 
 
+def test_dynamic_evaluation_is_kept_only_where_it_helps_on_the_slice(monkeypatch):
+    """choose_dynamic (the cards' and evaluate --memory's figure with dynamic evaluation too) searches its rates
+    against the choice without them, on the same slice: an untrained model learns the song and keeps a rate; a
+    rate that wrecks the weights is dropped; a count model, with no weights to adapt, keeps the choice without."""
+    model, song = _model(), _song(6, 300)
+    before = [p.detach().clone() for p in model.parameters()]
+    without = MT.choose_memory(model, song)
+    assert without.config.dynamic_lr == 0.0
+    monkeypatch.setattr(MT, "DYNAMIC_LR_GRID", (0.3, 1.0))
+    dyn = MT.choose_dynamic(model, song, without)
+    assert dyn.config.dynamic_lr in (0.3, 1.0) and dyn.tuning_ppl < without.tuning_ppl
+    assert dyn.plain_ppl == without.plain_ppl
+    assert MT.perplexities(model, song, dyn.config)[1] == pytest.approx(dyn.tuning_ppl, rel=1e-6)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))     # a copy learned, not the model
+    monkeypatch.setattr(MT, "DYNAMIC_LR_GRID", (1000.0,))
+    assert MT.choose_dynamic(model, song, without) is without
+    bigram = NGramLM(2, V).fit(_song(8, 300))
+    plain = MT.choose_memory(bigram, song)
+    assert MT.choose_dynamic(bigram, song, plain) is plain
+
+
 def test_ngram_models_get_the_copy_cache():
     song = _song(7, 300)
     bigram = NGramLM(2, V).fit(_song(8, 300))
@@ -209,8 +230,8 @@ def test_trace_names_the_chorus_and_reads_nothing_after_the_position():
 def test_the_shipped_cards_carry_bits_and_song_memory(name):
     """The figures measured on each shipped card (python -m lyricdemo card): the goal of <= 35 with memory
     for the char models, and where each model with memory stands against the modified-KN bigram given the
-    same memory: the char GRU level with it (1.007x), the others worse (LSTM 1.04x, RNN 1.07x, word GRU
-    1.06x) -- issue 16's goal of <= 0.70x is not met (bench/RESULTS.md, "Song memory")."""
+    same memory (the caches: GRU 0.95x, LSTM 0.98x, RNN 0.99x, word GRU 0.98x; with dynamic evaluation too, the
+    char GRU 0.92x) -- issue 16's goal of <= 0.70x is not met (bench/RESULTS.md, "Song memory")."""
     import json
     from pathlib import Path
 
@@ -219,9 +240,15 @@ def test_the_shipped_cards_carry_bits_and_song_memory(name):
     mem, bits = card["memory"], card["bits"]
     assert mem["model"]["val_ppl"] == pytest.approx(card["val_ppl"], rel=1e-6)
     ratio = mem["model"]["val_ppl_memory"] / mem["bigram"]["val_ppl_memory"]
-    assert ratio <= {"char-gru": 1.02, "char-lstm": 1.05, "char-rnn": 1.08, "word-gru": 1.07}[name], ratio
+    assert ratio <= {"char-gru": 0.96, "char-lstm": 0.98, "char-rnn": 1.0, "word-gru": 0.99}[name], ratio
     assert mem["bigram"]["val_ppl_memory"] < mem["bigram"]["val_ppl"] / 5     # the copy cache: most of the gain
     assert mem["bigram"]["config"]["continuous"] is False and mem["bigram"]["config"]["dynamic_lr"] == 0.0
+    dyn = mem["model_dynamic"]                           # with dynamic evaluation too, its rate chosen on the slice
+    assert dyn["tuning_ppl_memory"] <= mem["model"]["tuning_ppl_memory"]
+    assert dyn["config"]["dynamic_lr"] in (0.0,) + MT.DYNAMIC_LR_GRID and dyn["val_ppl"] == mem["model"]["val_ppl"]
+    if name == "char-gru":       # issue 16: <= 0.13x the plain bigram with memory (24.1 against 186.4: 0.129x)
+        assert dyn["config"]["dynamic_lr"] > 0 and dyn["val_ppl_memory"] <= 0.13 * card["baselines"]["bigram"]
+        assert dyn["val_ppl_memory"] / mem["bigram"]["val_ppl_memory"] <= 0.93        # 0.923x; the goal, 0.70x, not met
     if name.startswith("char"):
         assert mem["model"]["val_ppl_memory"] <= 35
         assert bits["model"]["bits_per_char"] == pytest.approx(np.log2(card["val_ppl"]), rel=1e-6)

@@ -69,12 +69,12 @@ def cmd_evaluate(args) -> int:
 
 
 def _print_with_memory(args, ckpt, ds, models: dict, figures: dict) -> None:
-    """``evaluate --memory``: each model with song memory (settings from the card unless ``--retune``)."""
+    """``evaluate --memory``: each model with song memory (settings from the card unless ``--retune``), and
+    the checkpoint with dynamic evaluation too (the rate chosen on the same slice; none if none helps there)."""
     import math
-    import time
 
-    from ..memory import MemoryConfig
-    from ..memory_tuning import choose_memory, memory_log_probs, tuning_slice
+    from ..card import DYNAMIC
+    from ..memory_tuning import tuning_slice
     from ..ngram import standing_text
 
     stored = (ckpt.meta.get("card") or {}).get("memory") or {}
@@ -87,22 +87,43 @@ def _print_with_memory(args, ckpt, ds, models: dict, figures: dict) -> None:
         if name == "unigram":
             continue
         key = "model" if name == ckpt.name else name
-        t0 = time.perf_counter()
-        if stored.get(key) and not args.retune:
-            cfg = MemoryConfig.from_dict(stored[key]["config"])
-        else:
-            cfg = choose_memory(m, tune).config
-        plain, mixed = memory_log_probs(m, ds.val_ids, cfg)
-        bpc = -mixed.sum() / math.log(2) / figures[name].chars
-        with_memory[name] = math.exp(-mixed.mean())
-        how = f"window {cfg.window}, beta {cfg.beta:g}" + (f", theta {cfg.theta:g}" if cfg.continuous else "") \
-            + (f", dynamic lr {cfg.dynamic_lr:g}" if cfg.dynamic_lr else "")
-        print(f"{name:<22}{math.exp(-plain.mean()):>10.1f}{with_memory[name]:>13.1f}{bpc:>11.3f}   {how} "
-              f"[{time.perf_counter() - t0:.0f} s]")
+        choice = _memory_row(name, m, ds, figures[name], None if args.retune else stored.get(key), tune, with_memory)
+        if key == "model" and hasattr(m, "features"):
+            _memory_row(name + " + dynamic eval", m, ds, figures[name],
+                        None if args.retune else stored.get(DYNAMIC), tune, with_memory, dynamic=True, without=choice)
     if "bigram" in with_memory:
-        print(f"\n{ckpt.name} with memory / bigram with memory: {with_memory[ckpt.name] / with_memory['bigram']:.3f} ("
-              + standing_text(with_memory[ckpt.name], with_memory["bigram"], "the bigram with memory", "带记忆的二元模型")
-              + ")")
+        mine = with_memory.get(ckpt.name + " + dynamic eval", with_memory[ckpt.name])
+        print(f"\n{ckpt.name} with memory / bigram with memory: {mine / with_memory['bigram']:.3f} ("
+              + standing_text(mine, with_memory["bigram"], "the bigram with memory", "带记忆的二元模型") + ")")
+
+
+def _memory_row(name: str, m, ds, bits, stored: dict | None, tune, with_memory: dict, dynamic: bool = False,
+                without=None):
+    """One row of ``evaluate --memory``: ``m`` with the memory ``stored`` on the card, else chosen on ``tune``
+    (``dynamic``: with dynamic evaluation too, kept only if a rate helps on ``tune`` against ``without``, the
+    choice with none, if known); adds the perplexity to ``with_memory``; returns the choice (None when stored)."""
+    import math
+    import time
+
+    from ..memory import MemoryConfig
+    from ..memory_tuning import choose_dynamic, choose_memory, memory_log_probs
+
+    t0, choice = time.perf_counter(), None
+    if stored:
+        cfg = MemoryConfig.from_dict(stored["config"])
+    else:
+        choice = choose_memory(m, tune) if not dynamic else choose_dynamic(m, tune, without or choose_memory(m, tune))
+        cfg = choice.config
+    if dynamic and not cfg.dynamic_lr:
+        print(f"{name:<22}   no dynamic-evaluation rate helped on the tuning slice: as above")
+        return choice
+    plain, mixed = memory_log_probs(m, ds.val_ids, cfg)
+    with_memory[name] = math.exp(-mixed.mean())
+    how = f"window {cfg.window}, beta {cfg.beta:g}" + (f", theta {cfg.theta:g}" if cfg.continuous else "") \
+        + (f", dynamic lr {cfg.dynamic_lr:g}" if cfg.dynamic_lr else "")
+    print(f"{name:<22}{math.exp(-plain.mean()):>10.1f}{with_memory[name]:>13.1f}"
+          f"{-mixed.sum() / math.log(2) / bits.chars:>11.3f}   {how} [{time.perf_counter() - t0:.0f} s]")
+    return choice
 
 
 def cmd_card(args) -> int:
