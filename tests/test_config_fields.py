@@ -105,8 +105,10 @@ def test_the_sliders_lie_within_their_fields_bounds():
 
 
 def test_the_train_endpoint_defaults_are_the_classroom_preset():
+    from lyricdemo.presets import apply_for_corpus
+
     params = inspect.signature(tab_train.train).parameters
-    whole = apply("classroom")
+    whole = apply_for_corpus("classroom", "d2l")           # as the page opens on the lyrics
     for knob, (part, *names) in tab_train.KNOB_FIELDS.items():
         value = params[knob].default
         if knob == "log10_lr":
@@ -116,7 +118,8 @@ def test_the_train_endpoint_defaults_are_the_classroom_preset():
         else:
             assert value == whole[part][names[0]], knob
     assert params["data"].default == "d2l"
-    c = apply("classroom")["train"]
+    c = whole["train"]
+    assert c["soft_targets"] == 0.5 and apply("classroom")["train"]["soft_targets"] == 0.0
     assert (c["optimizer"], c["weight_decay"], c["sampling"]) == (TrainConfig().optimizer, TrainConfig().weight_decay,
                                                                   TrainConfig().sampling)
 
@@ -200,5 +203,8 @@ def test_the_classroom_preset_on_an_embedded_corpus_takes_its_overrides():
     tang = apply_for_corpus("classroom", "tang")
     for part, values in over.items():
         assert {k: tang[part][k] for k in values} == values
-    assert apply_for_corpus("classroom", "d2l") == apply("classroom")
+    lyrics = apply_for_corpus("classroom", "d2l")              # presets.CLASSROOM_FOR: the lyrics' soft targets
+    assert lyrics["train"] == dict(apply("classroom")["train"], soft_targets=0.5)
+    assert (lyrics["data"], lyrics["model"]) == (apply("classroom")["data"], apply("classroom")["model"])
+    assert tang == apply("classroom")                          # the preset's lighter dropout came from the poems
     assert apply_for_corpus("d2l", "tang") == apply("d2l")

@@ -17,9 +17,8 @@ from lyricdemo.checkpoint import load_checkpoint, unpack_checkpoint
 from lyricdemo.corpus import read_corpus_bytes
 from lyricdemo.errors import LyricdemoError
 from lyricdemo.reading import prepare_prefix
-from lyricdemo.corpora import EMBEDDED
 from lyricdemo.models import ModelConfig
-from lyricdemo.presets import DEFAULT, PRESETS, apply
+from lyricdemo.presets import DEFAULT, PRESETS, apply, apply_for_corpus
 from lyricdemo.ui import build_app, limits, registry, resources, tab_generate, tab_inside, tab_train, tab_vocab, validate
 from lyricdemo.ui.session import Session
 from lyricdemo.ui.training_run import BoundedCurve
@@ -136,14 +135,15 @@ def test_every_preset_makes_valid_configs(name, session):
     if name == "d2l":
         assert mcfg.embed_dim == 0 and tcfg.optimizer == "sgd" and math.isclose(tcfg.lr, 1.0) and not tcfg.keep_best
         assert tcfg.weight_decay == 0 and mcfg.dropout_out == 0 and mcfg.dropout_embed == 0   # nothing of the recipe
-    if name == "classroom":                       # the default recipe, as far as the app's knobs go
-        over = EMBEDDED.get(v["data"], {}).get("classroom", {})          # and what the corpus in use adds
+    if name == "classroom":       # the default recipe, lighter for 300 steps, with what the corpus in use adds
+        whole = apply_for_corpus("classroom", v["data"])
         recipe = apply(DEFAULT)
-        rec_m, rec_t = {**recipe["model"], **over.get("model", {})}, {**recipe["train"], **over.get("train", {})}
-        assert (tcfg.optimizer, tcfg.weight_decay, tcfg.sampling) == (rec_t["optimizer"], rec_t["weight_decay"],
-                                                                      rec_t["sampling"])
-        assert (mcfg.dropout_embed, mcfg.dropout_out, mcfg.adaptive_cutoffs) == (rec_m["dropout_embed"],
-                                                                                rec_m["dropout_out"], ())
+        assert (tcfg.optimizer, tcfg.weight_decay, tcfg.sampling) == (recipe["train"]["optimizer"],
+                                                                      recipe["train"]["weight_decay"],
+                                                                      recipe["train"]["sampling"])
+        assert (mcfg.dropout_embed, mcfg.dropout_out, mcfg.adaptive_cutoffs) == (0.1, 0.3, ())
+        assert math.isclose(tcfg.lr, 5e-3, rel_tol=0.01)            # through the log10 slider
+        assert tcfg.soft_targets == whole["train"]["soft_targets"] == (0.5 if v["data"] == "d2l" else 0.0)
     assert len(tab_train.apply_preset(name)) == len(tab_train.KNOBS) + 1
 
 
