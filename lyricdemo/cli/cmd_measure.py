@@ -71,8 +71,6 @@ def cmd_evaluate(args) -> int:
 def _print_with_memory(args, ckpt, ds, models: dict, figures: dict) -> None:
     """``evaluate --memory``: each model with song memory (settings from the card unless ``--retune``), and
     the checkpoint with dynamic evaluation too (the rate chosen on the same slice; none if none helps there)."""
-    import math
-
     from ..card import DYNAMIC
     from ..memory_tuning import tuning_slice
     from ..ngram import standing_text
