@@ -42,7 +42,7 @@ ROWS = [  # name, choose_memory keyword arguments (dynamic: the learning-rate gr
     ("alone", None),
     ("+ copy cache", dict(continuous=False, copy=True, dynamic_lrs=(0.0,))),
     ("+ continuous cache", dict(continuous=True, copy=False, dynamic_lrs=(0.0,))),
-    ("+ both caches (shipped)", dict(continuous=True, copy=True, dynamic_lrs=(0.0,))),
+    ("+ both caches (the app's)", dict(continuous=True, copy=True, dynamic_lrs=(0.0,))),
     ("+ dynamic evaluation", dict(continuous=False, copy=False, dynamic_lrs=(0.0,) + MT.DYNAMIC_LR_GRID)),
     ("+ dynamic evaluation + both caches", dict(continuous=True, copy=True, dynamic_lrs=(0.0,) + MT.DYNAMIC_LR_GRID)),
 ]
