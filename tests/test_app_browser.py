@@ -11,6 +11,7 @@ Two screens the app is used on (issue 13):
   character flagged; tab 4 draws its heatmap without a click, follows a change of unit and
   position, and when the text changes no view keeps the old text.
 * a phone, 390×844: all four tab labels in the tab bar, tab 2's Start and chart before the knobs,
+  tabs 1, 3 and 4's results right below their buttons (a press scrolls to them), before the options,
   and no two text boxes of tab 4's charts overlap (the prediction strip's cells, ticks, titles, legends,
   the gate panels' labels); titles wrap inside the chart and the toolbar is not drawn over them.
 
@@ -122,6 +123,11 @@ def set_number(page: Page, elem_id: str, value) -> None:
     box = page.locator(f"#{elem_id} input[type=number]")
     box.fill(str(value))
     box.press("Enter")
+
+
+# An element's top in the screen's upper half (a phone's press of Generate / Look inside scrolls to its result).
+IN_VIEW = """(id) => { const r = document.getElementById(id).getBoundingClientRect();
+    return r.top > -2 && r.top < window.innerHeight / 2; }"""
 
 
 def shot(page: Page, name: str, at: str | None = None) -> None:
@@ -349,6 +355,8 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
         page.wait_for_function("() => !!document.querySelector('#vocab-tokens span') || "
                                "!!document.querySelector('#vocab-notice p')", timeout=120_000)
         shot(page, "390-1-tokenize.png")
+        go, main, more = (page.locator(f"#vocab-{i}").bounding_box() for i in ("analyze", "main", "all"))
+        assert go["y"] < main["y"] < more["y"], (go, main, more)     # the tokens right below Analyze, settings after
         tab(page, "tab_train")
         start, chart = page.locator("#train-start").bounding_box(), page.locator("#train-chart").bounding_box()
         kind = page.locator("#train-kind").bounding_box()
@@ -357,7 +365,13 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
         tab(page, "tab_generate")
         expect(page.locator("#gen-meter .ld-gen-done")).to_have_count(1, timeout=120_000)
         shot(page, "390-3-generate.png")
+        go, main, card = (page.locator(f"#gen-{i}").bounding_box() for i in ("go", "main", "model-info"))
+        assert go["y"] < main["y"] < card["y"], (go, main, card)     # the text right below Generate, the card after
+        page.locator("#gen-go").click()                               # and a press brings the text into view
+        page.wait_for_function(IN_VIEW, arg="gen-main", timeout=10_000)
         tab(page, "tab_inside")
+        go, heat, sort = (page.locator(f"#probe-{i}").bounding_box() for i in ("go", "heatmap", "sort"))
+        assert go["y"] < heat["y"] < sort["y"], (go, heat, sort)      # the heatmap before the knobs that page it
         scroll_to_chart(page, "probe-strip")
         page.wait_for_function("() => { const d = document.querySelector('#probe-strip .js-plotly-plot');"
                                " const r = d._fullLayout.xaxis.range; return r[1] - r[0] <= d._fullLayout._size.w / 34 + 0.01; }",
@@ -397,7 +411,8 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
         before = page.evaluate(GEOMETRY, "probe-strip")
         page.locator("#probe-text textarea").fill("月光洒在小河上\n风吹过我的窗")
         page.locator("#probe-go").click()
-        page.locator("#probe-strip").scroll_into_view_if_needed()          # the click scrolled up to the button
+        page.wait_for_function(IN_VIEW, arg="probe-summary", timeout=10_000)     # the press shows its result
+        page.locator("#probe-strip").scroll_into_view_if_needed()
         page.wait_for_function("(n) => { const d = document.querySelector('#probe-strip .js-plotly-plot');"
                                " return !!d && !!d.data && d.data[1].x.length !== n; }",
                                arg=before["points"], timeout=120_000)

@@ -36,7 +36,7 @@ from .labels import info as help_text
 from .labels import label as label_text
 from .session import Session
 from .validate import checked_file, flag, labelled, text, upload_path, user_errors, whole
-from .widgets import esc, mark_stale, memorization_html, prefix_html
+from .widgets import esc, mark_stale, memorization_html, prefix_html, scroll_on_phone
 from .wording import bilingual, generation_summary, memorization_summary
 
 STREAM_INTERVAL = 0.05
@@ -383,6 +383,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
                   concurrency_limit=limits.generate_concurrency(), show_progress="minimal",
                   preprocess=False)        # generate() checks every raw value itself (validate.py)
     mark_stale(ev, "gen-main")
+    scroll_on_phone(go, "gen-main")
     # the first text is drawn on page load by links.wire, after a lesson link has set the knobs; it joins
     # the same shared batch as /generate (batching.py), so it takes no slot of the solo work
     first = (first_text, ins, outs, dict(concurrency_limit=limits.generate_concurrency(),

@@ -39,7 +39,7 @@ from .labels import T, kw
 from .session import Session
 from .validate import choice, flag, user_errors, whole
 from .validate import text as check_text
-from .widgets import esc, mark_stale
+from .widgets import esc, mark_stale, scroll_on_phone
 
 UI_MAX_TOKENS = 1000          # longer texts are read up to here (and the page says so)
 MAX_TEXT_CHARS = 20_000
@@ -438,6 +438,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     ins = [session, model, txt, layer, unit, sort_by, select_by, select_value, all_units]
     outs = [summary, heat, colored, trace, data, layer, unit, ranking, sat, strip, sal_html, sal_fig, position, traj]
     mark_stale(go.click(probe, ins, outs, api_name="probe", **infer), "probe-main", "probe-colored")
+    scroll_on_phone(go, "probe-summary")
     layer.input(probe, ins, outs, api_visibility="private", **quiet)
     unit.input(unit_view, [session, model, txt, layer, unit, select_by, select_value], [colored, trace, unit_data],
                api_name="probe_unit", **quiet)

@@ -27,7 +27,7 @@ from . import limits, resources
 from .labels import T, kw
 from .session import Session
 from .validate import checked_file, choice, labelled, subset, text, upload_path, user_errors, whole
-from .widgets import esc, mark_stale, markdown_table, tokens_html
+from .widgets import esc, mark_stale, markdown_table, scroll_on_phone, tokens_html
 
 SOURCES = ("d2l", "tang", "upload")
 SHOW_LINES = 8
@@ -211,6 +211,8 @@ def lookup(session: Session, query: str = ""):
             f"**{unk}** = id 0. / 不在词表中，按 {unk}（编号 0）处理。")
 
 
+# long: the layout is written top to bottom as the page shows it, then the wiring of its events; cut
+# into pieces it would no longer read as the page.
 def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     """Corpus, tokenizer and Analyze on the left, the tokenized lines (the lesson's picture) and the
     summary on the right, both in the first screen; the other knobs in "All settings / 全部参数"."""
@@ -264,6 +266,7 @@ def build(demo: gr.Blocks, session: gr.State) -> SimpleNamespace:
     # sent to a slider gets a message naming the slider instead of Gradio's blank "Error"
     mark_stale(analyze.click(tokenize, inputs, outputs, api_name="tokenize", concurrency_limit=2,
                              concurrency_id="cpu", preprocess=False), "vocab-main")
+    scroll_on_phone(analyze, "vocab-main")
     upload.upload(lambda: gr.update(value="upload"), None, source, api_visibility="private", queue=False)
     demo.load(on_load, inputs, [source, *outputs], api_visibility="private")
     lookup_btn.click(lookup, [session, query], lookup_out, api_name="lookup", preprocess=False)

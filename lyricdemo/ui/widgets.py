@@ -59,6 +59,16 @@ body.ld-projector #ld-tabs button[role=tab] {font-size: 1.3rem}
   #train-buttons {order: 1}
   #train-status {order: 2}
   #train-main {order: 3}
+  /* tabs 1, 3 and 4 likewise: what the main button reads and the button, then its result, then the rest
+     (settings and lookup; decoding options, model card; the unit knobs). Tab 1's upload stays by Analyze. */
+  #vocab-controls, #gen-controls, #probe-controls {display: contents}
+  #vocab-row, #gen-row, #probe-row {flex-direction: column}
+  #vocab-controls > *, #gen-controls > *, #probe-controls > * {order: 3}
+  #vocab-controls > :is(#vocab-source, :has(#vocab-source), #vocab-tokenizer, :has(#vocab-tokenizer), #vocab-analyze,
+                     #vocab-upload-box),
+  #gen-controls > :is(:has(#gen-model), #gen-prefix, :has(#gen-prefix), #gen-strategy, :has(#gen-strategy), #gen-go),
+  #probe-controls > :is(:has(#probe-model), #probe-text, :has(#probe-text), #probe-go) {order: 1}
+  #probe-controls > :is(#probe-summary, :has(#probe-summary)), #vocab-main, #gen-main, #probe-main {order: 2}
   .ld-buttons button {min-width: 0}
   #ld-projector {display: none}        /* a phone is no projector, and the box would sit on the title */
   #ld-title h1 {font-size: 1.2rem}
@@ -82,6 +92,14 @@ def mark_stale(event, *elem_ids: str) -> None:
                                        "document.getElementById(i)?.classList.add('ld-stale'); }")
     event.success(None, None, None, js=f"() => {{ for (const i of {ids}) "
                                        "document.getElementById(i)?.classList.remove('ld-stale'); }")
+
+
+def scroll_on_phone(button, target_id: str) -> None:
+    """On a phone (the page's narrow layout, ≤ 640 px) a press of ``button`` brings ``target_id`` -- the
+    result it updates -- into view when it lies below the screen's upper half (page-side, no round trip)."""
+    js = (f"() => {{ const el = document.getElementById('{target_id}'); if (el && window.innerWidth <= 640 && "
+          "el.getBoundingClientRect().top > window.innerHeight / 2) el.scrollIntoView({block: 'start'}); }")
+    button.click(None, None, None, js=js, queue=False, api_visibility="private")
 
 
 # Charts along the text open on a window of positions that fits their width (a phone shows ~8 strip
