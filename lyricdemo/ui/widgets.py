@@ -38,7 +38,7 @@ CSS = """
 .ld-gen-text {font-size: 18px; line-height: 1.8; white-space: pre-wrap}
 /* the text is shown once: the plain textbox while it streams, the highlighted view once it is done */
 .gradio-container:has(#gen-meter .ld-gen-done) #gen-out {display: none}
-.ld-gen-text {max-height: 330px; overflow-y: auto}
+.ld-gen-text {max-height: calc(10 * 1.8 * 18px); overflow-y: auto}   /* whole lines: 10, no sliver of an 11th */
 /* a failed request leaves the previous result: marked, never passed off as the answer */
 .ld-stale {opacity: 0.45; position: relative}
 .ld-stale::before {content: "⚠ The last request failed: this is the previous result / 上次请求失败：这是之前的结果";
@@ -50,6 +50,7 @@ CSS = """
 body.ld-projector .gradio-container {--text-xs: 14px; --text-sm: 16px; --text-md: 18px; --text-lg: 20px;
                                      --text-xl: 24px; --text-xxl: 28px}
 body.ld-projector .ld-gen-text, body.ld-projector #gen-out textarea {font-size: 26px !important}
+body.ld-projector .ld-gen-text {max-height: calc(7 * 1.8 * 26px) !important}      /* 7 whole lines */
 body.ld-projector #ld-tabs button[role=tab] {font-size: 1.3rem}
 /* a phone: Start and the status, then the chart, then the knobs */
 @media (max-width: 640px) {
