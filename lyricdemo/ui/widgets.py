@@ -34,6 +34,8 @@ CSS = """
 #preset-note {font-size: 0.85em; line-height: 1.35}
 .ld-buttons button {min-width: 9em}
 .ld-presets button {min-width: 0; white-space: normal}
+/* a long model name in a dropdown ends in … before the arrow instead of running under it */
+input[role=combobox] {padding-right: 22px; text-overflow: ellipsis}
 #gen-out textarea {font-size: 18px !important; line-height: 1.6 !important}
 .ld-gen-text {font-size: 18px; line-height: 1.8; white-space: pre-wrap}
 /* the text is shown once: the plain textbox while it streams, the highlighted view once it is done */
