@@ -16,7 +16,7 @@ Two screens the app is used on (issue 13):
   the gate panels' labels); titles wrap inside the chart and the toolbar is not drawn over them.
 
 The projector switch (the header's "Projector / 投影", or ?projector=1) makes the generated text, the tab
-labels and the charts' fonts larger than without it.
+labels, the charts' fonts and the typed prefix larger than without it, with Generate still in the first screen.
 
 Screenshots of the first screen at both sizes go to .cache/screenshots/ (git-ignored), or to
 tests/screenshots/ -- the ones the README shows -- with LYRICDEMO_UPDATE_SCREENSHOTS=1, or wherever
@@ -429,7 +429,8 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
 
 SIZES = """() => { const px = (e) => e ? parseFloat(e.style.fontSize || getComputedStyle(e).fontSize) : 0;
     return [px(document.querySelector('#gen-meter .ld-gen-text')), px(document.querySelector('#ld-tabs button[role=tab]')),
-            px(document.querySelector('#gen-entropy .js-plotly-plot .xtick text'))]; }"""
+            px(document.querySelector('#gen-entropy .js-plotly-plot .xtick text')),
+            px(document.querySelector('#gen-prefix textarea, #gen-prefix input'))]; }"""
 
 
 def test_the_projector_switch_enlarges_text(page: Page, app_url: str):
@@ -447,3 +448,5 @@ def test_the_projector_switch_enlarges_text(page: Page, app_url: str):
     expect(page.locator("#ld-projector input")).to_be_checked(timeout=120_000)
     expect(page.locator("#gen-meter .ld-gen-done")).to_have_count(1, timeout=120_000)
     page.wait_for_function(f"() => ({SIZES})().every((v, i) => v > {plain}[i])", timeout=60_000)
+    go = page.locator("#gen-go").bounding_box()
+    assert go["y"] + go["height"] <= PROJECTOR["height"], go     # larger, and Generate still in the first screen
