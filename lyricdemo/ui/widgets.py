@@ -54,11 +54,12 @@ body.ld-projector .gradio-container {--text-xs: 14px; --text-sm: 16px; --text-md
 body.ld-projector .ld-gen-text, body.ld-projector #gen-out textarea {font-size: 26px !important}
 body.ld-projector .ld-gen-text {max-height: calc(7 * 1.8 * 26px) !important}      /* 7 whole lines */
 body.ld-projector #ld-tabs button[role=tab] {font-size: 1.3rem}
-/* the knobs' labels and what is typed too (the large buttons are bold 16 px already); the one-line help
-   under each label is left to the teacher's voice (too small for the room; its room goes to larger text) */
+/* the knobs' labels, the accordions' titles and what is typed too (the large buttons are bold 16 px
+   already); the one-line help under each label is left to the teacher's voice (too small for the room;
+   its room goes to the larger text) */
 body.ld-projector .gradio-container {--block-label-text-size: 16px; --block-title-text-size: 18px;
                                      --checkbox-label-text-size: 16px; --input-text-size: 20px;
-                                     --button-medium-text-size: 16px}
+                                     --button-medium-text-size: 16px; --section-header-text-size: 16px}
 body.ld-projector .info-text {display: none}
 /* a phone: Start and the status, then the chart, then the knobs */
 @media (max-width: 640px) {
