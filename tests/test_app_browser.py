@@ -128,6 +128,34 @@ def set_number(page: Page, elem_id: str, value) -> None:
 # An element's top in the screen's upper half (a phone's press of Generate / Look inside scrolls to its result).
 IN_VIEW = """(id) => { const r = document.getElementById(id).getBoundingClientRect();
     return r.top > -2 && r.top < window.innerHeight / 2; }"""
+WHERE = """([go, id]) => ({go: document.getElementById(go).getBoundingClientRect().top,
+    target: document.getElementById(id).getBoundingClientRect().top, scrollY: window.scrollY,
+    innerHeight: window.innerHeight, innerWidth: window.innerWidth})"""
+
+
+GROW_RESULT = """(id) => { const el = document.getElementById(id); el.scrollIntoView({block: 'start'});
+    const d = document.createElement('div'); d.style.height = '66px'; el.append(d);
+    return new Promise(ok => requestAnimationFrame(() => requestAnimationFrame(() => {
+        const top = el.getBoundingClientRect().top; d.remove(); ok(top); }))); }"""
+
+
+def grows_in_place(page: Page, target: str) -> None:
+    """A result scrolled to the screen's top stays there when it grows (a longer summary arrives): the
+    controls a phone shows below it come first in the page's source, and were Chrome's scroll anchor."""
+    top = page.evaluate(GROW_RESULT, target)
+    assert -2 < top < 2, f"#{target} moved to {top} px when it grew by 66 px"
+
+
+def press_and_see(page: Page, go: str, target: str) -> None:
+    """Press ``#go`` and wait for ``#target`` (its result) in the screen's upper half; a failure says where
+    the button and the result were, before the press and after."""
+    before = page.evaluate(WHERE, [go, target])
+    page.locator(f"#{go}").click()
+    try:
+        page.wait_for_function(IN_VIEW, arg=target, timeout=10_000)
+    except Exception as e:                             # Playwright's TimeoutError: say where things were
+        raise AssertionError(f"#{target} not in view after #{go}: before the press {before}, "
+                             f"after {page.evaluate(WHERE, [go, target])}") from e
 
 
 def shot(page: Page, name: str, at: str | None = None) -> None:
@@ -357,18 +385,20 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
         shot(page, "390-1-tokenize.png")
         go, main, more = (page.locator(f"#vocab-{i}").bounding_box() for i in ("analyze", "main", "all"))
         assert go["y"] < main["y"] < more["y"], (go, main, more)     # the tokens right below Analyze, settings after
+        grows_in_place(page, "vocab-main")
         tab(page, "tab_train")
         start, chart = page.locator("#train-start").bounding_box(), page.locator("#train-chart").bounding_box()
         kind = page.locator("#train-kind").bounding_box()
         assert start["y"] < PHONE["height"] and start["y"] < chart["y"] < kind["y"], (start, chart, kind)
+        grows_in_place(page, "train-status")
         shot(page, "390-2-train.png")
         tab(page, "tab_generate")
         expect(page.locator("#gen-meter .ld-gen-done")).to_have_count(1, timeout=120_000)
         shot(page, "390-3-generate.png")
         go, main, card = (page.locator(f"#gen-{i}").bounding_box() for i in ("go", "main", "model-info"))
         assert go["y"] < main["y"] < card["y"], (go, main, card)     # the text right below Generate, the card after
-        page.locator("#gen-go").click()                               # and a press brings the text into view
-        page.wait_for_function(IN_VIEW, arg="gen-main", timeout=10_000)
+        press_and_see(page, "gen-go", "gen-main")                     # and a press brings the text into view
+        grows_in_place(page, "gen-main")
         tab(page, "tab_inside")
         go, heat, sort = (page.locator(f"#probe-{i}").bounding_box() for i in ("go", "heatmap", "sort"))
         assert go["y"] < heat["y"] < sort["y"], (go, heat, sort)      # the heatmap before the knobs that page it
@@ -410,8 +440,8 @@ def test_a_phone_sees_every_tab_and_a_strip_that_fits(browser, app_url: str):
         # height: the squeeze once seen here had no height and a grown top): the strip keeps its plot area.
         before = page.evaluate(GEOMETRY, "probe-strip")
         page.locator("#probe-text textarea").fill("月光洒在小河上\n风吹过我的窗")
-        page.locator("#probe-go").click()
-        page.wait_for_function(IN_VIEW, arg="probe-summary", timeout=10_000)     # the press shows its result
+        press_and_see(page, "probe-go", "probe-summary")                          # the press shows its result
+        grows_in_place(page, "probe-summary")
         page.locator("#probe-strip").scroll_into_view_if_needed()
         page.wait_for_function("(n) => { const d = document.querySelector('#probe-strip .js-plotly-plot');"
                                " return !!d && !!d.data && d.data[1].x.length !== n; }",

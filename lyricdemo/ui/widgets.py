@@ -65,20 +65,23 @@ body.ld-projector .info-text {display: none}
 @media (max-width: 640px) {
   #train-knobs {display: contents}
   #train-row {flex-direction: column}
-  #train-knobs > * {order: 4}
-  #train-buttons {order: 1}
-  #train-status {order: 2}
+  /* what is moved below the result is never the scroll anchor: Chrome picks the anchor in the page's source
+     order, where these come first, and a result that grows (a longer summary) would push itself off the top */
+  #train-knobs > * {order: 4; overflow-anchor: none}
+  #train-buttons {order: 1; overflow-anchor: auto}
+  #train-status {order: 2; overflow-anchor: auto}
   #train-main {order: 3}
   /* tabs 1, 3 and 4 likewise: what the main button reads and the button, then its result, then the rest
      (settings and lookup; decoding options, model card; the unit knobs). Tab 1's upload stays by Analyze. */
   #vocab-controls, #gen-controls, #probe-controls {display: contents}
   #vocab-row, #gen-row, #probe-row {flex-direction: column}
-  #vocab-controls > *, #gen-controls > *, #probe-controls > * {order: 3}
+  #vocab-controls > *, #gen-controls > *, #probe-controls > * {order: 3; overflow-anchor: none}
   #vocab-controls > :is(#vocab-source, :has(#vocab-source), #vocab-tokenizer, :has(#vocab-tokenizer), #vocab-analyze,
                      #vocab-upload-box),
   #gen-controls > :is(:has(#gen-model), #gen-prefix, :has(#gen-prefix), #gen-strategy, :has(#gen-strategy), #gen-go),
-  #probe-controls > :is(:has(#probe-model), #probe-text, :has(#probe-text), #probe-go) {order: 1}
-  #probe-controls > :is(#probe-summary, :has(#probe-summary)), #vocab-main, #gen-main, #probe-main {order: 2}
+  #probe-controls > :is(:has(#probe-model), #probe-text, :has(#probe-text), #probe-go) {order: 1; overflow-anchor: auto}
+  #probe-controls > :is(#probe-summary, :has(#probe-summary)), #vocab-main, #gen-main, #probe-main {
+    order: 2; overflow-anchor: auto}
   .ld-buttons button {min-width: 0}
   #ld-projector {display: none}        /* a phone is no projector, and the box would sit on the title */
   #ld-title h1 {font-size: 1.2rem}
