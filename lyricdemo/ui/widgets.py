@@ -15,6 +15,9 @@ from ..plots import NARROW_PX, show_token
 from ..vocab import Vocab
 from .wording import memorization_summary, repetition_summary
 
+# A phone: the page's narrow layout (the CSS below and ``scroll_on_phone``'s script ask the same query).
+PHONE_MEDIA = "(max-width: 640px)"
+
 CSS = """
 /* The room first: a projector at 1280x720 shows each tab's action and result without scrolling, and
    everything reads from the back (help text contrast >= 4.5:1, generated text 18 px); a phone at
@@ -62,7 +65,7 @@ body.ld-projector .gradio-container {--block-label-text-size: 16px; --block-titl
                                      --button-medium-text-size: 16px; --section-header-text-size: 16px}
 body.ld-projector .info-text {display: none}
 /* a phone: Start and the status, then the chart, then the knobs */
-@media (max-width: 640px) {
+@media """ + PHONE_MEDIA + """ {
   #train-knobs {display: contents}
   #train-row {flex-direction: column}
   /* what is moved below the result is never the scroll anchor: Chrome picks the anchor in the page's source
@@ -108,10 +111,11 @@ def mark_stale(event, *elem_ids: str) -> None:
 
 
 def scroll_on_phone(button, target_id: str) -> None:
-    """On a phone (the page's narrow layout, ≤ 640 px) a press of ``button`` brings ``target_id`` -- the
+    """On a phone (``PHONE_MEDIA``: the page's narrow layout) a press of ``button`` brings ``target_id`` -- the
     result it updates -- into view when it lies below the screen's upper half (page-side, no round trip)."""
-    js = (f"() => {{ const el = document.getElementById('{target_id}'); if (el && window.innerWidth <= 640 && "
-          "el.getBoundingClientRect().top > window.innerHeight / 2) el.scrollIntoView({block: 'start'}); }")
+    js = (f"() => {{ const el = document.getElementById('{target_id}'); "
+          f"if (el && matchMedia('{PHONE_MEDIA}').matches && el.getBoundingClientRect().top > window.innerHeight / 2) "
+          "el.scrollIntoView({block: 'start'}); }")
     button.click(None, None, None, js=js, queue=False, api_visibility="private")
 
 
